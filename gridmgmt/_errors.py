@@ -1,0 +1,61 @@
+"""The error vocabulary: every error a user can see, with file, row and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GridMgmtError(Exception):
+    """Base class of every error gridmgmt raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in an input: where it is, what is wrong and how to fix it.
+
+    ``row`` is the 1-based data row as a spreadsheet shows it (the header is row 1,
+    so the first data row is row 2); ``None`` for problems of a whole file or column.
+    """
+
+    file: str
+    message: str
+    row: int | None = None
+    field: str | None = None
+    value: object = None
+    hint: str = ""
+    severity: str = "error"  # "error" stops the run; "warning" is reported only
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.field:
+            where += f", field '{self.field}'"
+        text = f"{where}: {self.message}"
+        if self.value is not None and self.value != "":
+            text += f" (value: {self.value!r})"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+class InputError(GridMgmtError, ValueError):
+    """One or more problems in an input file; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem] | Problem | str, *, file: str = "") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(file=file or "input", message=problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = [p for p in problems if p.severity == "error"] or problems
+        first = str(self.problems[0])
+        more = len(self.problems) - 1
+        super().__init__(first + (f" (and {more} more problems)" if more else ""))
+
+
+class ConfigError(InputError):
+    """A problem in district.toml."""
+
+
+class InfeasiblePlanError(GridMgmtError, RuntimeError):
+    """A plan (grids, routes) cannot meet its hard constraints; the message says which."""

@@ -1,0 +1,87 @@
+"""District: everything loaded and validated for one bureau."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+from pyproj import CRS
+
+from gridmgmt.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class District:
+    """One bureau's inputs, validated.
+
+    Frames on this object are in WGS-84 (``EPSG:4326``) like the files; ``crs`` is the
+    local metric CRS (UTM) to project into for distances and areas. The road network is
+    loaded on first use of ``graph``.
+    """
+
+    settings: Settings
+    boundary: gpd.GeoDataFrame
+    retailers: gpd.GeoDataFrame
+    events: pd.DataFrame
+    orders: pd.DataFrame
+    staff: pd.DataFrame
+    depots: gpd.GeoDataFrame
+    subdistricts: gpd.GeoDataFrame | None = None
+    schools: gpd.GeoDataFrame | None = None
+    ground_truth: pd.DataFrame | None = None
+    _graph: nx.MultiDiGraph | None = field(default=None, repr=False)
+
+    @cached_property
+    def crs(self) -> CRS:
+        """Local metric CRS (UTM zone of the boundary)."""
+        return self.boundary.estimate_utm_crs()
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The road network (osmnx MultiDiGraph, WGS-84), loaded once."""
+        if self._graph is None:
+            from gridmgmt.network import load_network
+
+            self._graph = load_network(self.settings.path("network"), speeds=self.settings.speeds)
+        return self._graph
+
+
+def load_district(path: str | Path) -> District:
+    """Load and validate every input a district.toml names.
+
+    Raises
+    ------
+    InputError
+        Listing every problem found, each naming its file, row and field.
+    """
+    from gridmgmt.events import load_events
+    from gridmgmt.retailers import load_retailers
+    from gridmgmt.tables import load_boundary, load_depots, load_orders, load_points, load_staff
+
+    settings = load_settings(path)
+    files = settings.files
+    boundary = load_boundary(settings.path("boundary"))
+    retailers = load_retailers(settings.path("retailers"), coords=settings.coords.retailers, boundary=boundary)
+    ids = set(retailers["retailer_id"])
+    events = load_events(settings.path("events"), retailer_ids=ids) if files.events else _empty_events()
+    orders = load_orders(settings.path("orders"), retailer_ids=ids) if files.orders else pd.DataFrame(
+        columns=["retailer_id", "week", "cartons"])
+    depots = load_depots(settings.path("depots"), coords=settings.coords.depots)
+    staff = load_staff(settings.path("staff"), depot_ids=set(depots["depot_id"]))
+    subdistricts = gpd.read_file(settings.path("subdistricts")) if files.subdistricts else None
+    schools = load_points(settings.path("schools"), coords=settings.coords.schools) if files.schools else None
+    truth = pd.read_csv(settings.path("ground_truth"), dtype={"retailer_id": str}) if files.ground_truth else None
+    log.info("loaded %s: %d retailers, %d events", settings.name, len(retailers), len(events))
+    return District(settings=settings, boundary=boundary, retailers=retailers, events=events, orders=orders,
+                    staff=staff, depots=depots, subdistricts=subdistricts, schools=schools, ground_truth=truth)
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame(columns=["event_id", "retailer_id", "time", "type", "department", "outcome", "severity", "note"])
