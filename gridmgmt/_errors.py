@@ -23,12 +23,13 @@ class Problem:
     field: str | None = None
     value: object = None
     hint: str = ""
-    severity: str = "error"  # "error" stops the run; "warning" is reported only
+    severity: str = "error"  # "error" stops the run; "warning" and "info" are reported only
+    unit: str = "row"  # "record" for GeoJSON/GeoPackage/Parquet, where row is the 1-based record number
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where += f", {self.unit} {self.row}"
         if self.field:
             where += f", field '{self.field}'"
         text = f"{where}: {self.message}"

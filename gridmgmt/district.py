@@ -61,11 +61,12 @@ def load_district(path: str | Path) -> District:
     InputError
         Listing every problem found, each naming its file, row and field.
     """
+    settings = load_settings(path)
+
     from gridmgmt.events import load_events
     from gridmgmt.retailers import load_retailers
     from gridmgmt.tables import load_boundary, load_depots, load_orders, load_points, load_staff
 
-    settings = load_settings(path)
     files = settings.files
     boundary = load_boundary(settings.path("boundary"))
     retailers = load_retailers(settings.path("retailers"), coords=settings.coords.retailers, boundary=boundary)
