@@ -83,10 +83,16 @@ def demo_data(
 
 @app.command()
 def validate(
-    retailers: Annotated[Path, typer.Option("--retailers", help="Retailer table (CSV UTF-8/GBK, GeoJSON, GPKG, Parquet).")],
+    retailers: Annotated[
+        Path, typer.Option("--retailers", help="Retailer table (CSV UTF-8/GBK, GeoJSON, GPKG, Parquet).")
+    ],
     events: Annotated[Path | None, typer.Option("--events", help="Event log to check against the retailers.")] = None,
-    district: Annotated[Path | None, typer.Option("--district", "-d", help="district.toml: boundary and settings.")] = None,
-    coords: Annotated[str | None, typer.Option("--coords", help="Coordinate system of the input: wgs84, gcj02 or bd09.")] = None,
+    district: Annotated[
+        Path | None, typer.Option("--district", "-d", help="district.toml: boundary and settings.")
+    ] = None,
+    coords: Annotated[
+        str | None, typer.Option("--coords", help="Coordinate system of the input: wgs84, gcj02 or bd09.")
+    ] = None,
 ) -> None:
     """Check input files and report ALL problems at once; exit 0 only when the input is usable."""
     from gridmgmt.validate import validate_inputs

@@ -86,8 +86,15 @@ class Speeds:
 
 
 def _by_business(**overrides: float) -> dict[str, float]:
-    base = {"grocery": 12.0, "convenience": 12.0, "supermarket": 20.0, "mall": 30.0,
-            "tobacco_liquor": 18.0, "entertainment": 20.0, "other": 12.0}
+    base = {
+        "grocery": 12.0,
+        "convenience": 12.0,
+        "supermarket": 20.0,
+        "mall": 30.0,
+        "tobacco_liquor": 18.0,
+        "entertainment": 20.0,
+        "other": 12.0,
+    }
     base.update(overrides)
     return base
 
@@ -98,16 +105,20 @@ class ServiceMinutes:
 
     inspection: dict[str, float] = field(default_factory=_by_business)
     marketing: dict[str, float] = field(default_factory=lambda: _by_business(grocery=10, convenience=10, other=10))
-    joint: dict[str, float] = field(default_factory=lambda: _by_business(grocery=20, convenience=20, supermarket=30,
-                                                                          mall=45, tobacco_liquor=25, entertainment=30,
-                                                                          other=20))
+    joint: dict[str, float] = field(
+        default_factory=lambda: _by_business(
+            grocery=20, convenience=20, supermarket=30, mall=45, tobacco_liquor=25, entertainment=30, other=20
+        )
+    )
 
 
 @dataclass(frozen=True)
 class VisitsPerMonth:
     """Routine visits per retailer per month: marketing by customer class, monopoly by risk level."""
 
-    marketing: dict[str, float] = field(default_factory=lambda: {"AAA": 4.0, "AA": 3.0, "A": 2.0, "B": 1.0, "C": 1.0, "D": 1.0})
+    marketing: dict[str, float] = field(
+        default_factory=lambda: {"AAA": 4.0, "AA": 3.0, "A": 2.0, "B": 1.0, "C": 1.0, "D": 1.0}
+    )
     monopoly: dict[str, float] = field(default_factory=lambda: {"high": 2.0, "medium": 1.0, "low": 0.5})
 
 
@@ -182,9 +193,19 @@ def _build(cls: type, data: dict[str, Any], file: str, prefix: str) -> Any:
     for key, value in data.items():
         where = f"{prefix}{key}"
         if key not in fields or key == "root":
-            raise ConfigError(Problem(file=file, field=where, message="unknown setting",
-                                      hint=f"known settings here: {', '.join(k for k in fields if k != 'root')}"))
-        default = fields[key].default_factory() if fields[key].default_factory is not dataclasses.MISSING else fields[key].default  # type: ignore[misc]
+            raise ConfigError(
+                Problem(
+                    file=file,
+                    field=where,
+                    message="unknown setting",
+                    hint=f"known settings here: {', '.join(k for k in fields if k != 'root')}",
+                )
+            )
+        default = (
+            fields[key].default_factory()
+            if fields[key].default_factory is not dataclasses.MISSING
+            else fields[key].default
+        )  # type: ignore[misc]
         if dataclasses.is_dataclass(default):
             if not isinstance(value, dict):
                 raise ConfigError(Problem(file=file, field=where, value=value, message="expected a [section]"))
@@ -195,7 +216,9 @@ def _build(cls: type, data: dict[str, Any], file: str, prefix: str) -> Any:
             merged = dict(default)
             for k, v in value.items():
                 if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-                    raise ConfigError(Problem(file=file, field=f"{where}.{k}", value=v, message="expected a number >= 0"))
+                    raise ConfigError(
+                        Problem(file=file, field=f"{where}.{k}", value=v, message="expected a number >= 0")
+                    )
                 merged[k] = v
             kwargs[key] = merged
         else:
@@ -214,7 +237,11 @@ def _check_scalar(default: Any, value: Any, file: str, where: str) -> Any:
     else:
         ok = isinstance(value, str)
         if ok and re.search(r"(start|end|earliest|latest)$", where) and not _HHMM.match(value):
-            raise ConfigError(Problem(file=file, field=where, value=value, message="not a time of day", hint="write HH:MM, e.g. 08:30"))
+            raise ConfigError(
+                Problem(
+                    file=file, field=where, value=value, message="not a time of day", hint="write HH:MM, e.g. 08:30"
+                )
+            )
     if not ok:
         raise ConfigError(Problem(file=file, field=where, value=value, message=f"expected a {type(default).__name__}"))
     return value
@@ -225,17 +252,33 @@ def _check_settings(s: Settings, file: str) -> None:
     if s.grids.count < 1:
         problems.append(Problem(file=file, field="grids.count", value=s.grids.count, message="must be at least 1"))
     if s.grids.balance_tolerance < 1.0:
-        problems.append(Problem(file=file, field="grids.balance_tolerance", value=s.grids.balance_tolerance,
-                                message="is a max/min ratio, so at least 1.0", hint="e.g. 1.02 for 2%"))
+        problems.append(
+            Problem(
+                file=file,
+                field="grids.balance_tolerance",
+                value=s.grids.balance_tolerance,
+                message="is a max/min ratio, so at least 1.0",
+                hint="e.g. 1.02 for 2%",
+            )
+        )
     if minutes_of_day(s.shift.end) <= minutes_of_day(s.shift.start):
         problems.append(Problem(file=file, field="shift.end", value=s.shift.end, message="must be after shift.start"))
     if s.coords.retailers not in ("wgs84", "gcj02", "bd09"):
-        problems.append(Problem(file=file, field="coords.retailers", value=s.coords.retailers,
-                                message="unknown coordinate system", hint="use wgs84, gcj02 or bd09"))
+        problems.append(
+            Problem(
+                file=file,
+                field="coords.retailers",
+                value=s.coords.retailers,
+                message="unknown coordinate system",
+                hint="use wgs84, gcj02 or bd09",
+            )
+        )
     for kind in ("inspection", "marketing", "joint"):
         missing = [b for b in BUSINESS_TYPES if b not in getattr(s.service_min, kind)]
         if missing:
-            problems.append(Problem(file=file, field=f"service_min.{kind}", message=f"no minutes for {', '.join(missing)}"))
+            problems.append(
+                Problem(file=file, field=f"service_min.{kind}", message=f"no minutes for {', '.join(missing)}")
+            )
     if problems:
         raise ConfigError(problems)
 
@@ -251,8 +294,13 @@ def load_settings(path: str | Path) -> Settings:
     p = Path(path)
     file = str(p)
     if not p.exists():
-        raise ConfigError(Problem(file=file, message="district file not found",
-                                  hint="pass --district path/to/district.toml (the demo: data/demo/district.toml)"))
+        raise ConfigError(
+            Problem(
+                file=file,
+                message="district file not found",
+                hint="pass --district path/to/district.toml (the demo: data/demo/district.toml)",
+            )
+        )
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

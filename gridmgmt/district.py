@@ -72,17 +72,32 @@ def load_district(path: str | Path) -> District:
     retailers = load_retailers(settings.path("retailers"), coords=settings.coords.retailers, boundary=boundary)
     ids = set(retailers["retailer_id"])
     events = load_events(settings.path("events"), retailer_ids=ids) if files.events else _empty_events()
-    orders = load_orders(settings.path("orders"), retailer_ids=ids) if files.orders else pd.DataFrame(
-        columns=["retailer_id", "week", "cartons"])
+    orders = (
+        load_orders(settings.path("orders"), retailer_ids=ids)
+        if files.orders
+        else pd.DataFrame(columns=["retailer_id", "week", "cartons"])
+    )
     depots = load_depots(settings.path("depots"), coords=settings.coords.depots)
     staff = load_staff(settings.path("staff"), depot_ids=set(depots["depot_id"]))
     subdistricts = gpd.read_file(settings.path("subdistricts")) if files.subdistricts else None
     schools = load_points(settings.path("schools"), coords=settings.coords.schools) if files.schools else None
     truth = pd.read_csv(settings.path("ground_truth"), dtype={"retailer_id": str}) if files.ground_truth else None
     log.info("loaded %s: %d retailers, %d events", settings.name, len(retailers), len(events))
-    return District(settings=settings, boundary=boundary, retailers=retailers, events=events, orders=orders,
-                    staff=staff, depots=depots, subdistricts=subdistricts, schools=schools, ground_truth=truth)
+    return District(
+        settings=settings,
+        boundary=boundary,
+        retailers=retailers,
+        events=events,
+        orders=orders,
+        staff=staff,
+        depots=depots,
+        subdistricts=subdistricts,
+        schools=schools,
+        ground_truth=truth,
+    )
 
 
 def _empty_events() -> pd.DataFrame:
-    return pd.DataFrame(columns=["event_id", "retailer_id", "time", "type", "department", "outcome", "severity", "note"])
+    return pd.DataFrame(
+        columns=["event_id", "retailer_id", "time", "type", "department", "outcome", "severity", "note"]
+    )

@@ -170,12 +170,24 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     file = str(path)
     p = Path(path)
     if not p.exists():
-        raise InputError(Problem(file=file, message="file not found", hint="check the path (relative paths are read from the current folder or district.toml's folder)"))
+        raise InputError(
+            Problem(
+                file=file,
+                message="file not found",
+                hint="check the path (relative paths are read from the current folder or district.toml's folder)",
+            )
+        )
     suffix = "".join(p.suffixes[-2:]).lower() if p.name.lower().endswith(".csv.gz") else p.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise InputError(Problem(file=file, message=f"unsupported file type {suffix!r}", hint=f"use one of {', '.join(TABLE_SUFFIXES)}"))
+        raise InputError(
+            Problem(
+                file=file, message=f"unsupported file type {suffix!r}", hint=f"use one of {', '.join(TABLE_SUFFIXES)}"
+            )
+        )
     if p.stat().st_size == 0:
-        raise InputError(Problem(file=file, message="the file is empty", hint="export the table again with a header row and data"))
+        raise InputError(
+            Problem(file=file, message="the file is empty", hint="export the table again with a header row and data")
+        )
     if suffix in (".csv", ".csv.gz", ".txt"):
         raw = p.read_bytes()
         if suffix == ".csv.gz":
@@ -186,9 +198,17 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
         except pd.errors.EmptyDataError:
-            raise InputError(Problem(file=file, message="the file has no header row", hint="the first line must name the columns")) from None
+            raise InputError(
+                Problem(file=file, message="the file has no header row", hint="the first line must name the columns")
+            ) from None
         except pd.errors.ParserError as exc:
-            raise InputError(Problem(file=file, message=f"not a valid CSV table: {exc}", hint="check quoting and that every row has as many fields as the header")) from None
+            raise InputError(
+                Problem(
+                    file=file,
+                    message=f"not a valid CSV table: {exc}",
+                    hint="check quoting and that every row has as many fields as the header",
+                )
+            ) from None
         frame.columns = [str(c).strip() for c in frame.columns]
         return frame
     try:
@@ -197,7 +217,9 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         else:
             frame = read_layer(p)
     except Exception as exc:  # GDAL/Arrow errors: report the file, not a traceback
-        raise InputError(Problem(file=file, message=f"cannot read the file: {exc}", hint="check that it is a valid file of its type")) from None
+        raise InputError(
+            Problem(file=file, message=f"cannot read the file: {exc}", hint="check that it is a valid file of its type")
+        ) from None
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry is not None and len(frame):
         frame = _points_to_columns(frame, file)
     return pd.DataFrame(frame)
@@ -219,3 +241,32 @@ def _points_to_columns(frame: gpd.GeoDataFrame, file: str) -> pd.DataFrame:
         out["lon"] = geom.x.to_numpy()
         out["lat"] = geom.y.to_numpy()
     return out
+
+
+def read_vector(path: str | os.PathLike) -> gpd.GeoDataFrame:
+    """Read a vector file with its geometry (GeoJSON, GeoPackage first layer, GeoParquet).
+
+    Raises
+    ------
+    InputError
+        For a missing, empty or unreadable file, or one without geometry.
+    """
+    file = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise InputError(Problem(file=file, message="file not found", hint="check the path"))
+    if p.stat().st_size == 0:
+        raise InputError(Problem(file=file, message="the file is empty", hint="export the layer again"))
+    try:
+        frame = gpd.read_parquet(p) if p.suffix.lower() == ".parquet" else read_layer(p)
+    except Exception as exc:  # GDAL/Arrow errors: report the file, not a traceback
+        raise InputError(
+            Problem(
+                file=file,
+                message=f"cannot read the file: {exc}",
+                hint="use a GeoJSON, GeoPackage or GeoParquet file with polygon geometry",
+            )
+        ) from None
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(Problem(file=file, message="the file has no geometry", hint="use a layer with geometry"))
+    return frame

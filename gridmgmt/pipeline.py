@@ -17,7 +17,9 @@ from gridmgmt.store import Store
 log = logging.getLogger(__name__)
 
 
-def run_demo(district_path: str | Path, out_dir: str | Path, *, seed: int = 0, console: Console | None = None) -> list[Path]:
+def run_demo(
+    district_path: str | Path, out_dir: str | Path, *, seed: int = 0, console: Console | None = None
+) -> list[Path]:
     """Run every capability on one district and write its outputs into ``out_dir``.
 
     Returns the paths written, in order.
@@ -33,8 +35,10 @@ def run_demo(district_path: str | Path, out_dir: str | Path, *, seed: int = 0, c
 
     step("loading and validating the district")
     district = load_district(district_path)
-    step(f"{district.settings.name}: {len(district.retailers)} retailers, {len(district.events)} events, "
-         f"{len(district.staff)} staff")
+    step(
+        f"{district.settings.name}: {len(district.retailers)} retailers, {len(district.events)} events, "
+        f"{len(district.staff)} staff"
+    )
     step("loading the road network")
     graph = district.graph
     step(f"road network: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")

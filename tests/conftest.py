@@ -1,0 +1,17 @@
+"""Shared pytest fixtures (browser fixtures first; other modules may add theirs)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A running headless Chromium (``tests/browser.py``); skips the test when none can run here."""
+    from browser import Chromium, browser_unavailable_reason
+
+    reason = browser_unavailable_reason()
+    if reason:
+        pytest.skip(f"browser test skipped: {reason}")
+    with Chromium() as browser:
+        yield browser
