@@ -156,8 +156,8 @@ class RiskWeights:
     near_repeat_radius_m: float = 300.0
     near_repeat_days: float = 90.0
     school_radius_m: float = 100.0
-    high_min_score: float = 50.0
-    medium_min_score: float = 25.0
+    high_min_score: float = 20.0  # points; about the top 4% on the demo
+    medium_min_score: float = 8.0  # points; about the top 20% on the demo
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,8 @@ def _check_scalar(default: Any, value: Any, file: str, where: str) -> Any:
         value = type(default)(value) if ok and not (isinstance(default, int) and value != int(value)) else value
     else:
         ok = isinstance(value, str)
-        if ok and re.search(r"(start|end|earliest|latest)$", where) and not _HHMM.match(value):
+        is_time = where.startswith("shift.") and re.search(r"(start|end|earliest|latest)$", where)  # not history_end
+        if ok and is_time and not _HHMM.match(value):
             raise ConfigError(
                 Problem(
                     file=file, field=where, value=value, message="not a time of day", hint="write HH:MM, e.g. 08:30"

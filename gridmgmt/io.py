@@ -99,7 +99,7 @@ def write_layers(
             if suffix == ".parquet":
                 frame.to_parquet(tmp)
             elif suffix in (".geojson", ".json"):
-                frame.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+                frame.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=target.stem)  # not the temp name
             elif suffix == ".gpkg":
                 import pyogrio
 
