@@ -70,12 +70,16 @@ def demo_data(
     out: OutDirOpt = Path("data/demo"),
     seed: SeedOpt = 7,
     retailers: Annotated[int, typer.Option(help="Number of retailers to generate.")] = 5000,
+    history_end: Annotated[str, typer.Option(help="Last day of the generated history (YYYY-MM-DD).")] = "2026-11-30",
+    history_days: Annotated[int, typer.Option(help="Days of history before --history-end.")] = 730,
 ) -> None:
     """Generate the synthetic Yunyan District demo (boundary, streets, retailers, staff, two years of history)."""
     from gridmgmt.demo import generate_demo
 
     try:
-        files = generate_demo(out, seed=seed, n_retailers=retailers)
+        files = generate_demo(
+            out, seed=seed, n_retailers=retailers, history_end=_check_date(history_end), history_days=history_days
+        )
     except GridMgmtError as exc:
         _fail(exc)
     console.print(f"wrote {len(files)} files to {out}")
@@ -124,6 +128,126 @@ def demo(
     console.print(f"[green]done[/green]: {len(written)} outputs in {out}/")
     for path in written:
         console.print(f"  {path}", highlight=False)
+
+
+risk_app = typer.Typer(help="Risk scores, hotspots and the managers' offline risk map (风险).", no_args_is_help=True)
+app.add_typer(risk_app, name="risk")
+
+DateOpt = Annotated[str, typer.Option("--date", help="As-of date YYYY-MM-DD: only what was known before it is used.")]
+TilesOpt = Annotated[
+    str, typer.Option("--tiles", help="Basemap: none (offline), osm or amap (both need internet to show tiles).")
+]
+
+
+def _check_date(value: str) -> str:
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(value).date().isoformat()
+    except (ValueError, TypeError):
+        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-01") from None
+
+
+@risk_app.command("score")
+def risk_score(
+    district: DistrictOpt = DEMO_DISTRICT,
+    date: DateOpt = "2026-12-01",
+    out: OutDirOpt = Path("out/risk"),
+) -> None:
+    """Score every retailer 0-100 as of a date, with level and top three reasons (zh/en); writes risk.csv."""
+    from gridmgmt import io
+    from gridmgmt.district import load_district
+    from gridmgmt.pipeline import score_risk
+    from gridmgmt.store import Store
+
+    date = _check_date(date)
+    try:
+        d = load_district(district)
+        scores = score_risk(d, date)
+        path = io.write_csv(scores, out / "risk.csv")
+        layer = d.retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
+        layer["last_inspection"] = layer["last_inspection"].astype(str)
+        Store(out / "store.gpkg").write({"risk": layer})
+    except GridMgmtError as exc:
+        _fail(exc)
+    levels = scores["level"].value_counts()
+    console.print(
+        f"{len(scores)} retailers scored as of {date}: high {levels.get('high', 0)}, medium "
+        f"{levels.get('medium', 0)}, low {levels.get('low', 0)} -> {path}"
+    )
+
+
+@risk_app.command("hotspots")
+def risk_hotspots_cmd(
+    points: Annotated[
+        Path, typer.Option("--points", help="Any point layer: CSV with lon/lat, GeoJSON, GPKG, Parquet.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output cells (GeoJSON).")] = Path("cells.geojson"),
+    weight: Annotated[str | None, typer.Option("--weight", help="Numeric column weighting each point.")] = None,
+    lon: Annotated[str, typer.Option("--lon", help="Longitude column (WGS-84).")] = "lon",
+    lat: Annotated[str, typer.Option("--lat", help="Latitude column (WGS-84).")] = "lat",
+    district: Annotated[
+        Path | None, typer.Option("--district", "-d", help="district.toml: its boundary limits the hexagons.")
+    ] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Getis-Ord Gi* hotspots (FDR-corrected, hot/cold at 90/95/99%) and the KDE peak of any point layer."""
+    from gridmgmt import io
+    from gridmgmt.risk.hotspots import find_hotspots, points_from_table
+    from gridmgmt.tables import load_boundary
+
+    try:
+        boundary = None
+        if district is not None:
+            from gridmgmt.config import load_settings
+
+            boundary = load_boundary(load_settings(district).path("boundary"))
+        frame = points_from_table(io.read_table(points), lon=lon, lat=lat, weight=weight, file=str(points))
+        result = find_hotspots(frame, weight=weight, boundary=boundary, seed=seed, source=str(points))
+        io.write_vector(result.cells, out)
+        io.write_json(
+            {"kde_peak": result.kde_peak, "scale_info": result.scale_info, "notes": result.notes},
+            out.with_suffix(".json"),
+        )
+    except GridMgmtError as exc:
+        _fail(exc)
+    console.print(result.summary(), highlight=False)
+    console.print(f"cells -> {out}; scale and KDE peak -> {out.with_suffix('.json')}")
+
+
+@risk_app.command("map")
+def risk_map_cmd(
+    district: DistrictOpt = DEMO_DISTRICT,
+    date: DateOpt = "2026-12-01",
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("out/risk_map.html"),
+    grids: Annotated[
+        Path | None, typer.Option("--grids", help="grids.gpkg from `grids build`, to colour grids by mean risk.")
+    ] = None,
+    lang: LangOpt = "zh",
+    tiles: TilesOpt = "none",
+    seed: SeedOpt = 0,
+) -> None:
+    """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level)."""
+    from gridmgmt.district import load_district
+    from gridmgmt.pipeline import load_grids, run_risk
+
+    date = _check_date(date)
+    try:
+        d = load_district(district)
+        written = run_risk(
+            d,
+            date,
+            out.parent,
+            lang=lang,
+            tiles=tiles,
+            seed=seed,
+            map_path=out,
+            grids=load_grids(grids) if grids else None,
+        )
+    except GridMgmtError as exc:
+        _fail(exc)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
 
 
 def main() -> None:

@@ -63,3 +63,139 @@ def _inputs_summary(district: District) -> pd.DataFrame:
     table["retailers_per_km2"] = (table["retailers"] / table["area_km2"]).round(1)
     table["area_km2"] = table["area_km2"].round(3)
     return pd.DataFrame(table)
+
+
+# ----------------------------------------------------------------------------- risk
+
+
+def score_risk(district: District, as_of: str) -> pd.DataFrame:
+    """Risk scores of every retailer of ``district`` as of ``as_of`` (YYYY-MM-DD)."""
+    from gridmgmt.risk.scores import risk_scores
+
+    return risk_scores(
+        district.retailers,
+        district.events,
+        district.orders,
+        as_of=as_of,
+        weights=district.settings.risk_weights,
+        crs=district.crs,
+        schools=district.schools,
+    )
+
+
+def violation_points(district: District, as_of: str, *, days: int = 365) -> pd.DataFrame:
+    """Violations in the ``days`` before ``as_of`` with their retailer's lon/lat (WGS-84)."""
+    events = district.events
+    times = pd.to_datetime(events["time"])
+    end = pd.Timestamp(as_of).normalize()
+    rows = events.loc[(events["type"] == "violation") & (times < end) & (times >= end - pd.Timedelta(days=days))]
+    where = district.retailers[["retailer_id", "lon", "lat"]]
+    return rows[["event_id", "retailer_id", "time", "severity"]].merge(where, on="retailer_id", how="inner")
+
+
+def risk_hotspots(district: District, as_of: str, *, seed: int = 0):
+    """Gi* hotspots of the last year's violations (see :func:`gridmgmt.risk.hotspots.find_hotspots`)."""
+    from gridmgmt.risk.hotspots import find_hotspots, points_from_table
+
+    points = points_from_table(violation_points(district, as_of), file="events (violations)")
+    return find_hotspots(points, boundary=district.boundary, seed=seed, source="violations")
+
+
+def run_risk(
+    district: District,
+    as_of: str,
+    out_dir: str | Path,
+    *,
+    lang: str = "zh",
+    tiles: str = "none",
+    grids: gpd.GeoDataFrame | None = None,
+    seed: int = 0,
+    map_path: str | Path | None = None,
+) -> list[Path]:
+    """Score, find hotspots and draw the risk map; write risk.csv, hotspots.geojson, the map and store layers."""
+    from gridmgmt.maps import save_map
+    from gridmgmt.risk.risk_map import risk_map
+
+    out = Path(out_dir)
+    scores = score_risk(district, as_of)
+    hot = risk_hotspots(district, as_of, seed=seed)
+    retailers = district.retailers
+    if grids is not None and "grid_id" in grids and "assignment" in grids.attrs:
+        retailers = retailers.drop(columns="grid_id", errors="ignore").merge(
+            grids.attrs["assignment"], on="retailer_id"
+        )
+    m = risk_map(
+        retailers,
+        scores,
+        as_of=as_of,
+        boundary=district.boundary,
+        hotspot_cells=hot.cells,
+        violation_points=violation_points(district, as_of),
+        grids=grids,
+        lang=lang,
+        tiles=tiles,
+    )
+    written = [
+        io.write_csv(scores, out / "risk.csv"),
+        io.write_vector(hot.cells, out / "hotspots.geojson"),
+        save_map(m, Path(map_path) if map_path else out / "risk_map.html"),
+    ]
+    layer = retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
+    layer["last_inspection"] = layer["last_inspection"].astype(str)
+    Store(out / "store.gpkg").write({"risk": layer, "hotspots": hot.cells})
+    return written
+
+
+def load_grids(path: str | Path) -> gpd.GeoDataFrame:
+    """Grid polygons from a grids.gpkg, with its assignment table in ``.attrs["assignment"]``."""
+    from gridmgmt._errors import InputError, Problem
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(Problem(file=str(p), message="grids file not found", hint="run `gridmgmt grids build` first"))
+    layers = io.list_layers(p)
+    missing = [name for name in ("grids", "assignment") if name not in layers]
+    if missing:
+        raise InputError(
+            Problem(
+                file=str(p),
+                message=f"missing layers {', '.join(missing)}",
+                hint="use the grids.gpkg written by `gridmgmt grids build`",
+            )
+        )
+    grids = io.read_layer(p, "grids")
+    assignment = pd.DataFrame(io.read_layer(p, "assignment"))
+    assignment["retailer_id"] = assignment["retailer_id"].astype(str)
+    grids.attrs["assignment"] = assignment[["retailer_id", "grid_id"]]
+    return grids
+
+
+def backtest_table(district: District, cutoff: str, *, horizon_days: int = 90, cell_m: float = 250.0) -> pd.DataFrame:
+    """Backtest at ``cutoff``: gridmgmt scores against past-violations-only, count grid, random, ground truth."""
+    from gridmgmt.risk.backtest import run_backtest
+    from gridmgmt.risk.scores import risk_scores
+
+    kwargs = {
+        "as_of": cutoff,
+        "weights": district.settings.risk_weights,
+        "crs": district.crs,
+        "schools": district.schools,
+    }
+    ours = risk_scores(district.retailers, district.events, district.orders, **kwargs)
+    past = risk_scores(district.retailers, district.events, district.orders, components=("violation",), **kwargs)
+    models = {
+        "gridmgmt": ours.set_index("retailer_id")["score"],
+        "past_violations": past.set_index("retailer_id")["score"],
+    }
+    if district.ground_truth is not None:
+        models["ground_truth"] = district.ground_truth.set_index("retailer_id")["true_risk"]
+    return run_backtest(
+        district.retailers,
+        district.events,
+        district.boundary,
+        models,
+        cutoff=cutoff,
+        crs=district.crs,
+        horizon_days=horizon_days,
+        cell_m=cell_m,
+    )

@@ -15,3 +15,14 @@ def chromium():
         pytest.skip(f"browser test skipped: {reason}")
     with Chromium() as browser:
         yield browser
+
+
+@pytest.fixture(scope="session")
+def demo_district():
+    """The bundled demo district (data/demo), loaded once per test session."""
+    from pathlib import Path
+
+    from gridmgmt.district import load_district
+
+    path = Path(__file__).resolve().parents[1] / "data" / "demo" / "district.toml"
+    return load_district(path)
