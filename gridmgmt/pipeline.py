@@ -48,7 +48,18 @@ def run_demo(
     written.append(store.path)
     written.append(io.write_csv(_inputs_summary(district), out / "inputs_summary.csv"))
     step("inputs stored")
+
+    as_of = _first_planning_day(district)
+    step(f"risk scores, hotspots and the risk map as of {as_of}")
+    written += run_risk(district, as_of, out / "risk", seed=seed, map_path=out / "risk_map.html")
+    step("done")
     return written
+
+
+def _first_planning_day(district: District) -> str:
+    """The day after the history ends (district.toml ``history_end``), else the day after the last event."""
+    end = district.settings.history_end or str(pd.to_datetime(district.events["time"]).max().date())
+    return (pd.Timestamp(end) + pd.Timedelta(days=1)).date().isoformat()
 
 
 def _inputs_summary(district: District) -> pd.DataFrame:
