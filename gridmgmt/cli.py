@@ -250,6 +250,135 @@ def risk_map_cmd(
         console.print(f"wrote {path}", highlight=False)
 
 
+events_app = typer.Typer(help="The shared event log both departments write (共享事件日志).", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+tasks_app = typer.Typer(
+    help="Joint-visit tasks opened by tip-offs, complaints and reports (联合任务).", no_args_is_help=True
+)
+app.add_typer(tasks_app, name="tasks")
+StoreOpt = Annotated[
+    Path, typer.Option("--store", help="The GeoPackage store holding the appended event log and results.")
+]
+DEFAULT_STORE = Path("out/store.gpkg")
+
+
+@events_app.command("add")
+def events_add(
+    type_: Annotated[
+        str, typer.Option("--type", help="inspection, violation, complaint, tip_off, marketing_report or visit.")
+    ],
+    retailer: Annotated[str, typer.Option("--retailer", help="The retailer's licence number (retailer_id).")],
+    department: Annotated[str, typer.Option("--department", help="monopoly, marketing or public.")] = "",
+    time: Annotated[str, typer.Option("--time", help="When it happened, YYYY-MM-DDTHH:MM (default: now).")] = "",
+    outcome: Annotated[str, typer.Option("--outcome", help="For inspections: ok or violation.")] = "",
+    severity: Annotated[str, typer.Option("--severity", help="For violations: minor, serious or criminal.")] = "",
+    note: Annotated[str, typer.Option("--note", help="Free text: what was reported or found.")] = "",
+    corrects: Annotated[str, typer.Option("--corrects", help="event_id of an earlier event this one corrects.")] = "",
+    event_id: Annotated[str, typer.Option("--event-id", help="Own id for the event (default: generated).")] = "",
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Append one event to the shared log; an inspection with outcome violation also records the violation."""
+    import pandas as pd
+
+    from gridmgmt.pipeline import add_events
+
+    default_department = {
+        "inspection": "monopoly",
+        "violation": "monopoly",
+        "visit": "marketing",
+        "marketing_report": "marketing",
+    }.get(type_, "public")
+    row = {
+        "event_id": event_id,
+        "retailer_id": retailer,
+        "time": time or pd.Timestamp.now().strftime("%Y-%m-%dT%H:%M"),
+        "type": type_,
+        "department": department or default_department,
+        "outcome": outcome,
+        "severity": severity,
+        "note": note,
+        "corrects": corrects,
+    }
+    try:
+        added = add_events(district, store, pd.DataFrame([row]), file="command line")
+    except GridMgmtError as exc:
+        _fail(exc)
+    for event in added.itertuples():
+        console.print(f"added {event.event_id}: {event.type} at {event.retailer_id} ({event.time:%Y-%m-%d %H:%M})")
+
+
+@events_app.command("import")
+def events_import(
+    file: Annotated[Path, typer.Argument(help="Events to append: CSV (UTF-8/GBK), GeoJSON, GPKG or Parquet.")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Append many events from a file, all or nothing: one bad row adds nothing and names the row."""
+    from gridmgmt import io
+    from gridmgmt.pipeline import add_events
+
+    try:
+        added = add_events(district, store, io.read_table(file), file=str(file))
+    except GridMgmtError as exc:
+        _fail(exc)
+    console.print(f"added {len(added)} events from {file} to {store}")
+
+
+@tasks_app.command("list")
+def tasks_list(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = DEFAULT_STORE,
+    date: DateOpt = "2026-12-01",
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only tasks past their deadline and still open.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Also closed tasks (default: open ones only).")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the list as CSV.")] = None,
+) -> None:
+    """List joint-visit tasks with deadline, status and the responsible pair."""
+    from rich.table import Table
+
+    from gridmgmt import io
+    from gridmgmt.pipeline import district_tasks
+
+    date = _check_date(date)
+    try:
+        tasks = district_tasks(district, store, as_of=date)
+    except GridMgmtError as exc:
+        _fail(exc)
+    if overdue:
+        tasks = tasks.loc[tasks["status"] == "overdue"]
+    elif not all_:
+        tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
+    if out is not None:
+        io.write_csv(tasks, out)
+    table = Table(title=f"tasks as of {date}: {len(tasks)}")
+    for column in (
+        "task_id",
+        "retailer_id",
+        "type",
+        "opened",
+        "deadline",
+        "status",
+        "grid_id",
+        "customer_manager",
+        "monopoly_officer",
+    ):
+        table.add_column(column)
+    for task in tasks.itertuples():
+        table.add_row(
+            task.task_id,
+            task.retailer_id,
+            task.type,
+            f"{task.opened:%Y-%m-%d %H:%M}",
+            f"{task.deadline:%Y-%m-%d}",
+            task.status,
+            str(getattr(task, "grid_id", "")),
+            str(getattr(task, "customer_manager", "")),
+            str(getattr(task, "monopoly_officer", "")),
+        )
+    Console().print(table)
+
+
 def main() -> None:
     """Entry point of the ``gridmgmt`` console script."""
     try:
@@ -257,3 +386,12 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("interrupted; earlier outputs are intact")
         sys.exit(130)
+
+
+def _text(value: object) -> str:
+    """Table cell text: '' for missing values, integers without '.0'."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

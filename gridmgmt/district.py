@@ -53,8 +53,11 @@ class District:
         return self._graph
 
 
-def load_district(path: str | Path) -> District:
+def load_district(path: str | Path, *, store: str | Path | None = None) -> District:
     """Load and validate every input a district.toml names.
+
+    With ``store`` (a GeoPackage written by gridmgmt), the events appended there by
+    ``gridmgmt events add|import`` join the event log of the district's events file.
 
     Raises
     ------
@@ -72,6 +75,13 @@ def load_district(path: str | Path) -> District:
     retailers = load_retailers(settings.path("retailers"), coords=settings.coords.retailers, boundary=boundary)
     ids = set(retailers["retailer_id"])
     events = load_events(settings.path("events"), retailer_ids=ids) if files.events else _empty_events()
+    if store is not None and Path(store).exists():
+        from gridmgmt.events import stored_events
+        from gridmgmt.store import Store
+
+        appended = stored_events(Store(store))
+        if len(appended):
+            events = pd.concat([events, appended], ignore_index=True)
     orders = (
         load_orders(settings.path("orders"), retailer_ids=ids)
         if files.orders

@@ -18,6 +18,7 @@ import pandas as pd
 from gridmgmt._errors import InputError, Problem
 from gridmgmt._validate import TableCheck
 from gridmgmt.config import DEPARTMENTS, EVENT_TYPES
+from gridmgmt.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +89,19 @@ def load_events(path: str | os.PathLike, *, retailer_ids: set[str] | None = None
 
 
 def check_events(
-    frame: pd.DataFrame, *, file: str = "events", retailer_ids: set[str] | None = None
+    frame: pd.DataFrame,
+    *,
+    file: str = "events",
+    retailer_ids: set[str] | None = None,
+    prior: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Validate a raw event table (as read by :func:`gridmgmt.io.read_table`), collecting every problem.
 
     Checks: required columns, empty ids, duplicate ``event_id``, times, ``type`` and
     ``department`` categories, ``outcome``/``severity``/``violation_kind`` values, unknown
     retailers (when ``retailer_ids`` is given) and that ``corrects`` names an existing, no
-    later, other event.
+    later, other event. With ``prior`` (the log these rows are appended to), ids must also be
+    new to it and ``corrects`` may name its events.
 
     Returns
     -------
@@ -141,17 +147,27 @@ def check_events(
     )
     if retailer_ids is not None:
         check.known_ids("retailer_id", set(retailer_ids), what="retailer_id", table="retailer")
-    _check_corrections(check)
+    if prior is not None and len(prior):
+        taken = events["event_id"].isin(set(prior["event_id"])) & check.ok_rows("event_id")
+        check.add_rows(
+            taken,
+            "event_id",
+            "event_id already in the log",
+            hint="the log is append-only: give the new event its own id (or leave event_id empty)",
+        )
+    _check_corrections(check, prior)
     return check.frame, check.problems
 
 
-def _check_corrections(check: TableCheck) -> None:
+def _check_corrections(check: TableCheck, prior: pd.DataFrame | None = None) -> None:
     events = check.frame
     has = (events["corrects"] != "").to_numpy(dtype=bool)
     if not has.any():
         return
     # corrections are few: look their targets up in a dict rather than isin over the whole log
     first_time: dict[str, pd.Timestamp] = {}
+    if prior is not None and len(prior):
+        first_time.update(zip(prior["event_id"].tolist(), pd.to_datetime(prior["time"]).tolist(), strict=True))
     for event_id, time in zip(events["event_id"].tolist(), events["time"].tolist(), strict=True):
         if event_id and event_id not in first_time:
             first_time[event_id] = time
@@ -185,3 +201,68 @@ def _check_corrections(check: TableCheck) -> None:
         messages=messages,
         hint="a correction is recorded after the event it corrects; check the time or the event_id",
     )
+
+
+def new_event_ids(prior: pd.DataFrame, count: int, *, prefix: str = "G") -> list[str]:
+    """``count`` event ids not in ``prior``: ``<prefix><YYYYMMDDHHMMSS>-<n>`` from the current time."""
+    stamp = pd.Timestamp.now().strftime("%Y%m%d%H%M%S")
+    taken = set(prior["event_id"]) if len(prior) else set()
+    ids, n = [], 0
+    while len(ids) < count:
+        n += 1
+        candidate = f"{prefix}{stamp}-{n}"
+        if candidate not in taken:
+            ids.append(candidate)
+    return ids
+
+
+def prepare_appended(
+    new: pd.DataFrame, prior: pd.DataFrame, *, file: str, retailer_ids: set[str] | None = None
+) -> pd.DataFrame:
+    """Validate events to append to ``prior``: all or nothing.
+
+    Empty ``event_id`` cells get fresh ids. Every problem (bad row, duplicate of an id in the
+    log, correction of an unknown event) is reported at once, naming ``file``, row and field.
+
+    Raises
+    ------
+    InputError
+        When any row is bad; then nothing may be appended.
+    """
+    frame = new.copy()
+    if "event_id" not in frame.columns:
+        frame.insert(0, "event_id", "")
+    blank = frame["event_id"].fillna("").astype(str).str.strip() == ""
+    if blank.any():
+        frame.loc[blank, "event_id"] = new_event_ids(prior, int(blank.sum()))
+    events, problems = check_events(frame, file=file, retailer_ids=retailer_ids, prior=prior)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise InputError(errors)
+    if events.empty:
+        raise InputError(Problem(file=file, message="no events to add", hint="the file has a header but no rows"))
+    return events
+
+
+EVENT_LOG_LAYER = "event_log"
+
+
+def stored_events(store: Store) -> pd.DataFrame:
+    """Events appended through gridmgmt (``events add`` / ``events import``), oldest first."""
+    if EVENT_LOG_LAYER not in store:
+        return pd.DataFrame(columns=[*REQUIRED, *OPTIONAL])
+    frame = pd.DataFrame(store.read(EVENT_LOG_LAYER)).fillna("")
+    frame["time"] = pd.to_datetime(frame["time"])
+    return frame
+
+
+def append_events(store: Store, events: pd.DataFrame) -> int:
+    """Append validated events (see :func:`prepare_appended`) to the store's log atomically; return the count."""
+    log_so_far = stored_events(store)
+    rows = events.copy()
+    rows["time"] = pd.to_datetime(rows["time"]).dt.strftime("%Y-%m-%dT%H:%M")
+    if len(log_so_far):
+        log_so_far["time"] = log_so_far["time"].dt.strftime("%Y-%m-%dT%H:%M")
+    combined = pd.concat([log_so_far, rows], ignore_index=True).fillna("")
+    store.write({EVENT_LOG_LAYER: combined.astype(str)})
+    return len(rows)

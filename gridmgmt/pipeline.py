@@ -210,3 +210,47 @@ def backtest_table(district: District, cutoff: str, *, horizon_days: int = 90, c
         horizon_days=horizon_days,
         cell_m=cell_m,
     )
+
+
+# ----------------------------------------------------------------------------- the joint-work loop
+
+
+def add_events(district_path: str | Path, store_path: str | Path, new: pd.DataFrame, *, file: str) -> pd.DataFrame:
+    """Validate ``new`` events against the district's log and append them to the store, all or nothing."""
+    from gridmgmt.events import append_events, prepare_appended
+
+    district = load_district(district_path, store=store_path)
+    events = prepare_appended(new, district.events, file=file, retailer_ids=set(district.retailers["retailer_id"]))
+    append_events(Store(store_path), events)
+    return events
+
+
+def retailer_owners(district: District, grids: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """retailer_id -> grid_id and the grid's staff pair, from grids (if given) or retailers.grid_id."""
+    from gridmgmt.tasks import owners_table
+
+    if grids is not None and "assignment" in grids.attrs:
+        assignment = grids.attrs["assignment"]
+    else:
+        assignment = district.retailers[["retailer_id", "grid_id"]] if "grid_id" in district.retailers else None
+    if assignment is None or assignment["grid_id"].isna().all():
+        return pd.DataFrame(columns=["retailer_id", "grid_id", "customer_manager", "monopoly_officer"])
+    return owners_table(assignment, district.staff)
+
+
+def district_tasks(district_path: str | Path, store_path: str | Path | None, *, as_of: str) -> pd.DataFrame:
+    """Every task of a district as of a date, with its owners (grids from the store when present)."""
+    from gridmgmt.tasks import task_table
+
+    district = load_district(district_path, store=store_path)
+    grids = _stored_grids(store_path)
+    return task_table(district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids))
+
+
+def _stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
+    if store_path is None or not Path(store_path).exists():
+        return None
+    store = Store(store_path)
+    if "grids" in store and "assignment" in store:
+        return load_grids(store_path)
+    return None

@@ -1,0 +1,94 @@
+"""The joint-work loop: append-only shared log, tasks with deadlines, closing by inspection."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gridmgmt._errors import InputError
+from gridmgmt.config import Settings
+from gridmgmt.events import append_events, prepare_appended, stored_events
+from gridmgmt.store import Store
+from gridmgmt.tasks import task_table
+
+PRIOR = pd.DataFrame(
+    {
+        "event_id": ["E1", "E2"],
+        "retailer_id": ["R1", "R2"],
+        "time": pd.to_datetime(["2026-11-02T10:00", "2026-11-03T10:00"]),
+        "type": ["tip_off", "inspection"],
+        "department": ["public", "monopoly"],
+        "outcome": ["", "ok"],
+        "severity": ["", ""],
+        "note": ["", ""],
+        "corrects": ["", ""],
+    }
+)
+
+
+def _new(**overrides) -> pd.DataFrame:
+    row = {
+        "event_id": "",
+        "retailer_id": "R1",
+        "time": "2026-11-04T09:30",
+        "type": "inspection",
+        "department": "monopoly",
+        "outcome": "violation",
+        "severity": "serious",
+        "note": "",
+        "corrects": "",
+    }
+    row.update(overrides)
+    return pd.DataFrame([row])
+
+
+def test_tip_off_task_closes_with_the_next_inspection() -> None:
+    """A tip-off opens a task due in 2 working days; the next inspection of that retailer closes it."""
+    events = pd.concat([PRIOR, prepare_appended(_new(), PRIOR, file="x.csv", retailer_ids={"R1", "R2"})])
+    before = task_table(PRIOR, as_of="2026-11-06", settings=Settings()).set_index("task_id")
+    assert before.loc["E1", "status"] == "overdue"
+    assert before.loc["E1", "deadline"] == pd.Timestamp("2026-11-04")
+    after = task_table(events, as_of="2026-11-06", settings=Settings()).set_index("task_id")
+    assert after.loc["E1", "status"] == "closed"
+    assert after.loc["E1", "response_working_days"] == 2
+
+
+def test_deadlines_skip_weekends() -> None:
+    """A tip-off on a Friday is due two working days later, on Tuesday."""
+    friday = PRIOR.assign(time=pd.to_datetime(["2026-11-06T10:00", "2026-11-01T10:00"]))
+    tasks = task_table(friday, as_of="2026-11-09", settings=Settings()).set_index("task_id")
+    assert tasks.loc["E1", "deadline"] == pd.Timestamp("2026-11-10")
+    assert tasks.loc["E1", "status"] == "open"
+
+
+def test_import_is_all_or_nothing_and_names_the_bad_row(tmp_path) -> None:
+    """One bad row in an import adds nothing; the error names the file, row and field."""
+    store = Store(tmp_path / "store.gpkg")
+    good = _new(event_id="N1")
+    bad = _new(event_id="N2", retailer_id="UNKNOWN")
+    with pytest.raises(InputError) as error:
+        prepare_appended(pd.concat([good, bad], ignore_index=True), PRIOR, file="new.csv", retailer_ids={"R1", "R2"})
+    assert "new.csv" in str(error.value) and "retailer_id" in str(error.value) and "UNKNOWN" in str(error.value)
+    assert store.layers() == []
+
+
+def test_log_is_append_only(tmp_path) -> None:
+    """Appending keeps earlier events; reusing an id is refused; a correction points at an earlier event."""
+    store = Store(tmp_path / "store.gpkg")
+    first = prepare_appended(_new(event_id="N1"), PRIOR, file="a.csv", retailer_ids={"R1", "R2"})
+    append_events(store, first)
+    log = pd.concat([PRIOR, stored_events(store)], ignore_index=True)
+    with pytest.raises(InputError, match="already in the log"):
+        prepare_appended(_new(event_id="N1"), log, file="b.csv", retailer_ids={"R1", "R2"})
+    fix = prepare_appended(
+        _new(event_id="N3", outcome="ok", severity="", corrects="N1", time="2026-11-04T10:00"),
+        log,
+        file="c.csv",
+        retailer_ids={"R1", "R2"},
+    )
+    append_events(store, fix)
+    stored = stored_events(store)
+    assert list(stored["event_id"]) == ["N1", "N3"]
+    assert stored.loc[1, "corrects"] == "N1"
+    with pytest.raises(InputError, match="does not exist"):
+        prepare_appended(_new(corrects="NOPE"), log, file="d.csv", retailer_ids={"R1", "R2"})
