@@ -379,6 +379,37 @@ def tasks_list(
     Console().print(table)
 
 
+report_app = typer.Typer(help="Reports for managers: responsibility and blind spots (责任落实).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("responsibility")
+def report_responsibility(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = DEFAULT_STORE,
+    date: DateOpt = "2026-12-01",
+    grids: Annotated[
+        Path | None,
+        typer.Option("--grids", help="grids.gpkg (default: the store's grids, else the retailers' grid_id)."),
+    ] = None,
+    out: OutDirOpt = Path("out/responsibility"),
+) -> None:
+    """Grids without a full pair, retailers outside any grid or past their cycle, overdue tasks; per grid and person."""
+    from gridmgmt.district import load_district
+    from gridmgmt.pipeline import _stored_grids, load_grids, responsibility, write_responsibility
+
+    date = _check_date(date)
+    try:
+        d = load_district(district, store=store)
+        plan = load_grids(grids) if grids else _stored_grids(store)
+        report = responsibility(d, as_of=date, grids=plan)
+        written = write_responsibility(report, out)
+    except GridMgmtError as exc:
+        _fail(exc)
+    console.print(report.summary(), highlight=False)
+    console.print(f"{len(written)} tables in {out}/")
+
+
 def main() -> None:
     """Entry point of the ``gridmgmt`` console script."""
     try:

@@ -117,7 +117,7 @@ class VisitsPerMonth:
     """Routine visits per retailer per month: marketing by customer class, monopoly by risk level."""
 
     marketing: dict[str, float] = field(
-        default_factory=lambda: {"AAA": 4.0, "AA": 3.0, "A": 2.0, "B": 1.0, "C": 1.0, "D": 1.0}
+        default_factory=lambda: {"AAA": 4.0, "AA": 2.0, "A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0}
     )
     monopoly: dict[str, float] = field(default_factory=lambda: {"high": 2.0, "medium": 1.0, "low": 0.5})
 

@@ -254,3 +254,33 @@ def _stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
     if "grids" in store and "assignment" in store:
         return load_grids(store_path)
     return None
+
+
+def responsibility(
+    district: District, *, as_of: str, grids: gpd.GeoDataFrame | None = None, risk: pd.DataFrame | None = None
+):
+    """The responsibility report (see :mod:`gridmgmt.responsibility`) of a loaded district."""
+    from gridmgmt.responsibility import responsibility_report
+    from gridmgmt.tasks import task_table
+
+    owners = retailer_owners(district, grids)
+    tasks = task_table(district.events, as_of=as_of, settings=district.settings, owners=owners)
+    risk = risk if risk is not None else score_risk(district, as_of)
+    grid_ids = [int(g) for g in grids["grid_id"]] if grids is not None else None
+    return responsibility_report(
+        district.retailers,
+        district.events,
+        district.staff,
+        owners,
+        tasks,
+        as_of=as_of,
+        settings=district.settings,
+        risk_level=risk.set_index("retailer_id")["level"],
+        grid_ids=grid_ids,
+    )
+
+
+def write_responsibility(report, out_dir: str | Path) -> list[Path]:
+    """Write every table of a responsibility report as CSV into ``out_dir``."""
+    out = Path(out_dir)
+    return [io.write_csv(table, out / f"{name}.csv") for name, table in report.tables().items()]
