@@ -284,3 +284,44 @@ def write_responsibility(report, out_dir: str | Path) -> list[Path]:
     """Write every table of a responsibility report as CSV into ``out_dir``."""
     out = Path(out_dir)
     return [io.write_csv(table, out / f"{name}.csv") for name, table in report.tables().items()]
+
+
+def write_overview(
+    district: District,
+    out_path: str | Path,
+    *,
+    as_of: str,
+    lang: str = "zh",
+    grids: gpd.GeoDataFrame | None = None,
+    risk: pd.DataFrame | None = None,
+    hotspot_cells: gpd.GeoDataFrame | None = None,
+    links: dict[str, str] | None = None,
+) -> Path:
+    """Write the managers' overview page (see :mod:`gridmgmt.overview`)."""
+    from gridmgmt.overview import overview_html
+    from gridmgmt.tasks import task_table
+
+    risk = risk if risk is not None else score_risk(district, as_of)
+    report = responsibility(district, as_of=as_of, grids=grids, risk=risk)
+    n = max(len(district.retailers), 1)
+    coverage = {
+        "inspected_in_cycle": 1 - len(report.overdue_inspections) / n,
+        "visited_in_cycle": 1 - len(report.overdue_visits) / n,
+    }
+    tasks = task_table(
+        district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids)
+    )
+    page = overview_html(
+        as_of=as_of,
+        lang=lang,
+        district_name=district.settings.name,
+        grids=None if grids is None else pd.DataFrame(grids.drop(columns="geometry")),
+        coverage=coverage,
+        tasks=tasks,
+        events=district.events,
+        risk=risk,
+        hotspot_cells=hotspot_cells,
+        responsibility_totals=report.totals,
+        links=links,
+    )
+    return io.write_text(page, out_path)
