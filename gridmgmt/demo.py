@@ -92,6 +92,58 @@ EXCITE_TAU_DAYS = 20.0
 EXCITE_SELF_PER_DAY = 0.004
 EXCITE_NEIGHBOUR_PER_DAY = 0.0008
 SPIKE_SHARE = 0.40
+
+
+@dataclass(frozen=True)
+class HotArea:
+    """A latent hot area of the dynamic hidden process, with its life over the history.
+
+    The log-rate bump at a retailer is ``amp * m(t) * exp(-d^2 / 2 sigma^2)``; ``m(t)`` rises
+    linearly from 0 at ``start`` to 1 at ``full`` and falls linearly from 1 at ``fade_start`` to
+    ``floor`` at ``fade_end`` (empty dates: always on / never fades). The centre moves linearly
+    from (``east_km``, ``north_km``) at the start of the history to (``east_end_km``,
+    ``north_end_km``) at its end (offsets from 喷水池). ``network`` areas are organised
+    counterfeit/smuggling networks: their offences are mostly counterfeit or smuggled and more
+    often preceded by an order spike.
+    """
+
+    name: str
+    east_km: float
+    north_km: float
+    amp: float
+    sigma_m: float
+    start: str = ""
+    full: str = ""
+    fade_start: str = ""
+    fade_end: str = ""
+    floor: float = 0.0
+    east_end_km: float | None = None
+    north_end_km: float | None = None
+    network: bool = False
+
+
+#: Latent hot areas of the dynamic process (see data/demo/README.md, "The hidden risk process").
+DYNAMIC_HOT_AREAS: tuple[HotArea, ...] = (
+    HotArea("市西河 market streets", -0.7, -0.2, 1.2, 350.0),
+    HotArea("盐务街 (cleaned up)", 1.3, 0.6, 1.2, 300.0, fade_start="2025-10-15", fade_end="2026-01-15", floor=0.1),
+    HotArea("八鸽岩 (drifting)", 0.4, 2.0, 0.9, 350.0, east_end_km=1.3, north_end_km=2.9),
+    HotArea("金关 network (dismantled)", -1.05, 4.6, 1.6, 450.0, start="2025-04-01", full="2025-06-01",
+            fade_start="2026-01-15", fade_end="2026-02-28", network=True),
+    HotArea("渔安 network (new)", 5.5, 2.2, 1.8, 500.0, start="2025-12-15", full="2026-02-15", network=True),
+    HotArea("三桥 network (new)", -5.5, -0.1, 2.0, 450.0, start="2026-05-01", full="2026-06-30", network=True),
+    HotArea("茶园路 network (new)", 1.6, 4.2, 1.8, 400.0, start="2026-07-15", full="2026-09-01", network=True),
+)  # fmt: skip
+#: Offending episodes: entry rate = EPISODE_ENTRY x the retailer's current background rate.
+EPISODE_ENTRY = 1.0
+EPISODE_FACTOR = 12.0  # hazard multiplier while in an episode
+EPISODE_MIN_DAYS, EPISODE_MEAN_EXTRA_DAYS = 30, 90
+EPISODE_SPIKE = 0.7  # chance an episode starts with an order spike in its first 3 weeks
+EPISODE_TIP_OFF = 0.5  # chance neighbours tip the bureau off 7-40 days into an episode
+NETWORK_SPIKE_SHARE = 0.6
+#: Enforcement effect: after a found violation the retailer's hazard is multiplied by DETERRENCE
+#: for DETERRENCE_DAYS, and its episode ends with probability EPISODE_END_ON_FOUND.
+DETERRENCE, DETERRENCE_DAYS, EPISODE_END_ON_FOUND = 0.35, 180, 0.7
+ORACLE_HORIZON_DAYS = 90
 BASE_CARTONS_PER_WEEK = {"grocery": 8.0, "convenience": 14.0, "supermarket": 35.0, "mall": 55.0,
                          "tobacco_liquor": 30.0, "entertainment": 5.0, "other": 4.0}  # fmt: skip
 CLASS_ORDER_FACTOR = {"AAA": 2.5, "AA": 1.8, "A": 1.0, "B": 0.8, "C": 0.7, "D": 0.6}
@@ -212,7 +264,12 @@ def generate_demo(
     retailers = _place_retailers(rng, roads, n_retailers, old, area, park, schools, subs, history_end)
     log.info("demo: %d retailers, %d schools", len(retailers), len(schools))
 
-    events, orders, truth = _simulate_history(rng, retailers, schools, centre, history_end, history_days)
+    # The history has its own random stream, so the hidden process can change without changing any
+    # other file. The first published (stationary) process still runs on the main stream only to
+    # advance it as it always did: the staff roster drawn next stays byte-identical.
+    _simulate_history(rng, retailers, schools, centre, history_end, history_days, dynamic=False)
+    history_rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    events, orders, truth = _simulate_history(history_rng, retailers, schools, centre, history_end, history_days)
     log.info(
         "demo: %d events, %d order rows, %d violations",
         len(events),
@@ -991,6 +1048,44 @@ def _latent(rng: np.random.Generator, r: pd.DataFrame, schools: gpd.GeoDataFrame
     return comp
 
 
+def _hot_area_layers(
+    xy: np.ndarray, centre: Point, days: pd.DatetimeIndex, areas: tuple[HotArea, ...] = DYNAMIC_HOT_AREAS
+) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
+    """A function of the day index giving each retailer's hot-area log-rate bump and network bump."""
+    t = (days - days[0]).days.to_numpy(dtype=float)
+
+    def day(text: str, default: float) -> float:
+        return float((pd.Timestamp(text) - days[0]).days) if text else default
+
+    profiles, centres = [], []
+    for a in areas:
+        up = np.interp(t, [day(a.start, -2.0), day(a.full, -1.0)], [0.0, 1.0]) if a.start else np.ones(len(t))
+        down = np.interp(t, [day(a.fade_start, 1e9), day(a.fade_end, 1e9 + 1)], [1.0, a.floor])
+        profiles.append(a.amp * up * down)
+        e1 = a.east_km if a.east_end_km is None else a.east_end_km
+        n1 = a.north_km if a.north_end_km is None else a.north_end_km
+        frac = t / max(t[-1], 1.0)
+        centres.append(
+            (
+                centre.x + 1000 * (a.east_km + (e1 - a.east_km) * frac),
+                centre.y + 1000 * (a.north_km + (n1 - a.north_km) * frac),
+            )
+        )
+
+    def at(d: int) -> tuple[np.ndarray, np.ndarray]:
+        hot, network = np.zeros(len(xy)), np.zeros(len(xy))
+        for a, prof, (cx, cy) in zip(areas, profiles, centres, strict=True):
+            if prof[d] <= 0:
+                continue
+            bump = prof[d] * np.exp(-((xy[:, 0] - cx[d]) ** 2 + (xy[:, 1] - cy[d]) ** 2) / (2 * a.sigma_m**2))
+            hot += bump
+            if a.network:
+                network += bump
+        return hot, network
+
+    return at
+
+
 _KINDS = ("counterfeit", "smuggled", "illegal_channel", "unlicensed", "minors", "other")
 _KIND_ZH = {
     "counterfeit": "销售假冒卷烟",
@@ -1009,8 +1104,17 @@ def _simulate_history(
     centre: Point,
     history_end: str,
     history_days: int,
+    *,
+    dynamic: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Run the hidden process day by day: offences, reports, inspections, visits; then weekly orders."""
+    """Run the hidden process day by day: offences, reports, inspections, visits; then weekly orders.
+
+    ``dynamic=False`` is the first published, stationary process (four fixed hot areas, no
+    episodes, no enforcement effect); it draws from ``rng`` exactly as it always did.
+    ``dynamic=True`` adds hot areas that emerge, fade and move (:data:`DYNAMIC_HOT_AREAS`),
+    offending episodes with order spikes and tip-offs as leading indicators, and deterrence
+    after a found violation.
+    """
     n = len(r)
     end = pd.Timestamp(history_end)
     days = pd.date_range(end=end, periods=history_days, freq="D")
@@ -1020,6 +1124,13 @@ def _simulate_history(
     comp = _latent(rng, r, schools, centre)
     lam = comp["base_rate_per_year"].to_numpy() / 365.0
     season = _season(days)
+    if dynamic:  # the hot areas change with time: keep the rest of log λ fixed
+        lam_fixed = lam / np.exp(comp["log_hot_area"].to_numpy())
+        hot_at = _hot_area_layers(r[["x", "y"]].to_numpy(), centre, days)
+        episode_until = np.full(n, -1)
+        deter_until = np.full(n, -1)
+        cum_hazard = np.zeros((n_days + 1, n), dtype=np.float32)
+        network_now = np.zeros(n)
     near_school = comp["log_school"].to_numpy() > 0
     xy = r[["x", "y"]].to_numpy()
     tree = cKDTree(xy)
@@ -1056,11 +1167,30 @@ def _simulate_history(
 
     for d in range(n_days):
         excite *= decay
-        hazard = (lam * season[d] + excite) * (d >= lic_day)
+        if dynamic:
+            hot_now, network_now = hot_at(d)
+            lam = lam_fixed * np.exp(hot_now)
+            live = d >= lic_day
+            starting = np.flatnonzero(live & (episode_until < d) & (rng.random(n) < lam * EPISODE_ENTRY))
+            for i in starting:
+                episode_until[i] = d + EPISODE_MIN_DAYS + int(rng.exponential(EPISODE_MEAN_EXTRA_DAYS))
+                if rng.random() < EPISODE_SPIKE:  # stocking up: a leading indicator in the orders
+                    spikes.append((int(i), d + int(rng.integers(0, 21))))
+                if rng.random() < EPISODE_TIP_OFF:  # neighbours notice the new trade
+                    schedule(d + int(rng.integers(7, 41)), ("tip_off", int(i), -1))
+            mult = np.where(episode_until >= d, EPISODE_FACTOR, 1.0) * np.where(deter_until >= d, DETERRENCE, 1.0)
+            hazard = (lam * season[d] + excite) * mult * live
+            cum_hazard[d + 1] = cum_hazard[d] + hazard
+        else:
+            hazard = (lam * season[d] + excite) * (d >= lic_day)
         hit = np.flatnonzero(rng.random(n) < -np.expm1(-hazard))
         for i in hit:
-            spike = rng.random() < SPIKE_SHARE
-            if spike:
+            spike = rng.random() < (NETWORK_SPIKE_SHARE if dynamic and network_now[i] > 0.5 else SPIKE_SHARE)
+            if dynamic and network_now[i] > 0.5 and rng.random() < 0.8:  # an organised network's goods
+                kind = str(rng.choice(["counterfeit", "smuggled", "illegal_channel"], p=[0.5, 0.3, 0.2]))
+                if spike:
+                    spikes.append((i, d - int(rng.integers(2, 10))))
+            elif spike:
                 kind = "illegal_channel" if rng.random() < 0.7 else str(rng.choice(["counterfeit", "smuggled"]))
                 spikes.append((i, d - int(rng.integers(2, 10))))
             elif near_school[i] and rng.random() < 0.4:
@@ -1134,6 +1264,10 @@ def _simulate_history(
                 )
                 watch_until[i] = d + 90
                 next_insp[i] = min(next_insp[i], d + 14)
+                if dynamic:  # enforcement deters this retailer for a while, and often ends its episode
+                    deter_until[i] = d + DETERRENCE_DAYS
+                    if rng.random() < EPISODE_END_ON_FOUND:
+                        episode_until[i] = min(episode_until[i], d)
             else:
                 events.append((d, t, i, "inspection", "monopoly", "ok", "", "", "", -1))
     # wrong reports, so that ~60% of tip-offs, ~25% of complaints and ~50% of marketing reports are correct
@@ -1144,15 +1278,31 @@ def _simulate_history(
         ("marketing_report", "joint", 0.5),
     ):
         n_kind = sum(1 for e in events if e[3] == kind)
-        n_wrong[kind] = max(0, round(found_after.get(reason, 0) / share) - n_kind)
-    events += _false_reports(rng, lam, lic_day, weekday, n_days, n_wrong)
+        found_n = found_after.get(reason, 0)
+        if dynamic:  # a small or short district still gets a few wrong reports of every kind
+            found_n = max(found_n, 1)
+        n_wrong[kind] = max(0, round(found_n / share) - n_kind)
+    # wrong reports lean towards risky-looking shops, but not towards hot areas that do not exist yet
+    events += _false_reports(rng, lam_fixed if dynamic else lam, lic_day, weekday, n_days, n_wrong)
     events += _marketing_visits(rng, cls, lic_day, weekday, n_days)
     ev = _events_frame(events, ids, days, rng)
     orders = _orders(rng, r, lic_day, days, spikes)
     truth = comp.copy()
     excite_year = excite * EXCITE_TAU_DAYS * (1 - np.exp(-365.0 / EXCITE_TAU_DAYS))
+    if dynamic:  # the state at the end: hot areas, episodes and deterrence as they are on the last day
+        hot_end, _ = hot_at(n_days - 1)
+        truth["log_hot_area"] = hot_end
+        truth["base_rate_per_year"] = lam_fixed * 365.0 * np.exp(hot_end)
+        state = np.where(episode_until >= n_days - 1, EPISODE_FACTOR, 1.0)
+        state = state * np.where(deter_until >= n_days - 1, DETERRENCE, 1.0)
+        excite_year = excite_year * state
+        truth["episode_factor_at_end"] = np.where(episode_until >= n_days - 1, EPISODE_FACTOR, 1.0)
+        truth["deterred_at_end"] = (deter_until >= n_days - 1).astype(int)
+        true_risk = truth["base_rate_per_year"] * season.mean() * state + excite_year
+    else:
+        true_risk = comp["base_rate_per_year"] * season.mean() + excite_year
     truth.insert(0, "retailer_id", ids)
-    truth.insert(1, "true_risk", np.round(comp["base_rate_per_year"] * season.mean() + excite_year, 5))
+    truth.insert(1, "true_risk", np.round(true_risk, 5))
     truth["base_rate_per_year"] = truth["base_rate_per_year"].round(5)
     truth["excitation_per_year"] = np.round(excite_year, 5)
     counts = pd.Series([o["retailer"] for o in offences], dtype=int).value_counts()
@@ -1161,6 +1311,12 @@ def _simulate_history(
     truth["violations_found"] = found.reindex(range(n), fill_value=0).to_numpy()
     for c in ("log_type", "log_class", "log_school", "log_hot_area", "log_individual"):
         truth[c] = truth[c].round(4)
+    if dynamic:  # the oracle of a backtest at each month start: offences expected in the next 90 days
+        for start in pd.date_range(days[0], days[-1], freq="MS"):
+            k = (start - days[0]).days
+            if k + ORACLE_HORIZON_DAYS <= n_days:
+                expected = cum_hazard[k + ORACLE_HORIZON_DAYS] - cum_hazard[k]
+                truth[f"expected_90d_{start.date().isoformat()}"] = np.round(expected.astype(float), 5)
     log.info(
         "demo: %d offences, %d found (%.0f%%)",
         len(offences),

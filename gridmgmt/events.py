@@ -266,3 +266,15 @@ def append_events(store: Store, events: pd.DataFrame) -> int:
     combined = pd.concat([log_so_far, rows], ignore_index=True).fillna("")
     store.write({EVENT_LOG_LAYER: combined.astype(str)})
     return len(rows)
+
+
+def effective_events(events: pd.DataFrame) -> pd.DataFrame:
+    """The log as it now reads: every event that a later event corrects is replaced by its correction.
+
+    The log itself stays append-only; this view drops the corrected originals, so a correction
+    (e.g. a violation's severity changed) counts once, with its corrected values.
+    """
+    if "corrects" not in events or events.empty:
+        return events
+    corrected = set(events["corrects"].fillna("").astype(str)) - {""}
+    return events.loc[~events["event_id"].isin(corrected)] if corrected else events

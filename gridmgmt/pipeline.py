@@ -182,31 +182,19 @@ def load_grids(path: str | Path) -> gpd.GeoDataFrame:
 
 
 def backtest_table(district: District, cutoff: str, *, horizon_days: int = 90, cell_m: float = 250.0) -> pd.DataFrame:
-    """Backtest at ``cutoff``: gridmgmt scores against past-violations-only, count grid, random, ground truth."""
-    from gridmgmt.risk.backtest import run_backtest
-    from gridmgmt.risk.scores import risk_scores
+    """Backtest at ``cutoff`` (see :func:`gridmgmt.risk.backtest.standard_backtest`)."""
+    from gridmgmt.risk.backtest import standard_backtest
 
-    kwargs = {
-        "as_of": cutoff,
-        "weights": district.settings.risk_weights,
-        "crs": district.crs,
-        "schools": district.schools,
-    }
-    ours = risk_scores(district.retailers, district.events, district.orders, **kwargs)
-    past = risk_scores(district.retailers, district.events, district.orders, components=("violation",), **kwargs)
-    models = {
-        "gridmgmt": ours.set_index("retailer_id")["score"],
-        "past_violations": past.set_index("retailer_id")["score"],
-    }
-    if district.ground_truth is not None:
-        models["ground_truth"] = district.ground_truth.set_index("retailer_id")["true_risk"]
-    return run_backtest(
+    return standard_backtest(
         district.retailers,
         district.events,
+        district.orders,
         district.boundary,
-        models,
         cutoff=cutoff,
+        weights=district.settings.risk_weights,
         crs=district.crs,
+        schools=district.schools,
+        ground_truth=district.ground_truth,
         horizon_days=horizon_days,
         cell_m=cell_m,
     )

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt.config import Settings
+from gridmgmt.events import effective_events
 
 TASK_TYPES = ("tip_off", "complaint", "marketing_report")
 STATUSES = ("open", "overdue", "closed", "closed_late")
@@ -55,7 +56,7 @@ def task_table(
     """
     as_of = pd.Timestamp(as_of).normalize()
     times = pd.to_datetime(events["time"])
-    known = events.loc[times < as_of].assign(time=lambda e: pd.to_datetime(e["time"]))
+    known = effective_events(events.loc[times < as_of]).assign(time=lambda e: pd.to_datetime(e["time"]))
     tasks = known.loc[known["type"].isin(TASK_TYPES), ["event_id", "retailer_id", "type", "time", "note"]]
     tasks = tasks.rename(columns={"event_id": "task_id", "time": "opened"}).sort_values("opened", kind="stable")
     inspections = known.loc[known["type"] == "inspection", ["event_id", "retailer_id", "time"]]

@@ -23,7 +23,8 @@ used, so nothing after the date can leak into a score.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import logging
+from dataclasses import asdict, dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +32,10 @@ import pandas as pd
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
-from gridmgmt.config import RiskWeights
+from gridmgmt.config import BUSINESS_TYPES, RiskWeights
+from gridmgmt.events import effective_events
+
+log = logging.getLogger(__name__)
 
 COMPONENTS = (
     "violation",
@@ -88,7 +92,7 @@ def order_flags(orders: pd.DataFrame, retailers: pd.DataFrame, *, as_of: pd.Time
     weeks["week"] = pd.to_datetime(weeks["week"])
     weeks = weeks.sort_values(["retailer_id", "week"], kind="stable")
     grouped = weeks.groupby("retailer_id", sort=False)["cartons"]
-    prev_mean = grouped.transform(lambda s: s.shift(1).rolling(3, min_periods=3).mean())
+    prev_mean = (grouped.shift(1) + grouped.shift(2) + grouped.shift(3)) / 3.0  # NaN until 3 weeks exist
     licensed = pd.to_datetime(retailers.set_index("retailer_id")["licence_date"], errors="coerce")
     established = weeks["week"] - weeks["retailer_id"].map(licensed) >= pd.Timedelta(days=NEW_RETAILER_DAYS)
     established = established.fillna(True)
@@ -133,7 +137,7 @@ def score_components(
     """Raw evidence (``n_*``) and components (``c_*`` in [0, 1]) per retailer, indexed by retailer_id."""
     as_of = pd.Timestamp(as_of).normalize()
     ids = pd.Index(retailers["retailer_id"].astype(str), name="retailer_id")
-    past = events.loc[pd.to_datetime(events["time"]) < as_of].copy()
+    past = effective_events(events.loc[pd.to_datetime(events["time"]) < as_of]).copy()
     past["age_days"] = (as_of - pd.to_datetime(past["time"])).dt.total_seconds() / 86400.0
     out = pd.DataFrame(index=ids)
 
@@ -258,3 +262,170 @@ def risk_scores(
         "last_inspection",
     ]
     return table[first + [c for c in table.columns if c not in first]].reset_index()
+
+
+# ----------------------------------------------------------------------------- calibration
+
+CONTEXT_RADIUS_M = 500.0  # neighbourhood of the area context features
+CALIBRATION_WINDOWS = 3  # past windows of ``horizon_days`` the calibration is fitted on
+
+
+@dataclass(frozen=True)
+class ExpectedViolationsModel:
+    """A Poisson regression of the violations found in the next ``horizon_days`` on the evidence.
+
+    ``expected = exp(intercept + sum_k coef_k * (x_k - mean_k) / scale_k)``; fitted only on windows
+    that ended by ``fitted_as_of``.
+    """
+
+    features: tuple[str, ...]
+    coef: np.ndarray
+    intercept: float
+    mean: np.ndarray
+    scale: np.ndarray
+    horizon_days: int
+    fitted_as_of: pd.Timestamp
+    training_rows: int
+
+    def predict(self, features: pd.DataFrame) -> pd.Series:
+        """Expected violations per retailer in the next ``horizon_days`` (same index as ``features``)."""
+        x = (features[list(self.features)].to_numpy(dtype=float) - self.mean) / self.scale
+        return pd.Series(np.exp(self.intercept + x @ self.coef), index=features.index, name="expected_violations")
+
+    def coefficients(self) -> pd.Series:
+        """Log-rate change per standard deviation of each feature (positive: raises the expectation)."""
+        return pd.Series(self.coef, index=list(self.features), name="coef_per_sd")
+
+
+def _valid_violations(events: pd.DataFrame) -> pd.DataFrame:
+    """Violations as the log now reads (corrected originals replaced by their corrections)."""
+    return effective_events(events.loc[events["type"] == "violation"])
+
+
+def _counts(rows: pd.DataFrame, ids: pd.Index, *, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    t = pd.to_datetime(rows["time"])
+    return rows.loc[(t >= start) & (t < end)].groupby("retailer_id").size().reindex(ids).fillna(0).to_numpy(float)
+
+
+def calibration_features(
+    retailers: gpd.GeoDataFrame,
+    events: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp,
+    weights: RiskWeights,
+    crs: CRS,
+    schools: gpd.GeoDataFrame | None = None,
+    context_radius_m: float = CONTEXT_RADIUS_M,
+) -> pd.DataFrame:
+    """Evidence per retailer as of a date for :func:`fit_expected_violations`, indexed by retailer_id.
+
+    The score's components ``c_*``; the business type (indicator per type, grocery the reference);
+    the retailer's own violations in the last two years; and the area context within
+    ``context_radius_m`` (weights 1 - d/R, the retailer itself weight 1): violations in the last
+    365 and 90 days and tip-offs in the last 90 days, as log(1 + weighted count). Only events before
+    ``as_of`` are used.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    events = events.loc[pd.to_datetime(events["time"]) < as_of]  # corrections made later are unknown too
+    comp = score_components(retailers, events, orders, as_of=as_of, weights=weights, crs=crs, schools=schools)
+    ids = comp.index
+    out = comp[[f"c_{k}" for k in COMPONENTS]].copy()
+    kinds = retailers["business_type"].astype(str).to_numpy()
+    for kind in sorted(set(BUSINESS_TYPES) - {"grocery"}):
+        out[f"type_{kind}"] = (kinds == kind).astype(float)
+    metric = retailers.to_crs(crs)
+    tree = cKDTree(np.column_stack([metric.geometry.x, metric.geometry.y]))
+    near = tree.sparse_distance_matrix(tree, context_radius_m, output_type="coo_matrix").tocsr()
+    near.data = 1.0 - near.data / context_radius_m  # zero distances (the retailer itself) are not stored
+    violations = _valid_violations(events)
+    tips = events.loc[events["type"] == "tip_off"]
+    day = pd.Timedelta(days=1)
+    out["own_violations_2y"] = np.log1p(_counts(violations, ids, start=as_of - 730 * day, end=as_of))
+    for name, rows, days in (("violations_365d", violations, 365), ("violations_90d", violations, 90)):
+        n = _counts(rows, ids, start=as_of - days * day, end=as_of)
+        out[f"area_{name}"] = np.log1p(near @ n + n)
+    n_tips = _counts(tips, ids, start=as_of - 90 * day, end=as_of)
+    out["area_tip_offs_90d"] = np.log1p(near @ n_tips + n_tips)
+    return out
+
+
+def fit_expected_violations(
+    retailers: gpd.GeoDataFrame,
+    events: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp,
+    weights: RiskWeights,
+    crs: CRS,
+    schools: gpd.GeoDataFrame | None = None,
+    horizon_days: int = 90,
+    windows: int = CALIBRATION_WINDOWS,
+    alpha: float = 1e-3,
+) -> ExpectedViolationsModel:
+    """Calibrate the evidence to expected violations, using only what was known before ``as_of``.
+
+    For each window k = 1..``windows`` the features are computed as of ``as_of - k * horizon_days``
+    and the target is the number of violations found in the ``horizon_days`` that follow (ending by
+    ``as_of``); a Poisson regression (L2 penalty ``alpha`` on standardised features) is fitted on all
+    windows together. Nothing at or after ``as_of`` is used.
+
+    Raises
+    ------
+    ValueError
+        If the history before ``as_of`` holds no violation to calibrate on.
+    """
+    from sklearn.linear_model import PoissonRegressor
+
+    as_of = pd.Timestamp(as_of).normalize()
+    ids = pd.Index(retailers["retailer_id"].astype(str), name="retailer_id")
+    events = events.loc[pd.to_datetime(events["time"]) < as_of]
+    violations = _valid_violations(events)
+    xs, ys = [], []
+    for k in range(1, windows + 1):
+        start = as_of - pd.Timedelta(days=horizon_days * k)
+        x = calibration_features(retailers, events, orders, as_of=start, weights=weights, crs=crs, schools=schools)
+        xs.append(x)
+        ys.append(_counts(violations, ids, start=start, end=start + pd.Timedelta(days=horizon_days)))
+    x_all, y_all = pd.concat(xs), np.concatenate(ys)
+    if y_all.sum() == 0:
+        raise ValueError(f"no violation in the {windows} x {horizon_days} days before {as_of.date()} to calibrate on")
+    values = x_all.to_numpy(dtype=float)
+    mean, scale = values.mean(axis=0), values.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    reg = PoissonRegressor(alpha=alpha, max_iter=1000).fit((values - mean) / scale, y_all)
+    log.info("expected violations: fitted on %d rows, %d violations, as of %s", len(y_all), int(y_all.sum()), as_of)
+    return ExpectedViolationsModel(
+        features=tuple(x_all.columns),
+        coef=reg.coef_,
+        intercept=float(reg.intercept_),
+        mean=mean,
+        scale=scale,
+        horizon_days=horizon_days,
+        fitted_as_of=as_of,
+        training_rows=len(y_all),
+    )
+
+
+def expected_violations(
+    retailers: gpd.GeoDataFrame,
+    events: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp,
+    weights: RiskWeights,
+    crs: CRS,
+    schools: gpd.GeoDataFrame | None = None,
+    horizon_days: int = 90,
+    model: ExpectedViolationsModel | None = None,
+) -> pd.Series:
+    """Expected violations per retailer in the ``horizon_days`` after ``as_of`` (indexed by retailer_id).
+
+    Fits :func:`fit_expected_violations` on the history before ``as_of`` unless a ``model`` is given.
+    Summed over an area it ranks areas for patrols (the backtest's ``gridmgmt`` model).
+    """
+    kwargs = {"weights": weights, "crs": crs, "schools": schools}
+    if model is None:
+        model = fit_expected_violations(retailers, events, orders, as_of=as_of, horizon_days=horizon_days, **kwargs)
+    x = calibration_features(retailers, events, orders, as_of=as_of, **kwargs)
+    return model.predict(x)
