@@ -243,7 +243,7 @@ def risk_map_cmd(
             seed=seed,
             map_path=out,
             grids=load_grids(grids) if grids else None,
-        )
+        ).written
     except GridMgmtError as exc:
         _fail(exc)
     for path in written:

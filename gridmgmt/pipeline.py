@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -51,7 +52,22 @@ def run_demo(
 
     as_of = _first_planning_day(district)
     step(f"risk scores, hotspots and the risk map as of {as_of}")
-    written += run_risk(district, as_of, out / "risk", seed=seed, map_path=out / "risk_map.html")
+    risk = run_risk(district, as_of, out / "risk", seed=seed, map_path=out / "risk_map.html")
+    written += risk.written
+
+    step("responsibility report and the managers' overview")
+    report = responsibility(district, as_of=as_of, risk=risk.scores)
+    written += write_responsibility(report, out / "responsibility")
+    written.append(
+        write_overview(
+            district,
+            out / "overview.html",
+            as_of=as_of,
+            risk=risk.scores,
+            hotspot_cells=risk.hotspot_cells,
+            links={"risk_map": "risk_map.html"},
+        )
+    )
     step("done")
     return written
 
@@ -77,6 +93,15 @@ def _inputs_summary(district: District) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- risk
+
+
+@dataclass
+class RiskRun:
+    """What :func:`run_risk` wrote and computed."""
+
+    written: list[Path]
+    scores: pd.DataFrame
+    hotspot_cells: gpd.GeoDataFrame
 
 
 def score_risk(district: District, as_of: str) -> pd.DataFrame:
@@ -122,7 +147,7 @@ def run_risk(
     grids: gpd.GeoDataFrame | None = None,
     seed: int = 0,
     map_path: str | Path | None = None,
-) -> list[Path]:
+) -> RiskRun:
     """Score, find hotspots and draw the risk map; write risk.csv, hotspots.geojson, the map and store layers."""
     from gridmgmt.maps import save_map
     from gridmgmt.risk.risk_map import risk_map
@@ -154,7 +179,7 @@ def run_risk(
     layer = retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
     layer["last_inspection"] = layer["last_inspection"].astype(str)
     Store(out / "store.gpkg").write({"risk": layer, "hotspots": hot.cells})
-    return written
+    return RiskRun(written=written, scores=scores, hotspot_cells=hot.cells)
 
 
 def load_grids(path: str | Path) -> gpd.GeoDataFrame:
@@ -284,13 +309,14 @@ def write_overview(
     risk: pd.DataFrame | None = None,
     hotspot_cells: gpd.GeoDataFrame | None = None,
     links: dict[str, str] | None = None,
+    report=None,
 ) -> Path:
-    """Write the managers' overview page (see :mod:`gridmgmt.overview`)."""
+    """Write the managers' overview page (see :mod:`gridmgmt.overview`); ``report`` is reused when given."""
     from gridmgmt.overview import overview_html
     from gridmgmt.tasks import task_table
 
     risk = risk if risk is not None else score_risk(district, as_of)
-    report = responsibility(district, as_of=as_of, grids=grids, risk=risk)
+    report = report or responsibility(district, as_of=as_of, grids=grids, risk=risk)
     n = max(len(district.retailers), 1)
     coverage = {
         "inspected_in_cycle": 1 - len(report.overdue_inspections) / n,

@@ -172,7 +172,7 @@ def test_risk_map_renders_offline_and_escaped(demo_district, tmp_path, chromium)
     d = demo_district
     hostile = d.retailers["name"].str.contains("<", regex=False)
     assert hostile.any(), "the demo holds shop names with HTML in them"
-    written = run_risk(d, "2026-12-01", tmp_path, lang="en")
+    written = run_risk(d, "2026-12-01", tmp_path, lang="en").written
     page = tmp_path / "risk_map.html"
     assert page in written
     assert page.stat().st_size < 2_000_000
