@@ -813,7 +813,10 @@ def _smooth(state: _State, opt: _SearchOptions, *, passes: int = 4) -> int:
         for j in order:
             i, h = int(units_[j]), int(heads[j])
             g = int(state.lab[i])
-            if g == h or state.lab[i] != lab[i]:
+            if g == h:
+                continue
+            # an earlier move of this pass may have taken i's last neighbour out of h
+            if not (state.lab[state.neighbours(i)[0]] == h).any():
                 continue
             ev = state.evaluate(np.array([i]), g, h)
             W = state.W.copy()

@@ -1,0 +1,780 @@
+"""Build and rebalance the service grids of a District: blocks, partition, polygons, staff pairs, metrics.
+
+:func:`build_grids` partitions the street blocks (:mod:`gridmgmt.grids.units`) into ``k``
+balanced, contiguous, compact grids with the workload model of :mod:`gridmgmt.grids.workload`;
+:func:`rebalance_grids` starts from a current plan and moves as few retailers as possible;
+:func:`write_grid_plan` writes ``grids.gpkg`` (layers ``grids`` and ``assignment``) and CSV copies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmgmt import io
+from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
+from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid
+from gridmgmt.grids.partition import PartitionResult, UnitTable, partition, rebalance
+from gridmgmt.grids.units import Blocks, assign_points, boundary_on_street_share, split_heavy_blocks, street_blocks
+from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, Calibration, calibrate, retailer_workload
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from gridmgmt.district import District
+
+logger = logging.getLogger(__name__)
+
+#: Crossing cost of an adjacency lying along a major road (street-graph distance x (1 + cost)).
+MAJOR_ROAD_COST = 2.0
+#: seed of the calibration sample areas: fixed, so that plans built or rebalanced with any seed share one model
+CALIBRATION_SEED = 0
+#: a unit (block) may hold at most 1/this of a grid's on-site minutes; denser blocks are split
+MIN_UNITS_PER_GRID = 12
+_BLOCK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+WGS84 = "EPSG:4326"
+
+
+@dataclass
+class GridPlan:
+    """Service grids of a district.
+
+    Attributes
+    ----------
+    grids : geopandas.GeoDataFrame
+        WGS-84; grid_id 1..K, geometry, retailers, workload_min, service_min, travel_min, area_km2,
+        density_per_km2, polsby_popper, customer_manager, customer_manager_name, monopoly_officer,
+        monopoly_officer_name, old_town_share (share of the grid's area in old-town subdistricts).
+    assignment : pandas.DataFrame
+        retailer_id, grid_id.
+    metrics : dict
+        Headline numbers: k, balance (max/min), cv, contiguous, polsby_popper_mean/min,
+        boundary_on_street, elapsed_s, c_tour_min, depot_speed_kmh, mode, ...
+    block_grid : numpy.ndarray of int
+        Grid id of every street block (for rebalancing in the same session).
+    risk_level : pandas.Series or None
+        Risk levels used for the monopoly visits (by retailer_id).
+    """
+
+    grids: gpd.GeoDataFrame
+    assignment: pd.DataFrame
+    metrics: dict[str, Any] = field(default_factory=dict)
+    block_grid: np.ndarray | None = None
+    risk_level: pd.Series | None = None
+
+
+# ---------------------------------------------------------------------------------- units
+
+
+def district_blocks(district: District) -> Blocks:
+    """Street blocks of a district (cached per road network)."""
+    graph = district.graph
+    key = (shapely.to_wkb(district.boundary.union_all()), str(district.crs))
+    cache = _BLOCK_CACHE.setdefault(graph, {})
+    if key not in cache:
+        cache[key] = street_blocks(graph, district.boundary, district.crs)
+    return cache[key]
+
+
+def _dissolve_cells(cells: np.ndarray, max_slit_m2: float = 50.0) -> shapely.Geometry:
+    """Union of block cells without the zero-area slits floating-point noise leaves between them."""
+    u = shapely.union_all(cells)
+    parts = []
+    for p in shapely.get_parts(u):
+        holes = [r for r in p.interiors if shapely.Polygon(r).area > max_slit_m2]
+        parts.append(shapely.Polygon(p.exterior, holes))
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
+@dataclass
+class _Setup:
+    blocks: Blocks
+    work: pd.DataFrame
+    retailer_block: np.ndarray
+    units: UnitTable
+    cal: Calibration
+
+
+def _setup(
+    district: District,
+    *,
+    risk_level: pd.Series | None,
+    access_min_per_stop: float,
+    mode: str,
+    seed: int,
+    calibration: Calibration | None,
+    k: int | None = None,
+    min_units_per_grid: int = MIN_UNITS_PER_GRID,
+) -> _Setup:
+    if len(district.retailers) == 0:
+        raise InfeasiblePlanError("the district has no retailers: nothing to divide into grids")
+    blocks = district_blocks(district)
+    work = retailer_workload(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop)
+    pts = district.retailers.to_crs(district.crs).geometry
+    rb = assign_points(blocks, pts)
+    # units must be fine enough to balance k grids: at most 1/MIN_UNITS_PER_GRID of a grid's on-site minutes
+    kk = int(k or district.settings.grids.count)
+    w_r = (work["service_min"] + work["access_min"]).to_numpy(dtype=float)
+    cap = w_r.sum() / (kk * max(int(min_units_per_grid), 1))
+    if np.bincount(rb, weights=w_r, minlength=blocks.n).max() > cap:
+        key = ("split", round(cap, 3), len(w_r), id(district.retailers))
+        cache = _BLOCK_CACHE.setdefault(district.graph, {})
+        if key not in cache:
+            xy = np.stack([pts.x.to_numpy(), pts.y.to_numpy()], axis=1)
+            cache[key] = split_heavy_blocks(blocks, xy, rb, w_r, cap)
+        blocks = cache[key]
+        rb = assign_points(blocks, pts)
+    n = blocks.n
+
+    def agg(col: str) -> np.ndarray:
+        return np.bincount(rb, weights=work[col].to_numpy(dtype=float), minlength=n)
+
+    cal = calibration or calibrate(
+        district, rb, blocks.cells, blocks.edges, work, k=k, mode=mode, seed=CALIBRATION_SEED
+    )
+    cent = blocks.cells.geometry.centroid
+    xy = np.stack([cent.x.to_numpy(), cent.y.to_numpy()], axis=1)
+    deps = district.depots.to_crs(district.crs).geometry
+    units = UnitTable.from_arrays(
+        xy, agg("service_min"), access_min=agg("access_min"), stops_per_month=agg("stops_per_month"),
+        area_km2=blocks.cells.area.to_numpy() / 1e6, n_retailers=np.bincount(rb, minlength=n).astype(float),
+        edges=blocks.edges, crossing_cost=MAJOR_ROAD_COST * blocks.major_share, shared_m=blocks.shared_m,
+        perimeter_m=blocks.cells.length.to_numpy(), unit_id=np.arange(n),
+        depot_xy_m=np.stack([deps.x.to_numpy(), deps.y.to_numpy()], axis=1), cells=blocks.cells.geometry,
+    )  # fmt: skip
+    return _Setup(blocks, work, rb, units, cal)
+
+
+# ---------------------------------------------------------------------------------- tables
+
+
+def _old_town_share(district: District, geoms: gpd.GeoSeries) -> np.ndarray:
+    subs = district.subdistricts
+    if subs is None or "area_type" not in subs:
+        return np.full(len(geoms), np.nan)
+    old = subs.loc[subs["area_type"] == "old_town"]
+    if old.empty:
+        return np.zeros(len(geoms))
+    zone = shapely.make_valid(old.to_crs(district.crs).union_all())
+    g = np.asarray(geoms.geometry.array)
+    return shapely.area(shapely.intersection(g, zone)) / np.maximum(shapely.area(g), 1e-9)
+
+
+def _staff_pairs(district: District, k: int, keep: dict[int, dict[str, str]] | None = None) -> pd.DataFrame:
+    """customer_manager / monopoly_officer (ids and names) per grid 1..k.
+
+    ``keep`` maps grid_id -> already chosen staff (rebalance); otherwise ``staff.grid_id`` wins and
+    staff without a grid fill the remaining grids in staff_id order.
+    """
+    staff = district.staff.copy()
+    staff["staff_id"] = staff["staff_id"].astype(str)
+    gid = pd.to_numeric(staff.get("grid_id"), errors="coerce") if "grid_id" in staff else pd.Series(np.nan, staff.index)
+    out = pd.DataFrame({"grid_id": np.arange(1, k + 1)})
+    names = dict(zip(staff["staff_id"], staff["name"].astype(str), strict=False))
+    for dept, col in (("marketing", "customer_manager"), ("monopoly", "monopoly_officer")):
+        chosen: dict[int, str] = {}
+        if keep:
+            for g, pair in keep.items():
+                if pair.get(col) and 1 <= g <= k:
+                    chosen[g] = pair[col]
+        d = staff.loc[staff["department"] == dept].sort_values("staff_id", kind="stable")
+        if not keep:
+            for sid, g in zip(d["staff_id"], gid.loc[d.index], strict=True):
+                if pd.notna(g) and 1 <= int(g) <= k and int(g) not in chosen:
+                    chosen[int(g)] = sid
+        used = set(chosen.values())
+        free = [s for s in d["staff_id"] if s not in used]
+        for g in range(1, k + 1):
+            if g not in chosen and free:
+                chosen[g] = free.pop(0)
+        out[col] = [chosen.get(g, "") for g in out["grid_id"]]
+        out[col + "_name"] = [names.get(chosen.get(g, ""), "") for g in out["grid_id"]]
+    return out
+
+
+def _plan_from_labels(
+    district: District,
+    s: _Setup,
+    labels: np.ndarray,
+    res: PartitionResult,
+    *,
+    risk_level: pd.Series | None,
+    staff: pd.DataFrame,
+    access_min_per_stop: float,
+    t0: float,
+) -> GridPlan:
+    """Assemble the GridPlan: polygons by dissolving blocks, per-grid numbers, assignment."""
+    k = int(labels.max()) + 1
+    cells = s.blocks.cells.geometry.to_numpy()
+    geoms = [_dissolve_cells(cells[labels == g]) for g in range(k)]
+    metric = gpd.GeoSeries(geoms, crs=district.crs)
+    area_km2 = metric.area.to_numpy() / 1e6
+    pp = 4 * np.pi * metric.area.to_numpy() / np.maximum(metric.length.to_numpy() ** 2, 1e-9)
+    rgrid = labels[s.retailer_block]
+    n_ret = np.bincount(rgrid, minlength=k)
+    service = np.bincount(rgrid, weights=s.work["service_min"].to_numpy(), minlength=k)
+    workload = np.asarray(res.workload_min, dtype=float)
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_id": np.arange(1, k + 1),
+            "retailers": n_ret,
+            "workload_min": workload.round(1),
+            "service_min": service.round(1),
+            "travel_min": (workload - service).round(1),
+            "area_km2": area_km2.round(4),
+            "density_per_km2": (n_ret / np.maximum(area_km2, 1e-9)).round(1),
+            "polsby_popper": pp.round(4),
+        },
+        geometry=geoms,
+        crs=district.crs,
+    )
+    grids["old_town_share"] = _old_town_share(district, grids.geometry).round(4)
+    grids = grids.merge(staff, on="grid_id", how="left")
+    comps = components_per_grid(labels, s.units.edges, k)
+    pieces = np.array([len(shapely.get_parts(g)) for g in geoms])
+    on_street = boundary_on_street_share(metric, s.blocks.streets) if k > 1 else float("nan")
+    assignment = pd.DataFrame({"retailer_id": s.work["retailer_id"].to_numpy(), "grid_id": rgrid + 1})
+    metrics: dict[str, Any] = {
+        "k": k,
+        "retailers": len(assignment),
+        "balance": balance_ratio(workload),
+        "cv": coefficient_of_variation(workload),
+        "tolerance": float(res.tolerance),
+        "contiguous": bool((comps == 1).all() and (pieces == 1).all()),
+        "polsby_popper_mean": float(pp.mean()),
+        "polsby_popper_min": float(pp.min()),
+        "boundary_on_street": on_street,
+        "blocks": int(s.blocks.n),
+        "c_tour_min": s.cal.c_tour_min,
+        "depot_speed_kmh": s.cal.speed_kmh,
+        "mode": s.cal.mode,
+        "access_min_per_stop": access_min_per_stop,
+        "elapsed_s": time.perf_counter() - t0,
+    }
+    gw = grids.to_crs(WGS84)
+    return GridPlan(grids=gw, assignment=assignment, metrics=metrics, block_grid=labels + 1, risk_level=risk_level)
+
+
+# ---------------------------------------------------------------------------------- build
+
+
+def _check_k(k: Any, n_retailers: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise InfeasiblePlanError(f"number of grids K={k!r} must be a whole number >= 1 (--grids or grids.count)")
+    if k > n_retailers:
+        raise InfeasiblePlanError(
+            f"number of grids K={k} exceeds the {n_retailers} retailers: every grid needs at least one; lower --grids"
+        )
+    return int(k)
+
+
+def _default_k(district: District) -> int:
+    staff = district.staff
+    pairs = min(int((staff["department"] == "marketing").sum()), int((staff["department"] == "monopoly").sum()))
+    return pairs if pairs >= 1 else int(district.settings.grids.count)
+
+
+def _match_old_ids(district: District, labels_r: np.ndarray, k: int) -> np.ndarray | None:
+    """New grid index -> old grid id (1-based) by retailer overlap, when retailers carry grid_id."""
+    from scipy.optimize import linear_sum_assignment
+
+    if "grid_id" not in district.retailers:
+        return None
+    old = pd.to_numeric(district.retailers["grid_id"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(old)
+    if not ok.any():
+        return None
+    old_ids = np.unique(old[ok]).astype(int)
+    ct = np.zeros((k, old_ids.size))
+    np.add.at(ct, (labels_r[ok], np.searchsorted(old_ids, old[ok].astype(int))), 1.0)
+    rows, cols = linear_sum_assignment(-ct)
+    out = np.zeros(k, dtype=int)
+    out[rows] = old_ids[cols]
+    return out
+
+
+def _renumber(labels: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Relabel so that grid ``order[i]`` becomes grid ``i``."""
+    inv = np.empty_like(order)
+    inv[order] = np.arange(order.size)
+    return inv[labels]
+
+
+def build_grids(
+    district: District,
+    k: int | None = None,
+    *,
+    seed: int = 0,
+    tolerance: float | None = None,
+    risk_level: pd.Series | None = None,
+    access_min_per_stop: float = DEFAULT_ACCESS_MIN,
+    mode: str = DEFAULT_MODE,
+    calibration: Calibration | None = None,
+    min_units_per_grid: int = MIN_UNITS_PER_GRID,
+) -> GridPlan:
+    """Partition all retailers of a district into ``k`` balanced, contiguous, compact grids.
+
+    Parameters
+    ----------
+    district : District
+    k : int, optional
+        Number of grids; default the number of staff pairs (else ``grids.count``).
+    seed : int, default 0
+        Seed of the partition start (same seed, same plan). The calibration samples use
+        :data:`CALIBRATION_SEED`, so every plan of a district is scored on the same model.
+    tolerance : float, optional
+        Max/min workload on the planning estimate; default ``grids.balance_tolerance``.
+    risk_level : pandas.Series, optional
+        Risk level by retailer_id for the monopoly visit frequency (default medium).
+    access_min_per_stop : float, default 2
+        Minutes per stop to park and walk in.
+    mode : str, default "ebike"
+        Travel mode of the calibration tours.
+    calibration : Calibration, optional
+        Reuse a calibration instead of routing sample areas.
+    min_units_per_grid : int, default 12
+        Street blocks holding more than 1/this of a grid's on-site minutes are split (Voronoi
+        parts around their retailers) so that dense districts can be balanced; higher values
+        balance finer at the cost of boundaries off the streets and time.
+
+    Returns
+    -------
+    GridPlan
+
+    Raises
+    ------
+    InfeasiblePlanError
+        ``k`` < 1, ``k`` greater than the retailers or than the street blocks.
+    """
+    t0 = time.perf_counter()
+    k = _default_k(district) if k is None else k
+    k = _check_k(k, len(district.retailers))
+    tol = float(tolerance if tolerance is not None else district.settings.grids.balance_tolerance)
+    s = _setup(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop, mode=mode, seed=seed,
+               calibration=calibration, k=k, min_units_per_grid=min_units_per_grid)  # fmt: skip
+    res = partition(s.units, k, seed=seed, tolerance=tol, workload_fn=s.cal.model())
+    labels = res.labels
+    # numbering: match previous grid ids where retailers carry them, else north-west first
+    old = _match_old_ids(district, labels[s.retailer_block], k)
+    if old is not None:
+        taken = set(old[old > 0].tolist())
+        spare = iter(g for g in range(1, k + 1) if g not in taken)
+        ids = np.array([o if 1 <= o <= k else next(spare) for o in old])
+        if len(set(ids.tolist())) != k:  # old ids beyond k: fall back to geographic order
+            old = None
+        else:
+            labels = (ids - 1)[labels]
+    if old is None:
+        xy = s.units.xy_m
+        cx = np.bincount(labels, weights=xy[:, 0] * s.units.area_km2, minlength=k)
+        cy = np.bincount(labels, weights=xy[:, 1] * s.units.area_km2, minlength=k)
+        order = np.lexsort((cx, -np.round(cy / 1000.0)))  # north to south in 1 km bands, then west to east
+        labels = _renumber(labels, order)
+    res.workload_min = _grid_workload(s, labels, k)
+    plan = _plan_from_labels(district, s, labels, res, risk_level=risk_level, staff=_staff_pairs(district, k),
+                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
+    plan.metrics["seed"] = seed
+    logger.info("grids: K=%d, max/min %.4f, PP mean %.2f min %.2f, boundary on street %.1f%% in %.1f s",
+                k, plan.metrics["balance"], plan.metrics["polsby_popper_mean"], plan.metrics["polsby_popper_min"],
+                100 * plan.metrics["boundary_on_street"], plan.metrics["elapsed_s"])  # fmt: skip
+    return plan
+
+
+def _grid_workload(s: _Setup, labels: np.ndarray, k: int) -> np.ndarray:
+    """Exact planning workload per grid (the model on grid aggregates; depot from the work centre)."""
+    u = s.units
+
+    def tot(v: np.ndarray) -> np.ndarray:
+        return np.bincount(labels, weights=v, minlength=k)
+
+    stops = tot(u.stops_per_month)
+    w = np.where(stops > 0, stops, 0.0)
+    ww = np.where(w > 0, w, 1.0)
+    cx = np.where(
+        stops > 0, tot(u.xy_m[:, 0] * u.stops_per_month) / ww, tot(u.xy_m[:, 0] * u.area_km2) / tot(u.area_km2)
+    )
+    cy = np.where(
+        stops > 0, tot(u.xy_m[:, 1] * u.stops_per_month) / ww, tot(u.xy_m[:, 1] * u.area_km2) / tot(u.area_km2)
+    )
+    d = np.hypot(cx[:, None] - u.depot_xy_m[None, :, 0], cy[:, None] - u.depot_xy_m[None, :, 1]).min(axis=1)
+    return s.cal.model()(tot(u.service_min), tot(u.access_min), stops, tot(u.area_km2), d)
+
+
+# ---------------------------------------------------------------------------------- reading a plan
+
+
+def _gpkg_path(current: str | Path) -> Path:
+    p = Path(current)
+    return p / "grids.gpkg" if p.is_dir() else p
+
+
+def read_grid_plan(current: str | Path) -> GridPlan:
+    """Read ``grids.gpkg`` (or a folder holding it): layers ``grids`` and ``assignment``.
+
+    Raises
+    ------
+    InputError
+        Missing file or layers, or an assignment naming grid ids the grids layer does not have.
+    """
+    path = _gpkg_path(current)
+    if not path.exists():
+        raise InputError(Problem(file=str(path), message="file not found",
+                                 hint="pass the grids.gpkg written by `gridmgmt grids build`"))  # fmt: skip
+    layers = io.list_layers(path)
+    for name in ("grids", "assignment"):
+        if name not in layers:
+            raise InputError(Problem(file=str(path), field=name, message=f"layer {name!r} not found",
+                                     hint=f"layers are {layers}"))  # fmt: skip
+    grids = io.read_layer(path, "grids")
+    assignment = pd.DataFrame(io.read_layer(path, "assignment"))
+    if "grid_id" not in grids:
+        raise InputError(Problem(file=f"{path}:grids", field="grid_id", message="column not found"))
+    problems = []
+    for col in ("retailer_id", "grid_id"):
+        if col not in assignment:
+            problems.append(Problem(file=f"{path}:assignment", field=col, message="column not found"))
+    if problems:
+        raise InputError(problems)
+    assignment["retailer_id"] = assignment["retailer_id"].astype(str)
+    gid = pd.to_numeric(assignment["grid_id"], errors="coerce")
+    known = set(pd.to_numeric(grids["grid_id"]).astype(int).tolist())
+    bad = ~gid.isin(list(known))
+    for i in np.flatnonzero(bad.to_numpy())[:20]:
+        problems.append(Problem(file=f"{path}:assignment", row=int(i) + 2, field="grid_id",
+                                value=assignment["grid_id"].iloc[i], unit="record",
+                                message=f"grid id not in the grids layer ({min(known)}..{max(known)})",
+                                hint="use the assignment and grids layers of the same plan"))  # fmt: skip
+    if problems:
+        raise InputError(problems)
+    assignment["grid_id"] = gid.astype(int)
+    grids["grid_id"] = pd.to_numeric(grids["grid_id"]).astype(int)
+    return GridPlan(grids=grids.to_crs(WGS84), assignment=assignment[["retailer_id", "grid_id"]])
+
+
+def read_lock_retailers(path: str | Path, known: set[str]) -> list[str]:
+    """Retailer ids to lock, from a CSV (column ``retailer_id``, or the first column).
+
+    Raises
+    ------
+    InputError
+        Missing file, or ids not among the district's retailers (file, row, field named).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(Problem(file=str(p), message="lock file not found"))
+    table = io.read_table(p)
+    col = "retailer_id" if "retailer_id" in table else table.columns[0]
+    ids = table[col].astype(str).str.strip()
+    problems = [
+        Problem(file=str(p), row=int(i) + 2, field=col, value=v, message="retailer not in the district's retailers",
+                hint="lock retailers by the licence numbers of retailers.csv")
+        for i, v in enumerate(ids) if v not in known
+    ]  # fmt: skip
+    if problems:
+        raise InputError(problems)
+    return ids.tolist()
+
+
+def plan_from_assignment(district: District, assignment: pd.DataFrame) -> GridPlan:
+    """A GridPlan (polygons, per-grid numbers) from an assignment table: blocks take their retailers' majority grid."""
+    ids = pd.Series(assignment["grid_id"].to_numpy(), index=assignment["retailer_id"].astype(str))
+    gid = ids.reindex(district.retailers["retailer_id"].astype(str)).to_numpy(dtype=float)
+    grid_ids = np.unique(gid[np.isfinite(gid)]).astype(int)
+    s = _setup(district, risk_level=None, access_min_per_stop=DEFAULT_ACCESS_MIN, mode=DEFAULT_MODE, seed=0,
+               calibration=None, k=int(grid_ids.size))  # fmt: skip
+    lab_r = np.where(np.isfinite(gid), np.searchsorted(grid_ids, np.nan_to_num(gid).astype(int)), -1)
+    block = _block_labels_from_retailers(s, lab_r, grid_ids.size)
+    res = PartitionResult(labels=block, workload_min=_grid_workload(s, block, grid_ids.size), balance=0.0,
+                          tolerance=float(district.settings.grids.balance_tolerance))  # fmt: skip
+    return _plan_from_labels(district, s, block, res, risk_level=None, staff=_staff_pairs(district, grid_ids.size),
+                             access_min_per_stop=DEFAULT_ACCESS_MIN, t0=time.perf_counter())  # fmt: skip
+
+
+def _block_labels_from_retailers(s: _Setup, lab_r: np.ndarray, k: int) -> np.ndarray:
+    """Majority grid of each block's retailers; blocks without retailers take their neighbours' grid."""
+    n = s.blocks.n
+    counts = np.zeros((n, k))
+    ok = lab_r >= 0
+    np.add.at(counts, (s.retailer_block[ok], lab_r[ok]), 1.0)
+    lab = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+    return _fill(s, lab, k)
+
+
+def _fill(s: _Setup, lab: np.ndarray, k: int) -> np.ndarray:
+    lab = lab.copy()
+    e = s.units.edges
+    src = np.concatenate([e[:, 0], e[:, 1]])
+    dst = np.concatenate([e[:, 1], e[:, 0]])
+    while (lab < 0).any():
+        m = (lab[src] >= 0) & (lab[dst] < 0)
+        if not m.any():
+            break
+        c = np.zeros((len(lab), k))
+        np.add.at(c, (dst[m], lab[src[m]]), 1.0)
+        rows = np.unique(dst[m])
+        lab[rows] = c[rows].argmax(axis=1)
+    lab[lab < 0] = 0
+    return lab
+
+
+def _block_labels_from_polygons(s: _Setup, grids: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Grid index of each block by its representative point (largest overlap for the few that straddle)."""
+    g = grids.to_crs(crs)
+    gids = g["grid_id"].to_numpy()
+    order = np.argsort(gids, kind="stable")
+    geoms = np.asarray(g.geometry.array)[order]
+    cells = np.asarray(s.blocks.cells.geometry.array)
+    rp = shapely.point_on_surface(cells)
+    tree = shapely.STRtree(geoms)
+    bi, gi = tree.query(rp, predicate="within")
+    lab = np.full(len(cells), -1, dtype=np.int64)
+    lab[bi] = gi
+    return lab, gids[order]
+
+
+# ---------------------------------------------------------------------------------- rebalance
+
+
+def rebalance_grids(
+    district: District,
+    current: str | Path | GridPlan,
+    *,
+    k: int | None = None,
+    lock_retailers: str | Path | Sequence[str] | None = None,
+    lock_grids: Sequence[int] | None = None,
+    seed: int = 0,
+    tolerance: float | None = None,
+    risk_level: pd.Series | None = None,
+    access_min_per_stop: float = DEFAULT_ACCESS_MIN,
+    mode: str = DEFAULT_MODE,
+    calibration: Calibration | None = None,
+) -> tuple[GridPlan, pd.DataFrame, dict[str, dict[str, Any]]]:
+    """Restore balance from the current grids, moving as few retailers as possible.
+
+    New retailers (in ``district.retailers`` but not in the current assignment) join the grid of
+    their block (or its neighbours); retailers in the assignment but gone from the inputs are
+    closures. Boundary blocks then move between neighbouring grids only, keeping every grid
+    contiguous and compact. With a different ``k`` one grid is dissolved into its neighbours
+    (the one that moves the fewest retailers) or the heaviest is split. Grids keep their staff
+    pairs; grid ids are renumbered 1..K in the old order.
+
+    Parameters
+    ----------
+    district : District
+        The inputs now (new and closed retailers included).
+    current : str, Path or GridPlan
+        The current plan: a GridPlan, a ``grids.gpkg`` or the folder holding it.
+    k : int, optional
+        Number of grids wanted (default: as now).
+    lock_retailers : path or sequence of str, optional
+        Retailers that must keep their grid (a CSV with ``retailer_id``, or ids).
+    lock_grids : sequence of int, optional
+        Grid ids (current numbering) that neither give nor take retailers.
+    seed : int, default 0
+        Recorded in the metrics (the rebalance itself is deterministic; the calibration uses
+        :data:`CALIBRATION_SEED`).
+    tolerance : float, optional
+        Max/min to reach; default ``grids.routed_tolerance`` (1.05), the issue's rebalance target.
+
+    Returns
+    -------
+    (GridPlan, pandas.DataFrame, dict)
+        The new plan; moves (retailer_id, from_grid, to_grid, reason: new | closed | grid_removed |
+        rebalance); ``{"before": {...}, "after": {...}}`` metrics (before = current grids with
+        the changed retailers).
+
+    Raises
+    ------
+    InputError
+        Assignment naming grids the grids layer lacks, locks naming unknown retailers or grids.
+    InfeasiblePlanError
+        Bad ``k``, or locks that make the tolerance impossible (the message names them).
+    """
+    t0 = time.perf_counter()
+    cur = current if isinstance(current, GridPlan) else read_grid_plan(current)
+    src = "current plan" if isinstance(current, GridPlan) else str(_gpkg_path(current))
+    ids_now = district.retailers["retailer_id"].astype(str)
+    known = set(ids_now)
+    if lock_retailers is None:
+        locked_ids: list[str] = []
+    elif isinstance(lock_retailers, str | Path):
+        locked_ids = read_lock_retailers(lock_retailers, known)
+    else:
+        locked_ids = [str(v) for v in lock_retailers]
+        unknown = [v for v in locked_ids if v not in known]
+        if unknown:
+            msg = "retailer not in the district's retailers"
+            raise InputError([Problem(file="lock_retailers", field="retailer_id", value=v, message=msg)
+                              for v in unknown[:20]])  # fmt: skip
+    grid_ids = np.sort(cur.grids["grid_id"].astype(int).to_numpy())
+    bad_locks = [g for g in (lock_grids or []) if int(g) not in set(grid_ids.tolist())]
+    if bad_locks:
+        msg = f"grid id not in the current grids ({grid_ids.min()}..{grid_ids.max()})"
+        raise InputError(Problem(file="lock_grids", field="grid_id", value=bad_locks[0], message=msg))
+    k_old = grid_ids.size
+    k_new = k_old if k is None else _check_k(k, len(district.retailers))
+    tol = float(tolerance if tolerance is not None else district.settings.grids.routed_tolerance)
+
+    # calibrated for the current number of grids, so "before" numbers match the plan that was built
+    s = _setup(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop, mode=mode, seed=seed,
+               calibration=calibration, k=k_old)  # fmt: skip
+    # current grid of every block and retailer
+    if isinstance(current, GridPlan) and current.block_grid is not None and len(current.block_grid) == s.blocks.n:
+        block_lab = np.searchsorted(grid_ids, current.block_grid)
+    else:
+        block_lab, _ = _block_labels_from_polygons(s, cur.grids, district.crs)
+    old_r = cur.assignment.set_index("retailer_id")["grid_id"]
+    old_gid = old_r.reindex(ids_now.to_numpy()).to_numpy(dtype=float)
+    is_new = ~np.isfinite(old_gid)
+    lab_r = np.where(is_new, -1, np.searchsorted(grid_ids, np.nan_to_num(old_gid).astype(int)))
+    # blocks holding retailers follow their retailers (majority); empty blocks keep the polygon's grid
+    from_retailers = _block_labels_from_retailers(s, lab_r, k_old)
+    has = np.bincount(s.retailer_block[~is_new], minlength=s.blocks.n) > 0
+    block_lab = np.where(has | (block_lab < 0), from_retailers, block_lab)
+    locked_blocks = np.zeros(s.blocks.n, dtype=bool)
+    if locked_ids:
+        pos = pd.Index(ids_now).get_indexer(locked_ids)
+        locked_blocks[s.retailer_block[pos]] = True
+    locked_grid_idx = [int(np.searchsorted(grid_ids, int(g))) for g in (lock_grids or [])]
+    names = [int(g) for g in grid_ids]
+    before = _metrics_of(s, block_lab, k_old)
+    # the cost of moving a block is the retailers it already had: new shops change grid for free
+    staying = np.bincount(s.retailer_block[~is_new], minlength=s.blocks.n).astype(float)
+    units = dataclasses.replace(s.units, n_retailers=staying)
+    res = _rebalance_search(units, block_lab, k_new, locked_blocks, locked_grid_idx, tol, s.cal.model(), names,
+                            k_old, locked_ids)  # fmt: skip
+    labels = res.labels
+    # staff pairs follow their grids
+    keep: dict[int, dict[str, str]] = {}
+    cols = [c for c in ("customer_manager", "monopoly_officer") if c in cur.grids]
+    by_old = cur.grids.set_index("grid_id")
+    for old_idx, new_idx in res.label_map.items():
+        if new_idx is not None and cols:
+            keep[int(new_idx) + 1] = {c: str(by_old.loc[grid_ids[old_idx], c] or "") for c in cols}
+    staff = _staff_pairs(district, res.k, keep if keep else None)
+    plan = _plan_from_labels(district, s, labels, res, risk_level=risk_level, staff=staff,
+                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
+    # moves, retailer by retailer
+    lookup = np.array([-1 if res.label_map.get(g) is None else res.label_map[g] for g in range(k_old)])
+    new_r = labels[s.retailer_block]
+    mapped = np.where(is_new, -2, lookup[np.maximum(lab_r, 0)])
+    moved = ~is_new & (new_r != mapped)
+    dissolved = ~is_new & (mapped == -1)
+    rows = [pd.DataFrame({"retailer_id": ids_now[is_new].to_numpy(), "from_grid": pd.NA,
+                          "to_grid": new_r[is_new] + 1, "reason": "new"})]  # fmt: skip
+    rows.append(pd.DataFrame({"retailer_id": ids_now[moved].to_numpy(),
+                              "from_grid": old_gid[moved].astype(int), "to_grid": new_r[moved] + 1,
+                              "reason": np.where(dissolved[moved], "grid_removed", "rebalance")}))  # fmt: skip
+    closed = old_r.index[~old_r.index.isin(known)]
+    rows.append(pd.DataFrame({"retailer_id": closed.to_numpy(), "from_grid": old_r.loc[closed].to_numpy(),
+                              "to_grid": pd.NA, "reason": "closed"}))  # fmt: skip
+    moves = (
+        pd.concat([r for r in rows if len(r)], ignore_index=True)
+        if any(len(r) for r in rows)
+        else pd.DataFrame(columns=["retailer_id", "from_grid", "to_grid", "reason"])
+    )
+    moves["from_grid"] = moves["from_grid"].astype("Int64")
+    moves["to_grid"] = moves["to_grid"].astype("Int64")
+    staying = int((~is_new).sum())
+    plan.metrics.update(
+        moved=int(moved.sum()), moved_share=float(moved.sum() / max(staying, 1)), new=int(is_new.sum()),
+        closed=len(closed), source=src, seed=seed,
+    )  # fmt: skip
+    after = {key: plan.metrics[key] for key in ("k", "balance", "cv", "contiguous", "polsby_popper_mean",
+                                                 "polsby_popper_min", "moved", "moved_share")}  # fmt: skip
+    logger.info("rebalance: K %d -> %d, %d retailers moved (%.1f%%), max/min %.4f -> %.4f", k_old, res.k,
+                int(moved.sum()), 100 * plan.metrics["moved_share"], before["balance"],
+                plan.metrics["balance"])  # fmt: skip
+    return plan, moves, {"before": before, "after": after}
+
+
+#: (compactness floor, crossing weight) tried by rebalance_grids, strictest first: the partition core's
+#: floor can stall the search short of the tolerance, and a lower floor sometimes moves fewer retailers
+REBALANCE_ATTEMPTS = ((0.40, 1.0), (0.25, 1.0), (0.0, 0.0))
+
+
+def _rebalance_search(
+    units: UnitTable,
+    block_lab: np.ndarray,
+    k_new: int,
+    locked_blocks: np.ndarray,
+    locked_grid_idx: list[int],
+    tol: float,
+    model: Any,
+    names: list[int],
+    k_old: int,
+    locked_ids: list[str],
+) -> PartitionResult:
+    """Run the partition core's rebalance with each of REBALANCE_ATTEMPTS; keep the feasible one moving fewest."""
+    best: PartitionResult | None = None
+    error: InfeasiblePlanError | None = None
+    for floor, crossing in REBALANCE_ATTEMPTS:
+        try:
+            res = rebalance(units, block_lab, k_new, locked_units=locked_blocks, locked_grids=locked_grid_idx,
+                            tolerance=tol, workload_fn=model, grid_names=names, dissolve_candidates=k_old,
+                            min_compactness=floor, crossing_weight=crossing)  # fmt: skip
+        except InfeasiblePlanError as exc:
+            error = exc
+            continue
+        logger.debug("rebalance attempt (floor %.2f): max/min %.4f, %.0f retailers moved", floor, res.balance,
+                     res.moved_retailers)  # fmt: skip
+        better_feasible = res.is_feasible() and (best is None or not best.is_feasible()
+                                                 or res.moved_retailers < best.moved_retailers)  # fmt: skip
+        closer = best is None or (not res.is_feasible() and not best.is_feasible() and res.balance < best.balance)
+        if better_feasible or closer:
+            best = res
+    if best is None:
+        assert error is not None
+        if locked_ids:
+            more = ", ..." if len(locked_ids) > 10 else ""
+            raise InfeasiblePlanError(f"{error} (locked retailers: {', '.join(locked_ids[:10])}{more})") from error
+        raise error
+    if not best.is_feasible():
+        logger.warning("rebalance: best max/min %.4f is above the tolerance %.3f", best.balance, tol)
+    return best
+
+
+def _metrics_of(s: _Setup, labels: np.ndarray, k: int) -> dict[str, Any]:
+    w = _grid_workload(s, labels, k)
+    comps = components_per_grid(labels, s.units.edges, k)
+    return {
+        "k": k,
+        "balance": balance_ratio(w),
+        "cv": coefficient_of_variation(w),
+        "contiguous": bool((comps == 1).all()),
+    }
+
+
+# ---------------------------------------------------------------------------------- writing
+
+
+def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write ``grids.gpkg`` (layers grids, assignment), ``grids.csv``, ``assignment.csv`` and ``moves.csv``.
+
+    Every file is written atomically; nothing is written when the plan is missing.
+
+    Returns
+    -------
+    dict of str to Path
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    grids = plan.grids.to_crs(WGS84)
+    paths = {
+        "gpkg": io.write_layers({"grids": grids, "assignment": plan.assignment}, out / "grids.gpkg", replace=True),
+        "grids_csv": io.write_csv(pd.DataFrame(grids.drop(columns="geometry")), out / "grids.csv"),
+        "assignment_csv": io.write_csv(plan.assignment, out / "assignment.csv"),
+    }
+    if moves is not None:
+        paths["moves_csv"] = io.write_csv(moves, out / "moves.csv")
+    return paths

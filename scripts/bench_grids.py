@@ -1,0 +1,205 @@
+"""Benchmark the service grids: ours vs k-means and k-means-constrained, on the demo and a 50,000-retailer city.
+
+Every method is scored on the same workload model (planning estimate) and on routed tours
+(OR-Tools on the network, ``verify_workload``); grids of the baselines are drawn from the same
+street blocks (each block takes its retailers' majority grid). Prints markdown tables.
+
+Usage::
+
+    .venv/bin/python scripts/bench_grids.py [--district data/demo/district.toml] [--big 50000] [--skip-big]
+
+k-means-constrained is a benchmark-only dependency (``pip install k-means-constrained``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gridmgmt.district import District, load_district
+from gridmgmt.grids.build import GridPlan, build_grids, plan_from_assignment, rebalance_grids, write_grid_plan
+from gridmgmt.grids.workload import verify_workload
+
+log = logging.getLogger("bench_grids")
+
+
+def _xy(district: District) -> np.ndarray:
+    pts = district.retailers.to_crs(district.crs).geometry
+    return np.stack([pts.x.to_numpy(), pts.y.to_numpy()], axis=1)
+
+
+def kmeans_plan(district: District, k: int, seed: int) -> tuple[GridPlan, float]:
+    from sklearn.cluster import KMeans
+
+    t0 = time.perf_counter()
+    lab = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(_xy(district))
+    elapsed = time.perf_counter() - t0
+    a = pd.DataFrame({"retailer_id": district.retailers["retailer_id"].astype(str), "grid_id": lab + 1})
+    return plan_from_assignment(district, a), elapsed
+
+
+def kmeans_constrained_plan(district: District, k: int, seed: int) -> tuple[GridPlan, float] | None:
+    try:
+        from k_means_constrained import KMeansConstrained
+    except ImportError:
+        log.warning("k-means-constrained not installed: pip install k-means-constrained")
+        return None
+    n = len(district.retailers)
+    t0 = time.perf_counter()
+    model = KMeansConstrained(n_clusters=k, size_min=n // k, size_max=-(-n // k), random_state=seed, n_init=2)
+    lab = model.fit_predict(_xy(district))
+    elapsed = time.perf_counter() - t0
+    a = pd.DataFrame({"retailer_id": district.retailers["retailer_id"].astype(str), "grid_id": lab + 1})
+    return plan_from_assignment(district, a), elapsed
+
+
+def score(name: str, data: str, district: District, plan: GridPlan, elapsed: float, day_stride: int) -> dict:
+    """Planning and routed balance, contiguity (assignment-level and polygon-level), compactness, streets."""
+    g = plan.grids
+    w = g["workload_min"].to_numpy(dtype=float)
+    t0 = time.perf_counter()
+    v = verify_workload(district, plan, day_stride=day_stride)
+    verify_s = time.perf_counter() - t0
+    # contiguity of the raw assignment: blocks of each grid's retailers connected on the block adjacency?
+    pieces = np.array([len(getattr(geom, "geoms", [geom])) for geom in g.to_crs(district.crs).geometry])
+    return {
+        "data": data,
+        "method": name,
+        "K": len(g),
+        "time_s": round(elapsed, 2),
+        "max/min plan": round(w.max() / w.min(), 3),
+        "CV plan": round(float(w.std() / w.mean()), 4),
+        "max/min routed": round(v.attrs["routed_ratio"], 3),
+        "CV routed": round(v.attrs["routed_cv"], 4),
+        "travel err %": round(v.attrs["mean_abs_error_pct"], 1),
+        "one piece": f"{int((pieces == 1).sum())}/{len(g)}",
+        "PP mean": round(float(g["polsby_popper"].mean()), 3),
+        "PP min": round(float(g["polsby_popper"].min()), 3),
+        "on street": round(plan.metrics.get("boundary_on_street", float("nan")), 3),
+        "verify_s": round(verify_s, 1),
+    }
+
+
+def _markdown(rows: list[dict]) -> str:
+    frame = pd.DataFrame(rows)
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def bench_district(district: District, data: str, k: int, *, seed: int, day_stride: int, baselines: bool) -> list[dict]:
+    rows = []
+    t0 = time.perf_counter()
+    plan = build_grids(district, k, seed=seed)
+    rows.append(score("ours (blocks + flow + local search)", data, district, plan, time.perf_counter() - t0,
+                      day_stride))  # fmt: skip
+    if baselines:
+        km, t = kmeans_plan(district, k, seed)
+        rows.append(score("k-means", data, district, km, t, day_stride))
+        # k-means-constrained solves a min-cost flow over n x K arcs per iteration: minutes at 50,000 x 120
+        kmc = kmeans_constrained_plan(district, k, seed) if len(district.retailers) * k <= 2_000_000 else None
+        if kmc is not None:
+            rows.append(score("k-means-constrained (equal counts)", data, district, kmc[0], kmc[1], day_stride))
+    return rows, plan
+
+
+def churn(district: District, seed: int) -> District:
+    from gridmgmt.demo import make_churn_scenario
+
+    table = make_churn_scenario(district.retailers.drop(columns="geometry"), district.graph, district.subdistricts,
+                                seed=seed)  # fmt: skip
+    d = copy.copy(district)
+    d.retailers = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
+    return d
+
+
+def bench_rebalance(district: District, plan: GridPlan, data: str, *, seed: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        write_grid_plan(plan, tmp)
+        k = len(plan.grids)
+        scenarios = [("+300 new east / -100 closed old town", churn(district, seed), None),
+                     (f"{k} -> {k - 1} pairs", district, k - 1)]  # fmt: skip
+        for name, d, kk in scenarios:
+            t0 = time.perf_counter()
+            _, _, ba = rebalance_grids(d, tmp, k=kk, seed=seed)
+            elapsed = time.perf_counter() - t0
+            # a rebuild for comparison: share of staying retailers whose grid changed (grids matched by overlap)
+            rebuilt = build_grids(d, kk or k, seed=seed).assignment.set_index("retailer_id")["grid_id"]
+            old = plan.assignment.set_index("retailer_id")["grid_id"]
+            common = old.index.intersection(rebuilt.index)
+            from scipy.optimize import linear_sum_assignment
+
+            ct = pd.crosstab(old[common], rebuilt[common]).to_numpy()
+            r, c = linear_sum_assignment(-ct)
+            rows.append({
+                "data": data, "scenario": name, "time_s": round(elapsed, 2),
+                "max/min before": round(ba["before"]["balance"], 3), "max/min after": round(ba["after"]["balance"], 3),
+                "moved": ba["after"]["moved"], "moved share": f"{ba['after']['moved_share']:.1%}",
+                "rebuild moved share": f"{1 - ct[r, c].sum() / len(common):.1%}",
+                "contiguous": ba["after"]["contiguous"], "PP min after": round(ba["after"]["polsby_popper_min"], 3),
+            })  # fmt: skip
+    return rows
+
+
+def big_city(n: int, out: Path, seed: int) -> District:
+    from gridmgmt.demo import generate_demo
+
+    paths = generate_demo(out, seed=seed, n_retailers=n, history_days=30)
+    return load_district(paths["district"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--district", default="data/demo/district.toml")
+    ap.add_argument("--big", type=int, default=50_000, help="retailers of the synthetic city")
+    ap.add_argument("--big-k", type=int, default=120, help="grids of the synthetic city (same ~420 retailers/grid)")
+    ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--big-dir", help="reuse a generated city (folder with district.toml) instead of generating one")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for name in ("pyogrio", "gridmgmt.network", "gridmgmt.district", "gridmgmt.demo"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    rows: list[dict] = []
+    reb: list[dict] = []
+    if not args.skip_demo:
+        t0 = time.perf_counter()
+        demo = load_district(args.district)
+        _ = demo.graph
+        load_s = time.perf_counter() - t0
+        k = int(demo.settings.grids.count)
+        rows, plan = bench_district(demo, "demo", k, seed=args.seed, day_stride=1, baselines=True)
+        reb = bench_rebalance(demo, plan, "demo", seed=args.seed)
+        print(f"\nDemo: {len(demo.retailers)} retailers, district load incl. road network {load_s:.1f} s\n")
+    if not args.skip_big:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            if args.big_dir:
+                big = load_district(Path(args.big_dir) / "district.toml")
+            else:
+                big = big_city(args.big, Path(tmp), seed=7)
+            _ = big.graph
+            log.info("big city generated and loaded in %.1f s", time.perf_counter() - t0)
+            big_rows, _ = bench_district(big, f"{args.big:,} city", args.big_k, seed=args.seed, day_stride=4,
+                                         baselines=True)  # fmt: skip
+            rows += big_rows
+    print(_markdown(rows))
+    if reb:
+        print()
+        print(_markdown(reb))
+
+
+if __name__ == "__main__":
+    main()
