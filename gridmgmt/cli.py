@@ -34,6 +34,9 @@ DistrictOpt = Annotated[
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder the outputs are written to (created if missing).")]
 LangOpt = Annotated[str, typer.Option("--lang", help="Label language of maps and sheets: zh or en.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same inputs and seed give the same outputs.")]
+TilesOpt = Annotated[
+    str, typer.Option("--tiles", help="Basemap: none (offline), osm or amap (both need internet to show tiles).")
+]
 
 
 @app.callback()
@@ -130,13 +133,170 @@ def demo(
         console.print(f"  {path}", highlight=False)
 
 
+grids_app = typer.Typer(
+    help="Balanced service grids: build, rebalance, report and map (网格划分).", no_args_is_help=True
+)
+app.add_typer(grids_app, name="grids")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _print_metrics(title: str, metrics: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        if isinstance(value, (str, int, float, bool)):
+            table.add_row(str(key), str(value))
+    console.print(table)
+
+
+@grids_app.command("build")
+def grids_build(
+    district: DistrictOpt = DEMO_DISTRICT,
+    grids: Annotated[int | None, typer.Option("--grids", "-k", help="Number of grids (default: staff pairs).")] = None,
+    out: OutDirOpt = Path("out/grids"),
+    tolerance: Annotated[
+        float | None, typer.Option("--tolerance", help="Max/min workload allowed (default grids.balance_tolerance).")
+    ] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs."""
+    from gridmgmt.district import load_district
+    from gridmgmt.grids.build import build_grids, write_grid_plan
+
+    try:
+        d = load_district(district)
+        with console.status("building grids..."):
+            plan = build_grids(d, grids, seed=seed, tolerance=tolerance)
+        written = write_grid_plan(plan, out)
+    except GridMgmtError as exc:
+        _fail(exc)
+    _print_metrics(f"{len(plan.grids)} grids", plan.metrics)
+    for path in written.values():
+        console.print(f"wrote {path}", highlight=False)
+
+
+@grids_app.command("rebalance")
+def grids_rebalance(
+    current: Annotated[Path, typer.Option("--current", help="The current grids.gpkg (or its folder).")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    out: OutDirOpt = Path("out/grids_rebalanced"),
+    grids: Annotated[
+        int | None, typer.Option("--grids", "-k", help="New number of grids (default: unchanged).")
+    ] = None,
+    lock_retailers: Annotated[
+        Path | None, typer.Option("--lock-retailers", help="CSV with a retailer_id column: these never move.")
+    ] = None,
+    lock_grids: Annotated[
+        str | None, typer.Option("--lock-grids", help="Comma-separated grid ids that neither give nor take retailers.")
+    ] = None,
+    tolerance: Annotated[
+        float | None, typer.Option("--tolerance", help="Max/min workload to reach (default grids.routed_tolerance).")
+    ] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Restore balance after retailers open or close or staff change, moving as few retailers as possible."""
+    from gridmgmt.district import load_district
+    from gridmgmt.grids.build import rebalance_grids, write_grid_plan
+
+    locked: list[int] | None = None
+    if lock_grids:
+        try:
+            locked = [int(x) for x in lock_grids.split(",") if x.strip()]
+        except ValueError:
+            raise typer.BadParameter(f"{lock_grids!r}: write grid ids separated by commas, e.g. 3,7") from None
+    try:
+        d = load_district(district)
+        with console.status("rebalancing grids..."):
+            plan, moves, metrics = rebalance_grids(
+                d, current, k=grids, lock_retailers=lock_retailers, lock_grids=locked, seed=seed, tolerance=tolerance
+            )
+        written = write_grid_plan(plan, out, moves=moves)
+    except GridMgmtError as exc:
+        _fail(exc)
+    before, after = metrics.get("before", {}), metrics.get("after", {})
+    _print_metrics("before -> after", {k: f"{_fmt(before.get(k, ''))} -> {_fmt(after.get(k, ''))}" for k in after})
+    console.print(f"{len(moves)} retailers moved; moves.csv lists each with its reason")
+    for path in written.values():
+        console.print(f"wrote {path}", highlight=False)
+
+
+@grids_app.command("report")
+def grids_report(
+    grids: Annotated[Path, typer.Option("--grids", help="grids.gpkg (or its folder) from `grids build`.")] = Path(
+        "out/grids"
+    ),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the report as CSV.")] = None,
+) -> None:
+    """Per-grid table: retailers, workload hours (service and travel), area, density, compactness, staff pair."""
+    from rich.table import Table
+
+    from gridmgmt import io
+    from gridmgmt.grids.build import read_grid_plan
+    from gridmgmt.grids.report import grid_report
+
+    try:
+        report = grid_report(read_grid_plan(grids))
+        if out is not None:
+            io.write_csv(report, out)
+    except GridMgmtError as exc:
+        _fail(exc)
+    table = Table(title=f"{len(report)} grids")
+    columns = [
+        "grid_id",
+        "retailers",
+        "workload_h",
+        "service_h",
+        "travel_h",
+        "area_km2",
+        "polsby_popper",
+        "customer_manager_name",
+        "monopoly_officer_name",
+    ]
+    for column in columns:
+        table.add_column(column.replace("_name", ""))
+    for row in report.itertuples():
+        table.add_row(*(_text(getattr(row, c, "")) for c in columns))
+    Console().print(table)
+    w = report["workload_h"]
+    console.print(f"max/min workload {w.max() / w.min():.3f}")
+
+
+@grids_app.command("map")
+def grids_map(
+    grids: Annotated[Path, typer.Option("--grids", help="grids.gpkg (or its folder) from `grids build`.")] = Path(
+        "out/grids"
+    ),
+    district: DistrictOpt = DEMO_DISTRICT,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("out/grid_map.html"),
+    lang: LangOpt = "zh",
+    tiles: TilesOpt = "none",
+) -> None:
+    """Write the self-contained offline grid map: grids with labels and popups, retailers, subdistricts."""
+    from gridmgmt.district import load_district
+    from gridmgmt.grids.build import read_grid_plan
+    from gridmgmt.grids.report import grid_map
+    from gridmgmt.maps import save_map
+
+    try:
+        d = load_district(district)
+        path = save_map(grid_map(read_grid_plan(grids), d, lang=lang, tiles=tiles), out)
+    except GridMgmtError as exc:
+        _fail(exc)
+    console.print(f"wrote {path}", highlight=False)
+
+
 risk_app = typer.Typer(help="Risk scores, hotspots and the managers' offline risk map (风险).", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
 
 DateOpt = Annotated[str, typer.Option("--date", help="As-of date YYYY-MM-DD: only what was known before it is used.")]
-TilesOpt = Annotated[
-    str, typer.Option("--tiles", help="Basemap: none (offline), osm or amap (both need internet to show tiles).")
-]
 
 
 def _check_date(value: str) -> str:

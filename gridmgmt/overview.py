@@ -246,7 +246,8 @@ def overview_html(
                 round(g.workload_min / 60, 1),
                 round(g.service_min / 60, 1),
                 round(g.travel_min / 60, 1),
-                f"{g.customer_manager} / {g.monopoly_officer}",
+                f"{getattr(g, 'customer_manager_name', g.customer_manager)} / "
+                f"{getattr(g, 'monopoly_officer_name', g.monopoly_officer)}",
             ]
             for g in grids.sort_values("grid_id").itertuples()
         ]

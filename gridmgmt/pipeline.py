@@ -51,21 +51,32 @@ def run_demo(
     step("inputs stored")
 
     as_of = _first_planning_day(district)
-    step(f"risk scores, hotspots and the risk map as of {as_of}")
-    risk = run_risk(district, as_of, out / "risk", seed=seed, map_path=out / "risk_map.html")
+    step(f"risk scores as of {as_of}")
+    scores = score_risk(district, as_of)
+    step("balanced service grids (workload from risk levels and the road network)")
+    grids = run_grids(district, out / "grids", seed=seed, risk=scores, map_path=out / "grid_map.html")
+    written += grids.attrs["written"]
+    step(f"{len(grids)} grids, max/min workload {grids['workload_min'].max() / grids['workload_min'].min():.3f}")
+
+    step("hotspots and the risk map")
+    risk = run_risk(
+        district, as_of, out / "risk", seed=seed, map_path=out / "risk_map.html", grids=grids, scores=scores
+    )
     written += risk.written
 
     step("responsibility report and the managers' overview")
-    report = responsibility(district, as_of=as_of, risk=risk.scores)
+    report = responsibility(district, as_of=as_of, risk=scores, grids=grids)
     written += write_responsibility(report, out / "responsibility")
     written.append(
         write_overview(
             district,
             out / "overview.html",
             as_of=as_of,
-            risk=risk.scores,
+            risk=scores,
+            grids=grids,
             hotspot_cells=risk.hotspot_cells,
-            links={"risk_map": "risk_map.html"},
+            report=report,
+            links={"risk_map": "risk_map.html", "grid_map": "grid_map.html"},
         )
     )
     step("done")
@@ -147,13 +158,17 @@ def run_risk(
     grids: gpd.GeoDataFrame | None = None,
     seed: int = 0,
     map_path: str | Path | None = None,
+    scores: pd.DataFrame | None = None,
 ) -> RiskRun:
-    """Score, find hotspots and draw the risk map; write risk.csv, hotspots.geojson, the map and store layers."""
+    """Score (unless ``scores`` are given), find hotspots and draw the risk map.
+
+    Writes risk.csv, hotspots.geojson, the map and the store layers ``risk`` and ``hotspots``.
+    """
     from gridmgmt.maps import save_map
     from gridmgmt.risk.risk_map import risk_map
 
     out = Path(out_dir)
-    scores = score_risk(district, as_of)
+    scores = scores if scores is not None else score_risk(district, as_of)
     hot = risk_hotspots(district, as_of, seed=seed)
     retailers = district.retailers
     if grids is not None and "grid_id" in grids and "assignment" in grids.attrs:
@@ -339,3 +354,37 @@ def write_overview(
         links=links,
     )
     return io.write_text(page, out_path)
+
+
+# ----------------------------------------------------------------------------- grids
+
+
+def run_grids(
+    district: District,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    risk: pd.DataFrame | None = None,
+    map_path: str | Path | None = None,
+    lang: str = "zh",
+) -> gpd.GeoDataFrame:
+    """Build the grids, write grids.gpkg (and CSVs), the grid map and the store layers.
+
+    Returns the grid polygons with ``attrs["assignment"]`` (retailer_id, grid_id) and
+    ``attrs["written"]`` (paths written).
+    """
+    from gridmgmt.grids.build import build_grids, write_grid_plan
+    from gridmgmt.grids.report import grid_map
+    from gridmgmt.maps import save_map
+
+    out = Path(out_dir)
+    level = risk.set_index("retailer_id")["level"] if risk is not None else None
+    plan = build_grids(district, seed=seed, risk_level=level)
+    written = list(write_grid_plan(plan, out).values())
+    if map_path is not None:
+        written.append(save_map(grid_map(plan, district, lang=lang), map_path))
+    Store(out.parent / "store.gpkg").write({"grids": plan.grids, "assignment": plan.assignment})
+    grids = plan.grids.copy()
+    grids.attrs["assignment"] = plan.assignment[["retailer_id", "grid_id"]]
+    grids.attrs["written"] = written
+    return grids
