@@ -1,0 +1,363 @@
+"""Private OR-Tools backend of :mod:`gridmgmt.patrol.solver`: model building, search, extraction."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from gridmgmt._errors import InputError, Problem
+from gridmgmt.patrol.solver import (
+    DroppedVisit,
+    Result,
+    Route,
+    RoutingProblem,
+    ScheduledBreak,
+    SearchParams,
+    Stop,
+    StopCriterion,
+    diagnose_visit,
+)
+
+logger = logging.getLogger(__name__)
+
+_TIME = "time"
+_LOAD = "load"
+_STATUS = {
+    0: "ROUTING_NOT_SOLVED",
+    1: "ROUTING_SUCCESS",
+    2: "ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED",
+    3: "ROUTING_FAIL",
+    4: "ROUTING_FAIL_TIMEOUT",
+    5: "ROUTING_INVALID",
+    6: "ROUTING_INFEASIBLE",
+    7: "ROUTING_OPTIMAL",
+}
+
+
+@dataclass
+class _Model:
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time_dim: pywrapcp.RoutingDimension
+    breaks: dict[str, tuple[int, str]]  # interval name -> (vehicle, break name)
+    counter: list[int]
+
+
+def _mandatory_penalty(problem: RoutingProblem, params: SearchParams) -> int:
+    if params.mandatory_penalty is not None:
+        return int(params.mandatory_penalty)
+    n = problem.num_nodes
+    worst_route = int(problem.distance_matrix.max()) * (n + 1)
+    extras = sum(int(c) for v in problem.vehicles for c in v.node_costs.values())
+    extras += sum(int(v.fixed_cost) for v in problem.vehicles)
+    extras += sum(int(p) for p in problem.optional_penalties.values())
+    # Lateness and span costs are bounded by horizon x coefficient.
+    extras += int(problem.horizon) * (
+        sum(int(p) for _, p in problem.soft_deadlines.values())
+        + sum(int(v.late_end_penalty) for v in problem.vehicles)
+        + int(problem.span_cost_coefficient)
+    )
+    return min(100 * (worst_route + extras) + 1_000_000, 2**52 // max(n, 1))
+
+
+def _build(problem: RoutingProblem, params: SearchParams, *, hard_mandatory: bool = False) -> _Model:
+    n = problem.num_nodes
+    vehicles = list(problem.vehicles)
+    manager = pywrapcp.RoutingIndexManager(n, len(vehicles), [v.start for v in vehicles], [v.end for v in vehicles])
+    routing = pywrapcp.RoutingModel(manager)
+    dist = problem.distance_matrix
+    service = problem.service_durations
+    depots = problem.depots
+
+    # Arc costs: one matrix per distinct per-vehicle node-cost profile (extra cost on entering a node).
+    base_cb = routing.RegisterTransitMatrix(dist.tolist())
+    profiles: dict[tuple[tuple[int, int], ...], int] = {}
+    for k, v in enumerate(vehicles):
+        key = tuple(sorted((int(a), int(c)) for a, c in v.node_costs.items() if c))
+        if not key:
+            routing.SetArcCostEvaluatorOfVehicle(base_cb, k)
+            continue
+        if key not in profiles:
+            extra = np.zeros(n, dtype=np.int64)
+            for node, c in key:
+                extra[node] = c
+            profiles[key] = routing.RegisterTransitMatrix((dist + extra[None, :]).tolist())
+        routing.SetArcCostEvaluatorOfVehicle(profiles[key], k)
+
+    # Time: service at the origin plus travel.
+    time_matrix = problem.duration_matrix + service[:, None]
+    time_cb = routing.RegisterTransitMatrix(time_matrix.tolist())
+    horizon = int(problem.horizon)
+    routing.AddDimension(time_cb, horizon, horizon, False, _TIME)
+    time_dim = routing.GetDimensionOrDie(_TIME)
+    tw = problem.time_windows
+    for node in range(n):
+        if node in depots:
+            continue
+        index = manager.NodeToIndex(node)
+        time_dim.CumulVar(index).SetRange(int(tw[node, 0]), int(tw[node, 1]))
+    for k, v in enumerate(vehicles):
+        for index, node in ((routing.Start(k), v.start), (routing.End(k), v.end)):
+            lo = max(int(v.shift_start), int(tw[node, 0]))
+            hi = min(problem.shift_end_of(v), int(tw[node, 1]))
+            if lo > hi:
+                raise InputError(
+                    Problem(
+                        "routing problem",
+                        f"vehicle {v.name or k}: shift [{v.shift_start}, {problem.shift_end_of(v)}] does not meet "
+                        f"the window of depot {problem.node_name(node)}",
+                        field="vehicles",
+                        hint="check the shift times and the depot opening hours",
+                    )
+                )
+            time_dim.CumulVar(index).SetRange(lo, hi)
+        if v.soft_end is not None and v.late_end_penalty:
+            time_dim.SetCumulVarSoftUpperBound(routing.End(k), int(v.soft_end), int(v.late_end_penalty))
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(k)))
+        routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(k)))
+        if v.fixed_cost:
+            routing.SetFixedCostOfVehicle(int(v.fixed_cost), k)
+    for node, (deadline, penalty) in problem.soft_deadlines.items():
+        if node not in depots and penalty:
+            time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(node), int(deadline), int(penalty))
+    if problem.span_cost_coefficient:
+        time_dim.SetGlobalSpanCostCoefficient(int(problem.span_cost_coefficient))
+
+    # Breaks on the time dimension; they may not cut a service (node visit transit = service time).
+    breaks: dict[str, tuple[int, str]] = {}
+    if any(v.breaks for v in vehicles):
+        solver = routing.solver()
+        visit_transits = [int(service[manager.IndexToNode(i)]) for i in range(routing.Size())]
+        for k, v in enumerate(vehicles):
+            if not v.breaks:
+                continue
+            intervals = []
+            for j, b in enumerate(v.breaks):
+                label = f"break_{k}_{j}"
+                breaks[label] = (k, b.name)
+                intervals.append(
+                    solver.FixedDurationIntervalVar(
+                        int(b.earliest_start), int(b.latest_start), int(b.duration), False, label
+                    )
+                )
+            time_dim.SetBreakIntervalsOfVehicle(intervals, k, visit_transits)
+
+    # Capacity.
+    demands = problem.demands
+    if any(v.capacity is not None for v in vehicles) and demands.any():
+        big = int(demands.sum()) + 1
+        demand_cb = routing.RegisterUnaryTransitVector(demands.tolist())
+        caps = [int(v.capacity) if v.capacity is not None else big for v in vehicles]
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, caps, True, _LOAD)
+
+    # Allowed vehicles, optional and mandatory visits.
+    mandatory_penalty = _mandatory_penalty(problem, params)
+    for node in problem.visits:
+        index = manager.NodeToIndex(node)
+        allowed = [k for k, v in enumerate(vehicles) if v.allowed_nodes is None or node in v.allowed_nodes]
+        if len(allowed) < len(vehicles):
+            # VehicleVar, not SetAllowedVehiclesForIndex: the latter reads an empty list as "all vehicles".
+            routing.VehicleVar(index).SetValues([-1, *allowed])
+        penalty = problem.optional_penalties.get(node)
+        if penalty is None and hard_mandatory:
+            continue
+        routing.AddDisjunction([index], int(mandatory_penalty if penalty is None else penalty))
+
+    counter = [0]
+
+    def _count() -> None:
+        counter[0] += 1
+
+    routing.AddAtSolutionCallback(_count)
+    return _Model(manager, routing, time_dim, breaks, counter)
+
+
+def _search_parameters(
+    params: SearchParams, first: str, *, time_limit_s: float | None, solution_limit: int | None, metaheuristic: bool
+) -> pywrapcp.DefaultRoutingSearchParameters:
+    sp = pywrapcp.DefaultRoutingSearchParameters()
+    sp.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
+    if metaheuristic:
+        sp.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic)
+        sp.guided_local_search_lambda_coefficient = params.gls_lambda
+    for name in params.operators_on:
+        setattr(sp.local_search_operators, f"use_{name}", 3)  # BOOL_TRUE
+    for name in params.operators_off:
+        setattr(sp.local_search_operators, f"use_{name}", 2)  # BOOL_FALSE
+    sp.use_full_propagation = params.use_full_propagation
+    if params.neighbors_ratio < 1.0:
+        sp.ls_operator_neighbors_ratio = params.neighbors_ratio
+        sp.ls_operator_min_neighbors = 10
+    if metaheuristic and params.iterated_local_search:
+        sp.use_iterated_local_search = True
+        ils = sp.iterated_local_search_parameters
+        ruin = ils.ruin_recreate_parameters.ruin_strategies.add()
+        ruin.sisr.avg_num_removed_visits = params.ils_removed_visits
+        ruin.sisr.max_removed_sequence_size = params.ils_max_sequence
+        ruin.sisr.bypass_factor = 0.01
+        ils.improve_perturbed_solution = params.ils_improve
+        sa = ils.reference_solution_acceptance_strategy.simulated_annealing
+        if params.ils_temperature > 0:
+            sa.initial_temperature = params.ils_temperature
+            sa.final_temperature = params.ils_temperature / 1000
+        else:
+            sa.automatic_temperatures = True
+    sp.log_search = params.log_search
+    if time_limit_s is not None:
+        sp.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if solution_limit is not None:
+        sp.solution_limit = int(solution_limit)
+    return sp
+
+
+def _routes_of(model: _Model, solution: pywrapcp.Assignment) -> list[list[int]]:
+    routing, routes = model.routing, []
+    for k in range(routing.vehicles()):
+        index, route = solution.Value(routing.NextVar(routing.Start(k))), []
+        while not routing.IsEnd(index):
+            route.append(index)
+            index = solution.Value(routing.NextVar(index))
+        routes.append(route)
+    return routes
+
+
+def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
+    """Run the search (first-solution portfolio, then the metaheuristic) and extract the result."""
+    t0 = time.perf_counter()
+    strategies = list(params.first_solutions) or ["AUTOMATIC"]
+    if seed:
+        random.Random(seed).shuffle(strategies)
+    deadline = None if stop.time_limit_s is None else t0 + stop.time_limit_s
+    manager = pywrapcp.RoutingIndexManager(
+        problem.num_nodes, len(problem.vehicles), [v.start for v in problem.vehicles], [v.end for v in problem.vehicles]
+    )
+    mandatory = [i for i in problem.visits if i not in problem.optional_penalties]
+
+    # Phase 1: each first-solution strategy alone (no local search); rank the starts by cost.
+    starts: list[tuple[int, str, list[list[int]]]] = []
+    share = None if deadline is None else stop.time_limit_s * params.first_solution_share / len(strategies)
+    for first in strategies:
+        model = _build(problem, params)
+        sp = _search_parameters(params, first, time_limit_s=share, solution_limit=1, metaheuristic=False)
+        sol = model.routing.SolveWithParameters(sp)
+        if sol is None:
+            logger.debug("first solution %s: none", first)
+            continue
+        logger.debug("first solution %s: %d", first, sol.ObjectiveValue())
+        starts.append((sol.ObjectiveValue(), first, _routes_of(model, sol)))
+    starts.sort(key=lambda s: s[0])
+    starts = starts[: max(1, params.improve_starts)]
+
+    # Phase 2: improve the best start(s) with the metaheuristic, time and solutions split evenly.
+    best, best_model, total_solutions = None, None, 0
+    rounds = max(1, len(starts))
+    for k in range(rounds):
+        first, routes = (starts[k][1], starts[k][2]) if starts else (strategies[0], None)
+        served = {manager.IndexToNode(index) for route in routes or [] for index in route}
+        hard = params.hard_mandatory and routes is not None and all(i in served for i in mandatory)
+        model = _build(problem, params, hard_mandatory=hard)
+        remaining = None if deadline is None else max(0.05, (deadline - time.perf_counter()) / (rounds - k))
+        limit = None if stop.solution_limit is None else max(1, stop.solution_limit // rounds)
+        sp = _search_parameters(params, first, time_limit_s=remaining, solution_limit=limit, metaheuristic=True)
+        solution = None
+        if routes is not None:
+            model.routing.CloseModelWithParameters(sp)
+            initial = model.routing.ReadAssignmentFromRoutes(routes, True)
+            if initial is not None:
+                solution = model.routing.SolveFromAssignmentWithParameters(initial, sp)
+        if solution is None:
+            solution = model.routing.SolveWithParameters(sp)
+        total_solutions += model.counter[0]
+        if solution is not None and (best is None or solution.ObjectiveValue() < best.ObjectiveValue()):
+            best, best_model = solution, model
+        if best_model is None:
+            best_model = model
+    runtime = time.perf_counter() - t0
+    status = _STATUS.get(best_model.routing.status(), str(best_model.routing.status()))
+    if best is None:
+        dropped = tuple(
+            DroppedVisit(i, problem.node_name(i), i not in problem.optional_penalties, "no solution found")
+            for i in problem.visits
+        )
+        return Result((), dropped, 0, False, runtime, total_solutions, status)
+    result = _extract(problem, best_model, best, runtime, status)
+    return replace(result, num_solutions=total_solutions)
+
+
+def _extract(
+    problem: RoutingProblem, model: _Model, solution: pywrapcp.Assignment, runtime: float, status: str
+) -> Result:
+    manager, routing, time_dim = model.manager, model.routing, model.time_dim
+    dur, dist, service = problem.duration_matrix, problem.distance_matrix, problem.service_durations
+
+    scheduled: dict[int, list[ScheduledBreak]] = {}
+    intervals = solution.IntervalVarContainer()
+    for i in range(intervals.Size()):
+        element = intervals.Element(i)
+        label = element.Var().Name()
+        if label in model.breaks and element.PerformedValue():
+            k, name = model.breaks[label]
+            start = element.StartValue()
+            scheduled.setdefault(k, []).append(ScheduledBreak(name, start, start + element.DurationValue()))
+
+    routes, served = [], set()
+    for k, v in enumerate(problem.vehicles):
+        brks = sorted(scheduled.get(k, []), key=lambda b: b.start)
+        index = routing.Start(k)
+        start_time = solution.Value(time_dim.CumulVar(index))
+        prev_node, prev_departure = v.start, start_time
+        stops, distance, travel, load = [], 0, 0, 0
+        index = solution.Value(routing.NextVar(index))
+        while True:
+            node = manager.IndexToNode(index)
+            begin = solution.Value(time_dim.CumulVar(index))
+            paused = sum(b.end - b.start for b in brks if prev_departure <= b.start < begin)
+            arrival = min(begin, prev_departure + int(dur[prev_node, node]) + paused)
+            distance += int(dist[prev_node, node])
+            travel += int(dur[prev_node, node])
+            if routing.IsEnd(index):
+                end_time = begin
+                break
+            departure = begin + int(service[node])
+            late = 0
+            if node in problem.soft_deadlines:
+                late = max(0, begin - int(problem.soft_deadlines[node][0]))
+            stops.append(Stop(node, problem.node_name(node), arrival, begin, departure, late))
+            served.add(node)
+            load += int(problem.demands[node])
+            prev_node, prev_departure = node, departure
+            index = solution.Value(routing.NextVar(index))
+        if not stops:
+            distance = travel = 0
+            end_time = start_time
+        routes.append(
+            Route(
+                vehicle=k,
+                vehicle_name=v.name or f"vehicle {k}",
+                start_depot=v.start,
+                end_depot=v.end,
+                stops=tuple(stops),
+                breaks=tuple(brks),
+                start_time=start_time,
+                end_time=end_time,
+                distance=distance,
+                travel_time=travel,
+                load=load,
+            )
+        )
+
+    dropped = []
+    for node in problem.visits:
+        if node in served:
+            continue
+        if node in problem.optional_penalties:
+            reason = f"optional, left out (penalty {problem.optional_penalties[node]})"
+            dropped.append(DroppedVisit(node, problem.node_name(node), False, reason))
+        else:
+            dropped.append(DroppedVisit(node, problem.node_name(node), True, diagnose_visit(problem, node)))
+    return Result(tuple(routes), tuple(dropped), solution.ObjectiveValue(), True, runtime, model.counter[0], status)
