@@ -34,6 +34,10 @@ DistrictOpt = Annotated[
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder the outputs are written to (created if missing).")]
 LangOpt = Annotated[str, typer.Option("--lang", help="Label language of maps and sheets: zh or en.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same inputs and seed give the same outputs.")]
+StoreOpt = Annotated[
+    Path, typer.Option("--store", help="The GeoPackage store holding the appended event log and results.")
+]
+DEFAULT_STORE = Path("out/store.gpkg")
 TilesOpt = Annotated[
     str, typer.Option("--tiles", help="Basemap: none (offline), osm or amap (both need internet to show tiles).")
 ]
@@ -293,6 +297,100 @@ def grids_map(
     console.print(f"wrote {path}", highlight=False)
 
 
+patrol_app = typer.Typer(help="Daily joint patrol routes with OR-Tools (联合巡查路线).", no_args_is_help=True)
+app.add_typer(patrol_app, name="patrol")
+SquadsOpt = Annotated[
+    str | None, typer.Option("--squads", help="Plan only these squads (comma-separated squad ids or grid numbers).")
+]
+AbsentOpt = Annotated[
+    str | None, typer.Option("--absent", help="Staff ids absent that day (comma-separated); their squad is dropped.")
+]
+GridsFileOpt = Annotated[
+    Path | None,
+    typer.Option("--grids", help="grids.gpkg from `grids build` (default: the store's, else staff.grid_id)."),
+]
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [x.strip() for x in value.split(",") if x.strip()] if value else None
+
+
+@patrol_app.command("plan")
+def patrol_plan(
+    date: DateOpt = "2026-12-01",
+    district: DistrictOpt = DEMO_DISTRICT,
+    out: OutDirOpt = Path("out/patrol"),
+    store: StoreOpt = DEFAULT_STORE,
+    grids: GridsFileOpt = None,
+    squads: SquadsOpt = None,
+    absent: AbsentOpt = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time in seconds for the whole day.")] = 15.0,
+    solution_limit: Annotated[
+        int | None, typer.Option("--solution-limit", help="Stop after this many solutions (deterministic runs).")
+    ] = None,
+    lang: LangOpt = "zh",
+    seed: SeedOpt = 0,
+) -> None:
+    """Plan one day: who visits which retailers, in what order and when; writes stops, route sheets and map."""
+    from gridmgmt.district import load_district
+    from gridmgmt.pipeline import _stored_grids, load_grids, plan_patrol
+
+    date = _check_date(date)
+    try:
+        d = load_district(district, store=store)
+        plan_grids = load_grids(grids) if grids else _stored_grids(store)
+        with console.status("planning routes...") as status:
+            plan, written = plan_patrol(
+                d,
+                date,
+                out,
+                grids=plan_grids,
+                squads=_split(squads),
+                absent=_split(absent) or (),
+                time_limit_s=time_limit,
+                solution_limit=solution_limit,
+                seed=seed,
+                lang=lang,
+                store=store,
+                progress=lambda text: status.update(text),
+            )
+    except GridMgmtError as exc:
+        _fail(exc)
+    for note in plan.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(plan.summary.to_string(index=False), highlight=False)
+    console.print(f"{len(plan.stops)} visits planned, {len(plan.unplanned)} left out (reasons in unplanned.csv)")
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+
+
+@patrol_app.command("simulate")
+def patrol_simulate(
+    start: Annotated[str, typer.Option("--start", help="First day to plan, YYYY-MM-DD.")] = "2026-12-01",
+    days: Annotated[int, typer.Option("--days", help="Working days to plan one after another.")] = 20,
+    district: DistrictOpt = DEMO_DISTRICT,
+    out: OutDirOpt = Path("out/simulation"),
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds per day.")] = 6.0,
+    seed: SeedOpt = 0,
+) -> None:
+    """Plan consecutive days, mark visits done, and report cycle coverage, deadlines met and blind spots."""
+    from gridmgmt.district import load_district
+    from gridmgmt.pipeline import run_simulation
+
+    start = _check_date(start)
+    try:
+        d = load_district(district)
+        with console.status("simulating...") as status:
+            report, written = run_simulation(
+                d, start, days, out, time_limit_s=time_limit, seed=seed, progress=lambda text: status.update(text)
+            )
+    except GridMgmtError as exc:
+        _fail(exc)
+    console.print(report.summary(), highlight=False)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+
+
 risk_app = typer.Typer(help="Risk scores, hotspots and the managers' offline risk map (风险).", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
 
@@ -416,10 +514,6 @@ tasks_app = typer.Typer(
     help="Joint-visit tasks opened by tip-offs, complaints and reports (联合任务).", no_args_is_help=True
 )
 app.add_typer(tasks_app, name="tasks")
-StoreOpt = Annotated[
-    Path, typer.Option("--store", help="The GeoPackage store holding the appended event log and results.")
-]
-DEFAULT_STORE = Path("out/store.gpkg")
 
 
 @events_app.command("add")

@@ -19,7 +19,12 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(
-    district_path: str | Path, out_dir: str | Path, *, seed: int = 0, console: Console | None = None
+    district_path: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    console: Console | None = None,
+    patrol_time_limit_s: float = 12.0,
 ) -> list[Path]:
     """Run every capability on one district and write its outputs into ``out_dir``.
 
@@ -63,6 +68,24 @@ def run_demo(
         district, as_of, out / "risk", seed=seed, map_path=out / "risk_map.html", grids=grids, scores=scores
     )
     written += risk.written
+
+    step(f"joint patrol routes for {as_of} (OR-Tools)")
+    plan, paths = plan_patrol(
+        district,
+        as_of,
+        out / "patrol",
+        grids=grids,
+        risk=scores,
+        seed=seed,
+        time_limit_s=patrol_time_limit_s,
+        store=out / "store.gpkg",
+        progress=lambda text: step(f"  {text}"),
+    )
+    written += [p for p in paths if p.name != "store.gpkg"]
+    step(
+        f"{len(plan.stops)} visits planned for {plan.summary.shape[0]} squads, {len(plan.unplanned)} left for "
+        "later days"
+    )
 
     step("responsibility report and the managers' overview")
     report = responsibility(district, as_of=as_of, risk=scores, grids=grids)
@@ -388,3 +411,42 @@ def run_grids(
     grids.attrs["assignment"] = plan.assignment[["retailer_id", "grid_id"]]
     grids.attrs["written"] = written
     return grids
+
+
+# ----------------------------------------------------------------------------- patrol
+
+
+def plan_patrol(
+    district: District,
+    date: str,
+    out_dir: str | Path,
+    *,
+    grids: gpd.GeoDataFrame | None = None,
+    risk: pd.DataFrame | None = None,
+    lang: str = "zh",
+    store: str | Path | None = None,
+    **options,
+):
+    """Plan one day (:func:`gridmgmt.patrol.plan.plan_day`) and write its files; returns (plan, paths)."""
+    from gridmgmt.patrol.plan import plan_day
+    from gridmgmt.report import write_plan
+
+    risk = risk if risk is not None else score_risk(district, date)
+    plan = plan_day(district, date, risk=risk, grids=grids, **options)
+    written = write_plan(plan, out_dir, depots=district.depots, lang=lang, store=store)
+    return plan, written
+
+
+def run_simulation(district: District, start: str, days: int, out_dir: str | Path, **options):
+    """Simulate ``days`` working days of patrols; write the daily table, task outcomes and blind spots."""
+    from gridmgmt.patrol.simulate import simulate
+
+    report = simulate(district, start, days, **options)
+    out = Path(out_dir)
+    written = [
+        io.write_csv(report.daily, out / "daily.csv"),
+        io.write_csv(report.tasks, out / "tasks.csv"),
+        io.write_csv(report.blind_spots, out / "blind_spots.csv"),
+        io.write_text(report.summary() + "\n", out / "summary.txt"),
+    ]
+    return report, written

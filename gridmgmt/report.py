@@ -205,9 +205,15 @@ def plan_tables(plan: Any) -> dict[str, pd.DataFrame]:
 
 
 def write_plan(
-    plan: Any, out_dir: str | Path, *, depots: pd.DataFrame, lang: str = "zh", tiles: str = "none"
+    plan: Any,
+    out_dir: str | Path,
+    *,
+    depots: pd.DataFrame,
+    lang: str = "zh",
+    tiles: str = "none",
+    store: str | Path | None = None,
 ) -> list[Path]:
-    """Write a plan's files into ``out_dir`` and its layers into ``out_dir/store.gpkg``.
+    """Write a plan's files into ``out_dir`` and its layers into ``store`` (default ``out_dir/store.gpkg``).
 
     Files: ``stops.csv``, ``unplanned.csv``, ``summary.csv``, ``routes.geojson``,
     ``route_sheets.html`` (one page per squad), ``route_map.html`` (offline folium map); store
@@ -265,8 +271,8 @@ def write_plan(
         io.write_text(sheets, out / "route_sheets.html"),
         io.write_text(page, out / "route_map.html"),
     ]
-    store = Store(out / "store.gpkg")
-    store.write({"patrol_stops": stops_layer, "patrol_routes": routes.assign(date=plan.date)})
-    written.append(store.path)
+    target = Store(store if store is not None else out / "store.gpkg")
+    target.write({"patrol_stops": stops_layer, "patrol_routes": routes.assign(date=plan.date)})
+    written.append(target.path)
     log.info("wrote the plan of %s to %s", plan.date, out)
     return written
