@@ -411,21 +411,20 @@ def risk_score(
     district: DistrictOpt = DEMO_DISTRICT,
     date: DateOpt = "2026-12-01",
     out: OutDirOpt = Path("out/risk"),
+    store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Score every retailer 0-100 as of a date, with level and top three reasons (zh/en); writes risk.csv."""
     from gridmgmt import io
     from gridmgmt.district import load_district
-    from gridmgmt.pipeline import score_risk
+    from gridmgmt.pipeline import risk_layer, score_risk
     from gridmgmt.store import Store
 
     date = _check_date(date)
     try:
-        d = load_district(district)
+        d = load_district(district, store=store)
         scores = score_risk(d, date)
         path = io.write_csv(scores, out / "risk.csv")
-        layer = d.retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
-        layer["last_inspection"] = layer["last_inspection"].astype(str)
-        Store(out / "store.gpkg").write({"risk": layer})
+        Store(store).write({"risk": risk_layer(d, scores)})
     except GridMgmtError as exc:
         _fail(exc)
     levels = scores["level"].value_counts()
@@ -484,6 +483,7 @@ def risk_map_cmd(
     lang: LangOpt = "zh",
     tiles: TilesOpt = "none",
     seed: SeedOpt = 0,
+    store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level)."""
     from gridmgmt.district import load_district
@@ -491,7 +491,7 @@ def risk_map_cmd(
 
     date = _check_date(date)
     try:
-        d = load_district(district)
+        d = load_district(district, store=store)
         written = run_risk(
             d,
             date,
@@ -501,6 +501,7 @@ def risk_map_cmd(
             seed=seed,
             map_path=out,
             grids=load_grids(grids) if grids else None,
+            store=store,
         ).written
     except GridMgmtError as exc:
         _fail(exc)
@@ -555,7 +556,7 @@ def events_add(
         "corrects": corrects,
     }
     try:
-        added = add_events(district, store, pd.DataFrame([row]), file="command line")
+        added = add_events(district, store, pd.DataFrame([row]), file="command line", derive_violations=True)
     except GridMgmtError as exc:
         _fail(exc)
     for event in added.itertuples():

@@ -65,7 +65,14 @@ def run_demo(
 
     step("hotspots and the risk map")
     risk = run_risk(
-        district, as_of, out / "risk", seed=seed, map_path=out / "risk_map.html", grids=grids, scores=scores
+        district,
+        as_of,
+        out / "risk",
+        seed=seed,
+        map_path=out / "risk_map.html",
+        grids=grids,
+        scores=scores,
+        store=out / "store.gpkg",
     )
     written += risk.written
 
@@ -153,6 +160,13 @@ def score_risk(district: District, as_of: str) -> pd.DataFrame:
     )
 
 
+def risk_layer(district: District, scores: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Scores as a point layer for the store."""
+    layer = district.retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
+    layer["last_inspection"] = layer["last_inspection"].astype(str)
+    return layer
+
+
 def violation_points(district: District, as_of: str, *, days: int = 365) -> pd.DataFrame:
     """Violations in the ``days`` before ``as_of`` with their retailer's lon/lat (WGS-84)."""
     events = district.events
@@ -163,12 +177,12 @@ def violation_points(district: District, as_of: str, *, days: int = 365) -> pd.D
     return rows[["event_id", "retailer_id", "time", "severity"]].merge(where, on="retailer_id", how="inner")
 
 
-def risk_hotspots(district: District, as_of: str, *, seed: int = 0):
-    """Gi* hotspots of the last year's violations (see :func:`gridmgmt.risk.hotspots.find_hotspots`)."""
+def risk_hotspots(district: District, as_of: str, *, seed: int = 0, **options):
+    """Gi* hotspots of the last year's violations (options: :func:`gridmgmt.risk.hotspots.find_hotspots`)."""
     from gridmgmt.risk.hotspots import find_hotspots, points_from_table
 
     points = points_from_table(violation_points(district, as_of), file="events (violations)")
-    return find_hotspots(points, boundary=district.boundary, seed=seed, source="violations")
+    return find_hotspots(points, boundary=district.boundary, seed=seed, source="violations", **options)
 
 
 def run_risk(
@@ -182,6 +196,7 @@ def run_risk(
     seed: int = 0,
     map_path: str | Path | None = None,
     scores: pd.DataFrame | None = None,
+    store: str | Path | None = None,
 ) -> RiskRun:
     """Score (unless ``scores`` are given), find hotspots and draw the risk map.
 
@@ -214,9 +229,9 @@ def run_risk(
         io.write_vector(hot.cells, out / "hotspots.geojson"),
         save_map(m, Path(map_path) if map_path else out / "risk_map.html"),
     ]
-    layer = retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
-    layer["last_inspection"] = layer["last_inspection"].astype(str)
-    Store(out / "store.gpkg").write({"risk": layer, "hotspots": hot.cells})
+    Store(store if store is not None else out / "store.gpkg").write(
+        {"risk": risk_layer(district, scores), "hotspots": hot.cells}
+    )
     return RiskRun(written=written, scores=scores, hotspot_cells=hot.cells)
 
 
@@ -266,12 +281,20 @@ def backtest_table(district: District, cutoff: str, *, horizon_days: int = 90, c
 # ----------------------------------------------------------------------------- the joint-work loop
 
 
-def add_events(district_path: str | Path, store_path: str | Path, new: pd.DataFrame, *, file: str) -> pd.DataFrame:
-    """Validate ``new`` events against the district's log and append them to the store, all or nothing."""
-    from gridmgmt.events import append_events, prepare_appended
+def add_events(
+    district_path: str | Path, store_path: str | Path, new: pd.DataFrame, *, file: str, derive_violations: bool = False
+) -> pd.DataFrame:
+    """Validate ``new`` events against the district's log and append them to the store, all or nothing.
+
+    With ``derive_violations``, an inspection with outcome ``violation`` also records the violation
+    event (see :func:`gridmgmt.events.with_violation_records`).
+    """
+    from gridmgmt.events import append_events, prepare_appended, with_violation_records
 
     district = load_district(district_path, store=store_path)
     events = prepare_appended(new, district.events, file=file, retailer_ids=set(district.retailers["retailer_id"]))
+    if derive_violations:
+        events = with_violation_records(events)
     append_events(Store(store_path), events)
     return events
 
