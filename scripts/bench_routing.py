@@ -17,6 +17,11 @@ runs the plain OR-Tools set-up (mandatory visits as hard constraints, PATH_CHEAP
 GUIDED_LOCAL_SEARCH, same limit). ``--pyvrp`` runs PyVRP (optional; ``pip install pyvrp``).
 Without ``--baseline``/``--pyvrp`` our solver runs; pass several flags plus ``--ours`` to run
 several methods. Runs are sequential (one process). The CSV is rewritten after each instance.
+
+Measured (2 shared cores, OR-Tools 9.15, PyVRP 0.14.1; CSVs in scripts/results/):
+all 56 at 10 s: ours 3.42% mean gap, 56/56 feasible; baseline 4.35% on 49 feasible, 7 infeasible
+(R101 R102 R103 R105 R106 RC101 RC105). mix12 at 60 s: ours 0.76%, 12/12; baseline 0.81% on 8,
+4 infeasible; PyVRP 0.04%, 12/12.
 """
 
 from __future__ import annotations
