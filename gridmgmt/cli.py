@@ -95,8 +95,11 @@ def demo_data(
 @app.command()
 def validate(
     retailers: Annotated[
-        Path, typer.Option("--retailers", help="Retailer table (CSV UTF-8/GBK, GeoJSON, GPKG, Parquet).")
-    ],
+        Path | None,
+        typer.Option(
+            "--retailers", help="Retailer table (CSV UTF-8/GBK, GeoJSON, GPKG, Parquet); default: the district's."
+        ),
+    ] = None,
     events: Annotated[Path | None, typer.Option("--events", help="Event log to check against the retailers.")] = None,
     district: Annotated[
         Path | None, typer.Option("--district", "-d", help="district.toml: boundary and settings.")

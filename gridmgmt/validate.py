@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
@@ -149,11 +150,14 @@ def validate_inputs(
     if retailers is None and settings is not None:
         retailers = settings.path("retailers")
     retailer_ids: set[str] | None = None
+    table = None
     if retailers is not None:
         system = coords or (settings.coords.retailers if settings is not None else "wgs84")
         table = run("retailers", retailers, lambda f, p: check_retailers(f, file=p, coords=system, boundary=boundary))
         if table is not None and "retailer_id" in table.columns and len(table):
             retailer_ids = {r for r in table["retailer_id"].astype(str) if r}
+    if settings is not None and settings.files.network:
+        report.add(_check_snapping(settings, table, str(retailers)))
 
     if events is None and settings is not None and settings.files.events:
         events = settings.path("events")
@@ -183,3 +187,38 @@ def validate_inputs(
         "validated %d inputs: %d errors, %d warnings", len(report.files), len(report.problems), len(report.warnings)
     )
     return report
+
+
+def _check_snapping(settings, retailers: pd.DataFrame | None, file: str) -> list[Problem]:
+    """Load the road network; warn about retailers farther than ``speeds.far_snap_m`` from every street."""
+    from gridmgmt._validate import is_csv
+    from gridmgmt.network import load_network, snap_points
+
+    try:
+        graph = load_network(settings.path("network"), speeds=settings.speeds)
+    except InputError as exc:
+        return list(exc.problems)
+    if retailers is None or not {"lon", "lat"} <= set(retailers.columns):
+        return []
+    lon = pd.to_numeric(retailers["lon"], errors="coerce")
+    lat = pd.to_numeric(retailers["lat"], errors="coerce")
+    ok = (lon.notna() & lat.notna()).to_numpy()
+    if not ok.any():
+        return []
+    snapped = snap_points(graph, lon[ok].to_numpy(), lat[ok].to_numpy(), far_snap_m=settings.speeds.far_snap_m)
+    positions = np.flatnonzero(ok)
+    far = np.flatnonzero(snapped["snap_dist_m"].to_numpy() > settings.speeds.far_snap_m)
+    unit, offset = ("row", 2) if is_csv(file) else ("record", 1)
+    return [
+        Problem(
+            file=file,
+            row=int(positions[i]) + offset,
+            field="lon/lat",
+            unit=unit,
+            severity="warning",
+            value=f"{snapped['snap_dist_m'].iloc[i]:.0f} m",
+            message="far from every street of the road network",
+            hint=f"check the coordinates; routes will start {settings.speeds.far_snap_m:.0f}+ m away",
+        )
+        for i in far[:50]
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 from shapely.geometry import box
 
@@ -40,7 +42,8 @@ def district(tmp_path, *, retailers=RETAILERS, events=EVENTS, staff_depot="D1"):
         ["staff_id,name,department,grid_id,depot,travel_mode", f"M1,甲,marketing,1,{staff_depot},ebike"],
     )
     write(tmp_path, "orders.csv", ["retailer_id,week,cartons", "R1,2024-03-04,5"])
-    return write(tmp_path, "district.toml", ['name = "test"', "[files]", 'schools = ""', 'subdistricts = ""'])
+    files = ['schools = ""', 'subdistricts = ""', 'network = ""']  # no road network: snapping is tested below
+    return write(tmp_path, "district.toml", ['name = "test"', "[files]", *files])
 
 
 def test_clean_inputs_are_ok(tmp_path):
@@ -114,3 +117,28 @@ def test_report_is_a_dataclass_with_ok():
     assert len(report.problems) == 1 and len(report.warnings) == 1
     report.add([Problem(file="f", message="m")])
     assert not report.ok
+
+
+def test_retailers_far_from_every_street_are_warned(tmp_path):
+    """With a road network, a retailer 400 m from any street gets a warning naming its row; near ones do not."""
+    import shutil
+
+    shutil.copy(Path(__file__).parent / "data" / "tiny_roads.osm", tmp_path / "roads.osm")
+    (tmp_path / "boundary.geojson").write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon",'
+        '"coordinates":[[[106.69,26.57],[106.72,26.57],[106.72,26.60],[106.69,26.60],[106.69,26.57]]]}}]}',
+        encoding="utf-8",
+    )
+    (tmp_path / "district.toml").write_text(
+        'name = "tiny"\n[files]\nboundary = "boundary.geojson"\nnetwork = "roads.osm"\nretailers = "r.csv"\n'
+        'subdistricts = ""\nevents = ""\norders = ""\nstaff = ""\ndepots = ""\nschools = ""\n',
+        encoding="utf-8",
+    )
+    header = "retailer_id,name,address,lon,lat,business_type,customer_class,open_time,close_time,subdistrict\n"
+    rows = ["R1,a,x,106.7005,26.58005,grocery,A,08:00,22:00,s", "R2,b,x,106.7010,26.5880,grocery,A,08:00,22:00,s"]
+    (tmp_path / "r.csv").write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    report = validate_inputs(None, district=tmp_path / "district.toml")
+    far = [p for p in report.warnings if "far from every street" in p.message]
+    assert len(far) == 1
+    assert far[0].row == 3 and far[0].field == "lon/lat"
+    assert report.ok
