@@ -117,3 +117,10 @@ def owners_table(assignment: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
         .merge(pairs.reset_index(), on="grid_id", how="left")
     )
     return out.fillna({"customer_manager": "", "monopoly_officer": ""})
+
+
+def open_tasks(events: pd.DataFrame, *, before: str | pd.Timestamp, settings: Settings) -> pd.DataFrame:
+    """Tasks still open (or overdue) before ``before``: event_id, retailer_id, type, time, note, opened, deadline."""
+    tasks = task_table(events, as_of=before, settings=settings)
+    tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
+    return tasks.rename(columns={"task_id": "event_id"}).assign(time=lambda t: t["opened"]).reset_index(drop=True)

@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridmgmt.cycles import inspection_cycle_days
 from gridmgmt.patrol.plan import PatrolPlan, plan_day
-from gridmgmt.patrol.visits import TASK_TYPES, inspection_cycle_days, open_tasks, visit_candidates
+from gridmgmt.patrol.visits import visit_candidates
+from gridmgmt.tasks import TASK_TYPES, deadlines, open_tasks
 
 log = logging.getLogger(__name__)
 
@@ -311,13 +313,11 @@ def _new_tasks(
 def _task_outcomes(
     initial: pd.DataFrame, new_rows: list[dict], events: pd.DataFrame, settings: Any, dates: list[pd.Timestamp]
 ) -> pd.DataFrame:
-    from gridmgmt.patrol.visits import deadline_dates
-
     new = pd.DataFrame(new_rows)
     cols = ["event_id", "retailer_id", "type", "time"]
     tasks = pd.concat([initial[cols], new[cols]] if len(new) else [initial[cols]], ignore_index=True)
     tasks["opened"] = pd.to_datetime(tasks["time"])
-    tasks["deadline"] = deadline_dates(tasks["time"], tasks["type"], settings)
+    tasks["deadline"] = deadlines(tasks["time"], tasks["type"], settings)
     sim = events.loc[events["event_id"].astype(str).str.startswith("SIM-")]
     visits = sim.assign(t=pd.to_datetime(sim["time"]))[["retailer_id", "t"]]
     merged = tasks.reset_index().merge(visits, on="retailer_id", how="left")

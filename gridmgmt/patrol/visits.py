@@ -20,8 +20,11 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt.config import Settings, minutes_of_day
+from gridmgmt.cycles import inspection_cycle_days
+from gridmgmt.tasks import TASK_TYPES, deadlines, open_tasks
 
-TASK_TYPES = ("tip_off", "complaint", "marketing_report")
+__all__ = ["TASK_TYPES", "deadlines", "inspection_cycle_days", "open_tasks", "visit_candidates"]
+
 CHECKLIST = {
     "tip_off": ("核查举报线索:{note}", "check the tip-off: {note}"),
     "complaint": ("核查投诉:{note}", "check the complaint: {note}"),
@@ -33,45 +36,6 @@ CHECKLIST = {
     "high_risk": ("高风险重点检查:{note}", "high-risk check: {note}"),
 }
 PRIORITY = {"tip_off": 100.0, "complaint": 70.0, "marketing_report": 60.0, "routine": 20.0, "high_risk": 40.0}
-
-
-def working_days_between(start: pd.Series, end: pd.Timestamp) -> np.ndarray:
-    """Working days (Mon-Fri) from each date in ``start`` up to ``end``."""
-    s = pd.to_datetime(start).dt.normalize().to_numpy(dtype="datetime64[D]")
-    return np.busday_count(s, np.datetime64(pd.Timestamp(end).date()))
-
-
-def deadline_dates(times: pd.Series, types: pd.Series, settings: Settings) -> pd.Series:
-    """Deadline of each task: its date plus the working days for its type."""
-    days = types.map(lambda t: getattr(settings.deadlines_working_days, t)).astype(int).to_numpy()
-    start = pd.to_datetime(times).dt.normalize().to_numpy(dtype="datetime64[D]")
-    return pd.Series(pd.to_datetime(np.busday_offset(start, days, roll="forward")), index=times.index)
-
-
-def open_tasks(events: pd.DataFrame, *, before: str | pd.Timestamp, settings: Settings) -> pd.DataFrame:
-    """Tasks opened by tip-offs, complaints and marketing reports before ``before`` and not yet closed.
-
-    A task is closed by a later inspection of the same retailer (any outcome).
-    """
-    before = pd.Timestamp(before).normalize()
-    times = pd.to_datetime(events["time"])
-    known = events.loc[times < before]
-    tasks = known.loc[known["type"].isin(TASK_TYPES)].copy()
-    inspections = known.loc[known["type"] == "inspection"]
-    last_inspection = pd.to_datetime(inspections.groupby("retailer_id")["time"].max())
-    closed = pd.to_datetime(tasks["time"]) <= tasks["retailer_id"].map(last_inspection)
-    tasks = tasks.loc[~closed.fillna(False).astype(bool)].copy()
-    tasks["deadline"] = deadline_dates(tasks["time"], tasks["type"], settings)
-    tasks["opened"] = pd.to_datetime(tasks["time"])
-    return tasks
-
-
-def inspection_cycle_days(retailers: pd.DataFrame, risk_level: pd.Series, settings: Settings) -> pd.Series:
-    """Cycle in days per retailer: by risk level, shortened by the class rule where stricter."""
-    cycles = settings.inspection_cycle_days
-    by_risk = risk_level.map(cycles.by_risk).fillna(cycles.by_risk.get("medium", 30))
-    by_class = retailers.set_index("retailer_id")["customer_class"].map(cycles.by_class)
-    return np.fmin(by_risk, by_class.reindex(by_risk.index)).astype(int)
 
 
 def visit_candidates(
