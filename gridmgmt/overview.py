@@ -47,6 +47,10 @@ TEXT = {
     "complaint": ("投诉", "complaints"),
     "marketing_report": ("营销反馈", "marketing reports"),
     "risk": ("风险等级", "Risk levels"),
+    "risk_trend": ("风险趋势", "Risk trend"),
+    "mean_score": ("平均风险分", "mean risk score"),
+    "high_count": ("高风险零售户数", "retailers at high risk"),
+    "date": ("日期", "Date"),
     "high": ("高", "high"),
     "medium": ("中", "medium"),
     "low": ("低", "low"),
@@ -97,7 +101,7 @@ def _bars(series: Mapping[str, float], *, width: int = 360, unit: str = "") -> s
         parts.append(
             f'<text x="0" y="{y + 15}">{_e(name)}</text>'
             f'<rect x="110" y="{y + 3}" width="{w:.1f}" height="15"></rect>'
-            f'<text x="{116 + w:.1f}" y="{y + 15}">{_e(round(float(value), 2))}{_e(unit)}</text>'
+            f'<text x="{116 + w:.1f}" y="{y + 15}">{_e(_number(value))}{_e(unit)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -111,7 +115,7 @@ def _lines(frame: pd.DataFrame, labels: Mapping[str, str], *, width: int = 640, 
     top = float(frame.to_numpy().max()) or 1.0
     n = len(frame)
     step = (width - 60) / max(n - 1, 1)
-    parts = [f'<svg class="lines" width="{width}" height="{height + 40}" role="img">']
+    parts = [f'<svg class="lines" width="{width + 40}" height="{height + 40}" role="img">']
     for j, column in enumerate(frame.columns):
         points = " ".join(
             f"{40 + i * step:.1f},{10 + height * (1 - v / top):.1f}"
@@ -158,6 +162,7 @@ def overview_html(
     hotspot_cells: pd.DataFrame | None = None,
     responsibility_totals: Mapping[str, int] | None = None,
     links: Mapping[str, str] | None = None,
+    risk_trend: pd.DataFrame | None = None,
 ) -> str:
     """The overview page as one HTML string; every data text is escaped.
 
@@ -180,6 +185,8 @@ def overview_html(
         :attr:`gridmgmt.responsibility.ResponsibilityReport.totals`.
     links
         ``{"risk_map": "risk_map.html", ...}`` relative links to the other pages.
+    risk_trend
+        Scores over time: date, mean_score, high (retailers at high risk).
     """
     as_of_ts = pd.Timestamp(as_of)
     parts = [
@@ -318,6 +325,17 @@ def overview_html(
         parts.append(f"<h2>{t('risk', lang)}</h2>")
         parts.append(
             _bars({TEXT[k][0 if lang == "zh" else 1]: int(counts.get(k, 0)) for k in ("high", "medium", "low")})
+        )
+    if risk_trend is not None and len(risk_trend):
+        parts.append(f"<h2>{t('risk_trend', lang)}</h2>")
+        frame = risk_trend.set_index("date")
+        for column, key in (("mean_score", "mean_score"), ("high", "high_count")):  # each on its own scale
+            parts.append(_lines(frame[[column]], {column: TEXT[key][0 if lang == "zh" else 1]}, height=120))
+        parts.append(
+            _table(
+                [t("date", lang), t("mean_score", lang), t("high_count", lang)],
+                risk_trend[["date", "mean_score", "high"]].to_numpy().tolist(),
+            )
         )
     if hotspot_cells is not None and len(hotspot_cells):
         hot = hotspot_cells.loc[hotspot_cells["hotspot_class"].isin(("hot_95", "hot_99"))]

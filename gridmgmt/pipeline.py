@@ -160,6 +160,24 @@ def score_risk(district: District, as_of: str) -> pd.DataFrame:
     )
 
 
+def risk_trend(district: District, as_of: str, *, months: int = 6) -> pd.DataFrame:
+    """Mean score and retailers at high risk at the start of each of the last ``months`` months and at ``as_of``."""
+    end = pd.Timestamp(as_of).normalize()
+    starts = [end.to_period("M").to_timestamp() - pd.DateOffset(months=k) for k in range(months, 0, -1)]
+    days = sorted({*starts, end})
+    rows = []
+    for day in days:
+        scores = score_risk(district, day.date().isoformat())
+        rows.append(
+            {
+                "date": day.date().isoformat(),
+                "mean_score": round(float(scores["score"].mean()), 2),
+                "high": int((scores["level"] == "high").sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def risk_layer(district: District, scores: pd.DataFrame) -> gpd.GeoDataFrame:
     """Scores as a point layer for the store."""
     layer = district.retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
@@ -386,6 +404,7 @@ def write_overview(
     tasks = task_table(
         district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids)
     )
+    trend = risk_trend(district, as_of)
     page = overview_html(
         as_of=as_of,
         lang=lang,
@@ -398,6 +417,7 @@ def write_overview(
         hotspot_cells=hotspot_cells,
         responsibility_totals=report.totals,
         links=links,
+        risk_trend=trend,
     )
     return io.write_text(page, out_path)
 
