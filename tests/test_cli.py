@@ -44,3 +44,61 @@ def test_missing_district_is_one_line_without_traceback(tmp_path) -> None:
     assert "district file not found" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out" / "store.gpkg").exists()
+
+
+def test_risk_hotspots_on_any_point_file(tmp_path) -> None:
+    """`risk hotspots --points` reads a plain CSV with custom lon/lat columns and writes classed cells."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    background = np.column_stack([rng.uniform(106.65, 106.75, 400), rng.uniform(26.55, 26.65, 400)])
+    cluster = np.column_stack([rng.normal(106.70, 0.002, 150), rng.normal(26.60, 0.002, 150)])
+    xy = np.vstack([background, cluster])
+    pd.DataFrame({"经度x": xy[:, 0], "纬度y": xy[:, 1], "n": 1}).to_csv(tmp_path / "complaints.csv", index=False)
+    out = tmp_path / "cells.geojson"
+    result = runner.invoke(
+        app,
+        [
+            "risk",
+            "hotspots",
+            "--points",
+            str(tmp_path / "complaints.csv"),
+            "--lon",
+            "经度x",
+            "--lat",
+            "纬度y",
+            "--weight",
+            "n",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    cells = json.loads(out.read_text(encoding="utf-8"))["features"]
+    classes = [c["properties"]["hotspot_class"] for c in cells]
+    assert any(c.startswith("hot_") for c in classes)
+    assert {"gi_z", "p_value", "p_fdr"} <= set(cells[0]["properties"])
+    peak = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["kde_peak"]
+    assert abs(peak["lon"] - 106.70) < 0.005 and abs(peak["lat"] - 26.60) < 0.005
+
+
+def test_validate_names_row_and_field_of_a_gbk_file(tmp_path) -> None:
+    """`validate` reads a GBK CSV with Chinese headers, reports every bad row and field, and exits 1."""
+    text = (
+        "许可证号,名称,经度,纬度,业态,档位,open_time,close_time\n"
+        "R1,一号店,106.71,26.58,食杂店,A,08:00,22:00\n"
+        "R2,二号店,abc,26.58,便利店,A,08:00,22:00\n"
+        "R1,三号店,106.71,26.58,超级市场,A,25:00,22:00\n"
+    )
+    (tmp_path / "r.csv").write_bytes(text.encode("gbk"))
+    result = runner.invoke(app, ["validate", "--retailers", str(tmp_path / "r.csv")])
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert "row 3, field 'lon'" in out
+    assert "row 4, field 'retailer_id'" in out and "duplicate" in out
+    assert "row 4, field 'business_type'" in out
+    assert "row 4, field 'open_time'" in out
+    assert "Traceback" not in result.output
