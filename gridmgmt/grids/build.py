@@ -726,8 +726,8 @@ def _rebalance_search(
         except InfeasiblePlanError as exc:
             error = exc
             continue
-        logger.debug("rebalance attempt (floor %.2f): max/min %.4f, %.0f retailers moved", floor, res.balance,
-                     res.moved_retailers)  # fmt: skip
+        logger.debug("rebalance attempt (floor %.2f): max/min %.4f, %.0f retailers moved, PP min %.3f", floor,
+                     res.balance, res.moved_retailers, res.compactness.min())  # fmt: skip
         better_feasible = res.is_feasible() and (best is None or not best.is_feasible()
                                                  or res.moved_retailers < best.moved_retailers)  # fmt: skip
         closer = best is None or (not res.is_feasible() and not best.is_feasible() and res.balance < best.balance)

@@ -13,14 +13,18 @@ a GeoDataFrame of unit cells (:meth:`UnitTable.from_geodataframe`).
 3. contiguity repair: each grid keeps its largest piece, other pieces join a neighbour;
 4. local search on the exact, non-additive workload function: a grid-level min-cost flow plans
    how much workload should cross each shared boundary; boundary units then move along that
-   plan while both grids stay contiguous and compact, until max/min <= tolerance.
+   plan while both grids stay contiguous and compact, until max/min <= tolerance;
+5. compactness search: single boundary moves and pairwise swaps (one unit each way) that lower
+   ``sum(1 / Polsby-Popper)`` over the grids while max/min stays within the tolerance.
 
 :func:`rebalance` starts from the current labels, dissolves or splits grids when ``k``
-changes, and runs the same local search scoring moves by retailers moved.
+changes, and runs the same local search scoring moves by retailers moved; finally units moved
+needlessly (the greedy search overshoots) go back home while the balance stays within tolerance.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -34,7 +38,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
-from gridmgmt.grids.metrics import WorkloadModel, balance_ratio, polsby_popper_from_parts
+from gridmgmt.grids.metrics import WorkloadModel, balance_ratio, components_per_grid, polsby_popper_from_parts
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -46,6 +50,8 @@ logger = logging.getLogger(__name__)
 WorkloadFn = Callable[..., "NDArray[np.float64]"]
 
 _SOURCE = "units"
+#: weight of retailers moved against workload passed in rebalancing (measured on the demo churn: 2 beats 0.5, 1, 4)
+_REBALANCE_RETAILER_WEIGHT = 2.0
 
 
 def _problem(field_: str, message: str, value: object = None, hint: str = "") -> Problem:
@@ -789,6 +795,105 @@ def _balance(state: _State, opt: _SearchOptions, *, rounds: int = 30) -> int:
     return moves
 
 
+def _unmove(state: _State, home: NDArray[np.int64], opt: _SearchOptions, *, passes: int = 20) -> int:
+    """Send moved units back to their home grid while the balance stays within tolerance.
+
+    The balancing search is greedy and overshoots; afterwards some moved units are not needed.
+    Units go home heaviest in retailers first, when the home grid is next to them, max/min stays
+    <= tolerance, both grids stay in one piece and neither drops below its compactness floor.
+    When a return alone breaks the balance, it is paired with a compensating move of one boundary
+    unit of the home grid the other way, if that pair lowers the retailers moved in total (the
+    compensating unit has fewer retailers, or is itself going home). Returns the units moved.
+    """
+    back = 0
+    active = ~opt.closed_grids
+    floor = opt.floor if opt.floor is not None else np.full(state.k, opt.min_compactness)
+    r = state.u.n_retailers
+    idle = 0
+
+    def ratio(W: NDArray[np.float64]) -> float:
+        return balance_ratio(W[state.count > 0])
+
+    def ok_pp(ev: dict[str, NDArray[np.float64]], g: int, h: int, pp: NDArray[np.float64]) -> NDArray[np.bool_]:
+        return (ev["ppg"] >= np.minimum(floor[g], pp[g])) & (ev["pph"] >= np.minimum(floor[h], pp[h]))
+
+    for npass in range(passes):
+        away = np.flatnonzero((home >= 0) & (state.lab != home) & opt.movable)
+        if away.size == 0:
+            break
+        away = away[active[home[away]] & active[state.lab[away]]]
+        # alternate: most retailers per minute of work first (cheap to take back), then most retailers first
+        per_min = r[away] / np.maximum(state.cols[away, 0] + state.cols[away, 1], 1e-9)
+        order = away[np.lexsort((away, -per_min if npass % 2 == 0 else -r[away]))]
+        made = 0
+        for i in order:
+            i = int(i)
+            g, h = int(state.lab[i]), int(home[i])
+            if g == h or not (state.lab[state.neighbours(i)[0]] == h).any():
+                continue
+            now = ratio(state.W)
+            pp = state.compactness()
+            ev = state.evaluate(np.array([i]), g, h)
+            if not ok_pp(ev, g, h, pp)[0] or not state.stays_connected(i):
+                continue
+            W = state.W.copy()
+            W[g], W[h] = ev["wg"][0], ev["wh"][0]
+            if ratio(W) <= opt.tolerance + 1e-12 or ratio(W) <= now:
+                state.move(i, h)
+                made += 1
+                continue
+            if r[i] <= 0:
+                continue
+            # compensate: one boundary unit of h goes to g, if the pair moves fewer retailers in total
+            state.move(i, h)
+            lab = state.lab
+            m = (lab[state.src] == h) & (lab[state.dst] == g)
+            c = np.unique(state.src[m])
+            c = c[opt.movable[c] & (c != i)]
+            cost = np.where(home[c] == g, -r[c], np.where(home[c] == h, r[c], 0.0))
+            c, cost = c[cost < r[i]], cost[cost < r[i]]
+            done = False
+            if c.size:
+                ev2 = state.evaluate(c, h, g)
+                pp2 = state.compactness()
+                W2 = np.repeat(state.W[None, :], c.size, axis=0)
+                W2[:, h], W2[:, g] = ev2["wg"], ev2["wh"]
+                live = state.count > 0
+                rat = W2[:, live].max(axis=1) / np.maximum(W2[:, live].min(axis=1), 1e-12)
+                good = (rat <= max(opt.tolerance + 1e-12, now)) & ok_pp(ev2, h, g, pp2)
+                for j in c[good][np.lexsort((c[good], rat[good], cost[good]))][: opt.max_checks]:
+                    if state.stays_connected(int(j)):
+                        state.move(int(j), g)
+                        made += 2
+                        done = True
+                        break
+            if not done:
+                state.move(i, g)  # undo
+        back += made
+        idle = idle + 1 if made == 0 else 0
+        if idle >= 2:
+            break
+    return back
+
+
+def _polish(state: _State, home: NDArray[np.int64], opt: _SearchOptions, *, rounds: int = 3) -> int:
+    """After rebalancing: send needless moves home, then improve compactness at no extra cost, repeatedly.
+
+    The compactness search may only move units that already left home or hold no staying
+    retailers, so it never adds to the retailers moved; it can make room for more units to go home.
+    """
+    moves = _unmove(state, home, opt)
+    r = state.u.n_retailers
+    for _ in range(rounds):
+        cost = float(r[(home >= 0) & (state.lab != home)].sum())
+        free = opt.movable & ((r == 0) | (state.lab != home))  # home -1: new or dissolved, moved anyway
+        made = _compact(state, dataclasses.replace(opt, movable=free)) + _unmove(state, home, opt)
+        moves += made
+        if made == 0 or float(r[(home >= 0) & (state.lab != home)].sum()) >= cost:
+            break
+    return moves
+
+
 def _smooth(state: _State, opt: _SearchOptions, *, passes: int = 4) -> int:
     """Move boundary units that share more boundary with a neighbouring grid than with their own.
 
@@ -831,6 +936,116 @@ def _smooth(state: _State, opt: _SearchOptions, *, passes: int = 4) -> int:
                 made += 1
         moves += made
         if made == 0:
+            break
+    return moves
+
+
+def _compact(state: _State, opt: _SearchOptions, *, max_moves: int = 3000, top: int = 8) -> int:
+    """Compactness search: boundary moves and pairwise swaps that lower ``sum(1 / PP)`` within the tolerance.
+
+    The objective ``sum_g P_g**2 / (4 pi A_g)`` (perimeter from unit perimeters minus shared
+    boundaries, so the real polygon's) weighs the least compact grids most. A single move
+    ``g -> h`` is kept when it lowers the objective, keeps max/min <= tolerance and both grids in
+    one piece; when balance blocks every single move between two grids, a swap (one unit each
+    way) is tried, which keeps the workloads nearly unchanged.
+
+    Returns
+    -------
+    int
+        Units moved.
+    """
+    moves = 0
+    active = ~opt.closed_grids
+    tol = opt.tolerance
+
+    def inv_pp(area_km2: NDArray[np.float64], perim_m: NDArray[np.float64]) -> NDArray[np.float64]:
+        return perim_m**2 / np.maximum(4.0 * math.pi * area_km2 * 1e6, 1e-9)
+
+    def ratio_with(
+        W: NDArray[np.float64], g: int, h: int, wg: NDArray[np.float64], wh: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        others = state.count > 0  # every grid with units counts, closed ones included
+        others[[g, h]] = False
+        rest = W[others]
+        hi = np.maximum(np.maximum(wg, wh), rest.max() if rest.size else 0.0)
+        lo = np.minimum(np.minimum(wg, wh), rest.min() if rest.size else np.inf)
+        return hi / np.maximum(lo, 1e-12)
+
+    def candidates(g: int, h: int) -> tuple[NDArray[np.int64], dict[str, NDArray[np.float64]], NDArray[np.float64]]:
+        lab = state.lab
+        m = (lab[state.src] == g) & (lab[state.dst] == h)
+        c = np.unique(state.src[m])
+        c = c[opt.movable[c]]
+        if c.size == 0:
+            return c, {}, np.zeros(0)
+        ev = state.evaluate(c, g, h)
+        ag, ah = state.agg[g], state.agg[h]
+        base = inv_pp(ag[3], ag[8]) + inv_pp(ah[3], ah[8])
+        new = ev["ppg"], ev["pph"]
+        with np.errstate(divide="ignore"):
+            delta = (
+                np.where(
+                    (new[0] > 0) & (new[1] > 0),
+                    1.0 / np.maximum(new[0], 1e-12) + 1.0 / np.maximum(new[1], 1e-12),
+                    np.inf,
+                )
+                - base
+            )
+        return c, ev, delta
+
+    for _ in range(50):
+        made = 0
+        pairs = [(int(a), int(b)) for a, b in state.grid_pairs() if active[a] and active[b]]
+        for g, h in pairs:
+            if moves >= max_moves:
+                break
+            if state.count[g] <= 1:
+                continue
+            c, ev, delta = candidates(g, h)
+            if c.size == 0:
+                continue
+            r = ratio_with(state.W, g, h, ev["wg"], ev["wh"])
+            ok = (delta < -1e-6) & (r <= tol)
+            done = False
+            for idx in np.flatnonzero(ok)[np.lexsort((c[ok], delta[ok]))][: opt.max_checks]:
+                i = int(c[idx])
+                if state.stays_connected(i):
+                    state.move(i, h)
+                    made += 1
+                    moves += 1
+                    done = True
+                    break
+            if done:
+                continue
+            # swaps: the most helpful moves g -> h, each paired with the best return h -> g
+            good = np.flatnonzero(delta < -1e-6)
+            for idx in good[np.lexsort((c[good], delta[good]))][:top]:
+                i = int(c[idx])
+                if not state.stays_connected(i):
+                    continue
+                obj0 = float(inv_pp(state.agg[[g, h], 3], state.agg[[g, h], 8]).sum())
+                state.move(i, h)
+                c2, ev2, delta2 = candidates(h, g)
+                c2mask = c2 != i
+                if c2.size:
+                    r2 = ratio_with(state.W, h, g, ev2["wg"], ev2["wh"])
+                    obj1 = float(inv_pp(state.agg[[g, h], 3], state.agg[[g, h], 8]).sum())
+                    total = obj1 + delta2 - obj0
+                    ok2 = c2mask & (total < -1e-6) & (r2 <= tol)
+                    accepted = False
+                    for j_idx in np.flatnonzero(ok2)[np.lexsort((c2[ok2], total[ok2]))][:top]:
+                        j = int(c2[j_idx])
+                        if state.stays_connected(j):
+                            state.move(j, g)
+                            accepted = True
+                            break
+                    if accepted:
+                        made += 2
+                        moves += 2
+                        done = True
+                        break
+                state.move(i, g)  # undo
+        if made == 0 or moves >= max_moves:
             break
     return moves
 
@@ -916,7 +1131,7 @@ def _capacitated_assign(
 
 
 def _lloyd(
-    units: UnitTable, k: int, seed: int, max_iter: int, workload_fn: WorkloadFn
+    units: UnitTable, k: int, seed: int | list[int], max_iter: int, workload_fn: WorkloadFn
 ) -> tuple[NDArray[np.int64], int]:
     c_tour = float(getattr(workload_fn, "c_tour_min", 0.0))
     base = units.service_min + units.access_min
@@ -1056,6 +1271,39 @@ def _check_k(k: int, n: int) -> None:
         )
 
 
+def _one_start(
+    units: UnitTable,
+    k: int,
+    entropy: int | list[int],
+    max_iter: int,
+    fn: WorkloadFn,
+    tolerance: float,
+    min_compactness: float,
+    crossing_weight: float,
+    compact_search: bool,
+) -> tuple[_State, int, int, float]:
+    """One start of :func:`partition`: Lloyd, contiguity repair, balancing, smoothing, compactness search."""
+    labels, iters = _lloyd(units, k, entropy, max_iter, fn)
+    state = _State(units, labels, k, fn)
+    movable = np.ones(units.n, dtype=bool)
+    repaired = _repair_contiguity(state, movable)
+    opt = _SearchOptions(
+        tolerance=tolerance, min_compactness=min_compactness, movable=movable,
+        closed_grids=np.zeros(k, dtype=bool), retailer_weight=0.0, crossing_weight=crossing_weight,
+    )  # fmt: skip
+    lloyd_ratio = balance_ratio(state.W)
+    moves = repaired + _balance(state, opt)
+    for _ in range(3):  # compactness within the tolerance, then re-balance
+        smoothed = _smooth(state, opt)
+        moves += smoothed + _balance(state, opt)
+        if smoothed == 0:
+            break
+    if compact_search:
+        moves += _compact(state, opt)
+        moves += _balance(state, opt)
+    return state, iters, moves, lloyd_ratio
+
+
 def partition(
     units: UnitTable,
     k: int,
@@ -1066,6 +1314,8 @@ def partition(
     max_iter: int = 15,
     min_compactness: float = 0.40,
     crossing_weight: float = 1.0,
+    compact_search: bool = True,
+    starts: int = 1,
 ) -> PartitionResult:
     """Divide units into ``k`` contiguous, compact grids of equal workload.
 
@@ -1089,6 +1339,12 @@ def partition(
         Polsby-Popper floor the local search never pushes a grid below.
     crossing_weight : float, default 1.0
         Weight of edge crossing costs when choosing which boundary unit to move.
+    compact_search : bool, default True
+        Finish with the compactness search (boundary moves and pairwise swaps lowering
+        ``sum(1 / Polsby-Popper)`` within the tolerance, see :func:`_compact`).
+    starts : int, default 1
+        Independent starts (k-means++ seeds derived from ``seed``); the plan kept is within
+        tolerance and one piece per grid if any is, then has the highest mean + min Polsby-Popper.
 
     Returns
     -------
@@ -1105,21 +1361,23 @@ def partition(
     if k == 1:
         state = _State(units, np.zeros(units.n, dtype=np.int64), 1, fn)
         return _result(state, tolerance, iterations=0, n_moves=0, t0=t0)
-    labels, iters = _lloyd(units, k, seed, max_iter, fn)
-    state = _State(units, labels, k, fn)
-    movable = np.ones(units.n, dtype=bool)
-    repaired = _repair_contiguity(state, movable)
-    opt = _SearchOptions(
-        tolerance=tolerance, min_compactness=min_compactness, movable=movable,
-        closed_grids=np.zeros(k, dtype=bool), retailer_weight=0.0, crossing_weight=crossing_weight,
-    )  # fmt: skip
-    lloyd_ratio = balance_ratio(state.W)
-    moves = _balance(state, opt)
-    for _ in range(3):  # compactness within the tolerance, then re-balance
-        smoothed = _smooth(state, opt)
-        moves += smoothed + _balance(state, opt)
-        if smoothed == 0:
-            break
+    best: tuple[tuple[bool, float], _State, int, int, float] | None = None
+    for start in range(max(1, int(starts))):
+        entropy = seed if start == 0 else [seed, start]
+        state, iters, moves, lloyd_ratio = _one_start(units, k, entropy, max_iter, fn, tolerance, min_compactness,
+                                                      crossing_weight, compact_search)  # fmt: skip
+        pp = state.compactness()
+        feasible = balance_ratio(state.W) <= tolerance and bool(
+            (components_per_grid(state.lab, units.edges, k) == 1).all()
+        )
+        key = (feasible, float(pp.mean() + pp.min()))
+        logger.debug("partition start %d: max/min %.4f, PP mean %.3f min %.3f", start, balance_ratio(state.W),
+                     pp.mean(), pp.min())  # fmt: skip
+        if best is None or key > best[0]:
+            best = (key, state, iters, moves, lloyd_ratio)
+    assert best is not None
+    _, state, iters, moves, lloyd_ratio = best
+    repaired = 0
     res = _result(state, tolerance, iterations=iters, n_moves=moves + repaired, t0=t0)
     logger.info(
         "partition: k=%d, %d Lloyd iterations (max/min %.3f), %d repair + %d balancing moves -> max/min %.4f in %.2f s",
@@ -1397,11 +1655,17 @@ def rebalance(
 
     opt = _SearchOptions(
         tolerance=tolerance, min_compactness=min_compactness, movable=movable, closed_grids=closed,
-        retailer_weight=1.0, crossing_weight=crossing_weight,
+        retailer_weight=_REBALANCE_RETAILER_WEIGHT, crossing_weight=crossing_weight,
     )  # fmt: skip
     moves += _balance(state, opt)
     lookup = np.array([-1 if label_map[g] is None else label_map[g] for g in range(k_old)] + [-1], dtype=np.int64)
     mapped = lookup[start]  # start == -1 picks the trailing -1
+    moves += _polish(state, np.where(had_grid, mapped, -1), opt)
+    if not locked_grid_ids and not _resolve_locks(units, locked_units).any():
+        # which new grid continues which old one: the matching keeping most retailers in place
+        label_map = _match_grids(start, state.lab, units.n_retailers, k_old, state.k, label_map)
+        lookup = np.array([-1 if label_map[g] is None else label_map[g] for g in range(k_old)] + [-1], dtype=np.int64)
+        mapped = lookup[start]
     moved = had_grid & (state.lab != mapped)
     res = _result(
         state, tolerance, iterations=0, n_moves=moves, t0=t0, moved=moved, label_map=label_map,
@@ -1425,6 +1689,32 @@ def rebalance(
         k_old, k, moves, 100 * res.moved_share, res.balance, res.elapsed_s,
     )  # fmt: skip
     return res
+
+
+def _match_grids(
+    start: NDArray[np.int64],
+    labels: NDArray[np.int64],
+    weight: NDArray[np.float64],
+    k_old: int,
+    k_new: int,
+    label_map: dict[int, int | None],
+) -> dict[int, int | None]:
+    """Old grid -> new grid by the assignment keeping the most retailers (weight) in place.
+
+    Returns ``label_map`` unchanged unless the matching keeps strictly more retailers.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    ok = start >= 0
+    ct = np.zeros((k_old, k_new))
+    np.add.at(ct, (start[ok], labels[ok]), weight[ok])
+    rows, cols = linear_sum_assignment(-ct)
+    kept_now = sum(ct[g, h] for g, h in label_map.items() if h is not None)
+    if ct[rows, cols].sum() <= kept_now + 1e-9:
+        return label_map
+    out: dict[int, int | None] = {g: None for g in range(k_old)}
+    out.update({int(g): int(h) for g, h in zip(rows, cols, strict=True)})
+    return out
 
 
 def _drop_grid(
@@ -1455,9 +1745,10 @@ def _drop_grid(
         cl[d] = True
         opt = _SearchOptions(
             tolerance=tolerance, min_compactness=min_compactness, movable=movable, closed_grids=cl,
-            retailer_weight=1.0, crossing_weight=crossing_weight,
+            retailer_weight=_REBALANCE_RETAILER_WEIGHT, crossing_weight=crossing_weight,
         )  # fmt: skip
         _balance(trial, opt)
+        _unmove(trial, np.where(state.lab == d, -1, state.lab), opt)
         cost = float(state.u.n_retailers[trial.lab != state.lab].sum())
         ratio = balance_ratio(trial.W[~cl])
         key = cost + (1e12 if ratio > tolerance else 0.0)
