@@ -19,8 +19,9 @@ Without ``--baseline``/``--pyvrp`` our solver runs; pass several flags plus ``--
 several methods. Runs are sequential (one process). The CSV is rewritten after each instance.
 
 Measured (2 shared cores, OR-Tools 9.15, PyVRP 0.14.1; CSVs in scripts/results/):
-all 56 at 10 s: ours 3.42% mean gap, 56/56 feasible; baseline 4.35% on 49 feasible, 7 infeasible
-(R101 R102 R103 R105 R106 RC101 RC105). mix12 at 60 s: ours 0.76%, 12/12; baseline 0.81% on 8,
+all 56 at 10 s: ours 2.53% mean gap, 56/56 feasible (C1 0.70, C2 0.34, R1 3.21, R2 3.02, RC1 4.93,
+RC2 2.73; before one start + relocate_neighbors: 3.42%); baseline 4.35% on 49 feasible, 7 infeasible
+(R101 R102 R103 R105 R106 RC101 RC105). mix12 at 60 s: ours 0.53%, 12/12 (before: 0.76%); baseline 0.81% on 8,
 4 infeasible; PyVRP 0.04%, 12/12.
 """
 
