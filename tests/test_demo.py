@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import shapely
 
 from gridmgmt import demo
-from gridmgmt.config import load_settings
+from gridmgmt.config import Files, load_settings
 from gridmgmt.io import read_table
 
 N_RETAILERS = 600
@@ -65,18 +66,7 @@ def test_every_file_written_and_named_in_district_toml(small: dict[str, Path]) -
     settings = load_settings(small["district"])
     assert settings.history_end == HISTORY_END
     assert settings.grids.count == 12
-    for key in (
-        "boundary",
-        "subdistricts",
-        "network",
-        "retailers",
-        "events",
-        "orders",
-        "staff",
-        "depots",
-        "schools",
-        "ground_truth",
-    ):
+    for key in (f.name for f in dataclasses.fields(Files)):
         path = settings.path(key)
         assert path.is_file() and path.stat().st_size > 0, key
         assert path == small[key].resolve()
