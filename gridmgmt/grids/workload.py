@@ -358,7 +358,6 @@ def calibrate(
     deps = district.depots.to_crs(district.crs).geometry
     dxy = np.stack([deps.x.to_numpy(), deps.y.to_numpy()], axis=1)
     n_total = len(work)
-    nd = len(dlon)
 
     # effective depot speed
     pick = np.sort(rng.choice(n_total, size=min(200, n_total), replace=False))
@@ -384,17 +383,8 @@ def calibrate(
         members = np.flatnonzero(np.isin(unit_labels, take))
         if members.size < 10:
             continue
-        mat = travel_time_matrix(graph, (np.concatenate([dlon, lon[members]]), np.concatenate([dlat, lat[members]])),
-                                 mode=mode, dtype=np.float64)  # fmt: skip
-        dep = _nearest_depot(mat, nd)
-        keep = np.concatenate([[dep], nd + np.arange(members.size)])
-        sub = mat[np.ix_(keep, keep)]
-        xy = np.vstack([[0.0, 0.0], rxy[members]])
-        routed = 0.0
-        for col in ("visits_marketing", "visits_monopoly"):
-            f = np.concatenate([[0.0], work[col].to_numpy()[members]])
-            minutes, _ = route_month_min(sub, xy, f, days_per_month=days, depot=0, day_stride=day_stride)
-            routed += minutes
+        routed = _routed_month_min(graph, (dlon, dlat), (lon[members], lat[members]), rxy[members],
+                                   work.iloc[members], mode=mode, days=days, day_stride=day_stride)  # fmt: skip
         w = stops_all[members]
         centre = (rxy[members] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-9)
         d_m = float(np.hypot(*(dxy - centre).T).min())
@@ -422,6 +412,27 @@ def calibrate(
                 "depot speed %.1f km/h", c, len(samples), 100 * err, speed)  # fmt: skip
     _CAL_CACHE.setdefault(graph, {})[key] = cal
     return cal
+
+
+def _routed_month_min(graph, depots_lonlat, stops_lonlat, stops_xy: np.ndarray, work: pd.DataFrame, *, mode: str,
+                      days: float, day_stride: int) -> float:  # fmt: skip
+    """Routed travel minutes of one month of both departments' visits to these stops, from the nearest depot."""
+    from gridmgmt.network import travel_time_matrix
+
+    dlon, dlat = depots_lonlat
+    lon, lat = stops_lonlat
+    mat = travel_time_matrix(graph, (np.concatenate([dlon, lon]), np.concatenate([dlat, lat])), mode=mode,
+                             dtype=np.float64)  # fmt: skip
+    nd = len(dlon)
+    keep = np.concatenate([[_nearest_depot(mat, nd)], nd + np.arange(len(lon))])
+    sub = mat[np.ix_(keep, keep)]
+    xy = np.vstack([[0.0, 0.0], stops_xy])
+    routed = 0.0
+    for col in ("visits_marketing", "visits_monopoly"):
+        f = np.concatenate([[0.0], work[col].to_numpy()])
+        minutes, _ = route_month_min(sub, xy, f, days_per_month=days, depot=0, day_stride=day_stride)
+        routed += minutes
+    return routed
 
 
 def _nearest_depot(mat: np.ndarray, nd: int) -> int:
@@ -469,7 +480,6 @@ def verify_workload(
         ``attrs``: planning_ratio, routed_ratio, routed_cv, mean_abs_error_pct.
     """
     from gridmgmt.grids.build import GridPlan, plan_from_assignment
-    from gridmgmt.network import travel_time_matrix
 
     if not isinstance(plan, GridPlan):
         plan = plan_from_assignment(district, plan)
@@ -486,19 +496,8 @@ def verify_workload(
     rows = []
     for _, g in plan.grids.iterrows():
         members = np.flatnonzero(gid == g["grid_id"])
-        all_lon = np.concatenate([dlon, lon[members]])
-        all_lat = np.concatenate([dlat, lat[members]])
-        mat = travel_time_matrix(district.graph, (all_lon, all_lat), mode=mode, dtype=np.float64)
-        nd = len(dlon)
-        dep = _nearest_depot(mat, nd)
-        keep = np.concatenate([[dep], nd + np.arange(members.size)])
-        sub = mat[np.ix_(keep, keep)]
-        xy = np.vstack([[0.0, 0.0], rxy[members]])
-        routed = 0.0
-        for col in ("visits_marketing", "visits_monopoly"):
-            f = np.concatenate([[0.0], work[col].to_numpy()[members]])
-            minutes, _ = route_month_min(sub, xy, f, days_per_month=days, depot=0, day_stride=day_stride)
-            routed += minutes
+        routed = _routed_month_min(district.graph, (dlon, dlat), (lon[members], lat[members]), rxy[members],
+                                   work.iloc[members], mode=mode, days=days, day_stride=day_stride)  # fmt: skip
         access = float(work["access_min"].to_numpy()[members].sum())
         service = float(work["service_min"].to_numpy()[members].sum())
         planning_travel = float(g["travel_min"])

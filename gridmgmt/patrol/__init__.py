@@ -2,36 +2,7 @@
 
 from __future__ import annotations
 
-from gridmgmt.patrol.solver import (
-    Break,
-    DroppedVisit,
-    MaxRuntime,
-    MaxSolutions,
-    Result,
-    Route,
-    RoutingProblem,
-    ScheduledBreak,
-    SearchParams,
-    Stop,
-    StopCriterion,
-    Vehicle,
-    diagnose_visit,
-    solve,
-)
+from gridmgmt.patrol import solver
+from gridmgmt.patrol.solver import *  # noqa: F403  (the solver's public API, as listed in its __all__)
 
-__all__ = [
-    "Break",
-    "DroppedVisit",
-    "MaxRuntime",
-    "MaxSolutions",
-    "Result",
-    "Route",
-    "RoutingProblem",
-    "ScheduledBreak",
-    "SearchParams",
-    "Stop",
-    "StopCriterion",
-    "Vehicle",
-    "diagnose_visit",
-    "solve",
-]
+__all__ = list(solver.__all__)

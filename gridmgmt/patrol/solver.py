@@ -43,6 +43,7 @@ __all__ = [
     "Stop",
     "StopCriterion",
     "Vehicle",
+    "diagnose_visit",
     "solve",
 ]
 
