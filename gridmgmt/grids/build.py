@@ -698,9 +698,10 @@ def rebalance_grids(
     return plan, moves, {"before": before, "after": after}
 
 
-#: (compactness floor, crossing weight) tried by rebalance_grids, strictest first: the partition core's
-#: floor can stall the search short of the tolerance, and a lower floor sometimes moves fewer retailers
-REBALANCE_ATTEMPTS = ((0.40, 1.0), (0.25, 1.0), (0.0, 0.0))
+#: (compactness floor, slack, crossing weight) tried by rebalance_grids, strictest first; the first that
+#: reaches the tolerance is kept. Floor 1.0: no grid loses more than the slack of its Polsby-Popper.
+#: The last attempt drops the compactness guard, so a feasible plan is still found when shapes must give.
+REBALANCE_ATTEMPTS = ((1.0, 0.05, 1.0), (1.0, 0.10, 1.0), (1.0, 0.15, 1.0), (0.0, 1.0, 0.0))
 
 
 def _rebalance_search(
@@ -715,24 +716,23 @@ def _rebalance_search(
     k_old: int,
     locked_ids: list[str],
 ) -> PartitionResult:
-    """Run the partition core's rebalance with each of REBALANCE_ATTEMPTS; keep the feasible one moving fewest."""
+    """Run the partition core's rebalance with each of REBALANCE_ATTEMPTS until one reaches the tolerance."""
     best: PartitionResult | None = None
     error: InfeasiblePlanError | None = None
-    for floor, crossing in REBALANCE_ATTEMPTS:
+    for floor, slack, crossing in REBALANCE_ATTEMPTS:
         try:
             res = rebalance(units, block_lab, k_new, locked_units=locked_blocks, locked_grids=locked_grid_idx,
                             tolerance=tol, workload_fn=model, grid_names=names, dissolve_candidates=k_old,
-                            min_compactness=floor, crossing_weight=crossing)  # fmt: skip
+                            min_compactness=floor, compactness_slack=slack, crossing_weight=crossing)  # fmt: skip
         except InfeasiblePlanError as exc:
             error = exc
             continue
-        logger.debug("rebalance attempt (floor %.2f): max/min %.4f, %.0f retailers moved, PP min %.3f", floor,
-                     res.balance, res.moved_retailers, res.compactness.min())  # fmt: skip
-        better_feasible = res.is_feasible() and (best is None or not best.is_feasible()
-                                                 or res.moved_retailers < best.moved_retailers)  # fmt: skip
-        closer = best is None or (not res.is_feasible() and not best.is_feasible() and res.balance < best.balance)
-        if better_feasible or closer:
+        logger.info("rebalance attempt (PP floor %.2f, slack %.2f): max/min %.4f, %.0f retailers moved, PP min %.3f",
+                    floor, slack, res.balance, res.moved_retailers, res.compactness.min())  # fmt: skip
+        if best is None or res.balance < best.balance:
             best = res
+        if res.is_feasible():
+            break
     if best is None:
         assert error is not None
         if locked_ids:

@@ -18,8 +18,10 @@ a GeoDataFrame of unit cells (:meth:`UnitTable.from_geodataframe`).
    ``sum(1 / Polsby-Popper)`` over the grids while max/min stays within the tolerance.
 
 :func:`rebalance` starts from the current labels, dissolves or splits grids when ``k``
-changes, and runs the same local search scoring moves by retailers moved; finally units moved
-needlessly (the greedy search overshoots) go back home while the balance stays within tolerance.
+changes, and runs the same local search scoring moves by retailers moved (only a unit leaving its
+home grid costs; new, dissolved and already moved units move free) while no grid loses more than a
+slack of its Polsby-Popper; finally units moved needlessly (the greedy search overshoots) go back
+home and free units smooth the boundaries while the balance stays within tolerance.
 """
 
 from __future__ import annotations
@@ -664,6 +666,8 @@ class _SearchOptions:
     max_moves: int = 20000
     max_checks: int = 25
     floor: NDArray[np.float64] | None = None  # per-grid compactness floor, set by _balance
+    compactness_slack: float = 0.05  # how far below its starting Polsby-Popper a grid may fall
+    home: NDArray[np.int64] | None = None  # rebalance: grid each unit starts in (-1: new or dissolved, free)
 
 
 def _flow_plan(state: _State, opt: _SearchOptions) -> dict[tuple[int, int], float]:
@@ -727,15 +731,25 @@ def _try_move(state: _State, g: int, h: int, want: float, opt: _SearchOptions) -
     # also penalise moves that leave h heavier than g
     flip = np.clip(ev["wh"][ok] - ev["wg"][ok], 0.0, None) / max(Wg - Wh, 1e-9)
     typical_perim = float(np.median(state.u.perimeter_m)) or 1.0
+    dperim = ev["dperim"][ok] / typical_perim
+    if opt.retailer_weight > 0:
+        # perimeter added per share of the wanted workload: empty blocks are free in retailers but give
+        # little workload, and moving many of them one by one grows fingers
+        dperim = np.where(dperim > 0, dperim / np.maximum(np.minimum(give / want, 1.0), _MIN_GIVE_SHARE), dperim)
     score = (
-        ev["dperim"][ok] / typical_perim
+        dperim
         + opt.crossing_weight * ev["dcross"][ok]
         + 2.0 * overshoot
         + 2.0 * flip
         - 0.5 * np.minimum(give / want, 1.0)
     )
     if opt.retailer_weight > 0:
-        per_min = state.u.n_retailers[cands] / np.maximum(give, 1e-9)
+        r = state.u.n_retailers[cands]
+        if opt.home is not None:
+            # only leaving home costs; going back home earns; units without a home move free
+            hm = opt.home[cands]
+            r = np.where(hm < 0, 0.0, np.where(hm == g, r, np.where(hm == h, -r, 0.0)))
+        per_min = r / np.maximum(give, 1e-9)
         mean_per_min = state.agg[:, 9].sum() / state.W.sum()
         score = score + opt.retailer_weight * 4.0 * per_min / max(mean_per_min, 1e-12) * np.minimum(give / want, 1.0)
     order = np.lexsort((cands, score))
@@ -748,16 +762,16 @@ def _try_move(state: _State, g: int, h: int, want: float, opt: _SearchOptions) -
     return 0.0
 
 
-#: how far below its starting Polsby-Popper a grid already under the floor may go during balancing
-_COMPACTNESS_SLACK = 0.05
+#: floor of the share of the wanted workload a move is credited with when its perimeter cost is scaled
+_MIN_GIVE_SHARE = 0.1
 
 
 def _balance(state: _State, opt: _SearchOptions, *, rounds: int = 30) -> int:
     """Move boundary units until max/min <= tolerance (or no move helps); return the moves made."""
     moves = 0
     active = ~opt.closed_grids
-    # grids already under the floor may lose a little more compactness, never much
-    opt.floor = np.minimum(opt.min_compactness, state.compactness() - _COMPACTNESS_SLACK)
+    # a grid may fall to the floor, or lose compactness_slack from where it starts if that is lower
+    opt.floor = np.minimum(opt.min_compactness, state.compactness() - opt.compactness_slack)
 
     def ratio() -> float:
         # every grid that still has units counts, locked ones included (a dissolved grid has none)
@@ -887,7 +901,8 @@ def _polish(state: _State, home: NDArray[np.int64], opt: _SearchOptions, *, roun
     for _ in range(rounds):
         cost = float(r[(home >= 0) & (state.lab != home)].sum())
         free = opt.movable & ((r == 0) | (state.lab != home))  # home -1: new or dissolved, moved anyway
-        made = _compact(state, dataclasses.replace(opt, movable=free)) + _unmove(state, home, opt)
+        free_opt = dataclasses.replace(opt, movable=free)
+        made = _smooth(state, free_opt) + _compact(state, free_opt) + _unmove(state, home, opt)
         moves += made
         if made == 0 or float(r[(home >= 0) & (state.lab != home)].sum()) >= cost:
             break
@@ -926,7 +941,7 @@ def _smooth(state: _State, opt: _SearchOptions, *, passes: int = 4) -> int:
             ev = state.evaluate(np.array([i]), g, h)
             W = state.W.copy()
             W[g], W[h] = ev["wg"][0], ev["wh"][0]
-            if balance_ratio(W[~opt.closed_grids]) > opt.tolerance:
+            if balance_ratio(W[state.count > 0]) > opt.tolerance:  # locked grids count too
                 continue
             pp = state.compactness()
             if (ev["ppg"][0] < min(opt.min_compactness, pp[g])) or (ev["pph"][0] < min(opt.min_compactness, pp[h])):
@@ -1552,6 +1567,7 @@ def rebalance(
     tolerance: float = 1.05,
     workload_fn: WorkloadFn | None = None,
     min_compactness: float = 0.40,
+    compactness_slack: float = 0.05,
     crossing_weight: float = 1.0,
     dissolve_candidates: int = 3,
     grid_names: Sequence[object] | None = None,
@@ -1582,7 +1598,11 @@ def rebalance(
     workload_fn : callable, optional
         As in :func:`partition`.
     min_compactness : float, default 0.40
-        Polsby-Popper floor moves never push a grid below.
+        Polsby-Popper floor moves never push a grid below, unless it starts below
+        ``min_compactness + compactness_slack``: then it may lose ``compactness_slack``
+        (``min_compactness=1`` keeps every grid within the slack of where it starts).
+    compactness_slack : float, default 0.05
+        See ``min_compactness``.
     crossing_weight : float, default 1.0
         Weight of crossing costs when choosing boundary units.
     dissolve_candidates : int, default 3
@@ -1637,8 +1657,8 @@ def rebalance(
     if k < k_old:
         for _ in range(k_old - k):
             state, closed, movable, label_map = _drop_grid(
-                state, closed, movable, locked, label_map, fn, tolerance, min_compactness, crossing_weight,
-                dissolve_candidates,
+                state, closed, movable, locked, label_map, fn, tolerance, min_compactness, compactness_slack,
+                crossing_weight, dissolve_candidates,
             )  # fmt: skip
             locked = ~movable
     elif k > k_old:
@@ -1656,11 +1676,13 @@ def rebalance(
     opt = _SearchOptions(
         tolerance=tolerance, min_compactness=min_compactness, movable=movable, closed_grids=closed,
         retailer_weight=_REBALANCE_RETAILER_WEIGHT, crossing_weight=crossing_weight,
+        compactness_slack=compactness_slack,
     )  # fmt: skip
-    moves += _balance(state, opt)
     lookup = np.array([-1 if label_map[g] is None else label_map[g] for g in range(k_old)] + [-1], dtype=np.int64)
     mapped = lookup[start]  # start == -1 picks the trailing -1
-    moves += _polish(state, np.where(had_grid, mapped, -1), opt)
+    opt.home = np.where(had_grid, mapped, -1)
+    moves += _balance(state, opt)
+    moves += _polish(state, opt.home, opt)
     if not locked_grid_ids and not _resolve_locks(units, locked_units).any():
         # which new grid continues which old one: the matching keeping most retailers in place
         label_map = _match_grids(start, state.lab, units.n_retailers, k_old, state.k, label_map)
@@ -1726,6 +1748,7 @@ def _drop_grid(
     fn: WorkloadFn,
     tolerance: float,
     min_compactness: float,
+    compactness_slack: float,
     crossing_weight: float,
     candidates: int,
 ) -> tuple[_State, NDArray[np.bool_], NDArray[np.bool_], dict[int, int | None]]:
@@ -1746,9 +1769,10 @@ def _drop_grid(
         opt = _SearchOptions(
             tolerance=tolerance, min_compactness=min_compactness, movable=movable, closed_grids=cl,
             retailer_weight=_REBALANCE_RETAILER_WEIGHT, crossing_weight=crossing_weight,
+            compactness_slack=compactness_slack, home=np.where(state.lab == d, -1, state.lab),
         )  # fmt: skip
         _balance(trial, opt)
-        _unmove(trial, np.where(state.lab == d, -1, state.lab), opt)
+        _polish(trial, opt.home, opt)
         cost = float(state.u.n_retailers[trial.lab != state.lab].sum())
         ratio = balance_ratio(trial.W[~cl])
         key = cost + (1e12 if ratio > tolerance else 0.0)
