@@ -698,10 +698,12 @@ def rebalance_grids(
     return plan, moves, {"before": before, "after": after}
 
 
-#: (compactness floor, slack, crossing weight) tried by rebalance_grids, strictest first; the first that
-#: reaches the tolerance is kept. Floor 1.0: no grid loses more than the slack of its Polsby-Popper.
-#: The last attempt drops the compactness guard, so a feasible plan is still found when shapes must give.
-REBALANCE_ATTEMPTS = ((1.0, 0.05, 1.0), (1.0, 0.10, 1.0), (1.0, 0.15, 1.0), (0.0, 1.0, 0.0))
+#: Polsby-Popper slack (how much compactness a grid may lose) tried by rebalance_grids, strictest first;
+#: the last (None) drops the compactness guard, so a balanced plan is found even when shapes must give
+REBALANCE_SLACKS = (0.05, 0.10, 0.15, None)
+#: retailer weights of the search; each keeps its strictest feasible slack, and of those plans the one
+#: moving fewest retailers is kept (the greedy search's outcome moves by tenths of a percent with the weight)
+REBALANCE_WEIGHTS = (2.0, 3.0)
 
 
 def _rebalance_search(
@@ -716,23 +718,31 @@ def _rebalance_search(
     k_old: int,
     locked_ids: list[str],
 ) -> PartitionResult:
-    """Run the partition core's rebalance with each of REBALANCE_ATTEMPTS until one reaches the tolerance."""
+    """Rebalance with each retailer weight at the strictest feasible slack; keep the plan moving fewest."""
     best: PartitionResult | None = None
     error: InfeasiblePlanError | None = None
-    for floor, slack, crossing in REBALANCE_ATTEMPTS:
-        try:
-            res = rebalance(units, block_lab, k_new, locked_units=locked_blocks, locked_grids=locked_grid_idx,
-                            tolerance=tol, workload_fn=model, grid_names=names, dissolve_candidates=k_old,
-                            min_compactness=floor, compactness_slack=slack, crossing_weight=crossing)  # fmt: skip
-        except InfeasiblePlanError as exc:
-            error = exc
-            continue
-        logger.info("rebalance attempt (PP floor %.2f, slack %.2f): max/min %.4f, %.0f retailers moved, PP min %.3f",
-                    floor, slack, res.balance, res.moved_retailers, res.compactness.min())  # fmt: skip
-        if best is None or res.balance < best.balance:
-            best = res
-        if res.is_feasible():
-            break
+
+    def key(res: PartitionResult) -> tuple[bool, float]:
+        return (not res.is_feasible(), res.moved_retailers if res.is_feasible() else res.balance)
+
+    for weight in REBALANCE_WEIGHTS:
+        for slack in REBALANCE_SLACKS:
+            floor, crossing = (1.0, 1.0) if slack is not None else (0.0, 0.0)
+            try:
+                res = rebalance(units, block_lab, k_new, locked_units=locked_blocks, locked_grids=locked_grid_idx,
+                                tolerance=tol, workload_fn=model, grid_names=names, dissolve_candidates=k_old,
+                                min_compactness=floor, compactness_slack=slack or 0.0, crossing_weight=crossing,
+                                retailer_weight=weight)  # fmt: skip
+            except InfeasiblePlanError as exc:
+                error = exc
+                continue
+            logger.info("rebalance attempt (retailer weight %.1f, PP slack %s): max/min %.4f, %.0f retailers moved, "
+                        "PP min %.3f", weight, slack, res.balance, res.moved_retailers,
+                        res.compactness.min())  # fmt: skip
+            if best is None or key(res) < key(best):
+                best = res
+            if res.is_feasible():
+                break
     if best is None:
         assert error is not None
         if locked_ids:

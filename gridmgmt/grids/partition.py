@@ -53,7 +53,7 @@ WorkloadFn = Callable[..., "NDArray[np.float64]"]
 
 _SOURCE = "units"
 #: weight of retailers moved against workload passed in rebalancing (measured on the demo churn: 2 beats 0.5, 1, 4)
-_REBALANCE_RETAILER_WEIGHT = 2.0
+REBALANCE_RETAILER_WEIGHT = 2.0
 
 
 def _problem(field_: str, message: str, value: object = None, hint: str = "") -> Problem:
@@ -705,6 +705,15 @@ def _flow_plan(state: _State, opt: _SearchOptions) -> dict[tuple[int, int], floa
     return {(int(a), int(b)): float(f) for (a, b), f in zip(pairs, flows, strict=True) if f > 0}
 
 
+def _move_cost(state: _State, opt: _SearchOptions, units: NDArray[np.int64], g: Any, h: Any) -> NDArray[np.float64]:
+    """Retailers moved when ``units`` go from grid ``g`` to ``h``: leaving home costs, going home earns."""
+    r = state.u.n_retailers[units]
+    if opt.home is None:
+        return r
+    hm = opt.home[units]
+    return np.where(hm < 0, 0.0, np.where(hm == g, r, np.where(hm == h, -r, 0.0)))
+
+
 def _try_move(state: _State, g: int, h: int, want: float, opt: _SearchOptions) -> float:
     """Move the best boundary unit of g into h; return the workload g gave (0 when none fits)."""
     lab = state.lab
@@ -744,12 +753,7 @@ def _try_move(state: _State, g: int, h: int, want: float, opt: _SearchOptions) -
         - 0.5 * np.minimum(give / want, 1.0)
     )
     if opt.retailer_weight > 0:
-        r = state.u.n_retailers[cands]
-        if opt.home is not None:
-            # only leaving home costs; going back home earns; units without a home move free
-            hm = opt.home[cands]
-            r = np.where(hm < 0, 0.0, np.where(hm == g, r, np.where(hm == h, -r, 0.0)))
-        per_min = r / np.maximum(give, 1e-9)
+        per_min = _move_cost(state, opt, cands, g, h) / np.maximum(give, 1e-9)
         mean_per_min = state.agg[:, 9].sum() / state.W.sum()
         score = score + opt.retailer_weight * 4.0 * per_min / max(mean_per_min, 1e-12) * np.minimum(give / want, 1.0)
     order = np.lexsort((cands, score))
@@ -1569,6 +1573,7 @@ def rebalance(
     min_compactness: float = 0.40,
     compactness_slack: float = 0.05,
     crossing_weight: float = 1.0,
+    retailer_weight: float = REBALANCE_RETAILER_WEIGHT,
     dissolve_candidates: int = 3,
     grid_names: Sequence[object] | None = None,
 ) -> PartitionResult:
@@ -1605,6 +1610,8 @@ def rebalance(
         See ``min_compactness``.
     crossing_weight : float, default 1.0
         Weight of crossing costs when choosing boundary units.
+    retailer_weight : float, default 2
+        Weight of retailers moved against workload passed, when choosing boundary units.
     dissolve_candidates : int, default 3
         Grids tried for dissolution when ``k`` decreases.
     grid_names : sequence, optional
@@ -1658,7 +1665,7 @@ def rebalance(
         for _ in range(k_old - k):
             state, closed, movable, label_map = _drop_grid(
                 state, closed, movable, locked, label_map, fn, tolerance, min_compactness, compactness_slack,
-                crossing_weight, dissolve_candidates,
+                crossing_weight, retailer_weight, dissolve_candidates,
             )  # fmt: skip
             locked = ~movable
     elif k > k_old:
@@ -1675,8 +1682,7 @@ def rebalance(
 
     opt = _SearchOptions(
         tolerance=tolerance, min_compactness=min_compactness, movable=movable, closed_grids=closed,
-        retailer_weight=_REBALANCE_RETAILER_WEIGHT, crossing_weight=crossing_weight,
-        compactness_slack=compactness_slack,
+        retailer_weight=retailer_weight, crossing_weight=crossing_weight, compactness_slack=compactness_slack,
     )  # fmt: skip
     lookup = np.array([-1 if label_map[g] is None else label_map[g] for g in range(k_old)] + [-1], dtype=np.int64)
     mapped = lookup[start]  # start == -1 picks the trailing -1
@@ -1750,6 +1756,7 @@ def _drop_grid(
     min_compactness: float,
     compactness_slack: float,
     crossing_weight: float,
+    retailer_weight: float,
     candidates: int,
 ) -> tuple[_State, NDArray[np.bool_], NDArray[np.bool_], dict[int, int | None]]:
     """Dissolve the open grid whose removal (plus rebalancing) moves the fewest retailers."""
@@ -1768,7 +1775,7 @@ def _drop_grid(
         cl[d] = True
         opt = _SearchOptions(
             tolerance=tolerance, min_compactness=min_compactness, movable=movable, closed_grids=cl,
-            retailer_weight=_REBALANCE_RETAILER_WEIGHT, crossing_weight=crossing_weight,
+            retailer_weight=retailer_weight, crossing_weight=crossing_weight,
             compactness_slack=compactness_slack, home=np.where(state.lab == d, -1, state.lab),
         )  # fmt: skip
         _balance(trial, opt)
