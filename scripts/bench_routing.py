@@ -16,13 +16,15 @@ R201 R205 RC101 RC105 RC201 RC205 (the first and the fifth of each class). ``--b
 runs the plain OR-Tools set-up (mandatory visits as hard constraints, PATH_CHEAPEST_ARC +
 GUIDED_LOCAL_SEARCH, same limit). ``--pyvrp`` runs PyVRP (optional; ``pip install pyvrp``).
 Without ``--baseline``/``--pyvrp`` our solver runs; pass several flags plus ``--ours`` to run
-several methods. Runs are sequential (one process). The CSV is rewritten after each instance.
+several methods. Instances run one after another. The CSV is rewritten after each instance.
 
 Measured (2 shared cores, OR-Tools 9.15, PyVRP 0.14.1; CSVs in scripts/results/):
-all 56 at 10 s: ours 2.53% mean gap, 56/56 feasible (C1 0.70, C2 0.34, R1 3.21, R2 3.02, RC1 4.93,
-RC2 2.73; before one start + relocate_neighbors: 3.42%); baseline 4.35% on 49 feasible, 7 infeasible
-(R101 R102 R103 R105 R106 RC101 RC105). mix12 at 60 s: ours 0.53%, 12/12 (before: 0.76%); baseline 0.81% on 8,
-4 infeasible; PyVRP 0.04%, 12/12.
+all 56 at 10 s: ours 0.70% mean gap, 56/56 feasible (C1 0.00, C2 0.18, R1 0.54, R2 0.82, RC1 1.89,
+RC2 0.90: iterated local search, two workers; before, GLS in one process: 2.53%, C1 0.70, C2 0.34,
+R1 3.21, R2 3.02, RC1 4.93, RC2 2.73); baseline 4.35% on 49 feasible, 7 infeasible (R101 R102 R103
+R105 R106 RC101 RC105). mix12 at 60 s: ours 0.18%, 12/12 (GLS: 0.53%); baseline 0.81% on 8,
+4 infeasible; PyVRP 0.04%, 12/12. Our solver uses both cores by default (``--param workers=1``
+for one); ``--alt key=value;key=value`` sets the second worker's overrides (``portfolio``).
 """
 
 from __future__ import annotations
@@ -137,23 +139,33 @@ def run_pyvrp(path: Path, seconds: float) -> tuple[int, int, bool]:
     return res.best.num_routes(), int(res.best.distance()), bool(res.is_feasible())
 
 
-def parse_params(items: list[str]) -> SearchParams:
-    """``key=value`` overrides of SearchParams (tuples comma-separated)."""
+def _parse_value(key: str, value: str) -> object:
+    """A SearchParams field value from text, typed like the field's default (tuples comma-separated)."""
+    current = getattr(SearchParams(), key)
+    if isinstance(current, tuple):
+        return tuple(v for v in value.split(",") if v)
+    if isinstance(current, bool):
+        return value.lower() in {"1", "true", "yes"}
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, int) or current is None:
+        return int(value)
+    return value
+
+
+def parse_params(items: list[str], alternates: list[str] = ()) -> SearchParams:
+    """``key=value`` overrides of SearchParams; each ``alternates`` entry (``key=value;key=value``) is
+    one ``portfolio`` entry (the settings of worker 1, 2, ...)."""
     kwargs: dict[str, object] = {}
-    defaults = SearchParams()
     for item in items:
         key, _, value = item.partition("=")
-        current = getattr(defaults, key)
-        if isinstance(current, tuple):
-            kwargs[key] = tuple(v for v in value.split(",") if v)
-        elif isinstance(current, bool):
-            kwargs[key] = value.lower() in {"1", "true", "yes"}
-        elif isinstance(current, float):
-            kwargs[key] = float(value)
-        elif isinstance(current, int) or current is None:
-            kwargs[key] = int(value)
-        else:
-            kwargs[key] = value
+        kwargs[key] = _parse_value(key, value)
+    portfolio = []
+    for alt in alternates:
+        pairs = [p.partition("=") for p in alt.split(";") if p]
+        portfolio.append({k: _parse_value(k, v) for k, _, v in pairs})
+    if portfolio:
+        kwargs["portfolio"] = tuple(portfolio)
     return SearchParams(**kwargs)
 
 
@@ -167,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", action="store_true")
     ap.add_argument("--pyvrp", action="store_true")
     ap.add_argument("--param", action="append", default=[], help="SearchParams override key=value")
+    ap.add_argument(
+        "--alt", action="append", default=[], help="settings of worker 1, 2, ...: key=value;key=value (portfolio)"
+    )
     ap.add_argument("--tag", default="ours", help="method name of our solver in the CSV")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
@@ -183,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m for m, on in (("baseline", args.baseline), ("pyvrp", args.pyvrp)) if on]
     if args.ours or not methods:
         methods.insert(0, args.tag)
-    params = parse_params(args.param)
+    params = parse_params(args.param, args.alt)
 
     rows = []
     for name in names:

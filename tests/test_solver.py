@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pandas as pd
 import pytest
 
 from gridmgmt._errors import InfeasiblePlanError, InputError
-from gridmgmt.patrol import Break, MaxSolutions, RoutingProblem, Vehicle, solve
+from gridmgmt.patrol import Break, MaxSolutions, RoutingProblem, SearchParams, Vehicle, solve
 
 SOLOMON = Path("/work/shared/benchmarks/solomon")
 
@@ -256,3 +258,70 @@ def test_solomon_c101_within_5pct_of_bks():
     assert result.is_feasible()
     assert result.distance() / 10 <= 1.05 * bks
     _check_schedule(problem, result)
+
+
+def test_guided_local_search_path_matches_brute_force():
+    """The single-metaheuristic path (GLS, no ILS, one worker) still finds the brute-force optimum."""
+    problem = _tiny_vrptw()
+    params = SearchParams(iterated_local_search=False, workers=1)
+    result = solve(problem, stop=MaxSolutions(200), seed=0, params=params)
+    assert result.is_feasible()
+    assert result.distance() == _brute_force(problem)
+
+
+def test_portfolio_is_deterministic_and_no_worse_than_one_worker():
+    """Two workers under a solution limit give the same routes twice and never a worse cost than worker 0 alone."""
+    problem = _tiny_vrptw()
+    two = SearchParams(workers=2)
+    a = solve(problem, stop=MaxSolutions(30), seed=0, params=two)
+    b = solve(problem, stop=MaxSolutions(30), seed=0, params=two)
+    one = solve(problem, stop=MaxSolutions(30), seed=0, params=SearchParams(workers=1))
+    assert [r.visits for r in a.routes] == [r.visits for r in b.routes]
+    assert a.cost() <= one.cost()
+    assert a.is_feasible()
+
+
+def test_failed_helper_falls_back_to_worker_zero(monkeypatch, caplog):
+    """When the helper process fails, solve logs a warning and returns worker 0's result."""
+    from gridmgmt.patrol import _ortools
+
+    def broken(self, timeout_s):
+        raise RuntimeError("helper died")
+
+    monkeypatch.setattr(_ortools._Helper, "receive", broken)
+    problem = _tiny_vrptw()
+    with caplog.at_level("WARNING", logger="gridmgmt.patrol._ortools"):
+        result = solve(problem, stop=MaxSolutions(200), seed=0, params=SearchParams(workers=2))
+    assert "helper died" in caplog.text
+    assert result.is_feasible()
+    assert result.distance() == _brute_force(problem)
+
+
+def test_error_in_worker_zero_leaves_no_stale_helper_answer():
+    """After an invalid problem raised in worker 0, the next two-worker solve returns its own optimum."""
+    bad = RoutingProblem(
+        duration_matrix=np.zeros((2, 2), dtype=int),
+        vehicles=[Vehicle(start=0, end=0, shift_start=100, shift_end=200)],
+        time_windows=[(0, 50), (0, 300)],
+    )
+    with pytest.raises(InputError, match="does not meet"):
+        solve(bad, stop=MaxSolutions(10), seed=0, params=SearchParams(workers=2))
+    problem = _tiny_vrptw()
+    result = solve(problem, stop=MaxSolutions(200), seed=0, params=SearchParams(workers=2))
+    assert result.distance() == _brute_force(problem)
+
+
+def test_portfolio_from_unguarded_script_runs_once(tmp_path):
+    """A script without a ``__main__`` guard solving with two workers is not re-run by the helper process."""
+    script = tmp_path / "plan.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from gridmgmt.patrol import MaxSolutions, RoutingProblem, SearchParams, Vehicle, solve\n"
+        "print('top level ran', flush=True)\n"
+        "p = RoutingProblem(duration_matrix=np.array([[0, 3, 4], [3, 0, 5], [4, 5, 0]]),"
+        " vehicles=[Vehicle(start=0, end=0)])\n"
+        "r = solve(p, stop=MaxSolutions(20), seed=0, params=SearchParams(workers=2))\n"
+        "print('distance', r.distance(), flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines() == ["top level ran", "distance 12"]

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import os
+import pickle
 import random
+import select
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, replace
 
@@ -178,13 +185,23 @@ def _build(problem: RoutingProblem, params: SearchParams, *, hard_mandatory: boo
 
 
 def _search_parameters(
-    params: SearchParams, first: str, *, time_limit_s: float | None, solution_limit: int | None, metaheuristic: bool
+    params: SearchParams,
+    first: str,
+    *,
+    time_limit_s: float | None,
+    solution_limit: int | None,
+    metaheuristic: bool,
+    arc_scale: float = 1.0,
 ) -> pywrapcp.DefaultRoutingSearchParameters:
     sp = pywrapcp.DefaultRoutingSearchParameters()
     sp.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
     if metaheuristic:
         sp.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic)
         sp.guided_local_search_lambda_coefficient = params.gls_lambda
+    if metaheuristic and params.iterated_local_search:
+        # SolveWithIteratedLocalSearch improves the first and every perturbed solution with the
+        # local-search metaheuristic until it stops: only a descent stops (GLS would use all the time).
+        sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
     for name in params.operators_on:
         setattr(sp.local_search_operators, f"use_{name}", 3)  # BOOL_TRUE
     for name in params.operators_off:
@@ -200,11 +217,14 @@ def _search_parameters(
         ruin.sisr.avg_num_removed_visits = params.ils_removed_visits
         ruin.sisr.max_removed_sequence_size = params.ils_max_sequence
         ruin.sisr.bypass_factor = 0.01
+        ils.ruin_recreate_parameters.recreate_strategy.heuristic = getattr(
+            routing_enums_pb2.FirstSolutionStrategy, params.ils_recreate
+        )
         ils.improve_perturbed_solution = params.ils_improve
         sa = ils.reference_solution_acceptance_strategy.simulated_annealing
         if params.ils_temperature > 0:
-            sa.initial_temperature = params.ils_temperature
-            sa.final_temperature = params.ils_temperature / 1000
+            sa.initial_temperature = params.ils_temperature * arc_scale
+            sa.final_temperature = sa.initial_temperature * params.ils_final_temperature_ratio
         else:
             sa.automatic_temperatures = True
     sp.log_search = params.log_search
@@ -213,6 +233,14 @@ def _search_parameters(
     if solution_limit is not None:
         sp.solution_limit = int(solution_limit)
     return sp
+
+
+def _mean_arc_cost(problem: RoutingProblem) -> float:
+    """Mean arc cost between distinct nodes (the unit of the ILS annealing temperatures)."""
+    n = problem.num_nodes
+    if n < 2:
+        return 1.0
+    return max(1.0, float(problem.distance_matrix.sum() - np.trace(problem.distance_matrix)) / (n * (n - 1)))
 
 
 def _routes_of(model: _Model, solution: pywrapcp.Assignment) -> list[list[int]]:
@@ -227,6 +255,147 @@ def _routes_of(model: _Model, solution: pywrapcp.Assignment) -> list[list[int]]:
 
 
 def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
+    """Run one search per worker (worker 0 here, the others in helper processes) and keep the best.
+
+    Worker 0 runs ``params``; worker k >= 1 runs ``params`` with ``params.portfolio[(k - 1) % len]``
+    applied. The best result is the lowest ``(cost, worker)``, so with a solution limit only the
+    outcome does not depend on timing. A helper that fails is logged and skipped.
+    """
+    workers = params.num_workers()
+    if workers <= 1:
+        return _solve_one(problem, stop=stop, seed=seed, params=params)
+    t0 = time.perf_counter()
+    configs = [replace(params, workers=1)]
+    for k in range(1, workers):
+        overrides = dict(params.portfolio[(k - 1) % len(params.portfolio)]) if params.portfolio else {}
+        configs.append(replace(params, workers=1, portfolio=(), **overrides))
+    deadline = None if stop.time_limit_s is None else time.time() + stop.time_limit_s
+    helpers: list[tuple[int, _Helper]] = []
+    for k, cfg in enumerate(configs[1:], start=1):
+        try:
+            helper = _helper(k - 1)
+            helper.send((problem, stop, deadline, seed, cfg))
+            helpers.append((k, helper))
+        except Exception as exc:  # a helper that cannot start must not stop the plan
+            logger.warning("solver helper %d unavailable (%s); it is skipped", k, exc)
+            _drop_helper(k - 1)
+    pending = list(helpers)
+    try:
+        results = [(0, _solve_one(problem, stop=stop, seed=seed, params=configs[0]))]
+        while pending:
+            k, helper = pending[0]
+            # A helper stops at the same deadline; allow a margin before giving up on it.
+            wait_s = None if deadline is None else max(0.0, deadline - time.time()) + 5.0 + 0.5 * stop.time_limit_s
+            try:
+                results.append((k, helper.receive(wait_s)))
+            except Exception as exc:  # a failed helper must not stop the plan
+                logger.warning("solver helper %d failed (%s); keeping the other workers' results", k, exc)
+                _drop_helper(k - 1)
+            pending.pop(0)
+    finally:
+        for k, _ in pending:  # on an error or an interrupt: unread answers would go to the next call
+            _drop_helper(k - 1)
+    k_best, best = min(results, key=lambda kr: (kr[1].cost(), kr[0]))
+    logger.debug("portfolio costs: %s; worker %d kept", [(k, r.cost()) for k, r in results], k_best)
+    return replace(best, runtime_s=time.perf_counter() - t0, num_solutions=sum(r.num_solutions for _, r in results))
+
+
+# Helper processes are plain interpreters running ``_serve`` (started once, kept for later calls).
+# They do not re-import the caller's main module (as multiprocessing's spawn does), so scripts
+# without an ``if __name__ == "__main__"`` guard are safe, and no OR-Tools state is forked.
+_BOOT = (
+    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
+    "from gridmgmt.patrol._ortools import _serve; _serve()"
+)
+
+
+class _Helper:
+    """One helper process; requests and results are pickles over its stdin and stdout."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        pickle.dump(list(sys.path), self.proc.stdin)
+        self.proc.stdin.flush()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, request: tuple) -> None:
+        pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.flush()
+
+    def receive(self, timeout_s: float | None) -> Result:
+        if timeout_s is not None and os.name == "posix":
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+            if not ready:
+                raise TimeoutError(f"no result within {timeout_s:.0f} s")
+        status, payload = pickle.load(self.proc.stdout)
+        if status != "ok":
+            raise payload
+        return payload
+
+    def close(self, *, kill: bool = False) -> None:
+        """End the process: politely (end of input) or, with ``kill``, at once; release its pipes."""
+        if kill:
+            self.proc.kill()
+        with contextlib.suppress(OSError):  # a broken pipe to a process that is gone already
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+_HELPERS: dict[int, _Helper] = {}
+
+
+def _helper(slot: int) -> _Helper:
+    helper = _HELPERS.get(slot)
+    if helper is None or not helper.alive():
+        _drop_helper(slot)
+        helper = _HELPERS[slot] = _Helper()
+    return helper
+
+
+def _drop_helper(slot: int) -> None:
+    helper = _HELPERS.pop(slot, None)
+    if helper is not None:
+        helper.close(kill=True)
+
+
+@atexit.register
+def _close_helpers() -> None:
+    while _HELPERS:
+        _HELPERS.popitem()[1].close()
+
+
+def _serve() -> None:
+    """Helper process loop: read ``(problem, stop, deadline, seed, params)``, answer ``(status, result)``."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed (e.g. solver logs) goes to stderr, not into the answers
+    source = sys.stdin.buffer
+    while True:
+        try:
+            problem, stop, deadline, seed, params = pickle.load(source)
+        except EOFError:
+            return
+        try:
+            if deadline is not None:
+                stop = replace(stop, time_limit_s=max(0.1, deadline - time.time()))
+            answer = ("ok", _solve_one(problem, stop=stop, seed=seed, params=params))
+        except Exception as exc:  # sent back to the caller
+            answer = ("error", exc)
+        try:
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # an unpicklable exception
+            data = pickle.dumps(("error", RuntimeError(repr(exc))))
+        out.write(data)
+        out.flush()
+
+
+def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
     """Run the search (first-solution portfolio, then the metaheuristic) and extract the result."""
     t0 = time.perf_counter()
     strategies = list(params.first_solutions) or ["AUTOMATIC"]
@@ -237,11 +406,14 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
         problem.num_nodes, len(problem.vehicles), [v.start for v in problem.vehicles], [v.end for v in problem.vehicles]
     )
     mandatory = [i for i in problem.visits if i not in problem.optional_penalties]
+    arc_scale = _mean_arc_cost(problem)
 
     # Phase 1: each first-solution strategy alone (no local search); rank the starts by cost.
+    # ILS builds its own start, so with a single strategy there is nothing to choose (and the
+    # start is not built twice; the mandatory visits then stay soft).
     starts: list[tuple[int, str, list[list[int]]]] = []
     share = None if deadline is None else stop.time_limit_s * params.first_solution_share / len(strategies)
-    for first in strategies:
+    for first in strategies if len(strategies) > 1 or not params.iterated_local_search else ():
         model = _build(problem, params)
         sp = _search_parameters(params, first, time_limit_s=share, solution_limit=1, metaheuristic=False)
         sol = model.routing.SolveWithParameters(sp)
@@ -255,7 +427,7 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
 
     # Phase 2: improve the best start(s) with the metaheuristic, time and solutions split evenly.
     best, best_model, total_solutions = None, None, 0
-    rounds = max(1, len(starts))
+    rounds = 1 if params.iterated_local_search else max(1, len(starts))
     for k in range(rounds):
         first, routes = (starts[k][1], starts[k][2]) if starts else (strategies[0], None)
         served = {manager.IndexToNode(index) for route in routes or [] for index in route}
@@ -263,9 +435,15 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
         model = _build(problem, params, hard_mandatory=hard)
         remaining = None if deadline is None else max(0.05, (deadline - time.perf_counter()) / (rounds - k))
         limit = None if stop.solution_limit is None else max(1, stop.solution_limit // rounds)
-        sp = _search_parameters(params, first, time_limit_s=remaining, solution_limit=limit, metaheuristic=True)
+        sp = _search_parameters(
+            params, first, time_limit_s=remaining, solution_limit=limit, metaheuristic=True, arc_scale=arc_scale
+        )
         solution = None
-        if routes is not None:
+        if params.iterated_local_search:
+            # OR-Tools' ILS builds its own start with ``first`` (the best strategy of phase 1);
+            # SolveWithParameters and SolveFromAssignment ignore use_iterated_local_search.
+            solution = model.routing.SolveWithIteratedLocalSearch(sp)
+        elif routes is not None:
             model.routing.CloseModelWithParameters(sp)
             initial = model.routing.ReadAssignmentFromRoutes(routes, True)
             if initial is not None:

@@ -21,6 +21,7 @@ then False, and ``Result.raise_if_infeasible()`` raises
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -323,23 +324,43 @@ class SearchParams:
     Re-measured at 10 s on the hard R205 R211 RC204 RC208 R104 RC105 (one run each; single
     runs move by 1-3 points with machine load): three starts improved in turn 5.5%; the
     cheapest start only, GLS given all the time: 3.7% (lambda 0.1: 5.7%, 0.3: 3.4%); plus the
-    ``relocate_neighbors`` operator: 2.6% (the default; with lambda 0.3: 5.2%, plus
-    ``cross_exchange``: 3.6%); all eight lean-off operators back on: 8.0%; GLS penalty reset on
-    new best: 7.9%; GLS penalties in operators: 5.7%; multi-armed-bandit operator order: 7.4%.
-    The default on R101 R105 RC101 RC201 R201 C104: 2.65% (three starts: 3.35%).
+    ``relocate_neighbors`` operator: 2.6% (the GLS set-up kept for ``iterated_local_search=False``;
+    with lambda 0.3: 5.2%, plus ``cross_exchange``: 3.6%); all eight lean-off operators back on:
+    8.0%; GLS penalty reset on new best: 7.9%; GLS penalties in operators: 5.7%;
+    multi-armed-bandit operator order: 7.4%. On R101 R105 RC101 RC201 R201 C104: 2.65% (three
+    starts: 3.35%). All 56 at 10 s: 2.53% (C1 0.70, C2 0.34, R1 3.21, R2 3.02, RC1 4.93, RC2 2.73).
+
+    Iterated local search done right: OR-Tools 9.15 runs it only in
+    ``RoutingModel.SolveWithIteratedLocalSearch`` (``SolveWithParameters`` and
+    ``SolveFromAssignmentWithParameters`` ignore ``use_iterated_local_search``, which is why the
+    ILS above looked stuck), and its improvement step runs the local-search metaheuristic to its
+    end, so it needs ``GREEDY_DESCENT`` (GLS would never return). On R109 at 8 s: GLS 4.0%, ILS
+    with greedy descent 1.2%. On RC108 R204 RC106 R207 R109 RC101 at 10 s, one worker (GLS:
+    6.6%): SISR ruin of 10 visits (strings up to 10), automatic temperatures 2.65% (initial
+    temperature 0.1 x the mean arc cost: 2.66%, 0.3 x: 3.1%, 1.0 x: 2.5%); ruin 5/5: 4.6%;
+    15/10: 2.5%; 20/15: 2.1%; 30/20: 1.4%; 30/10: 2.25%; 40/30: 2.7%. Soft or hard mandatory
+    visits: same (RC108 1.52 vs 1.55%). On 14 hard instances (those six and R107 RC107 R108
+    RC103 R110 RC206 R211 RC204; GLS 5.16%), one worker: 30/20 automatic temperatures 2.5%,
+    30/20 at 0.3 x: 1.9%. Two workers (both cores), 30/20 at 0.3 x plus: the same at automatic
+    temperatures 1.70%; 15/10 at 1.0 x 1.37% (the default); 15/10 at 1.0 x with
+    PARALLEL_CHEAPEST_INSERTION recreate 1.67%. On the six hard ones, ILS 30/20 plus a GLS
+    worker: the GLS worker never won. The default on all 56 at 10 s: 0.70%, 56/56 feasible (C1
+    0.00, C2 0.18, R1 0.54, R2 0.82, RC1 1.89, RC2 0.90); C1 and C2 at 10 s: 0.09%.
 
     Parameters
     ----------
     first_solutions : tuple of str
         OR-Tools first-solution strategies tried in turn (no local search); the cheapest
-        ``improve_starts`` starts are improved. ``SWEEP`` needs coordinates and is invalid here.
+        ``improve_starts`` starts are improved (with ILS: the cheapest one, rebuilt by the ILS;
+        a single strategy is not tried first). ``SWEEP`` needs coordinates and is invalid here.
     first_solution_share : float
         Share of the time limit the first-solution phase may use.
     improve_starts : int
         How many of the cheapest starts the metaheuristic improves in turn (time and solution
         limit split evenly); the best result is kept.
     metaheuristic : str
-        OR-Tools local-search metaheuristic (e.g. ``GUIDED_LOCAL_SEARCH``).
+        OR-Tools local-search metaheuristic (e.g. ``GUIDED_LOCAL_SEARCH``) when
+        ``iterated_local_search`` is off (the ILS improves with a greedy descent).
     gls_lambda : float
         ``guided_local_search_lambda_coefficient``.
     operators_on, operators_off : tuple of str
@@ -351,16 +372,24 @@ class SearchParams:
         ``ls_operator_neighbors_ratio``: share of nearest neighbours local-search operators
         consider for each node (1.0 = all).
     iterated_local_search : bool
-        OR-Tools iterated local search (ruin and recreate perturbations) instead of the
-        single metaheuristic.
+        OR-Tools iterated local search (ruin and recreate, then a greedy descent; simulated
+        annealing decides which solution the next ruin starts from) instead of the single
+        metaheuristic.
     ils_removed_visits, ils_max_sequence : int
         SISR ruin (slack induction by string removals): average number of visits removed and
         longest removed string.
     ils_improve : bool
         Run local search on each perturbed solution.
     ils_temperature : float
-        Initial simulated-annealing temperature of the ILS acceptance (0: OR-Tools' automatic
-        temperatures).
+        Initial simulated-annealing temperature of the ILS acceptance, as a multiple of the mean
+        arc cost between distinct nodes (so independent of the cost unit); 0: OR-Tools'
+        automatic temperatures.
+    ils_final_temperature_ratio : float
+        Final temperature as a share of the initial one (exponential cooling over the time or
+        solution limit).
+    ils_recreate : str
+        First-solution strategy that re-inserts the removed visits (``LOCAL_CHEAPEST_INSERTION``,
+        ``PARALLEL_CHEAPEST_INSERTION``, ``SAVINGS``, ...).
     mandatory_penalty : int or None
         Cost of leaving out a mandatory visit (it is then reported as dropped); default: a
         large multiple of the largest cost so it is only dropped when it cannot be served.
@@ -369,6 +398,15 @@ class SearchParams:
         as hard constraints (no drop moves) instead of large drop penalties.
     log_search : bool
         Let OR-Tools log its search.
+    workers : int or None
+        Independent searches run at the same time, each with the full limit, the best kept
+        (lowest cost, then lowest worker index: deterministic under a solution limit). Worker 0
+        runs in this process, the others in helper processes started once and kept (plain
+        interpreters: the caller's main module is not re-imported). None: one per core, at most
+        2. 1: in this process only.
+    portfolio : tuple of mapping
+        Settings of workers 1, 2, ... as overrides of these (cycled); worker 0 runs these.
+        Default: a smaller ruin (15 visits, strings up to 10) and a hotter start (1.0).
     """
 
     first_solutions: tuple[str, ...] = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "SAVINGS")
@@ -380,14 +418,26 @@ class SearchParams:
     operators_off: tuple[str, ...] = _LEAN_OPERATORS_OFF
     use_full_propagation: bool = False
     neighbors_ratio: float = 1.0
-    iterated_local_search: bool = False
-    ils_removed_visits: int = 10
-    ils_max_sequence: int = 10
+    iterated_local_search: bool = True
+    ils_removed_visits: int = 30
+    ils_max_sequence: int = 20
     ils_improve: bool = True
-    ils_temperature: float = 0.0
+    ils_temperature: float = 0.3
+    ils_final_temperature_ratio: float = 1e-4
+    ils_recreate: str = "LOCAL_CHEAPEST_INSERTION"
     mandatory_penalty: int | None = None
     hard_mandatory: bool = True
     log_search: bool = False
+    workers: int | None = None
+    portfolio: tuple[Mapping[str, object], ...] = (
+        {"ils_removed_visits": 15, "ils_max_sequence": 10, "ils_temperature": 1.0},
+    )
+
+    def num_workers(self) -> int:
+        """Number of parallel searches: ``workers``, or by default one per core up to 2."""
+        if self.workers is not None:
+            return max(1, int(self.workers))
+        return max(1, min(2, os.cpu_count() or 1))
 
 
 # --------------------------------------------------------------------------- result
@@ -562,10 +612,12 @@ def solve(
         ``MaxRuntime(seconds)``, ``MaxSolutions(count)`` or both via ``StopCriterion``. With a
         solution limit only, the result is deterministic.
     seed : int
-        Seed. OR-Tools' routing search is deterministic for a given model; the seed is kept
-        for API symmetry and, when not 0, shuffles the order first-solution strategies are tried.
+        Seed. OR-Tools' routing search (ILS included) is deterministic for a given model; the
+        seed is kept for API symmetry and, when not 0, shuffles the order first-solution
+        strategies are tried.
     params : SearchParams, optional
-        Search tuning; defaults are the measured best on Solomon.
+        Search tuning; defaults are the measured best on Solomon (ILS, two workers on a
+        two-core machine: see ``SearchParams.workers``).
 
     Returns
     -------
