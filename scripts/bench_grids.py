@@ -151,6 +151,20 @@ def bench_rebalance(district: District, plan: GridPlan, data: str, *, seed: int)
     return rows
 
 
+def outline_effect(district: District, plan: GridPlan) -> str:
+    """Polsby-Popper of the district outline, and of grids with most / less of their perimeter on it."""
+    shape = district.boundary.to_crs(district.crs).union_all()
+    grids = plan.grids.to_crs(district.crs)
+    on_outline = grids.boundary.intersection(shape.boundary.buffer(1.0)).length / grids.length
+    pp = grids["polsby_popper"].to_numpy()
+    outer = on_outline.to_numpy() >= 0.5
+    return (
+        f"outline PP {4 * np.pi * shape.area / shape.length**2:.2f}; {outer.sum()} grids with >= half their "
+        f"perimeter on the outline: PP {', '.join(f'{v:.2f}' for v in np.sort(pp[outer]))}; the other "
+        f"{(~outer).sum()}: PP mean {pp[~outer].mean():.2f}, min {pp[~outer].min():.2f}"
+    )
+
+
 def big_city(n: int, out: Path, seed: int) -> District:
     from gridmgmt.demo import generate_demo
 
@@ -182,7 +196,8 @@ def main() -> None:
         k = int(demo.settings.grids.count)
         rows, plan = bench_district(demo, "demo", k, seed=args.seed, day_stride=1, baselines=True)
         reb = bench_rebalance(demo, plan, "demo", seed=args.seed)
-        print(f"\nDemo: {len(demo.retailers)} retailers, district load incl. road network {load_s:.1f} s\n")
+        print(f"\nDemo: {len(demo.retailers)} retailers, district load incl. road network {load_s:.1f} s")
+        print(f"Demo outline: {outline_effect(demo, plan)}\n")
     if not args.skip_big:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()

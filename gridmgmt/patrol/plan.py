@@ -59,8 +59,8 @@ MANDATORY_PENALTY = 10**9
 #: mandatory, no breaks); with optional visits and lunch breaks the first solution dominates:
 #: on the demo's e-bike problem (8 squads, 337 candidates) parallel cheapest insertion takes
 #: 2.5-4 s and plans 131 visits, while a portfolio of three strategies cut short by a 1.5-3 s
-#: limit planned 15-20; guided local search then adds little. So: one strong start, given
-#: most of the time (and each mode at least ``MIN_SOLVE_S``).
+#: limit planned 15-20. So: one strong start, improved by the solver's default search (iterated
+#: local search, two workers); each mode gets at least ``MIN_SOLVE_S``.
 PATROL_PARAMS = SearchParams(first_solutions=("PARALLEL_CHEAPEST_INSERTION",), first_solution_share=0.8)
 MIN_SOLVE_S = 2.0
 STOP_COLUMNS = [
@@ -202,10 +202,10 @@ def plan_day(
         least ``MIN_SOLVE_S`` each, so a short budget may be overrun by a few seconds).
         None: only ``solution_limit`` stops the search.
     solution_limit : int, optional
-        Stop each solver run after this many solutions: deterministic plans (tests). Use 1
-        (a first solution and one improvement): with 2 or more, guided local search may never
-        report another solution on an easy day and runs until the time limit (measured: 12 s
-        on a 20-visit problem, minutes without a time limit).
+        Stop each solver run after this many solutions: deterministic plans (tests). Use 1:
+        with 2 or more the search may find no further solution on an easy day and run until
+        the time limit (measured with guided local search: 12 s on a 20-visit problem, minutes
+        without a time limit).
     seed : int
         Seed passed to the solver.
     preselect_factor : float
