@@ -165,10 +165,21 @@ def outline_effect(district: District, plan: GridPlan) -> str:
     )
 
 
-def big_city(n: int, out: Path, seed: int) -> District:
-    from gridmgmt.demo import generate_demo
+def big_city(n: int, out: Path, seed: int, area_factor: float) -> District:
+    """A synthetic city of ``n`` retailers: the demo generator inside the demo outline scaled by ``area_factor``."""
+    from shapely import affinity
 
-    paths = generate_demo(out, seed=seed, n_retailers=n, history_days=30)
+    from gridmgmt.demo import generate_demo
+    from gridmgmt.io import write_vector
+
+    outline = gpd.read_file(Path(__file__).resolve().parents[1] / "data" / "demo" / "boundary.geojson")
+    metric = outline.to_crs(outline.estimate_utm_crs())
+    centre = metric.union_all().centroid
+    f = float(np.sqrt(area_factor))
+    metric = metric.set_geometry(metric.geometry.apply(lambda g: affinity.scale(g, f, f, origin=centre)))
+    out.mkdir(parents=True, exist_ok=True)
+    write_vector(metric.to_crs("EPSG:4326"), out / "boundary.geojson")
+    paths = generate_demo(out, seed=seed, n_retailers=n, history_days=30, boundary=out / "boundary.geojson")
     return load_district(paths["district"])
 
 
@@ -177,6 +188,12 @@ def main() -> None:
     ap.add_argument("--district", default="data/demo/district.toml")
     ap.add_argument("--big", type=int, default=50_000, help="retailers of the synthetic city")
     ap.add_argument("--big-k", type=int, default=120, help="grids of the synthetic city (same ~420 retailers/grid)")
+    ap.add_argument(
+        "--big-area-factor",
+        type=float,
+        default=10.0,
+        help="area of the synthetic city as a multiple of the demo's (10: the demo's retailer density)",
+    )
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--skip-demo", action="store_true")
     ap.add_argument("--big-dir", help="reuse a generated city (folder with district.toml) instead of generating one")
@@ -204,10 +221,11 @@ def main() -> None:
             if args.big_dir:
                 big = load_district(Path(args.big_dir) / "district.toml")
             else:
-                big = big_city(args.big, Path(tmp), seed=7)
+                big = big_city(args.big, Path(tmp), seed=7, area_factor=args.big_area_factor)
             _ = big.graph
             log.info("big city generated and loaded in %.1f s", time.perf_counter() - t0)
-            big_rows, _ = bench_district(big, f"{args.big:,} city", args.big_k, seed=args.seed, day_stride=4,
+            name = f"{args.big:,} city, {args.big_area_factor:g}x the demo's area"
+            big_rows, _ = bench_district(big, name, args.big_k, seed=args.seed, day_stride=4,
                                          baselines=True)  # fmt: skip
             rows += big_rows
     print(_markdown(rows))

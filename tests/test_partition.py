@@ -294,3 +294,22 @@ def test_unmove_sends_needless_moves_home(units: UnitTable, base) -> None:
     assert _unmove(state, home, opt) >= 1
     assert state.lab[i] == 0
     assert (metrics.components_per_grid(state.lab, units.edges, 12) == 1).all()
+
+
+def test_capacitated_assignment_on_nearest_centres_matches_the_full_one() -> None:
+    """Arcs to the cheapest centres only give the full assignment's labels; a too-thin set falls back to all arcs."""
+    from gridmgmt.grids.partition import _capacitated_assign
+
+    rng = np.random.default_rng(4)
+    xy, centres = rng.random((400, 2)), rng.random((30, 2))
+    cost = np.round(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) * 1e6).astype(np.int64)
+    supply = rng.integers(1, 10, 400).astype(np.int64)
+    caps = np.full(30, int(supply.sum() / 30 * 1.1) + 1, dtype=np.int64)
+    full = _capacitated_assign(supply, cost, caps)
+    np.testing.assert_array_equal(_capacitated_assign(supply, cost, caps, nearest=16), full)
+    # one centre must take almost everything: the 2 nearest centres cannot carry it, all arcs can
+    tight = np.full(30, 1, dtype=np.int64)
+    tight[0] = int(supply.sum())
+    labels = _capacitated_assign(supply, cost, tight, nearest=2)
+    np.testing.assert_array_equal(labels, _capacitated_assign(supply, cost, tight))
+    assert np.bincount(labels, weights=supply, minlength=30)[0] >= supply.sum() - 29

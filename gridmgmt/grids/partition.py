@@ -1125,17 +1125,29 @@ def _kmeanspp(xy: NDArray[np.float64], w: NDArray[np.float64], k: int, rng: np.r
     return np.asarray(centres, dtype=np.int64)
 
 
+#: centres each unit may be assigned to in a Lloyd step (its cheapest); more grids than this only
+#: thin out arcs a far centre would never win, and a step that finds no solution retries with all
+NEAREST_CENTRES = 16
+
+
 def _capacitated_assign(
-    supply: NDArray[np.int64], cost: NDArray[np.int64], caps: NDArray[np.int64]
+    supply: NDArray[np.int64], cost: NDArray[np.int64], caps: NDArray[np.int64], *, nearest: int | None = None
 ) -> NDArray[np.int64]:
-    """Min-cost flow: every unit's supply to k centres with capacities; label = centre of largest flow."""
+    """Min-cost flow: every unit's supply to k centres with capacities; label = centre of largest flow.
+
+    With ``nearest``, each unit only has arcs to its ``nearest`` cheapest centres (n x nearest
+    arcs instead of n x k); if that leaves no solution, all arcs are used.
+    """
     from ortools.graph.python import min_cost_flow
 
     n, k = cost.shape
+    m = k if nearest is None or nearest >= k else int(nearest)
+    cols = np.argpartition(cost, m - 1, axis=1)[:, :m] if m < k else np.tile(np.arange(k), (n, 1))
     mcf = min_cost_flow.SimpleMinCostFlow()
-    tails = np.repeat(np.arange(n, dtype=np.int32), k)
-    heads = np.tile(np.arange(n, n + k, dtype=np.int32), n)
-    unit_arcs = mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, np.repeat(supply, k), cost.reshape(-1))
+    tails = np.repeat(np.arange(n, dtype=np.int32), m)
+    heads = (n + cols.reshape(-1)).astype(np.int32)
+    unit_cost = np.take_along_axis(cost, cols, axis=1).reshape(-1)
+    unit_arcs = mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, np.repeat(supply, m), unit_cost)
     sink = n + k
     mcf.add_arcs_with_capacity_and_unit_cost(
         np.arange(n, n + k, dtype=np.int32), np.full(k, sink, dtype=np.int32), caps, np.zeros(k, dtype=np.int64)
@@ -1144,9 +1156,11 @@ def _capacitated_assign(
                                                                                   [-supply.sum()]]))  # fmt: skip
     status = mcf.solve()
     if status != mcf.OPTIMAL:
+        if m < k:
+            return _capacitated_assign(supply, cost, caps)
         raise InfeasiblePlanError(f"capacitated assignment failed (min-cost flow status {status})")
-    flows = mcf.flows(unit_arcs).reshape(n, k)
-    return np.argmax(flows, axis=1).astype(np.int64)
+    flows = mcf.flows(unit_arcs).reshape(n, m)
+    return np.take_along_axis(cols, np.argmax(flows, axis=1)[:, None], axis=1)[:, 0].astype(np.int64)
 
 
 def _lloyd(
@@ -1177,7 +1191,7 @@ def _lloyd(
         share = np.clip(target - depot_term, 0.0, None)
         share = share / share.sum() if share.sum() > 0 else np.full(k, 1.0 / k)
         caps = np.ceil(share * supply.sum()).astype(np.int64) + 1
-        new = _capacitated_assign(supply, cost, caps)
+        new = _capacitated_assign(supply, cost, caps, nearest=NEAREST_CENTRES)
         if state is None:
             state = _State(units, new, k, workload_fn)
         else:
