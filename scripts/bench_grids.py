@@ -170,9 +170,9 @@ def big_city(n: int, out: Path, seed: int, area_factor: float) -> District:
     from shapely import affinity
 
     from gridmgmt.demo import generate_demo
-    from gridmgmt.io import write_vector
+    from gridmgmt.io import read_layer, write_vector
 
-    outline = gpd.read_file(Path(__file__).resolve().parents[1] / "data" / "demo" / "boundary.geojson")
+    outline = read_layer(Path(__file__).resolve().parents[1] / "data" / "demo" / "boundary.geojson")
     metric = outline.to_crs(outline.estimate_utm_crs())
     centre = metric.union_all().centroid
     f = float(np.sqrt(area_factor))

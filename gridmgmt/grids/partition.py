@@ -868,7 +868,7 @@ def _unmove(state: _State, home: NDArray[np.int64], opt: _SearchOptions, *, pass
             m = (lab[state.src] == h) & (lab[state.dst] == g)
             c = np.unique(state.src[m])
             c = c[opt.movable[c] & (c != i)]
-            cost = np.where(home[c] == g, -r[c], np.where(home[c] == h, r[c], 0.0))
+            cost = _move_cost(state, dataclasses.replace(opt, home=home), c, h, g)
             c, cost = c[cost < r[i]], cost[cost < r[i]]
             done = False
             if c.size:
