@@ -110,6 +110,29 @@ def test_compact_district_meets_the_compactness_targets() -> None:
     assert res.compactness.min() >= 0.40
 
 
+def test_compactness_study_power_diagram_is_balanced_and_tiles_the_district() -> None:
+    """The study's ideal partition: cells of equal mass that tile the district, squares on a uniform square."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "study_compactness", Path(__file__).parents[1] / "scripts/study_compactness.py"
+    )
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    square = shapely.box(0, 0, 2000, 2000)
+    xy = np.stack(np.meshgrid(np.arange(25, 2000, 50.0), np.arange(25, 2000, 50.0)), axis=-1).reshape(-1, 2)
+    mass = np.where(xy[:, 0] < 1000, 3.0, 1.0)  # the west half three times as dense: its cells are smaller
+    cells = study.power_diagram(xy, mass, 4, square, seed=0)
+    assert shapely.union_all(cells).symmetric_difference(square).area < 1.0
+    assert sum(c.area for c in cells) == pytest.approx(square.area)
+    held = [mass[shapely.contains_xy(c, xy[:, 0], xy[:, 1])].sum() for c in cells]
+    assert max(held) / min(held) <= 1.02
+    west = [c for c in cells if c.centroid.x < 1000]
+    assert len(west) >= 2 and max(c.area for c in west) < square.area / 4
+    assert all(study.polsby_popper(c) > 0.5 for c in cells)
+
+
 def test_partition_deterministic(units: UnitTable, base) -> None:
     """The same units and seed give the same labels."""
     again = partition(units, 12, seed=0, workload_fn=MODEL)
