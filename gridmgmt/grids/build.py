@@ -24,7 +24,7 @@ import shapely
 from gridmgmt import io
 from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
 from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid
-from gridmgmt.grids.partition import PartitionResult, UnitTable, partition, rebalance
+from gridmgmt.grids.partition import PartitionResult, UnitTable, _fill_new, partition, rebalance
 from gridmgmt.grids.units import Blocks, assign_points, boundary_on_street_share, split_heavy_blocks, street_blocks
 from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, Calibration, calibrate, retailer_workload
 
@@ -507,24 +507,7 @@ def _block_labels_from_retailers(s: _Setup, lab_r: np.ndarray, k: int) -> np.nda
     ok = lab_r >= 0
     np.add.at(counts, (s.retailer_block[ok], lab_r[ok]), 1.0)
     lab = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
-    return _fill(s, lab, k)
-
-
-def _fill(s: _Setup, lab: np.ndarray, k: int) -> np.ndarray:
-    lab = lab.copy()
-    e = s.units.edges
-    src = np.concatenate([e[:, 0], e[:, 1]])
-    dst = np.concatenate([e[:, 1], e[:, 0]])
-    while (lab < 0).any():
-        m = (lab[src] >= 0) & (lab[dst] < 0)
-        if not m.any():
-            break
-        c = np.zeros((len(lab), k))
-        np.add.at(c, (dst[m], lab[src[m]]), 1.0)
-        rows = np.unique(dst[m])
-        lab[rows] = c[rows].argmax(axis=1)
-    lab[lab < 0] = 0
-    return lab
+    return _fill_new(s.units, lab, k)
 
 
 def _block_labels_from_polygons(s: _Setup, grids: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -1462,8 +1462,10 @@ def _fill_new(units: UnitTable, lab: NDArray[np.int64], k: int) -> NDArray[np.in
         np.add.at(counts, (dst[m], lab[src[m]]), 1.0)
         rows = np.unique(dst[m])
         lab[rows] = np.argmax(counts[rows], axis=1)
-    if (lab < 0).any():
-        known = np.flatnonzero(lab >= 0)
+    known = np.flatnonzero(lab >= 0)
+    if known.size == 0:  # nothing labelled to spread from
+        lab[:] = 0
+    elif (lab < 0).any():
         _, j = cKDTree(units.xy_m[known]).query(units.xy_m[lab < 0])
         lab[lab < 0] = lab[known[j]]
     return lab
