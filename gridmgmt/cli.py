@@ -109,7 +109,7 @@ def validate(
     ] = None,
 ) -> None:
     """Check input files and report ALL problems at once; exit 0 only when the input is usable."""
-    from gridmgmt.validate import validate_inputs
+    from gridmgmt.inputs.validate import validate_inputs
 
     try:
         report = validate_inputs(retailers, events=events, district=district, coords=coords)
@@ -175,8 +175,8 @@ def grids_build(
     seed: SeedOpt = 0,
 ) -> None:
     """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs."""
-    from gridmgmt.district import load_district
     from gridmgmt.grids.build import build_grids, write_grid_plan
+    from gridmgmt.inputs.district import load_district
 
     try:
         d = load_district(district)
@@ -210,8 +210,8 @@ def grids_rebalance(
     seed: SeedOpt = 0,
 ) -> None:
     """Restore balance after retailers open or close or staff change, moving as few retailers as possible."""
-    from gridmgmt.district import load_district
     from gridmgmt.grids.build import rebalance_grids, write_grid_plan
+    from gridmgmt.inputs.district import load_district
 
     locked: list[int] | None = None
     if lock_grids:
@@ -287,9 +287,9 @@ def grids_map(
     tiles: TilesOpt = "none",
 ) -> None:
     """Write the self-contained offline grid map: grids with labels and popups, retailers, subdistricts."""
-    from gridmgmt.district import load_district
     from gridmgmt.grids.build import read_grid_plan
     from gridmgmt.grids.report import grid_map
+    from gridmgmt.inputs.district import load_district
     from gridmgmt.maps import save_map
 
     try:
@@ -335,13 +335,14 @@ def patrol_plan(
     seed: SeedOpt = 0,
 ) -> None:
     """Plan one day: who visits which retailers, in what order and when; writes stops, route sheets and map."""
-    from gridmgmt.district import load_district
-    from gridmgmt.pipeline import _stored_grids, load_grids, plan_patrol
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.grids.plan import load_grids, stored_grids
+    from gridmgmt.pipeline import plan_patrol
 
     date = _check_date(date)
     try:
         d = load_district(district, store=store)
-        plan_grids = load_grids(grids) if grids else _stored_grids(store)
+        plan_grids = load_grids(grids) if grids else stored_grids(store)
         with console.status("planning routes...") as status:
             plan, written = plan_patrol(
                 d,
@@ -377,7 +378,7 @@ def patrol_simulate(
     seed: SeedOpt = 0,
 ) -> None:
     """Plan consecutive days, mark visits done, and report cycle coverage, deadlines met and blind spots."""
-    from gridmgmt.district import load_district
+    from gridmgmt.inputs.district import load_district
     from gridmgmt.pipeline import run_simulation
 
     start = _check_date(start)
@@ -418,8 +419,8 @@ def risk_score(
 ) -> None:
     """Score every retailer 0-100 as of a date, with level and top three reasons (zh/en); writes risk.csv."""
     from gridmgmt import io
-    from gridmgmt.district import load_district
-    from gridmgmt.pipeline import risk_layer, score_risk
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.risk.district_risk import risk_layer, score_risk
     from gridmgmt.store import Store
 
     date = _check_date(date)
@@ -453,8 +454,8 @@ def risk_hotspots_cmd(
 ) -> None:
     """Getis-Ord Gi* hotspots (FDR-corrected, hot/cold at 90/95/99%) and the KDE peak of any point layer."""
     from gridmgmt import io
+    from gridmgmt.inputs.tables import load_boundary
     from gridmgmt.risk.hotspots import find_hotspots, points_from_table
-    from gridmgmt.tables import load_boundary
 
     try:
         boundary = None
@@ -489,8 +490,9 @@ def risk_map_cmd(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level)."""
-    from gridmgmt.district import load_district
-    from gridmgmt.pipeline import load_grids, run_risk
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.grids.plan import load_grids
+    from gridmgmt.pipeline import run_risk
 
     date = _check_date(date)
     try:
@@ -596,7 +598,7 @@ def tasks_list(
     from rich.table import Table
 
     from gridmgmt import io
-    from gridmgmt.pipeline import district_tasks
+    from gridmgmt.loop.district_loop import district_tasks
 
     date = _check_date(date)
     try:
@@ -653,13 +655,15 @@ def report_responsibility(
     out: OutDirOpt = Path("out/responsibility"),
 ) -> None:
     """Grids without a full pair, retailers outside any grid or past their cycle, overdue tasks; per grid and person."""
-    from gridmgmt.district import load_district
-    from gridmgmt.pipeline import _stored_grids, load_grids, responsibility, write_responsibility
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.grids.plan import load_grids, stored_grids
+    from gridmgmt.loop.district_loop import responsibility
+    from gridmgmt.pipeline import write_responsibility
 
     date = _check_date(date)
     try:
         d = load_district(district, store=store)
-        plan = load_grids(grids) if grids else _stored_grids(store)
+        plan = load_grids(grids) if grids else stored_grids(store)
         report = responsibility(d, as_of=date, grids=plan)
         written = write_responsibility(report, out)
     except GridMgmtError as exc:

@@ -12,7 +12,18 @@ import pandas as pd
 from rich.console import Console
 
 from gridmgmt import io
-from gridmgmt.district import District, load_district
+from gridmgmt.grids.build import build_grids, write_grid_plan
+from gridmgmt.grids.report import grid_map
+from gridmgmt.inputs.district import District, load_district
+from gridmgmt.inputs.events import append_events, prepare_appended, with_violation_records
+from gridmgmt.loop.district_loop import overview_page, responsibility
+from gridmgmt.loop.responsibility import ResponsibilityReport
+from gridmgmt.maps import save_map
+from gridmgmt.patrol.plan import plan_day
+from gridmgmt.patrol.sheets import write_plan
+from gridmgmt.patrol.simulate import simulate
+from gridmgmt.risk.district_risk import risk_hotspots, risk_layer, score_risk, violation_points
+from gridmgmt.risk.risk_map import risk_map
 from gridmgmt.store import Store
 
 log = logging.getLogger(__name__)
@@ -145,64 +156,6 @@ class RiskRun:
     hotspot_cells: gpd.GeoDataFrame
 
 
-def score_risk(district: District, as_of: str) -> pd.DataFrame:
-    """Risk scores of every retailer of ``district`` as of ``as_of`` (YYYY-MM-DD)."""
-    from gridmgmt.risk.scores import risk_scores
-
-    return risk_scores(
-        district.retailers,
-        district.events,
-        district.orders,
-        as_of=as_of,
-        weights=district.settings.risk_weights,
-        crs=district.crs,
-        schools=district.schools,
-    )
-
-
-def risk_trend(district: District, as_of: str, *, months: int = 6) -> pd.DataFrame:
-    """Mean score and retailers at high risk at the start of each of the last ``months`` months and at ``as_of``."""
-    end = pd.Timestamp(as_of).normalize()
-    starts = [end.to_period("M").to_timestamp() - pd.DateOffset(months=k) for k in range(months, 0, -1)]
-    days = sorted({*starts, end})
-    rows = []
-    for day in days:
-        scores = score_risk(district, day.date().isoformat())
-        rows.append(
-            {
-                "date": day.date().isoformat(),
-                "mean_score": round(float(scores["score"].mean()), 2),
-                "high": int((scores["level"] == "high").sum()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def risk_layer(district: District, scores: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Scores as a point layer for the store."""
-    layer = district.retailers[["retailer_id", "geometry"]].merge(scores, on="retailer_id")
-    layer["last_inspection"] = layer["last_inspection"].astype(str)
-    return layer
-
-
-def violation_points(district: District, as_of: str, *, days: int = 365) -> pd.DataFrame:
-    """Violations in the ``days`` before ``as_of`` with their retailer's lon/lat (WGS-84)."""
-    events = district.events
-    times = pd.to_datetime(events["time"])
-    end = pd.Timestamp(as_of).normalize()
-    rows = events.loc[(events["type"] == "violation") & (times < end) & (times >= end - pd.Timedelta(days=days))]
-    where = district.retailers[["retailer_id", "lon", "lat"]]
-    return rows[["event_id", "retailer_id", "time", "severity"]].merge(where, on="retailer_id", how="inner")
-
-
-def risk_hotspots(district: District, as_of: str, *, seed: int = 0, **options):
-    """Gi* hotspots of the last year's violations (options: :func:`gridmgmt.risk.hotspots.find_hotspots`)."""
-    from gridmgmt.risk.hotspots import find_hotspots, points_from_table
-
-    points = points_from_table(violation_points(district, as_of), file="events (violations)")
-    return find_hotspots(points, boundary=district.boundary, seed=seed, source="violations", **options)
-
-
 def run_risk(
     district: District,
     as_of: str,
@@ -220,9 +173,6 @@ def run_risk(
 
     Writes risk.csv, hotspots.geojson, the map and the store layers ``risk`` and ``hotspots``.
     """
-    from gridmgmt.maps import save_map
-    from gridmgmt.risk.risk_map import risk_map
-
     out = Path(out_dir)
     scores = scores if scores is not None else score_risk(district, as_of)
     hot = risk_hotspots(district, as_of, seed=seed)
@@ -253,49 +203,6 @@ def run_risk(
     return RiskRun(written=written, scores=scores, hotspot_cells=hot.cells)
 
 
-def load_grids(path: str | Path) -> gpd.GeoDataFrame:
-    """Grid polygons from a grids.gpkg, with its assignment table in ``.attrs["assignment"]``."""
-    from gridmgmt._errors import InputError, Problem
-
-    p = Path(path)
-    if not p.exists():
-        raise InputError(Problem(file=str(p), message="grids file not found", hint="run `gridmgmt grids build` first"))
-    layers = io.list_layers(p)
-    missing = [name for name in ("grids", "assignment") if name not in layers]
-    if missing:
-        raise InputError(
-            Problem(
-                file=str(p),
-                message=f"missing layers {', '.join(missing)}",
-                hint="use the grids.gpkg written by `gridmgmt grids build`",
-            )
-        )
-    grids = io.read_layer(p, "grids")
-    assignment = pd.DataFrame(io.read_layer(p, "assignment"))
-    assignment["retailer_id"] = assignment["retailer_id"].astype(str)
-    grids.attrs["assignment"] = assignment[["retailer_id", "grid_id"]]
-    return grids
-
-
-def backtest_table(district: District, cutoff: str, *, horizon_days: int = 90, cell_m: float = 250.0) -> pd.DataFrame:
-    """Backtest at ``cutoff`` (see :func:`gridmgmt.risk.backtest.standard_backtest`)."""
-    from gridmgmt.risk.backtest import standard_backtest
-
-    return standard_backtest(
-        district.retailers,
-        district.events,
-        district.orders,
-        district.boundary,
-        cutoff=cutoff,
-        weights=district.settings.risk_weights,
-        crs=district.crs,
-        schools=district.schools,
-        ground_truth=district.ground_truth,
-        horizon_days=horizon_days,
-        cell_m=cell_m,
-    )
-
-
 # ----------------------------------------------------------------------------- the joint-work loop
 
 
@@ -305,10 +212,8 @@ def add_events(
     """Validate ``new`` events against the district's log and append them to the store, all or nothing.
 
     With ``derive_violations``, an inspection with outcome ``violation`` also records the violation
-    event (see :func:`gridmgmt.events.with_violation_records`).
+    event (see :func:`gridmgmt.inputs.events.with_violation_records`).
     """
-    from gridmgmt.events import append_events, prepare_appended, with_violation_records
-
     district = load_district(district_path, store=store_path)
     events = prepare_appended(new, district.events, file=file, retailer_ids=set(district.retailers["retailer_id"]))
     if derive_violations:
@@ -317,109 +222,15 @@ def add_events(
     return events
 
 
-def retailer_owners(district: District, grids: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
-    """retailer_id -> grid_id and the grid's staff pair, from grids (if given) or retailers.grid_id."""
-    from gridmgmt.tasks import owners_table
-
-    if grids is not None and "assignment" in grids.attrs:
-        assignment = grids.attrs["assignment"]
-    else:
-        assignment = district.retailers[["retailer_id", "grid_id"]] if "grid_id" in district.retailers else None
-    if assignment is None or assignment["grid_id"].isna().all():
-        return pd.DataFrame(columns=["retailer_id", "grid_id", "customer_manager", "monopoly_officer"])
-    return owners_table(assignment, district.staff)
-
-
-def district_tasks(district_path: str | Path, store_path: str | Path | None, *, as_of: str) -> pd.DataFrame:
-    """Every task of a district as of a date, with its owners (grids from the store when present)."""
-    from gridmgmt.tasks import task_table
-
-    district = load_district(district_path, store=store_path)
-    grids = _stored_grids(store_path)
-    return task_table(district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids))
-
-
-def _stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
-    if store_path is None or not Path(store_path).exists():
-        return None
-    store = Store(store_path)
-    if "grids" in store and "assignment" in store:
-        return load_grids(store_path)
-    return None
-
-
-def responsibility(
-    district: District, *, as_of: str, grids: gpd.GeoDataFrame | None = None, risk: pd.DataFrame | None = None
-):
-    """The responsibility report (see :mod:`gridmgmt.responsibility`) of a loaded district."""
-    from gridmgmt.responsibility import responsibility_report
-    from gridmgmt.tasks import task_table
-
-    owners = retailer_owners(district, grids)
-    tasks = task_table(district.events, as_of=as_of, settings=district.settings, owners=owners)
-    risk = risk if risk is not None else score_risk(district, as_of)
-    grid_ids = [int(g) for g in grids["grid_id"]] if grids is not None else None
-    return responsibility_report(
-        district.retailers,
-        district.events,
-        district.staff,
-        owners,
-        tasks,
-        as_of=as_of,
-        settings=district.settings,
-        risk_level=risk.set_index("retailer_id")["level"],
-        grid_ids=grid_ids,
-    )
-
-
-def write_responsibility(report, out_dir: str | Path) -> list[Path]:
+def write_responsibility(report: ResponsibilityReport, out_dir: str | Path) -> list[Path]:
     """Write every table of a responsibility report as CSV into ``out_dir``."""
     out = Path(out_dir)
     return [io.write_csv(table, out / f"{name}.csv") for name, table in report.tables().items()]
 
 
-def write_overview(
-    district: District,
-    out_path: str | Path,
-    *,
-    as_of: str,
-    lang: str = "zh",
-    grids: gpd.GeoDataFrame | None = None,
-    risk: pd.DataFrame | None = None,
-    hotspot_cells: gpd.GeoDataFrame | None = None,
-    links: dict[str, str] | None = None,
-    report=None,
-) -> Path:
-    """Write the managers' overview page (see :mod:`gridmgmt.overview`); ``report`` is reused when given."""
-    from gridmgmt.overview import overview_html
-    from gridmgmt.tasks import task_table
-
-    risk = risk if risk is not None else score_risk(district, as_of)
-    report = report or responsibility(district, as_of=as_of, grids=grids, risk=risk)
-    n = max(len(district.retailers), 1)
-    coverage = {
-        "inspected_in_cycle": 1 - len(report.overdue_inspections) / n,
-        "visited_in_cycle": 1 - len(report.overdue_visits) / n,
-    }
-    tasks = task_table(
-        district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids)
-    )
-    trend = risk_trend(district, as_of)
-    page = overview_html(
-        as_of=as_of,
-        lang=lang,
-        district_name=district.settings.name,
-        grids=None if grids is None else pd.DataFrame(grids.drop(columns="geometry")),
-        coverage=coverage,
-        tasks=tasks,
-        events=district.events,
-        risk=risk,
-        hotspot_cells=hotspot_cells,
-        responsibility_totals=report.totals,
-        links=links,
-        risk_trend=trend,
-    )
-    return io.write_text(page, out_path)
+def write_overview(district: District, out_path: str | Path, **options) -> Path:
+    """Write the managers' overview page (options: :func:`gridmgmt.loop.district_loop.overview_page`)."""
+    return io.write_text(overview_page(district, **options), out_path)
 
 
 # ----------------------------------------------------------------------------- grids
@@ -439,9 +250,6 @@ def run_grids(
     Returns the grid polygons with ``attrs["assignment"]`` (retailer_id, grid_id) and
     ``attrs["written"]`` (paths written).
     """
-    from gridmgmt.grids.build import build_grids, write_grid_plan
-    from gridmgmt.grids.report import grid_map
-    from gridmgmt.maps import save_map
 
     out = Path(out_dir)
     level = risk.set_index("retailer_id")["level"] if risk is not None else None
@@ -471,8 +279,6 @@ def plan_patrol(
     **options,
 ):
     """Plan one day (:func:`gridmgmt.patrol.plan.plan_day`) and write its files; returns (plan, paths)."""
-    from gridmgmt.patrol.plan import plan_day
-    from gridmgmt.report import write_plan
 
     risk = risk if risk is not None else score_risk(district, date)
     plan = plan_day(district, date, risk=risk, grids=grids, **options)
@@ -482,7 +288,6 @@ def plan_patrol(
 
 def run_simulation(district: District, start: str, days: int, out_dir: str | Path, **options):
     """Simulate ``days`` working days of patrols; write the daily table, task outcomes and blind spots."""
-    from gridmgmt.patrol.simulate import simulate
 
     report = simulate(district, start, days, **options)
     out = Path(out_dir)

@@ -24,7 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridmgmt.district import District, load_district
+from gridmgmt.inputs.district import District, load_district
 from gridmgmt.grids.build import GridPlan, build_grids, plan_from_assignment, rebalance_grids, write_grid_plan
 from gridmgmt.grids.workload import verify_workload
 
@@ -200,7 +200,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for name in ("pyogrio", "gridmgmt.network", "gridmgmt.district", "gridmgmt.demo"):
+    for name in ("pyogrio", "gridmgmt.network", "gridmgmt.inputs.district", "gridmgmt.demo"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     rows: list[dict] = []

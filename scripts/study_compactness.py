@@ -38,7 +38,7 @@ import numpy as np
 import shapely
 from shapely import affinity
 
-from gridmgmt.district import load_district
+from gridmgmt.inputs.district import load_district
 from gridmgmt.grids import build as B
 from gridmgmt.grids.metrics import balance_ratio
 

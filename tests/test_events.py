@@ -1,4 +1,4 @@
-"""Tests of gridmgmt.events: loading the shared event log and every bad-input check."""
+"""Tests of gridmgmt.inputs.events: loading the shared event log and every bad-input check."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from gridmgmt._errors import InputError
-from gridmgmt.events import check_events, load_events
+from gridmgmt.inputs.events import check_events, load_events
 
 HEADER = "event_id,retailer_id,time,type,department,outcome,severity,note,corrects"
 GOOD_ROWS = [

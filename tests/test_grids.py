@@ -13,7 +13,7 @@ import shapely
 
 from gridmgmt._errors import InfeasiblePlanError, InputError
 from gridmgmt.config import Settings
-from gridmgmt.district import District
+from gridmgmt.inputs.district import District
 from gridmgmt.grids.build import (
     _dissolve_cells,
     build_grids,

@@ -12,8 +12,10 @@ import shapely
 from typer.testing import CliRunner
 
 from gridmgmt.cli import app
-from gridmgmt.district import load_district
-from gridmgmt.pipeline import add_events, district_tasks, plan_patrol, risk_hotspots, score_risk
+from gridmgmt.inputs.district import load_district
+from gridmgmt.loop.district_loop import district_tasks
+from gridmgmt.pipeline import add_events, plan_patrol
+from gridmgmt.risk.district_risk import risk_hotspots, score_risk
 
 DISTRICT = Path(__file__).resolve().parents[1] / "data" / "demo" / "district.toml"
 REPORT_TIME = "2026-11-30T16:00"

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from gridmgmt import assets, maps
+from gridmgmt import maps
+from gridmgmt.maps import offline_assets as assets
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.coords import wgs84_to_gcj02
 

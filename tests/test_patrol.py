@@ -26,7 +26,7 @@ DAY = "2026-12-01"
 def district(tmp_path_factory):
     """A small demo district with a hostile shop name, an overdue tip-off and an evening-only shop with one."""
     from gridmgmt.demo import generate_demo
-    from gridmgmt.district import load_district
+    from gridmgmt.inputs.district import load_district
 
     paths = generate_demo(tmp_path_factory.mktemp("small"), n_retailers=400, history_days=120)
     d = load_district(paths["district"])
@@ -154,7 +154,7 @@ def test_bad_requests_fail_clearly(district):
 
 def test_route_sheets_escape_hostile_text_one_page_per_squad(plan):
     """A <script> shop name and HTML in notes stay text; each squad gets its own printable page."""
-    from gridmgmt.report import route_sheets_html
+    from gridmgmt.patrol.sheets import route_sheets_html
 
     for lang, word in (("zh", "联合巡查路线单"), ("en", "Joint patrol route sheet")):
         page = route_sheets_html(plan, lang=lang)
@@ -166,8 +166,8 @@ def test_route_sheets_escape_hostile_text_one_page_per_squad(plan):
 
 def test_write_plan_writes_everything_and_a_failure_keeps_the_earlier_plan(plan, district, tmp_path, monkeypatch):
     """All files and store layers appear; when rendering fails, the earlier files stay as they were."""
-    from gridmgmt import patrol_map
-    from gridmgmt.report import write_plan
+    from gridmgmt.patrol import route_map as patrol_map
+    from gridmgmt.patrol.sheets import write_plan
     from gridmgmt.store import Store
 
     written = write_plan(plan, tmp_path, depots=district.depots)
@@ -194,7 +194,7 @@ def test_write_plan_writes_everything_and_a_failure_keeps_the_earlier_plan(plan,
 def test_route_map_renders_offline_without_errors(plan, district, tmp_path, chromium):
     """The route map opens in headless Chromium with routes drawn, no console error and no external request."""
     from gridmgmt.maps import save_map
-    from gridmgmt.patrol_map import patrol_map
+    from gridmgmt.patrol.route_map import patrol_map
 
     path = save_map(patrol_map(plan, district.depots.drop(columns="geometry", errors="ignore")), tmp_path / "m.html")
     facts = chromium.open(path, wait_for="path.leaflet-interactive")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from gridmgmt.config import Settings
-from gridmgmt.overview import overview_html
-from gridmgmt.responsibility import responsibility_report
-from gridmgmt.tasks import task_table
+from gridmgmt.loop.overview import overview_html
+from gridmgmt.loop.responsibility import responsibility_report
+from gridmgmt.loop.tasks import task_table
 
 RETAILERS = pd.DataFrame(
     {

@@ -1,4 +1,4 @@
-"""Tests of gridmgmt.retailers: loading, aliases, encodings, formats and every bad-input check."""
+"""Tests of gridmgmt.inputs.retailers: loading, aliases, encodings, formats and every bad-input check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from shapely.geometry import box
 
 from gridmgmt._errors import InputError
 from gridmgmt.coords import wgs84_to_bd09, wgs84_to_gcj02
-from gridmgmt.retailers import check_retailers, load_retailers
+from gridmgmt.inputs.retailers import check_retailers, load_retailers
 
 HEADER = "retailer_id,name,address,lon,lat,business_type,customer_class,open_time,close_time,subdistrict,licence_date"
 GOOD_ROWS = [

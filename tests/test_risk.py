@@ -121,7 +121,7 @@ CUTOFFS = ("2026-03-01", "2026-06-01", "2026-09-01")
 
 @pytest.fixture(scope="module")
 def backtests(demo_district) -> pd.DataFrame:
-    from gridmgmt.pipeline import backtest_table
+    from gridmgmt.risk.district_risk import backtest_table
 
     return pd.concat([backtest_table(demo_district, cutoff=c) for c in CUTOFFS], ignore_index=True)
 

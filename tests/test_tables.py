@@ -1,4 +1,4 @@
-"""Tests of gridmgmt.tables: boundary, depots, staff, orders and point layers."""
+"""Tests of gridmgmt.inputs.tables: boundary, depots, staff, orders and point layers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from shapely.geometry import LineString, Point, box
 
 from gridmgmt._errors import InputError
 from gridmgmt.coords import wgs84_to_gcj02
-from gridmgmt.tables import load_boundary, load_depots, load_orders, load_points, load_staff
+from gridmgmt.inputs.tables import load_boundary, load_depots, load_orders, load_points, load_staff
 
 
 def write(tmp_path, name, lines):

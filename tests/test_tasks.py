@@ -7,9 +7,9 @@ import pytest
 
 from gridmgmt._errors import InputError
 from gridmgmt.config import Settings
-from gridmgmt.events import append_events, prepare_appended, stored_events
+from gridmgmt.inputs.events import append_events, prepare_appended, stored_events
 from gridmgmt.store import Store
-from gridmgmt.tasks import task_table
+from gridmgmt.loop.tasks import task_table
 
 PRIOR = pd.DataFrame(
     {

@@ -1,4 +1,4 @@
-"""Tests of gridmgmt.validate: every problem in every input reported at once."""
+"""Tests of gridmgmt.inputs.validate: every problem in every input reported at once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import geopandas as gpd
 from shapely.geometry import box
 
 from gridmgmt.coords import wgs84_to_bd09
-from gridmgmt.validate import ValidationReport, validate_inputs
+from gridmgmt.inputs.validate import ValidationReport, validate_inputs
 
 RETAILERS = [
     "retailer_id,name,lon,lat,business_type,customer_class,open_time,close_time",

@@ -31,7 +31,7 @@ from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, Calibratio
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from gridmgmt.district import District
+    from gridmgmt.inputs.district import District
 
 logger = logging.getLogger(__name__)
 

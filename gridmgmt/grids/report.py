@@ -11,8 +11,8 @@ import pandas as pd
 if TYPE_CHECKING:
     import folium
 
-    from gridmgmt.district import District
     from gridmgmt.grids.build import GridPlan
+    from gridmgmt.inputs.district import District
 
 logger = logging.getLogger(__name__)
 

@@ -51,8 +51,8 @@ from gridmgmt.grids.metrics import WorkloadModel, balance_ratio, coefficient_of_
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from gridmgmt.district import District
     from gridmgmt.grids.build import GridPlan
+    from gridmgmt.inputs.district import District
 
 logger = logging.getLogger(__name__)
 

@@ -48,6 +48,7 @@ from gridmgmt.patrol.solver import (
 )
 from gridmgmt.patrol.squads import MODE_ORDER, Squad, SquadRoster, build_squads
 from gridmgmt.patrol.visits import visit_candidates
+from gridmgmt.risk.district_risk import score_risk
 
 log = logging.getLogger(__name__)
 
@@ -185,9 +186,9 @@ def plan_day(
         Day to plan; only events before it are known.
     risk : DataFrame, optional
         Risk table (``retailer_id``, ``level``, ``score``, reasons); default
-        :func:`gridmgmt.pipeline.score_risk` as of ``date``.
+        :func:`gridmgmt.risk.district_risk.score_risk` as of ``date``.
     grids : GeoDataFrame or DataFrame, optional
-        Grids from :func:`gridmgmt.pipeline.load_grids` (``attrs["assignment"]``) or an
+        Grids from :func:`gridmgmt.grids.plan.load_grids` (``attrs["assignment"]``) or an
         assignment table ``retailer_id, grid_id``; default: the retailers' ``grid_id`` column
         when filled, else no own-grid preference.
     squads : iterable of str or int, optional
@@ -265,8 +266,6 @@ def plan_day(
     notes = [f"grid {g} has no squad today ({r}); other squads may visit its retailers" for g, r in roster.uncovered]
 
     if risk is None:
-        from gridmgmt.pipeline import score_risk
-
         say("scoring risk")
         risk = score_risk(district, str(day.date()))
     say("selecting visit candidates")

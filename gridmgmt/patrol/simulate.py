@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridmgmt.cycles import inspection_cycle_days
+from gridmgmt.loop.cycles import inspection_cycle_days
+from gridmgmt.loop.tasks import TASK_TYPES, deadlines, open_tasks
 from gridmgmt.patrol.plan import PatrolPlan, plan_day
 from gridmgmt.patrol.visits import visit_candidates
-from gridmgmt.tasks import TASK_TYPES, deadlines, open_tasks
+from gridmgmt.risk.district_risk import score_risk
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,6 @@ def simulate(
     settings = district.settings
     dates = working_days(start, days)
     if risk is None:
-        from gridmgmt.pipeline import score_risk
-
         risk = score_risk(district, str(dates[0].date()))
     events = district.events.copy()
     rng = np.random.default_rng(seed)

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt.config import Settings, minutes_of_day
-from gridmgmt.cycles import inspection_cycle_days
-from gridmgmt.tasks import TASK_TYPES, deadlines, open_tasks
+from gridmgmt.loop.cycles import inspection_cycle_days
+from gridmgmt.loop.tasks import TASK_TYPES, deadlines, open_tasks
 
 __all__ = ["TASK_TYPES", "deadlines", "inspection_cycle_days", "open_tasks", "visit_candidates"]
 

@@ -60,7 +60,7 @@ from pyproj import CRS, Transformer
 from scipy import stats
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt._validate import TableCheck
+from gridmgmt.inputs.checks import TableCheck
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from pyproj import CRS
 from scipy.spatial import cKDTree
 
 from gridmgmt.config import BUSINESS_TYPES, RiskWeights
-from gridmgmt.events import effective_events
+from gridmgmt.inputs.events import effective_events
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ def risk_scores(
     Parameters
     ----------
     retailers, events, orders
-        As loaded by :func:`gridmgmt.district.load_district` (WGS-84 retailers).
+        As loaded by :func:`gridmgmt.inputs.district.load_district` (WGS-84 retailers).
     as_of
         Scores use only what was known before this date (00:00).
     weights

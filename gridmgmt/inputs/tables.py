@@ -1,7 +1,7 @@
 """The smaller input tables: district boundary, depots, staff, weekly orders and point layers (schools).
 
 Each ``load_*`` reads one file with :mod:`gridmgmt.io`, validates it with
-:mod:`gridmgmt._validate` (every problem collected, each naming file, row and field) and
+:mod:`gridmgmt.inputs.checks` (every problem collected, each naming file, row and field) and
 raises :class:`~gridmgmt._errors.InputError` when any is an error; each ``check_*`` does the
 same on a frame already read and returns the problems instead.
 """
@@ -17,8 +17,8 @@ import pandas as pd
 import shapely
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt._validate import TableCheck, check_coordinates
 from gridmgmt.config import TRAVEL_MODES, minutes_of_day
+from gridmgmt.inputs.checks import TableCheck, check_coordinates
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ _TO_WGS = Transformer.from_crs(UTM_CRS, WGS84, always_xy=True)
 #: 喷水池, the old town centre (lon, lat), and the centre of 黔灵山 park.
 CENTRE_LONLAT = (106.7100, 26.5848)
 PARK_LONLAT = (106.6950, 26.6000)
-_REPO_BOUNDARY = Path(__file__).resolve().parents[1] / "data" / "demo" / "boundary.geojson"
+_REPO_BOUNDARY = Path(__file__).resolve().parents[2] / "data" / "demo" / "boundary.geojson"
 
 #: Subdistricts: name_zh, name_en, seed point offset from the centre (east km, north km).
 SUBDISTRICTS: tuple[tuple[str, str, float, float], ...] = (

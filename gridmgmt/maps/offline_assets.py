@@ -1,10 +1,10 @@
 """Vendored JavaScript and CSS for offline maps: fetched once at set-up, read at render time.
 
 Folium's HTML loads Leaflet and its plugins from CDNs, so a map opened without internet is
-blank. :func:`ensure_assets` downloads pinned npm tarballs once (``python -m gridmgmt.assets``,
+blank. :func:`ensure_assets` downloads pinned npm tarballs once (``python -m gridmgmt.maps.offline_assets``,
 run by the set-up scripts after ``pip install``), checks each against the sha512 integrity
 pinned here *and* the one the registry publishes, and keeps only the files a map needs plus
-their licences under ``gridmgmt/assets/vendor/``. Folium's own wheel carries the Leaflet.heat
+their licences under ``gridmgmt/maps/vendor/``. Folium's own wheel carries the Leaflet.heat
 plugin, which is copied from there. Rendering never touches the network: :func:`load_assets`
 raises :class:`~gridmgmt._errors.GridMgmtError` with the command to run when files are missing.
 
@@ -34,7 +34,7 @@ from gridmgmt.io import write_bytes, write_json
 logger = logging.getLogger(__name__)
 
 REGISTRY_URL = "https://registry.npmjs.org"
-FETCH_COMMAND = "python -m gridmgmt.assets"
+FETCH_COMMAND = "python -m gridmgmt.maps.offline_assets"
 _MANIFEST = "manifest.json"
 _TIMEOUT_S = 60.0
 
@@ -106,9 +106,9 @@ HEAT_FOLDER = "folium-heat"
 
 
 def assets_dir() -> Path:
-    """The vendor folder: ``$GRIDMGMT_ASSETS_DIR`` if set, else ``gridmgmt/assets/vendor``."""
+    """The vendor folder: ``$GRIDMGMT_ASSETS_DIR`` if set, else ``gridmgmt/maps/vendor``."""
     env = os.environ.get("GRIDMGMT_ASSETS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent / "assets" / "vendor"
+    return Path(env) if env else Path(__file__).resolve().parent / "vendor"
 
 
 def _expected_files() -> list[str]:
@@ -139,7 +139,7 @@ def _get(url: str) -> bytes:
         raise GridMgmtError(
             f"cannot download {url}: {exc}. Map assets are fetched once at set-up; "
             f"run `{FETCH_COMMAND}` on a machine with access to {REGISTRY_URL}, "
-            "or copy its gridmgmt/assets/vendor folder here"
+            "or copy its gridmgmt/maps/vendor folder here"
         ) from None
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt.config import Settings
-from gridmgmt.events import effective_events
+from gridmgmt.inputs.events import effective_events
 
 TASK_TYPES = ("tip_off", "complaint", "marketing_report")
 STATUSES = ("open", "overdue", "closed", "closed_late")

@@ -20,9 +20,9 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt._validate import TableCheck, check_coordinates
 from gridmgmt.config import BUSINESS_TYPES, CUSTOMER_CLASSES
 from gridmgmt.coords import COORD_SYSTEMS
+from gridmgmt.inputs.checks import TableCheck, check_coordinates
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt._validate import TableCheck
 from gridmgmt.config import DEPARTMENTS, EVENT_TYPES
+from gridmgmt.inputs.checks import TableCheck
 from gridmgmt.store import Store
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Domain maps (grids, risk, routes, overview) build on four ideas kept here:
 
 * **Offline.** :func:`to_offline_html` renders a folium map and replaces every CDN
-  ``<script src>``/``<link href>`` by the vendored file's content (see :mod:`gridmgmt.assets`),
+  ``<script src>``/``<link href>`` by the vendored file's content (see :mod:`gridmgmt.maps.offline_assets`),
   drops what our maps never use (Bootstrap, Font Awesome, awesome-markers) and fails loudly
   when any external reference remains. Tile URL templates are the only exception, and only
   when a map asks for tiles (``tiles="osm"`` or ``"amap"``); the default ``tiles="none"``
@@ -45,7 +45,7 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from gridmgmt._errors import GridMgmtError
-from gridmgmt.assets import FETCH_COMMAND, load_assets
+from gridmgmt.maps.offline_assets import FETCH_COMMAND, load_assets
 
 logger = logging.getLogger(__name__)
 
@@ -737,7 +737,7 @@ def _asset_for(url: str) -> str | None:
     if file_name not in _ASSET_FOR_FILE:
         raise GridMgmtError(
             f"the map refers to {url}, which gridmgmt has not vendored; "
-            "use the helpers in gridmgmt.maps or add the asset to gridmgmt.assets"
+            "use the helpers in gridmgmt.maps or add the asset to gridmgmt.maps.offline_assets"
         )
     return _ASSET_FOR_FILE[file_name]
 
@@ -761,7 +761,7 @@ def to_offline_html(m: folium.Map, *, assets_folder: Path | None = None) -> str:
     m
         The map (preferably from :func:`new_map`).
     assets_folder
-        Vendor folder (default :func:`gridmgmt.assets.assets_dir`).
+        Vendor folder (default :func:`gridmgmt.maps.offline_assets.assets_dir`).
 
     Returns
     -------
@@ -771,7 +771,7 @@ def to_offline_html(m: folium.Map, *, assets_folder: Path | None = None) -> str:
     Raises
     ------
     GridMgmtError
-        When vendored assets are missing (run ``python -m gridmgmt.assets``), when the map
+        When vendored assets are missing (run ``python -m gridmgmt.maps.offline_assets``), when the map
         uses a library gridmgmt has not vendored (e.g. ``folium.Icon``), or when any
         reference to another host remains (other than the map's tile templates).
     """

@@ -174,7 +174,7 @@ def overview_html(
     coverage
         Shares (0-1): ``inspected_in_cycle``, ``visited_in_cycle``.
     tasks
-        From :func:`gridmgmt.tasks.task_table`.
+        From :func:`gridmgmt.loop.tasks.task_table`.
     events
         The event log, for the monthly trend (last 12 months before ``as_of``).
     risk
@@ -182,7 +182,7 @@ def overview_html(
     hotspot_cells
         Gi* cells with ``hotspot_class``.
     responsibility_totals
-        :attr:`gridmgmt.responsibility.ResponsibilityReport.totals`.
+        :attr:`gridmgmt.loop.responsibility.ResponsibilityReport.totals`.
     links
         ``{"risk_map": "risk_map.html", ...}`` relative links to the other pages.
     risk_trend

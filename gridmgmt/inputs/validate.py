@@ -111,10 +111,10 @@ def validate_inputs(
         Never raises for problems in the inputs; they are all in the report.
     """
     from gridmgmt.config import load_settings
-    from gridmgmt.events import check_events
+    from gridmgmt.inputs.events import check_events
+    from gridmgmt.inputs.retailers import check_retailers
+    from gridmgmt.inputs.tables import check_depots, check_orders, check_points, check_staff, load_boundary
     from gridmgmt.io import read_table
-    from gridmgmt.retailers import check_retailers
-    from gridmgmt.tables import check_depots, check_orders, check_points, check_staff, load_boundary
 
     report = ValidationReport()
     settings = None
@@ -191,7 +191,7 @@ def validate_inputs(
 
 def _check_snapping(settings, retailers: pd.DataFrame | None, file: str) -> list[Problem]:
     """Load the road network; warn about retailers farther than ``speeds.far_snap_m`` from every street."""
-    from gridmgmt._validate import is_csv
+    from gridmgmt.inputs.checks import is_csv
     from gridmgmt.network import load_network, snap_points
 
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from gridmgmt.config import Settings
-from gridmgmt.cycles import due_dates
+from gridmgmt.loop.cycles import due_dates
 
 
 @dataclass
@@ -77,7 +77,7 @@ def responsibility_report(
     assignment
         retailer_id -> grid_id (from grids.gpkg, or the retailers' own grid_id column).
     tasks
-        From :func:`gridmgmt.tasks.task_table`.
+        From :func:`gridmgmt.loop.tasks.task_table`.
     as_of
         The day of the report (YYYY-MM-DD).
     risk_level

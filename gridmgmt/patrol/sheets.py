@@ -244,7 +244,7 @@ def write_plan(
     """
     from gridmgmt._errors import GridMgmtError
     from gridmgmt.maps import to_offline_html
-    from gridmgmt.patrol_map import patrol_map
+    from gridmgmt.patrol.route_map import patrol_map
     from gridmgmt.store import Store
 
     if plan.candidates.empty:

@@ -66,9 +66,9 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
     """
     settings = load_settings(path)
 
-    from gridmgmt.events import load_events
-    from gridmgmt.retailers import load_retailers
-    from gridmgmt.tables import load_boundary, load_depots, load_orders, load_points, load_staff
+    from gridmgmt.inputs.events import load_events
+    from gridmgmt.inputs.retailers import load_retailers
+    from gridmgmt.inputs.tables import load_boundary, load_depots, load_orders, load_points, load_staff
 
     files = settings.files
     boundary = load_boundary(settings.path("boundary"))
@@ -76,7 +76,7 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
     ids = set(retailers["retailer_id"])
     events = load_events(settings.path("events"), retailer_ids=ids) if files.events else _empty_events()
     if store is not None and Path(store).exists():
-        from gridmgmt.events import stored_events
+        from gridmgmt.inputs.events import stored_events
         from gridmgmt.store import Store
 
         appended = stored_events(Store(store))
