@@ -335,8 +335,8 @@ def patrol_plan(
     seed: SeedOpt = 0,
 ) -> None:
     """Plan one day: who visits which retailers, in what order and when; writes stops, route sheets and map."""
-    from gridmgmt.inputs.district import load_district
     from gridmgmt.grids.plan import load_grids, stored_grids
+    from gridmgmt.inputs.district import load_district
     from gridmgmt.pipeline import plan_patrol
 
     date = _check_date(date)
@@ -490,8 +490,8 @@ def risk_map_cmd(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level)."""
-    from gridmgmt.inputs.district import load_district
     from gridmgmt.grids.plan import load_grids
+    from gridmgmt.inputs.district import load_district
     from gridmgmt.pipeline import run_risk
 
     date = _check_date(date)
@@ -655,8 +655,8 @@ def report_responsibility(
     out: OutDirOpt = Path("out/responsibility"),
 ) -> None:
     """Grids without a full pair, retailers outside any grid or past their cycle, overdue tasks; per grid and person."""
-    from gridmgmt.inputs.district import load_district
     from gridmgmt.grids.plan import load_grids, stored_grids
+    from gridmgmt.inputs.district import load_district
     from gridmgmt.loop.district_loop import responsibility
     from gridmgmt.pipeline import write_responsibility
 

@@ -38,9 +38,9 @@ import numpy as np
 import shapely
 from shapely import affinity
 
-from gridmgmt.inputs.district import load_district
 from gridmgmt.grids import build as B
 from gridmgmt.grids.metrics import balance_ratio
+from gridmgmt.inputs.district import load_district
 
 # the search internals (incremental grid state, balancing and compactness moves) are private;
 # a study of their limits is the one place outside the package that drives them directly

@@ -13,7 +13,6 @@ import shapely
 
 from gridmgmt._errors import InfeasiblePlanError, InputError
 from gridmgmt.config import Settings
-from gridmgmt.inputs.district import District
 from gridmgmt.grids.build import (
     _dissolve_cells,
     build_grids,
@@ -24,6 +23,7 @@ from gridmgmt.grids.build import (
 )
 from gridmgmt.grids.report import grid_map, grid_report
 from gridmgmt.grids.workload import retailer_workload, verify_workload
+from gridmgmt.inputs.district import District
 from gridmgmt.network import synthetic_grid
 
 ORIGIN = (106.70, 26.57)

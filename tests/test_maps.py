@@ -16,9 +16,9 @@ import pytest
 from shapely.geometry import box
 
 from gridmgmt import maps
-from gridmgmt.maps import offline_assets as assets
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.coords import wgs84_to_gcj02
+from gridmgmt.maps import offline_assets as assets
 
 EVIL = "<img src=x onerror=alert(1)>"
 EVIL_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
@@ -176,7 +176,7 @@ def test_missing_assets_raise_with_the_fetch_command(tmp_path):
     """Rendering with an incomplete vendor folder names the command that fetches the assets."""
     shutil.copytree(assets.assets_dir(), tmp_path / "vendor")
     (tmp_path / "vendor" / "leaflet@1.9.4" / "dist" / "leaflet.js").unlink()
-    with pytest.raises(GridMgmtError, match=r"python -m gridmgmt\.assets"):
+    with pytest.raises(GridMgmtError, match=r"python -m gridmgmt\.maps\.offline_assets"):
         maps.to_offline_html(maps.new_map(CENTER), assets_folder=tmp_path / "vendor")
 
 

@@ -8,8 +8,8 @@ import pytest
 from gridmgmt._errors import InputError
 from gridmgmt.config import Settings
 from gridmgmt.inputs.events import append_events, prepare_appended, stored_events
-from gridmgmt.store import Store
 from gridmgmt.loop.tasks import task_table
+from gridmgmt.store import Store
 
 PRIOR = pd.DataFrame(
     {

@@ -73,7 +73,8 @@ def overview_page(
         "inspected_in_cycle": 1 - len(report.overdue_inspections) / n,
         "visited_in_cycle": 1 - len(report.overdue_visits) / n,
     }
-    tasks = task_table(district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids))
+    owners = retailer_owners(district, grids)
+    tasks = task_table(district.events, as_of=as_of, settings=district.settings, owners=owners)
     return overview_html(
         as_of=as_of,
         lang=lang,
