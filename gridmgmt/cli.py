@@ -6,10 +6,16 @@ problem (file, row, field, fix) and exit code 1, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn, ParamSpec
 
 import typer
 from rich.console import Console
@@ -25,6 +31,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+P = ParamSpec("P")
 
 DEMO_DISTRICT = Path("data/demo/district.toml")
 
@@ -60,7 +67,48 @@ def _setup(
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fail(exc: GridMgmtError) -> None:
+def _command(group: typer.Typer, name: str | None = None) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """Register a command on ``group`` whose errors end as one line each and exit code 1.
+
+    A :class:`GridMgmtError` prints its problems (file, row, field, fix). Anything unexpected prints
+    one line naming the command and the failure, with the full traceback written to a log file.
+    """
+
+    def register(func: Callable[P, None]) -> Callable[P, None]:
+        command = " ".join(filter(None, [group.info.name, name or func.__name__.replace("_", "-")]))
+
+        @functools.wraps(func)
+        def run(*args: P.args, **kwargs: P.kwargs) -> None:
+            try:
+                func(*args, **kwargs)
+            except GridMgmtError as exc:
+                _fail(exc)
+            except (typer.Exit, typer.Abort, typer.BadParameter, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # the CLI boundary: never a bare traceback
+                _crash(command, exc)
+
+        group.command(name)(run)
+        return run
+
+    return register
+
+
+def _crash(command: str, exc: Exception) -> NoReturn:
+    """One line for an unexpected failure; the traceback goes to a log file the line names."""
+    log_dir = Path(tempfile.gettempdir()) / "gridmgmt-logs"
+    log_file = log_dir / f"{command.replace(' ', '-')}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f"details in {log_file}"
+    except OSError:
+        where = "run with --verbose for details"
+    console.print(f"[red]error:[/red] {command} failed: {type(exc).__name__}: {exc} ({where})", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _fail(exc: GridMgmtError) -> NoReturn:
     problems = getattr(exc, "problems", None)
     if isinstance(exc, InputError) and problems:
         for problem in problems:
@@ -72,7 +120,7 @@ def _fail(exc: GridMgmtError) -> None:
     raise typer.Exit(code=1)
 
 
-@app.command("demo-data")
+@_command(app, "demo-data")
 def demo_data(
     out: OutDirOpt = Path("data/demo"),
     seed: SeedOpt = 7,
@@ -83,16 +131,13 @@ def demo_data(
     """Generate the synthetic Yunyan District demo (boundary, streets, retailers, staff, two years of history)."""
     from gridmgmt.demo import generate_demo
 
-    try:
-        files = generate_demo(
-            out, seed=seed, n_retailers=retailers, history_end=_check_date(history_end), history_days=history_days
-        )
-    except GridMgmtError as exc:
-        _fail(exc)
+    files = generate_demo(
+        out, seed=seed, n_retailers=retailers, history_end=_check_date(history_end), history_days=history_days
+    )
     console.print(f"wrote {len(files)} files to {out}")
 
 
-@app.command()
+@_command(app)
 def validate(
     retailers: Annotated[
         Path | None,
@@ -111,10 +156,7 @@ def validate(
     """Check input files and report ALL problems at once; exit 0 only when the input is usable."""
     from gridmgmt.inputs.validate import validate_inputs
 
-    try:
-        report = validate_inputs(retailers, events=events, district=district, coords=coords)
-    except GridMgmtError as exc:
-        _fail(exc)
+    report = validate_inputs(retailers, events=events, district=district, coords=coords)
     for problem in report.problems:
         colour = "red" if problem.severity == "error" else "yellow"
         console.print(f"[{colour}]{problem.severity}:[/{colour}] {problem}", highlight=False)
@@ -122,7 +164,7 @@ def validate(
     raise typer.Exit(code=0 if report.ok else 1)
 
 
-@app.command()
+@_command(app)
 def demo(
     out: OutDirOpt = Path("out"),
     district: DistrictOpt = DEMO_DISTRICT,
@@ -131,17 +173,14 @@ def demo(
     """Run the whole loop on the bundled demo district and write every output into OUT."""
     from gridmgmt.pipeline import run_demo
 
-    try:
-        written = run_demo(district, out, seed=seed, console=console)
-    except GridMgmtError as exc:
-        _fail(exc)
+    written = run_demo(district, out, seed=seed, console=console)
     console.print(f"[green]done[/green]: {len(written)} outputs in {out}/")
     for path in written:
         console.print(f"  {path}", highlight=False)
 
 
 grids_app = typer.Typer(
-    help="Balanced service grids: build, rebalance, report and map (网格划分).", no_args_is_help=True
+    name="grids", help="Balanced service grids: build, rebalance, report and map (网格划分).", no_args_is_help=True
 )
 app.add_typer(grids_app, name="grids")
 
@@ -164,7 +203,7 @@ def _print_metrics(title: str, metrics: dict) -> None:
     console.print(table)
 
 
-@grids_app.command("build")
+@_command(grids_app, "build")
 def grids_build(
     district: DistrictOpt = DEMO_DISTRICT,
     grids: Annotated[int | None, typer.Option("--grids", "-k", help="Number of grids (default: staff pairs).")] = None,
@@ -178,19 +217,16 @@ def grids_build(
     from gridmgmt.grids.build import build_grids, write_grid_plan
     from gridmgmt.inputs.district import load_district
 
-    try:
-        d = load_district(district)
-        with console.status("building grids..."):
-            plan = build_grids(d, grids, seed=seed, tolerance=tolerance)
-        written = write_grid_plan(plan, out)
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district)
+    with console.status("building grids..."):
+        plan = build_grids(d, grids, seed=seed, tolerance=tolerance)
+    written = write_grid_plan(plan, out)
     _print_metrics(f"{len(plan.grids)} grids", plan.metrics)
     for path in written.values():
         console.print(f"wrote {path}", highlight=False)
 
 
-@grids_app.command("rebalance")
+@_command(grids_app, "rebalance")
 def grids_rebalance(
     current: Annotated[Path, typer.Option("--current", help="The current grids.gpkg (or its folder).")],
     district: DistrictOpt = DEMO_DISTRICT,
@@ -219,15 +255,12 @@ def grids_rebalance(
             locked = [int(x) for x in lock_grids.split(",") if x.strip()]
         except ValueError:
             raise typer.BadParameter(f"{lock_grids!r}: write grid ids separated by commas, e.g. 3,7") from None
-    try:
-        d = load_district(district)
-        with console.status("rebalancing grids..."):
-            plan, moves, metrics = rebalance_grids(
-                d, current, k=grids, lock_retailers=lock_retailers, lock_grids=locked, seed=seed, tolerance=tolerance
-            )
-        written = write_grid_plan(plan, out, moves=moves)
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district)
+    with console.status("rebalancing grids..."):
+        plan, moves, metrics = rebalance_grids(
+            d, current, k=grids, lock_retailers=lock_retailers, lock_grids=locked, seed=seed, tolerance=tolerance
+        )
+    written = write_grid_plan(plan, out, moves=moves)
     before, after = metrics.get("before", {}), metrics.get("after", {})
     _print_metrics("before -> after", {k: f"{_fmt(before.get(k, ''))} -> {_fmt(after.get(k, ''))}" for k in after})
     console.print(f"{len(moves)} retailers moved; moves.csv lists each with its reason")
@@ -235,7 +268,7 @@ def grids_rebalance(
         console.print(f"wrote {path}", highlight=False)
 
 
-@grids_app.command("report")
+@_command(grids_app, "report")
 def grids_report(
     grids: Annotated[Path, typer.Option("--grids", help="grids.gpkg (or its folder) from `grids build`.")] = Path(
         "out/grids"
@@ -249,12 +282,9 @@ def grids_report(
     from gridmgmt.grids.build import read_grid_plan
     from gridmgmt.grids.report import grid_report
 
-    try:
-        report = grid_report(read_grid_plan(grids))
-        if out is not None:
-            io.write_csv(report, out)
-    except GridMgmtError as exc:
-        _fail(exc)
+    report = grid_report(read_grid_plan(grids))
+    if out is not None:
+        io.write_csv(report, out)
     table = Table(title=f"{len(report)} grids")
     columns = [
         "grid_id",
@@ -276,7 +306,7 @@ def grids_report(
     console.print(f"max/min workload {w.max() / w.min():.3f}")
 
 
-@grids_app.command("map")
+@_command(grids_app, "map")
 def grids_map(
     grids: Annotated[Path, typer.Option("--grids", help="grids.gpkg (or its folder) from `grids build`.")] = Path(
         "out/grids"
@@ -292,15 +322,14 @@ def grids_map(
     from gridmgmt.inputs.district import load_district
     from gridmgmt.maps import save_map
 
-    try:
-        d = load_district(district)
-        path = save_map(grid_map(read_grid_plan(grids), d, lang=lang, tiles=tiles), out)
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district)
+    path = save_map(grid_map(read_grid_plan(grids), d, lang=lang, tiles=tiles), out)
     console.print(f"wrote {path}", highlight=False)
 
 
-patrol_app = typer.Typer(help="Daily joint patrol routes with OR-Tools (联合巡查路线).", no_args_is_help=True)
+patrol_app = typer.Typer(
+    name="patrol", help="Daily joint patrol routes with OR-Tools (联合巡查路线).", no_args_is_help=True
+)
 app.add_typer(patrol_app, name="patrol")
 SquadsOpt = Annotated[
     str | None, typer.Option("--squads", help="Plan only these squads (comma-separated squad ids or grid numbers).")
@@ -318,7 +347,7 @@ def _split(value: str | None) -> list[str] | None:
     return [x.strip() for x in value.split(",") if x.strip()] if value else None
 
 
-@patrol_app.command("plan")
+@_command(patrol_app, "plan")
 def patrol_plan(
     date: DateOpt = "2026-12-01",
     district: DistrictOpt = DEMO_DISTRICT,
@@ -340,26 +369,23 @@ def patrol_plan(
     from gridmgmt.pipeline import plan_patrol
 
     date = _check_date(date)
-    try:
-        d = load_district(district, store=store)
-        plan_grids = load_grids(grids) if grids else stored_grids(store)
-        with console.status("planning routes...") as status:
-            plan, written = plan_patrol(
-                d,
-                date,
-                out,
-                grids=plan_grids,
-                squads=_split(squads),
-                absent=_split(absent) or (),
-                time_limit_s=time_limit,
-                solution_limit=solution_limit,
-                seed=seed,
-                lang=lang,
-                store=store,
-                progress=lambda text: status.update(text),
-            )
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district, store=store)
+    plan_grids = load_grids(grids) if grids else stored_grids(store)
+    with console.status("planning routes...") as status:
+        plan, written = plan_patrol(
+            d,
+            date,
+            out,
+            grids=plan_grids,
+            squads=_split(squads),
+            absent=_split(absent) or (),
+            time_limit_s=time_limit,
+            solution_limit=solution_limit,
+            seed=seed,
+            lang=lang,
+            store=store,
+            progress=lambda text: status.update(text),
+        )
     for note in plan.notes:
         console.print(f"note: {note}", highlight=False)
     console.print(plan.summary.to_string(index=False), highlight=False)
@@ -368,7 +394,7 @@ def patrol_plan(
         console.print(f"wrote {path}", highlight=False)
 
 
-@patrol_app.command("simulate")
+@_command(patrol_app, "simulate")
 def patrol_simulate(
     start: Annotated[str, typer.Option("--start", help="First day to plan, YYYY-MM-DD.")] = "2026-12-01",
     days: Annotated[int, typer.Option("--days", help="Working days to plan one after another.")] = 20,
@@ -382,20 +408,19 @@ def patrol_simulate(
     from gridmgmt.pipeline import run_simulation
 
     start = _check_date(start)
-    try:
-        d = load_district(district)
-        with console.status("simulating...") as status:
-            report, written = run_simulation(
-                d, start, days, out, time_limit_s=time_limit, seed=seed, progress=lambda text: status.update(text)
-            )
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district)
+    with console.status("simulating...") as status:
+        report, written = run_simulation(
+            d, start, days, out, time_limit_s=time_limit, seed=seed, progress=lambda text: status.update(text)
+        )
     console.print(report.summary(), highlight=False)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
 
 
-risk_app = typer.Typer(help="Risk scores, hotspots and the managers' offline risk map (风险).", no_args_is_help=True)
+risk_app = typer.Typer(
+    name="risk", help="Risk scores, hotspots and the managers' offline risk map (风险).", no_args_is_help=True
+)
 app.add_typer(risk_app, name="risk")
 
 DateOpt = Annotated[str, typer.Option("--date", help="As-of date YYYY-MM-DD: only what was known before it is used.")]
@@ -410,7 +435,7 @@ def _check_date(value: str) -> str:
         raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-01") from None
 
 
-@risk_app.command("score")
+@_command(risk_app, "score")
 def risk_score(
     district: DistrictOpt = DEMO_DISTRICT,
     date: DateOpt = "2026-12-01",
@@ -424,13 +449,10 @@ def risk_score(
     from gridmgmt.store import Store
 
     date = _check_date(date)
-    try:
-        d = load_district(district, store=store)
-        scores = score_risk(d, date)
-        path = io.write_csv(scores, out / "risk.csv")
-        Store(store).write({"risk": risk_layer(d, scores)})
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district, store=store)
+    scores = score_risk(d, date)
+    path = io.write_csv(scores, out / "risk.csv")
+    Store(store).write({"risk": risk_layer(d, scores)})
     levels = scores["level"].value_counts()
     console.print(
         f"{len(scores)} retailers scored as of {date}: high {levels.get('high', 0)}, medium "
@@ -438,7 +460,7 @@ def risk_score(
     )
 
 
-@risk_app.command("hotspots")
+@_command(risk_app, "hotspots")
 def risk_hotspots_cmd(
     points: Annotated[
         Path, typer.Option("--points", help="Any point layer: CSV with lon/lat, GeoJSON, GPKG, Parquet.")
@@ -457,26 +479,23 @@ def risk_hotspots_cmd(
     from gridmgmt.inputs.tables import load_boundary
     from gridmgmt.risk.hotspots import find_hotspots, points_from_table
 
-    try:
-        boundary = None
-        if district is not None:
-            from gridmgmt.config import load_settings
+    boundary = None
+    if district is not None:
+        from gridmgmt.config import load_settings
 
-            boundary = load_boundary(load_settings(district).path("boundary"))
-        frame = points_from_table(io.read_table(points), lon=lon, lat=lat, weight=weight, file=str(points))
-        result = find_hotspots(frame, weight=weight, boundary=boundary, seed=seed, source=str(points))
-        io.write_vector(result.cells, out)
-        io.write_json(
-            {"kde_peak": result.kde_peak, "scale_info": result.scale_info, "notes": result.notes},
-            out.with_suffix(".json"),
-        )
-    except GridMgmtError as exc:
-        _fail(exc)
+        boundary = load_boundary(load_settings(district).path("boundary"))
+    frame = points_from_table(io.read_table(points), lon=lon, lat=lat, weight=weight, file=str(points))
+    result = find_hotspots(frame, weight=weight, boundary=boundary, seed=seed, source=str(points))
+    io.write_vector(result.cells, out)
+    io.write_json(
+        {"kde_peak": result.kde_peak, "scale_info": result.scale_info, "notes": result.notes},
+        out.with_suffix(".json"),
+    )
     console.print(result.summary(), highlight=False)
     console.print(f"cells -> {out}; scale and KDE peak -> {out.with_suffix('.json')}")
 
 
-@risk_app.command("map")
+@_command(risk_app, "map")
 def risk_map_cmd(
     district: DistrictOpt = DEMO_DISTRICT,
     date: DateOpt = "2026-12-01",
@@ -495,34 +514,33 @@ def risk_map_cmd(
     from gridmgmt.pipeline import run_risk
 
     date = _check_date(date)
-    try:
-        d = load_district(district, store=store)
-        written = run_risk(
-            d,
-            date,
-            out.parent,
-            lang=lang,
-            tiles=tiles,
-            seed=seed,
-            map_path=out,
-            grids=load_grids(grids) if grids else None,
-            store=store,
-        ).written
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district, store=store)
+    written = run_risk(
+        d,
+        date,
+        out.parent,
+        lang=lang,
+        tiles=tiles,
+        seed=seed,
+        map_path=out,
+        grids=load_grids(grids) if grids else None,
+        store=store,
+    ).written
     for path in written:
         console.print(f"wrote {path}", highlight=False)
 
 
-events_app = typer.Typer(help="The shared event log both departments write (共享事件日志).", no_args_is_help=True)
+events_app = typer.Typer(
+    name="events", help="The shared event log both departments write (共享事件日志).", no_args_is_help=True
+)
 app.add_typer(events_app, name="events")
 tasks_app = typer.Typer(
-    help="Joint-visit tasks opened by tip-offs, complaints and reports (联合任务).", no_args_is_help=True
+    name="tasks", help="Joint-visit tasks opened by tip-offs, complaints and reports (联合任务).", no_args_is_help=True
 )
 app.add_typer(tasks_app, name="tasks")
 
 
-@events_app.command("add")
+@_command(events_app, "add")
 def events_add(
     type_: Annotated[
         str, typer.Option("--type", help="inspection, violation, complaint, tip_off, marketing_report or visit.")
@@ -560,15 +578,12 @@ def events_add(
         "note": note,
         "corrects": corrects,
     }
-    try:
-        added = add_events(district, store, pd.DataFrame([row]), file="command line", derive_violations=True)
-    except GridMgmtError as exc:
-        _fail(exc)
+    added = add_events(district, store, pd.DataFrame([row]), file="command line", derive_violations=True)
     for event in added.itertuples():
         console.print(f"added {event.event_id}: {event.type} at {event.retailer_id} ({event.time:%Y-%m-%d %H:%M})")
 
 
-@events_app.command("import")
+@_command(events_app, "import")
 def events_import(
     file: Annotated[Path, typer.Argument(help="Events to append: CSV (UTF-8/GBK), GeoJSON, GPKG or Parquet.")],
     district: DistrictOpt = DEMO_DISTRICT,
@@ -578,14 +593,11 @@ def events_import(
     from gridmgmt import io
     from gridmgmt.pipeline import add_events
 
-    try:
-        added = add_events(district, store, io.read_table(file), file=str(file))
-    except GridMgmtError as exc:
-        _fail(exc)
+    added = add_events(district, store, io.read_table(file), file=str(file))
     console.print(f"added {len(added)} events from {file} to {store}")
 
 
-@tasks_app.command("list")
+@_command(tasks_app, "list")
 def tasks_list(
     district: DistrictOpt = DEMO_DISTRICT,
     store: StoreOpt = DEFAULT_STORE,
@@ -601,10 +613,7 @@ def tasks_list(
     from gridmgmt.loop.district_loop import district_tasks
 
     date = _check_date(date)
-    try:
-        tasks = district_tasks(district, store, as_of=date)
-    except GridMgmtError as exc:
-        _fail(exc)
+    tasks = district_tasks(district, store, as_of=date)
     if overdue:
         tasks = tasks.loc[tasks["status"] == "overdue"]
     elif not all_:
@@ -639,11 +648,13 @@ def tasks_list(
     Console().print(table)
 
 
-report_app = typer.Typer(help="Reports for managers: responsibility and blind spots (责任落实).", no_args_is_help=True)
+report_app = typer.Typer(
+    name="report", help="Reports for managers: responsibility and blind spots (责任落实).", no_args_is_help=True
+)
 app.add_typer(report_app, name="report")
 
 
-@report_app.command("responsibility")
+@_command(report_app, "responsibility")
 def report_responsibility(
     district: DistrictOpt = DEMO_DISTRICT,
     store: StoreOpt = DEFAULT_STORE,
@@ -661,13 +672,10 @@ def report_responsibility(
     from gridmgmt.pipeline import write_responsibility
 
     date = _check_date(date)
-    try:
-        d = load_district(district, store=store)
-        plan = load_grids(grids) if grids else stored_grids(store)
-        report = responsibility(d, as_of=date, grids=plan)
-        written = write_responsibility(report, out)
-    except GridMgmtError as exc:
-        _fail(exc)
+    d = load_district(district, store=store)
+    plan = load_grids(grids) if grids else stored_grids(store)
+    report = responsibility(d, as_of=date, grids=plan)
+    written = write_responsibility(report, out)
     console.print(report.summary(), highlight=False)
     console.print(f"{len(written)} tables in {out}/")
 

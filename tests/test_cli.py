@@ -102,3 +102,25 @@ def test_validate_names_row_and_field_of_a_gbk_file(tmp_path) -> None:
     assert "row 4, field 'business_type'" in out
     assert "row 4, field 'open_time'" in out
     assert "Traceback" not in result.output
+
+
+def test_unexpected_failure_is_one_line_naming_command_and_log(monkeypatch, tmp_path) -> None:
+    """An exception the library did not foresee ends as one line with the command and a log path, no traceback."""
+    import gridmgmt.pipeline
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero in a step")
+
+    monkeypatch.setattr(gridmgmt.pipeline, "run_demo", broken)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) <= 3, result.output  # rich may wrap the single line
+    assert "demo failed: ZeroDivisionError" in " ".join(lines)
+    logs = list((tmp_path / "gridmgmt-logs").glob("demo-*.log"))
+    assert len(logs) == 1 and "ZeroDivisionError" in logs[0].read_text()
