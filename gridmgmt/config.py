@@ -18,7 +18,6 @@ from gridmgmt._errors import ConfigError, Problem
 
 BUSINESS_TYPES = ("grocery", "convenience", "supermarket", "mall", "tobacco_liquor", "entertainment", "other")
 CUSTOMER_CLASSES = ("AAA", "AA", "A", "B", "C", "D")
-RISK_LEVELS = ("high", "medium", "low")
 TRAVEL_MODES = ("walk", "ebike", "car")
 EVENT_TYPES = ("inspection", "violation", "complaint", "tip_off", "marketing_report", "visit")
 DEPARTMENTS = ("monopoly", "marketing", "public")
@@ -34,17 +33,22 @@ def minutes_of_day(hhmm: str) -> int:
 
 @dataclass(frozen=True)
 class Files:
-    """Input files of a district, relative to district.toml's folder."""
+    """Input files of a district, relative to district.toml's folder.
+
+    Retailers, network and boundary are required; staff and depots name the bureau's people and
+    bases. The rest is optional: an empty name (the default) means the district has no such file
+    yet, and every command works without it (no history, no orders, no schools, one subdistrict).
+    """
 
     boundary: str = "boundary.geojson"
-    subdistricts: str = "subdistricts.geojson"
     network: str = "roads.osm"
     retailers: str = "retailers.csv"
-    events: str = "events.csv"
-    orders: str = "orders.csv"
     staff: str = "staff.csv"
     depots: str = "depots.csv"
-    schools: str = "schools.geojson"
+    subdistricts: str = ""
+    events: str = ""
+    orders: str = ""
+    schools: str = ""
     ground_truth: str = ""  # demo only: the hidden risk process, for scoring models
 
 

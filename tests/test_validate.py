@@ -42,7 +42,7 @@ def district(tmp_path, *, retailers=RETAILERS, events=EVENTS, staff_depot="D1"):
         ["staff_id,name,department,grid_id,depot,travel_mode", f"M1,甲,marketing,1,{staff_depot},ebike"],
     )
     write(tmp_path, "orders.csv", ["retailer_id,week,cartons", "R1,2024-03-04,5"])
-    files = ['schools = ""', 'subdistricts = ""', 'network = ""']  # no road network: snapping is tested below
+    files = ['events = "events.csv"', 'orders = "orders.csv"', 'network = ""']  # no road network: tested below
     return write(tmp_path, "district.toml", ['name = "test"', "[files]", *files])
 
 

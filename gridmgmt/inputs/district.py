@@ -89,8 +89,10 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
     )
     depots = load_depots(settings.path("depots"), coords=settings.coords.depots)
     staff = load_staff(settings.path("staff"), depot_ids=set(depots["depot_id"]))
-    subdistricts = gpd.read_file(settings.path("subdistricts")) if files.subdistricts else None
-    schools = load_points(settings.path("schools"), coords=settings.coords.schools) if files.schools else None
+    subdistricts = _none_if_empty(gpd.read_file(settings.path("subdistricts"))) if files.subdistricts else None
+    schools = (
+        _none_if_empty(load_points(settings.path("schools"), coords=settings.coords.schools)) if files.schools else None
+    )
     truth = pd.read_csv(settings.path("ground_truth"), dtype={"retailer_id": str}) if files.ground_truth else None
     log.info("loaded %s: %d retailers, %d events", settings.name, len(retailers), len(events))
     return District(
@@ -105,6 +107,11 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
         schools=schools,
         ground_truth=truth,
     )
+
+
+def _none_if_empty(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """An empty optional layer (a header and no rows, an empty FeatureCollection) counts as absent."""
+    return layer if len(layer) else None
 
 
 def _empty_events() -> pd.DataFrame:

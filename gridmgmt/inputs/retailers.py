@@ -22,7 +22,8 @@ import pandas as pd
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import BUSINESS_TYPES, CUSTOMER_CLASSES
 from gridmgmt.coords import COORD_SYSTEMS
-from gridmgmt.inputs.checks import TableCheck, check_coordinates
+from gridmgmt.inputs.checks import TableCheck
+from gridmgmt.inputs.coordinate_checks import check_coordinates
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ import shapely
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import TRAVEL_MODES, minutes_of_day
-from gridmgmt.inputs.checks import TableCheck, check_coordinates
+from gridmgmt.inputs.checks import TableCheck
+from gridmgmt.inputs.coordinate_checks import check_coordinates
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,8 @@ def check_points(
     frame: pd.DataFrame, *, file: str = "points", coords: str = "wgs84"
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Validate a raw point table; return it as points and every problem."""
+    if len(frame) == 0:
+        return _points(frame, empty=True), []  # an empty layer (e.g. an empty FeatureCollection): no points
     check = TableCheck(frame, file)
     check.rename_aliases(_POINT_ALIASES)
     missing = check.require_columns(("lon", "lat"), aliases=_POINT_ALIASES)
@@ -178,8 +181,6 @@ def check_points(
             hint="a point layer needs Point geometry or lon and lat columns",
         )
         return _points(check.frame, empty=True), check.problems
-    if len(check.frame) == 0:
-        return _points(check.frame), check.problems  # no schools is a valid answer
     for column in ("id", "school_id"):
         if column in check.frame.columns:
             check.trim(column)

@@ -18,7 +18,6 @@ from gridmgmt.config import Settings
 from gridmgmt.inputs.events import effective_events
 
 TASK_TYPES = ("tip_off", "complaint", "marketing_report")
-STATUSES = ("open", "overdue", "closed", "closed_late")
 
 
 def deadlines(times: pd.Series, types: pd.Series, settings: Settings) -> pd.Series:
