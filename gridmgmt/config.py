@@ -41,13 +41,13 @@ class Files:
     """
 
     boundary: str = "boundary.geojson"
+    subdistricts: str = ""
     network: str = "roads.osm"
     retailers: str = "retailers.csv"
-    staff: str = "staff.csv"
-    depots: str = "depots.csv"
-    subdistricts: str = ""
     events: str = ""
     orders: str = ""
+    staff: str = "staff.csv"
+    depots: str = "depots.csv"
     schools: str = ""
     ground_truth: str = ""  # demo only: the hidden risk process, for scoring models
 
