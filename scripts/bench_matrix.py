@@ -34,9 +34,12 @@ import pandas as pd
 from gridmgmt.config import Speeds, load_settings
 from gridmgmt.coords import to_wgs84
 from gridmgmt.io import read_table
-from gridmgmt.network import load_network, snap_points, synthetic_grid, time_attr, travel_time_matrix
+from gridmgmt.network import load_network, snap_points, time_attr, travel_time_matrix
 
 logger = logging.getLogger("bench_matrix")
+
+#: The repository's tests folder: ``synthetic_grid`` is a test fixture there (tests/road_fixtures.py), not library code.
+TESTS_DIR = Path(__file__).resolve().parents[1] / "tests"
 
 
 def _points(path: Path, coords: str) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +57,9 @@ def _inputs(args: argparse.Namespace) -> tuple[nx.MultiDiGraph, np.ndarray, np.n
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
     if args.synthetic:
+        sys.path.insert(0, str(TESTS_DIR))  # the synthetic street grid is a test fixture; reach it by path
+        from road_fixtures import synthetic_grid
+
         graph = synthetic_grid(args.synthetic, args.synthetic, seed=args.seed)
         xs = np.array([d["x"] for _, d in graph.nodes(data=True)])
         ys = np.array([d["y"] for _, d in graph.nodes(data=True)])

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from road_fixtures import synthetic_grid
 
 from gridmgmt._errors import InfeasiblePlanError, InputError
 from gridmgmt.config import Settings
@@ -24,7 +25,6 @@ from gridmgmt.grids.build import (
 from gridmgmt.grids.report import grid_map, grid_report
 from gridmgmt.grids.workload import retailer_workload, verify_workload
 from gridmgmt.inputs.district import District
-from gridmgmt.network import synthetic_grid
 
 ORIGIN = (106.70, 26.57)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from road_fixtures import synthetic_grid
 
 from gridmgmt._errors import InputError
 from gridmgmt.config import Speeds
@@ -23,7 +24,6 @@ from gridmgmt.network import (
     route_geometries,
     shortest_path_geometry,
     snap_points,
-    synthetic_grid,
     time_attr,
     travel_time_matrix,
 )
@@ -199,7 +199,7 @@ def test_snap_points_distance_offset_and_far_warning(tiny: nx.MultiDiGraph, capl
     assert car["snap_dist_m"].iloc[0] > 40
 
 
-def test_snap_points_is_fast_and_vectorised(grid: nx.MultiDiGraph) -> None:
+def test_snap_points_is_vectorised_in_input_order(grid: nx.MultiDiGraph) -> None:
     """Snapping 5,000 points returns one row per point in input order."""
     rng = np.random.default_rng(0)
     lon = rng.uniform(106.70, 106.74, 5000)

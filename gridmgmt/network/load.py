@@ -1,0 +1,250 @@
+"""Loading road networks: OSM XML and PBF extracts, osmnx GraphML, online place names.
+
+The road network is an osmnx ``MultiDiGraph`` in WGS-84 with ``length`` in metres. Every
+source ends in the same canonical builder, ``add_travel_times``, which adds one travel-time
+attribute per travel mode (``time_s_walk``, ``time_s_ebike``, ``time_s_car``; seconds, ``inf``
+where the mode may not use the street). One-way streets bind cars and e-bikes; people on foot
+may walk them both ways.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from gridmgmt._errors import InputError, Problem
+from gridmgmt.config import TRAVEL_MODES, Speeds
+from gridmgmt.network.cache import forget_graph
+from gridmgmt.network.modes import DEFAULT_CAR_KMH, FALLBACK_CAR_KMH, MODE_HIGHWAYS, ROUTABLE_HIGHWAYS
+
+log = logging.getLogger(__name__)
+
+OSM_XML_SUFFIXES = (".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")
+PBF_SUFFIXES = (".osm.pbf", ".pbf")
+GRAPHML_SUFFIXES = (".graphml",)
+NETWORK_SUFFIXES = OSM_XML_SUFFIXES + PBF_SUFFIXES + GRAPHML_SUFFIXES
+
+
+def load_network(source: str | os.PathLike, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph:  # noqa: B008
+    """Load a road network file as an osmnx graph with per-mode travel times.
+
+    Dispatches on the file name: OSM XML (``.osm``, ``.xml``, optionally ``.gz``/``.bz2``)
+    and PBF extracts (``.osm.pbf``, ``.pbf``) are both filtered with osmium to the streets
+    vehicles or pedestrians can use (highway ways and their nodes; buildings, rivers and
+    areas dropped) and then built with ``osmnx.graph_from_xml``, so a real extract and the
+    demo file go through the same path; GraphML (``.graphml``) is read with
+    ``osmnx.load_graphml``.
+
+    Parameters
+    ----------
+    source
+        Path of the network file.
+    speeds
+        Travel speeds (km/h); ``speeds.car_kmh`` caps every street's own speed.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        WGS-84 graph (``x`` = lon, ``y`` = lat), one-way streets one-way, edge ``length``
+        in metres and ``time_s_walk``, ``time_s_ebike``, ``time_s_car`` in seconds.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, of an unknown type, unreadable or has no streets.
+    """
+    path = Path(source)
+    file = str(path)
+    if not path.exists():
+        raise InputError(
+            Problem(
+                file=file,
+                message="road network file not found",
+                hint="set files.network in district.toml to an OSM extract (.osm, .osm.gz, .osm.pbf) or .graphml",
+            )
+        )
+    suffix = _suffix(path)
+    if suffix not in NETWORK_SUFFIXES:
+        raise InputError(
+            Problem(
+                file=file,
+                message=f"unsupported road network format {suffix or path.suffix!r}",
+                hint=f"use one of {', '.join(NETWORK_SUFFIXES)} (e.g. a Geofabrik .osm.pbf extract)",
+            )
+        )
+    if path.stat().st_size == 0:
+        raise InputError(
+            Problem(file=file, message="the road network file is empty", hint="download the extract again")
+        )
+    import osmnx as ox
+
+    try:
+        if suffix in GRAPHML_SUFFIXES:
+            graph = ox.load_graphml(path)
+            if not _is_wgs84(graph):
+                graph = ox.project_graph(graph, to_latlong=True)
+        else:
+            graph = _graph_from_osm_file(path)
+    except InputError:
+        raise
+    except Exception as exc:  # osmium/XML/GraphML parser errors: name the file, not a traceback
+        raise InputError(
+            Problem(
+                file=file,
+                message=f"cannot read the road network: {type(exc).__name__}: {exc}",
+                hint="check that the file is a complete OSM XML/PBF extract or osmnx GraphML",
+            )
+        ) from None
+    if graph.number_of_edges() == 0:
+        raise InputError(
+            Problem(
+                file=file, message="the road network has no streets", hint="use an extract that covers the district"
+            )
+        )
+    graph.graph["source"] = file
+    log.info("road network %s: %d nodes, %d edges", file, graph.number_of_nodes(), graph.number_of_edges())
+    return add_travel_times(graph, speeds=speeds)
+
+
+def graph_from_place(name: str, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph:  # noqa: B008
+    """Download the street network of a named place from OpenStreetMap (needs internet).
+
+    Uses ``osmnx.graph_from_place`` with ``network_type="all"`` (streets and footways,
+    one-way streets kept one-way), then the same travel times as ``load_network``. Save the
+    result with ``osmnx.save_graphml`` to work offline afterwards.
+
+    Parameters
+    ----------
+    name
+        Place name Nominatim knows, e.g. ``"云岩区, 贵阳市, 贵州省, 中国"``.
+    speeds
+        Travel speeds (km/h).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        As ``load_network`` returns.
+    """
+    import osmnx as ox
+
+    graph = ox.graph_from_place(name, network_type="all", simplify=True, retain_all=False)
+    graph.graph["source"] = name
+    return add_travel_times(graph, speeds=speeds)
+
+
+def add_travel_times(graph: nx.MultiDiGraph, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph:  # noqa: B008
+    """Add ``speed_kph`` and per-mode ``time_s_<mode>`` (seconds) to every edge, in place.
+
+    Cars drive at the street's ``maxspeed`` (per-highway defaults in ``DEFAULT_CAR_KMH``
+    where untagged), capped at ``speeds.car_kmh``; walking and e-bikes use constant speeds.
+    A street a mode may not use (see ``MODE_HIGHWAYS``, ``access=private`` for cars) gets
+    ``inf``.
+
+    Parameters
+    ----------
+    graph
+        osmnx graph with ``length`` (m) and ``highway`` on its edges.
+    speeds
+        Travel speeds (km/h).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The same graph.
+    """
+    import osmnx as ox
+
+    if graph.number_of_edges() == 0:
+        return graph
+    ox.routing.add_edge_speeds(graph, hwy_speeds=DEFAULT_CAR_KMH, fallback=FALLBACK_CAR_KMH)
+    mode_kmh = {"walk": speeds.walk_kmh, "ebike": speeds.ebike_kmh}
+    for _, _, data in graph.edges(data=True):
+        highways = data.get("highway", "road")
+        highways = highways if isinstance(highways, list) else [highways]
+        length_m = float(data["length"])
+        for mode in TRAVEL_MODES:
+            allowed = all(h in MODE_HIGHWAYS[mode] for h in highways)
+            if mode == "car" and data.get("access") in ("private", "no"):
+                allowed = False
+            if not allowed:
+                data[f"time_s_{mode}"] = math.inf
+                continue
+            kmh = min(float(data["speed_kph"]), speeds.car_kmh) if mode == "car" else mode_kmh[mode]
+            data[f"time_s_{mode}"] = length_m / (kmh / 3.6)
+    graph.graph["speeds"] = asdict(speeds)
+    forget_graph(graph)
+    return graph
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted(NETWORK_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    return ""
+
+
+def _is_wgs84(graph: nx.MultiDiGraph) -> bool:
+    from pyproj import CRS
+
+    return CRS.from_user_input(graph.graph.get("crs", "EPSG:4326")).equals(CRS.from_epsg(4326))
+
+
+def _graph_from_osm_file(path: Path) -> nx.MultiDiGraph:
+    """Filter an OSM file (XML or PBF) to routable streets with osmium, then build with osmnx."""
+    import osmnx as ox
+
+    with tempfile.TemporaryDirectory(prefix="gridmgmt-osm-") as tmp:
+        # a private scratch file osmnx reads back; never a user-visible output
+        streets = Path(tmp) / "streets.osm"
+        n_ways = _write_streets(path, streets)
+        if n_ways == 0:
+            raise InputError(
+                Problem(
+                    file=str(path),
+                    message="no streets (highway ways) in the road network file",
+                    hint="use an OSM extract with highway=* ways covering the district",
+                )
+            )
+        return ox.graph_from_xml(streets, bidirectional=False, simplify=True, retain_all=False)
+
+
+def _keep_way(tags: Any) -> bool:
+    highway = tags.get("highway")
+    if highway not in ROUTABLE_HIGHWAYS:
+        return False
+    return not (tags.get("area") == "yes" or tags.get("access") == "no")
+
+
+def _write_streets(source: Path, target: Path) -> int:
+    """Copy the routable highway ways of ``source`` and the nodes they use into ``target``.
+
+    Returns the number of ways written.
+    """
+    import osmium
+
+    way_ids: set[int] = set()
+    node_ids: set[int] = set()
+    ways = osmium.FileProcessor(str(source), osmium.osm.WAY).with_filter(
+        osmium.filter.KeyFilter("highway").enable_for(osmium.osm.WAY)
+    )
+    for way in ways:
+        if _keep_way(way.tags) and len(way.nodes) >= 2:
+            way_ids.add(way.id)
+            node_ids.update(nd.ref for nd in way.nodes)
+    if not way_ids:
+        return 0
+    with osmium.SimpleWriter(str(target)) as writer:
+        for obj in osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY):
+            if obj.is_node() and obj.id in node_ids:
+                writer.add_node(obj)
+            elif obj.is_way() and obj.id in way_ids:
+                writer.add_way(obj)
+    return len(way_ids)
