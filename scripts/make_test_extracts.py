@@ -1,0 +1,80 @@
+"""Regenerate the clipped OSM test extracts in ``tests/data/osm/`` from the full extracts.
+
+The cut is the "simple" strategy of ``osmium extract``: nodes inside the box, every way with
+at least one node inside (with all its node references, so ways crossing the box edge point
+at nodes the file does not hold) and every relation with a member kept. That is what a
+clipped Geofabrik/BBBike extract looks like at its edge, which is what the tests need.
+
+Usage::
+
+    .venv/bin/python scripts/make_test_extracts.py [--src ../shared/data/osm] [--out tests/data/osm]
+
+The same files can be made with Debian's ``osmium-tool``::
+
+    osmium extract --strategy simple -b 7.4200,43.7300,7.4320,43.7420 monaco.osm.pbf -o monaco_centre_clipped.osm.pbf
+    osmium extract --strategy simple -b 116.3150,39.9970,116.3250,40.0060 beijing_haidian_wudaokou.osm \
+        -o wudaokou_clipped.osm
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import osmium
+
+#: (source file, output file, (west, south, east, north) in degrees WGS-84)
+CUTS = (
+    ("monaco.osm.pbf", "monaco_centre_clipped.osm.pbf", (7.4200, 43.7300, 7.4320, 43.7420)),
+    ("beijing_haidian_wudaokou.osm", "wudaokou_clipped.osm", (116.3150, 39.9970, 116.3250, 40.0060)),
+)
+
+
+def clip_simple(source: Path, target: Path, bbox: tuple[float, float, float, float]) -> dict[str, int]:
+    """Cut ``source`` to ``bbox`` with the simple strategy; return object counts written.
+
+    Three streamed passes: nodes inside the box; ways with a node inside (node references
+    unchanged); then everything kept, plus relations with a kept member, written in order.
+    """
+    west, south, east, north = bbox
+    nodes: set[int] = set()
+    for node in osmium.FileProcessor(str(source), osmium.osm.NODE):
+        loc = node.location
+        if loc.valid() and west <= loc.lon <= east and south <= loc.lat <= north:
+            nodes.add(node.id)
+    ways = {
+        way.id for way in osmium.FileProcessor(str(source), osmium.osm.WAY) if any(nd.ref in nodes for nd in way.nodes)
+    }
+    counts = {"nodes": 0, "ways": 0, "relations": 0}
+    target.unlink(missing_ok=True)
+    kinds = {"n": nodes, "w": ways}
+    with osmium.SimpleWriter(str(target)) as writer:
+        for obj in osmium.FileProcessor(str(source)):
+            if obj.is_node() and obj.id in nodes:
+                writer.add_node(obj)
+                counts["nodes"] += 1
+            elif obj.is_way() and obj.id in ways:
+                writer.add_way(obj)
+                counts["ways"] += 1
+            elif obj.is_relation() and any(m.ref in kinds.get(m.type, ()) for m in obj.members):
+                writer.add_relation(obj)
+                counts["relations"] += 1
+    return counts
+
+
+def main() -> None:
+    """Write every cut in ``CUTS``."""
+    root = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--src", type=Path, default=root.parent / "shared" / "data" / "osm")
+    parser.add_argument("--out", type=Path, default=root / "tests" / "data" / "osm")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for source, target, bbox in CUTS:
+        counts = clip_simple(args.src / source, args.out / target, bbox)
+        size = (args.out / target).stat().st_size
+        print(f"{target}: {counts} ({size:,} bytes)")
+
+
+if __name__ == "__main__":
+    main()
