@@ -62,6 +62,21 @@ class Coords:
 
 
 @dataclass(frozen=True)
+class Network:
+    """How the road network is read from an OSM extract.
+
+    ``street_classes``: which OSM highway classes are streets (route and bound street blocks):
+    ``default`` keeps every class a walker, e-bike or car may use; ``cn`` drops cycleways
+    mapped beside arterials, paths and steps (Chinese city centres); ``eu`` drops tracks and
+    cycleways (European centres). ``buffer_m``: streets within this distance outside the
+    boundary are kept, so routes may leave the district briefly.
+    """
+
+    street_classes: str = "default"
+    buffer_m: float = 1000.0
+
+
+@dataclass(frozen=True)
 class Grids:
     count: int = 12
     balance_tolerance: float = 1.02  # max/min workload on the planning estimate
@@ -173,6 +188,7 @@ class Settings:
     root: Path = Path(".")
     files: Files = field(default_factory=Files)
     coords: Coords = field(default_factory=Coords)
+    network: Network = field(default_factory=Network)
     grids: Grids = field(default_factory=Grids)
     shift: Shift = field(default_factory=Shift)
     speeds: Speeds = field(default_factory=Speeds)

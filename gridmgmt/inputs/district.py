@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 from pyproj import CRS
 
 from gridmgmt.config import Settings, load_settings
+from gridmgmt.network import load_network
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,25 @@ class District:
     def graph(self) -> nx.MultiDiGraph:
         """The road network (osmnx MultiDiGraph, WGS-84), loaded once."""
         if self._graph is None:
-            from gridmgmt.network import load_network
-
-            self._graph = load_network(self.settings.path("network"), speeds=self.settings.speeds)
+            self._graph = district_network(self.settings, self.boundary)
         return self._graph
+
+
+def district_network(settings: Settings, boundary: gpd.GeoDataFrame | None) -> nx.MultiDiGraph:
+    """The district's road network: its extract cut to the boundary plus ``[network] buffer_m``, cached."""
+    return load_network(
+        settings.path("network"),
+        speeds=settings.speeds,
+        boundary=boundary,
+        buffer_m=settings.network.buffer_m,
+        street_classes=settings.network.street_classes,
+        cache_dir=_cache_dir(settings.root),
+    )
+
+
+def _cache_dir(root: Path) -> Path | None:
+    """``cache/`` beside district.toml when that folder is writable, else None (the user's cache folder)."""
+    return root / "cache" if os.access(root, os.W_OK) else None
 
 
 def load_district(path: str | Path, *, store: str | Path | None = None) -> District:

@@ -157,7 +157,7 @@ def validate_inputs(
         if table is not None and "retailer_id" in table.columns and len(table):
             retailer_ids = {r for r in table["retailer_id"].astype(str) if r}
     if settings is not None and settings.files.network:
-        report.add(_check_snapping(settings, table, str(retailers)))
+        report.add(_check_snapping(settings, boundary, table, str(retailers)))
 
     if events is None and settings is not None and settings.files.events:
         events = settings.path("events")
@@ -189,13 +189,14 @@ def validate_inputs(
     return report
 
 
-def _check_snapping(settings, retailers: pd.DataFrame | None, file: str) -> list[Problem]:
+def _check_snapping(settings, boundary, retailers: pd.DataFrame | None, file: str) -> list[Problem]:
     """Load the road network; warn about retailers farther than ``speeds.far_snap_m`` from every street."""
     from gridmgmt.inputs.checks import is_csv
-    from gridmgmt.network import load_network, snap_points
+    from gridmgmt.inputs.district import district_network
+    from gridmgmt.network import snap_points
 
     try:
-        graph = load_network(settings.path("network"), speeds=settings.speeds)
+        graph = district_network(settings, boundary)
     except InputError as exc:
         return list(exc.problems)
     if retailers is None or not {"lon", "lat"} <= set(retailers.columns):

@@ -27,6 +27,7 @@ import shapely
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.io import atomic_path, write_json
+from gridmgmt.network.modes import ROUTABLE_HIGHWAYS
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +39,7 @@ log = logging.getLogger(__name__)
 #: fringe; cycleways stay because e-bikes (non-motor vehicles) use them. The same set
 #: on the clipped and the unclipped file gives the same graph as ``load_network`` on the
 #: unclipped file.
-DEFAULT_STREET_CLASSES: frozenset[str] = frozenset(
-    {
-        "motorway",
-        "motorway_link",
-        "trunk",
-        "trunk_link",
-        "primary",
-        "primary_link",
-        "secondary",
-        "secondary_link",
-        "tertiary",
-        "tertiary_link",
-        "unclassified",
-        "residential",
-        "living_street",
-        "service",
-        "road",
-        "pedestrian",
-        "footway",
-        "path",
-        "steps",
-        "track",
-        "cycleway",
-    }
-)
+DEFAULT_STREET_CLASSES: frozenset[str] = ROUTABLE_HIGHWAYS
 
 #: Chinese city centres: the default without ``cycleway``, ``path`` and ``steps``. Chinese
 #: mappers draw the non-motor lanes (非机动车道) beside arterials as separate ``cycleway``

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ import networkx as nx
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import TRAVEL_MODES, Speeds
 from gridmgmt.network.cache import forget_graph
-from gridmgmt.network.modes import DEFAULT_CAR_KMH, FALLBACK_CAR_KMH, MODE_HIGHWAYS, ROUTABLE_HIGHWAYS
+from gridmgmt.network.extract import prepare_extract
+from gridmgmt.network.modes import DEFAULT_CAR_KMH, FALLBACK_CAR_KMH, MODE_HIGHWAYS
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,23 @@ GRAPHML_SUFFIXES = (".graphml",)
 NETWORK_SUFFIXES = OSM_XML_SUFFIXES + PBF_SUFFIXES + GRAPHML_SUFFIXES
 
 
-def load_network(source: str | os.PathLike, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph:  # noqa: B008
+def load_network(
+    source: str | os.PathLike,
+    *,
+    speeds: Speeds = Speeds(),  # noqa: B008
+    boundary: Any = None,
+    buffer_m: float = 1000.0,
+    street_classes: str | Sequence[str] = "default",
+    cache_dir: str | os.PathLike | None = None,
+) -> nx.MultiDiGraph:
     """Load a road network file as an osmnx graph with per-mode travel times.
 
-    Dispatches on the file name: OSM XML (``.osm``, ``.xml``, optionally ``.gz``/``.bz2``)
-    and PBF extracts (``.osm.pbf``, ``.pbf``) are both filtered with osmium to the streets
-    vehicles or pedestrians can use (highway ways and their nodes; buildings, rivers and
-    areas dropped) and then built with ``osmnx.graph_from_xml``, so a real extract and the
-    demo file go through the same path; GraphML (``.graphml``) is read with
-    ``osmnx.load_graphml``.
+    OSM XML (``.osm``, ``.xml``, optionally ``.gz``/``.bz2``) and PBF extracts (``.osm.pbf``,
+    ``.pbf``) from any source, clipped or not, go through
+    :func:`gridmgmt.network.extract.prepare_extract`: streamed with osmium to the streets of
+    ``street_classes`` near ``boundary``, references to nodes outside a clipped extract dropped
+    and counted, the clean file cached by the source's hash; then ``osmnx.graph_from_xml``.
+    GraphML (``.graphml``) is read with ``osmnx.load_graphml``.
 
     Parameters
     ----------
@@ -48,12 +57,23 @@ def load_network(source: str | os.PathLike, *, speeds: Speeds = Speeds()) -> nx.
         Path of the network file.
     speeds
         Travel speeds (km/h); ``speeds.car_kmh`` caps every street's own speed.
+    boundary
+        The district (GeoDataFrame, GeoSeries or shapely geometry, any CRS); streets farther than
+        ``buffer_m`` metres from it are left out. None keeps the whole extract.
+    buffer_m
+        Margin around the boundary, metres.
+    street_classes
+        A preset name (``default``, ``cn``, ``eu``: see :mod:`gridmgmt.network.extract`) or a
+        list of OSM ``highway`` values to keep.
+    cache_dir
+        Folder of the cleaned extracts (default: the user's cache folder).
 
     Returns
     -------
     networkx.MultiDiGraph
         WGS-84 graph (``x`` = lon, ``y`` = lat), one-way streets one-way, edge ``length``
-        in metres and ``time_s_walk``, ``time_s_ebike``, ``time_s_car`` in seconds.
+        in metres and ``time_s_walk``, ``time_s_ebike``, ``time_s_car`` in seconds;
+        ``graph.graph["extract"]`` summarises what the extract preparation kept and dropped.
 
     Raises
     ------
@@ -61,6 +81,45 @@ def load_network(source: str | os.PathLike, *, speeds: Speeds = Speeds()) -> nx.
         If the file is missing, of an unknown type, unreadable or has no streets.
     """
     path = Path(source)
+    file = str(path)
+    _check_network_file(path)
+    import osmnx as ox
+
+    try:
+        if _suffix(path) in GRAPHML_SUFFIXES:
+            graph = ox.load_graphml(path)
+            if not _is_wgs84(graph):
+                graph = ox.project_graph(graph, to_latlong=True)
+        else:
+            prepared = prepare_extract(
+                path, boundary=boundary, buffer_m=buffer_m, cache_dir=cache_dir, highway=street_classes
+            )
+            graph = ox.graph_from_xml(prepared.path, bidirectional=False, simplify=True, retain_all=False)
+            graph.graph["extract"] = prepared.summary()
+            if prepared.dangling_refs:
+                log.info("%s", prepared.summary())
+    except InputError:
+        raise
+    except Exception as exc:  # osmium/XML/GraphML parser errors: name the file, not a traceback
+        raise InputError(
+            Problem(
+                file=file,
+                message=f"cannot read the road network: {type(exc).__name__}: {str(exc).rstrip('.')}",
+                hint="check that the file is a complete OSM XML/PBF extract or osmnx GraphML",
+            )
+        ) from None
+    if graph.number_of_edges() == 0:
+        raise InputError(
+            Problem(
+                file=file, message="the road network has no streets", hint="use an extract that covers the district"
+            )
+        )
+    graph.graph["source"] = file
+    log.info("road network %s: %d nodes, %d edges", file, graph.number_of_nodes(), graph.number_of_edges())
+    return add_travel_times(graph, speeds=speeds)
+
+
+def _check_network_file(path: Path) -> None:
     file = str(path)
     if not path.exists():
         raise InputError(
@@ -83,34 +142,6 @@ def load_network(source: str | os.PathLike, *, speeds: Speeds = Speeds()) -> nx.
         raise InputError(
             Problem(file=file, message="the road network file is empty", hint="download the extract again")
         )
-    import osmnx as ox
-
-    try:
-        if suffix in GRAPHML_SUFFIXES:
-            graph = ox.load_graphml(path)
-            if not _is_wgs84(graph):
-                graph = ox.project_graph(graph, to_latlong=True)
-        else:
-            graph = _graph_from_osm_file(path)
-    except InputError:
-        raise
-    except Exception as exc:  # osmium/XML/GraphML parser errors: name the file, not a traceback
-        raise InputError(
-            Problem(
-                file=file,
-                message=f"cannot read the road network: {type(exc).__name__}: {exc}",
-                hint="check that the file is a complete OSM XML/PBF extract or osmnx GraphML",
-            )
-        ) from None
-    if graph.number_of_edges() == 0:
-        raise InputError(
-            Problem(
-                file=file, message="the road network has no streets", hint="use an extract that covers the district"
-            )
-        )
-    graph.graph["source"] = file
-    log.info("road network %s: %d nodes, %d edges", file, graph.number_of_nodes(), graph.number_of_edges())
-    return add_travel_times(graph, speeds=speeds)
 
 
 def graph_from_place(name: str, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph:  # noqa: B008
@@ -195,56 +226,3 @@ def _is_wgs84(graph: nx.MultiDiGraph) -> bool:
     from pyproj import CRS
 
     return CRS.from_user_input(graph.graph.get("crs", "EPSG:4326")).equals(CRS.from_epsg(4326))
-
-
-def _graph_from_osm_file(path: Path) -> nx.MultiDiGraph:
-    """Filter an OSM file (XML or PBF) to routable streets with osmium, then build with osmnx."""
-    import osmnx as ox
-
-    with tempfile.TemporaryDirectory(prefix="gridmgmt-osm-") as tmp:
-        # a private scratch file osmnx reads back; never a user-visible output
-        streets = Path(tmp) / "streets.osm"
-        n_ways = _write_streets(path, streets)
-        if n_ways == 0:
-            raise InputError(
-                Problem(
-                    file=str(path),
-                    message="no streets (highway ways) in the road network file",
-                    hint="use an OSM extract with highway=* ways covering the district",
-                )
-            )
-        return ox.graph_from_xml(streets, bidirectional=False, simplify=True, retain_all=False)
-
-
-def _keep_way(tags: Any) -> bool:
-    highway = tags.get("highway")
-    if highway not in ROUTABLE_HIGHWAYS:
-        return False
-    return not (tags.get("area") == "yes" or tags.get("access") == "no")
-
-
-def _write_streets(source: Path, target: Path) -> int:
-    """Copy the routable highway ways of ``source`` and the nodes they use into ``target``.
-
-    Returns the number of ways written.
-    """
-    import osmium
-
-    way_ids: set[int] = set()
-    node_ids: set[int] = set()
-    ways = osmium.FileProcessor(str(source), osmium.osm.WAY).with_filter(
-        osmium.filter.KeyFilter("highway").enable_for(osmium.osm.WAY)
-    )
-    for way in ways:
-        if _keep_way(way.tags) and len(way.nodes) >= 2:
-            way_ids.add(way.id)
-            node_ids.update(nd.ref for nd in way.nodes)
-    if not way_ids:
-        return 0
-    with osmium.SimpleWriter(str(target)) as writer:
-        for obj in osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY):
-            if obj.is_node() and obj.id in node_ids:
-                writer.add_node(obj)
-            elif obj.is_way() and obj.id in way_ids:
-                writer.add_way(obj)
-    return len(way_ids)
