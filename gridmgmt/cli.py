@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from gridmgmt._errors import GridMgmtError, InputError
+from gridmgmt.text import text_or_blank
 
 app = typer.Typer(
     help="gridmgmt: balanced service grids, daily joint patrol routes and risk hotspots for a district "
@@ -214,7 +215,8 @@ def grids_build(
     seed: SeedOpt = 0,
 ) -> None:
     """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs."""
-    from gridmgmt.grids.build import build_grids, write_grid_plan
+    from gridmgmt.grids.build import build_grids
+    from gridmgmt.grids.plan import write_grid_plan
     from gridmgmt.inputs.district import load_district
 
     d = load_district(district)
@@ -246,7 +248,8 @@ def grids_rebalance(
     seed: SeedOpt = 0,
 ) -> None:
     """Restore balance after retailers open or close or staff change, moving as few retailers as possible."""
-    from gridmgmt.grids.build import rebalance_grids, write_grid_plan
+    from gridmgmt.grids.build import rebalance_grids
+    from gridmgmt.grids.plan import write_grid_plan
     from gridmgmt.inputs.district import load_district
 
     locked: list[int] | None = None
@@ -279,7 +282,7 @@ def grids_report(
     from rich.table import Table
 
     from gridmgmt import io
-    from gridmgmt.grids.build import read_grid_plan
+    from gridmgmt.grids.plan import read_grid_plan
     from gridmgmt.grids.report import grid_report
 
     report = grid_report(read_grid_plan(grids))
@@ -300,7 +303,7 @@ def grids_report(
     for column in columns:
         table.add_column(column.replace("_name", ""))
     for row in report.itertuples():
-        table.add_row(*(_text(getattr(row, c, "")) for c in columns))
+        table.add_row(*(text_or_blank(getattr(row, c, ""), whole_as_int=True) for c in columns))
     Console().print(table)
     w = report["workload_h"]
     console.print(f"max/min workload {w.max() / w.min():.3f}")
@@ -317,8 +320,8 @@ def grids_map(
     tiles: TilesOpt = "none",
 ) -> None:
     """Write the self-contained offline grid map: grids with labels and popups, retailers, subdistricts."""
-    from gridmgmt.grids.build import read_grid_plan
-    from gridmgmt.grids.report import grid_map
+    from gridmgmt.grids.grid_map import grid_map
+    from gridmgmt.grids.plan import read_grid_plan
     from gridmgmt.inputs.district import load_district
     from gridmgmt.maps import save_map
 
@@ -689,10 +692,55 @@ def main() -> None:
         sys.exit(130)
 
 
-def _text(value: object) -> str:
-    """Table cell text: '' for missing values, integers without '.0'."""
-    import pandas as pd
+@_command(app, "init")
+def init(
+    folder: Annotated[Path, typer.Argument(help="The district folder to create.")],
+    retailers: Annotated[
+        Path, typer.Option("--retailers", help="Retailer table (CSV UTF-8/GBK, GeoJSON, GPKG, Parquet).")
+    ],
+    network: Annotated[
+        Path, typer.Option("--network", help="OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf) or osmnx .graphml.")
+    ],
+    boundary: Annotated[
+        Path | None,
+        typer.Option("--boundary", help="District polygon; default the retailers' hull + 300 m within the extract."),
+    ] = None,
+    pairs: Annotated[
+        int | None,
+        typer.Option("--pairs", help="Placeholder staff pairs when no --staff (default retailers / 420, at least 1)."),
+    ] = None,
+    staff: Annotated[Path | None, typer.Option("--staff", help="Staff table (like data/demo/staff.csv).")] = None,
+    depot: Annotated[
+        str | None, typer.Option("--depot", help="The bureau's depot as LON,LAT (default: the retailers' centre).")
+    ] = None,
+    depots: Annotated[Path | None, typer.Option("--depots", help="Depot table: depot_id, name, lon, lat.")] = None,
+    coords: Annotated[
+        str, typer.Option("--coords", help="Coordinate system of the retailers and depots: wgs84, gcj02 or bd09.")
+    ] = "wgs84",
+    name: Annotated[str | None, typer.Option("--name", help="District name (default: the folder's name).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing district folder (its outputs too) once done.")
+    ] = False,
+) -> None:
+    """Create a district folder from a retailer table and an OSM extract, deriving what is missing."""
+    from gridmgmt.init_district import init_district
 
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    with console.status("creating the district..."):
+        result = init_district(
+            folder,
+            retailers,
+            network,
+            boundary=boundary,
+            pairs=pairs,
+            staff=staff,
+            depot=depot,
+            depots=depots,
+            coords=coords,
+            name=name,
+            force=force,
+        )
+    for note in result.notes:
+        console.print(note, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"[green]done[/green]: {len(result.files)} files in {folder}/; next:", highlight=False)
+    for command in result.next_commands():  # one line each, unwrapped, to copy and paste
+        console.print(f"  {command}", highlight=False, markup=False, soft_wrap=True)

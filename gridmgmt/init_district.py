@@ -1,0 +1,854 @@
+"""``gridmgmt init``: a new district folder from a retailer table and an OSM extract.
+
+The folder gets copies of the inputs given and, for what is missing, inputs derived from the
+retailers and the extract (boundary, placeholder staff pairs, a depot, subdistricts), each
+stated in a note, plus a ``district.toml`` naming them all. Everything is written into a hidden
+sibling folder first and renamed into place at the end, so a failure leaves nothing behind and
+``--force`` replaces an old district only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shlex
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from gridmgmt._errors import InputError, Problem
+from gridmgmt.coords import COORD_SYSTEMS
+
+log = logging.getLogger(__name__)
+
+RETAILERS_PER_PAIR = 420  # retailers one marketing manager and one monopoly officer look after
+BOUNDARY_BUFFER_M = 300.0  # the derived boundary reaches this far beyond the outermost retailers
+CONCAVE_RATIO = 0.3  # shapely.concave_hull ratio: 0 follows the points closely, 1 is the convex hull
+EXTENT_TOLERANCE_M = 200.0  # retailers this far outside the street network are errors (as in load_retailers)
+SLIVER_SHARE = 0.01  # administrative pieces under this share of the district area are dropped
+PLACEHOLDER = "待分配 to assign"
+DEPOT_NAME = "局机关 depot"
+COMMAND_LINE = "command line"
+
+_VECTOR_COPY_SUFFIXES = (".geojson", ".json", ".gpkg")
+_COMPRESSED = (".gz", ".bz2", ".xz")
+_STAFF_COLUMNS = ("staff_id", "name", "department", "grid_id", "depot", "travel_mode", "shift_start", "shift_end")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What :func:`init_district` wrote.
+
+    Attributes
+    ----------
+    district
+        Path of the new ``district.toml``.
+    files
+        Every file written into the district folder, ``district.toml`` last.
+    notes
+        One human-readable line per input: where it came from or how it was derived.
+    """
+
+    district: Path
+    files: tuple[Path, ...]
+    notes: tuple[str, ...]
+
+    def next_commands(self, *, today: str | None = None) -> list[str]:
+        """The commands to run next, as shell lines, outputs kept inside the district folder.
+
+        Parameters
+        ----------
+        today
+            Date for ``risk map`` and ``patrol plan`` (YYYY-MM-DD); default today's date.
+        """
+        day = today or date.today().isoformat()
+        folder = self.district.parent
+        toml = shlex.quote(str(self.district))
+        out = folder / "out"
+        grids = shlex.quote(str(out / "grids" / "grids.gpkg"))
+        store = shlex.quote(str(out / "store.gpkg"))
+        return [
+            f"gridmgmt validate --district {toml}",
+            f"gridmgmt grids build --district {toml} --out {shlex.quote(str(out / 'grids'))}",
+            f"gridmgmt grids map --district {toml} --grids {grids} --out {shlex.quote(str(out / 'grid_map.html'))}",
+            f"gridmgmt risk map --district {toml} --date {day} --grids {grids} --store {store} "
+            f"--out {shlex.quote(str(out / 'risk_map.html'))}",
+            f"gridmgmt patrol plan --district {toml} --date {day} --grids {grids} --store {store} "
+            f"--out {shlex.quote(str(out / 'patrol'))}",
+        ]
+
+
+def init_district(
+    out_dir: str | os.PathLike,
+    retailers: str | os.PathLike,
+    network: str | os.PathLike,
+    *,
+    boundary: str | os.PathLike | None = None,
+    pairs: int | None = None,
+    staff: str | os.PathLike | None = None,
+    depot: tuple[float, float] | str | None = None,
+    depots: str | os.PathLike | None = None,
+    coords: str = "wgs84",
+    name: str | None = None,
+    force: bool = False,
+) -> InitResult:
+    """Create a district folder from a retailer table and a road network extract.
+
+    Every input given is validated first (the usual one-line problems), then copied; the
+    network is hard-linked when it is on the same file system (it can be hundreds of MB).
+    What is missing is derived and said in a note:
+
+    * boundary: the retailers' concave hull (ratio ``CONCAVE_RATIO``) buffered
+      ``BOUNDARY_BUFFER_M`` metres, clipped to the street network's extent;
+    * staff: ``pairs`` placeholder pairs (default retailers / ``RETAILERS_PER_PAIR``, rounded,
+      at least 1), one marketing manager and one monopoly officer each, named "待分配 to assign";
+    * depot: the retailers' centre (mean in a metric CRS) snapped to the nearest street node;
+    * subdistricts: the extract's ``boundary=administrative`` areas of the finest level that
+      covers most of the district, else one subdistrict equal to the boundary.
+
+    Events, orders and schools are left out of ``district.toml`` (a new district has none).
+
+    Parameters
+    ----------
+    out_dir
+        The district folder to create; an existing non-empty folder needs ``force``.
+    retailers
+        Retailer table (CSV UTF-8/GBK, GeoJSON, GeoPackage, Parquet), see
+        :func:`gridmgmt.inputs.retailers.load_retailers`.
+    network
+        OSM extract (``.osm``, ``.osm.gz``, ``.osm.bz2``, ``.osm.pbf``) or osmnx GraphML.
+    boundary
+        District polygon file; default derived from the retailers.
+    pairs
+        Number of placeholder staff pairs when ``staff`` is not given.
+    staff
+        Staff table as :func:`gridmgmt.inputs.tables.load_staff` reads it.
+    depot
+        One depot as ``(lon, lat)`` or ``"LON,LAT"`` in degrees of the ``coords`` system.
+    depots
+        Depot table (``depot_id``, ``name``, ``lon``, ``lat``) in the ``coords`` system.
+    coords
+        Coordinate system of the retailer table and of ``depot``/``depots``: ``wgs84``,
+        ``gcj02`` (Amap, Tencent) or ``bd09`` (Baidu); recorded in ``[coords]``.
+    name
+        District name; default the folder's name.
+    force
+        Replace an existing district folder (one with a ``district.toml``), once the new one
+        is complete.
+
+    Returns
+    -------
+    InitResult
+        The new ``district.toml``, the files written and the notes.
+
+    Raises
+    ------
+    InputError
+        When the folder exists, an option is wrong or an input is unusable; nothing is written.
+    """
+    out = Path(out_dir)
+    coords = _check_options(out, pairs=pairs, staff=staff, depot=depot, depots=depots, coords=coords, force=force)
+    given = _validate_given(
+        Path(retailers), Path(network), coords, boundary=boundary, staff=staff, depot=depot, depots=depots
+    )
+    real = out.resolve()  # "." or "x/..": name the work folder after the real one
+    name = name or real.name
+    real.parent.mkdir(parents=True, exist_ok=True)
+    work = real.parent / f".{real.name}.tmp-{uuid.uuid4().hex[:8]}"
+    work.mkdir()  # not tempfile.mkdtemp: the folder keeps the user's umask, not 0700
+    try:
+        folder = _Folder(work)
+        _build(folder, given, name=name, pairs=pairs)
+        _move_into_place(work, real, force=force)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    written = tuple(out / f.relative_to(work) for f in folder.written)
+    log.debug("initialised district %s in %s: %d files", name, out, len(written))
+    return InitResult(district=out / "district.toml", files=written, notes=tuple(folder.notes))
+
+
+# ---------------------------------------------------------------------------------- checks
+
+
+def _check_options(
+    out: Path,
+    *,
+    pairs: int | None,
+    staff: str | os.PathLike | None,
+    depot: tuple[float, float] | str | None,
+    depots: str | os.PathLike | None,
+    coords: str,
+    force: bool,
+) -> str:
+    """Refuse contradictory options and an occupied target folder; return the normalised ``coords``."""
+    problems: list[Problem] = []
+    if pairs is not None and staff is not None:
+        problems.append(_option_problem("--pairs/--staff", "give either --pairs or --staff, not both"))
+    if pairs is not None and pairs < 1:
+        problems.append(_option_problem("--pairs", "must be at least 1", value=pairs))
+    if depot is not None and depots is not None:
+        problems.append(_option_problem("--depot/--depots", "give either --depot or --depots, not both"))
+    system = (coords or "wgs84").lower().replace("-", "")
+    if system not in COORD_SYSTEMS:
+        problems.append(
+            _option_problem("--coords", "unknown coordinate system", value=coords, hint="use wgs84, gcj02 or bd09")
+        )
+    problems += _target_problems(out, force=force)
+    if problems:
+        raise InputError(problems)
+    return system
+
+
+def _option_problem(field: str, message: str, *, value: object = None, hint: str = "") -> Problem:
+    return Problem(file=COMMAND_LINE, field=field, value=value, message=message, hint=hint)
+
+
+def _target_problems(out: Path, *, force: bool) -> list[Problem]:
+    """An existing file, a non-empty folder without ``force``, or one ``force`` must not delete."""
+    file = str(out)
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        return [Problem(file=file, message="exists and is not a folder", hint="choose a new folder name")]
+    if not any(out.iterdir()):
+        return []
+    if not force:
+        return [
+            Problem(
+                file=file,
+                message="the folder exists and is not empty",
+                hint="choose a new folder, or pass --force to replace the district in it",
+            )
+        ]
+    if not (out / "district.toml").exists():
+        return [
+            Problem(
+                file=file,
+                message="--force replaces only a district folder (one with a district.toml), and this has none",
+                hint="choose a new folder, or empty this one yourself",
+            )
+        ]
+    cwd = Path.cwd().resolve()
+    if out.resolve() == cwd or out.resolve() in cwd.parents:
+        return [
+            Problem(
+                file=file,
+                message="--force would replace the folder you are working in",
+                hint="run gridmgmt init from outside it",
+            )
+        ]
+    return []
+
+
+def _check_network_file(path: Path) -> None:
+    from gridmgmt.network import NETWORK_SUFFIXES
+
+    file = str(path)
+    if not path.is_file():
+        raise InputError(
+            Problem(
+                file=file,
+                message="road network file not found",
+                hint="pass an OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf) or osmnx .graphml",
+            )
+        )
+    if not _network_suffix(path):
+        raise InputError(
+            Problem(
+                file=file,
+                message="unsupported road network format",
+                value=path.suffix,
+                hint=f"use one of {', '.join(NETWORK_SUFFIXES)} (e.g. a Geofabrik .osm.pbf extract)",
+            )
+        )
+
+
+def _network_suffix(path: Path) -> str:
+    from gridmgmt.network import NETWORK_SUFFIXES
+
+    lower = path.name.lower()
+    return next((s for s in sorted(NETWORK_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), "")
+
+
+def _table_suffix(path: Path) -> str:
+    """``.csv``, ``.csv.gz``, ``.geojson``...: the last suffix, with the one before a compression suffix."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in _COMPRESSED:
+        return "".join(suffixes[-2:])
+    return suffixes[-1] if suffixes else ""
+
+
+# ---------------------------------------------------------------------------------- inputs given
+
+
+@dataclass
+class _Given:
+    """The inputs the user gave, validated (frames in WGS-84)."""
+
+    retailers: Path
+    shops: gpd.GeoDataFrame
+    network: Path
+    coords: str
+    boundary: Path | None = None
+    boundary_frame: gpd.GeoDataFrame | None = None
+    depot: tuple[float, float] | None = None  # degrees in the ``coords`` system, as given
+    depots: Path | None = None
+    depot_frame: gpd.GeoDataFrame | None = None
+    staff: Path | None = None
+    staff_frame: pd.DataFrame | None = None
+
+
+def _validate_given(
+    retailers: Path,
+    network: Path,
+    coords: str,
+    *,
+    boundary: str | os.PathLike | None,
+    staff: str | os.PathLike | None,
+    depot: tuple[float, float] | str | None,
+    depots: str | os.PathLike | None,
+) -> _Given:
+    """Check every input the user gave, before any slower derivation; raise the usual problems."""
+    from gridmgmt.inputs.retailers import load_retailers
+    from gridmgmt.inputs.tables import check_depots, load_boundary, load_depots, load_staff
+
+    _check_network_file(network)
+    given = _Given(retailers=retailers, shops=gpd.GeoDataFrame(), network=network, coords=coords)
+    if boundary is not None:
+        given.boundary = Path(boundary)
+        given.boundary_frame = load_boundary(given.boundary)
+    given.shops = load_retailers(retailers, coords=coords, boundary=given.boundary_frame)
+    if len(given.shops) == 0:
+        raise InputError(Problem(file=str(retailers), message="the retailer table has no rows"))
+    if depots is not None:
+        given.depots = Path(depots)
+        given.depot_frame = load_depots(given.depots, coords=coords)
+    elif depot is not None:
+        given.depot = parse_lonlat(depot) if isinstance(depot, str) else (float(depot[0]), float(depot[1]))
+        frame = _depot_table(*given.depot)
+        given.depot_frame, problems = check_depots(frame, file=COMMAND_LINE, coords=coords)
+        value = f"{given.depot[0]},{given.depot[1]}"
+        errors = [
+            _option_problem("--depot", p.message, value=value, hint=p.hint) for p in problems if p.severity == "error"
+        ]
+        if errors:
+            raise InputError(errors)
+    if staff is not None:
+        given.staff = Path(staff)
+        given.staff_frame = load_staff(given.staff, depot_ids=set(_depot_ids(given)))
+        if len(given.staff_frame) == 0:
+            raise InputError(Problem(file=str(staff), message="the staff table has no rows"))
+    return given
+
+
+def _depot_ids(given: _Given) -> list[str]:
+    return list(given.depot_frame["depot_id"].astype(str)) if given.depot_frame is not None else ["D1"]
+
+
+def _depot_table(lon: float, lat: float, *, name: str = DEPOT_NAME) -> pd.DataFrame:
+    return pd.DataFrame({"depot_id": ["D1"], "name": [name], "lon": [lon], "lat": [lat]})
+
+
+def parse_lonlat(text: str) -> tuple[float, float]:
+    """``"116.3102,39.9921"`` -> ``(116.3102, 39.9921)`` (degrees).
+
+    Raises
+    ------
+    InputError
+        When the text is not two numbers separated by a comma.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputError(
+            _option_problem("--depot", "not a position", value=text, hint="write LON,LAT in degrees, e.g. 116.31,39.99")
+        ) from None
+
+
+# ---------------------------------------------------------------------------------- building
+
+
+@dataclass
+class _Folder:
+    """The district folder being built: files written, ``[files]`` and ``[coords]`` entries, notes."""
+
+    work: Path
+    files: dict[str, str] = field(default_factory=dict)
+    coords: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+    def add(self, key: str, target: Path, note: str) -> None:
+        """Record ``target`` as ``files.<key>`` and say ``key: note -> file name``."""
+        self.files[key] = target.name
+        self.written.append(target)
+        self.notes.append(f"{key}: {note} -> {target.name}")
+
+    def copy(self, key: str, source: Path, suffix: str) -> Path:
+        """Copy ``source`` into the folder as ``<key><suffix>``."""
+        target = self.work / f"{key}{suffix}"
+        shutil.copy2(source, target)
+        return target
+
+
+def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None) -> None:
+    """Write every input of the district into ``folder``, ``district.toml`` last."""
+    from gridmgmt import io
+    from gridmgmt.config import load_settings
+
+    shops = given.shops
+    target = folder.copy("retailers", given.retailers, _table_suffix(given.retailers))
+    label = {"gcj02": "GCJ-02", "bd09": "BD-09"}.get(given.coords)
+    converted = f" ({label}, converted to WGS-84 on load)" if label else ""
+    folder.add("retailers", target, f"{len(shops):,} from {given.retailers.name}{converted}")
+    folder.coords["retailers"] = given.coords
+
+    target = folder.work / f"roads{_network_suffix(given.network)}"
+    how = _link_or_copy(given.network, target)
+    folder.add("network", target, f"{given.network.name} {how}")
+
+    if given.boundary is not None and given.boundary_frame is not None:
+        boundary = given.boundary_frame
+        area = f"{_area_km2(boundary):.1f} km²"
+        if _table_suffix(given.boundary) in _VECTOR_COPY_SUFFIXES:
+            target = folder.copy("boundary", given.boundary, _table_suffix(given.boundary))
+            folder.add("boundary", target, f"from {given.boundary.name} ({area})")
+        else:
+            target = io.write_vector(boundary, folder.work / "boundary.geojson")
+            folder.add("boundary", target, f"from {given.boundary.name}, converted to GeoJSON ({area})")
+    else:
+        extent = network_extent(given.network)
+        boundary = derive_boundary(shops, extent, name=name, file=str(given.retailers))
+        target = io.write_vector(boundary, folder.work / "boundary.geojson")
+        folder.add(
+            "boundary",
+            target,
+            f"derived from the retailers' concave hull buffered {BOUNDARY_BUFFER_M:.0f} m and clipped to the road "
+            f"network's extent ({_area_km2(boundary):.1f} km²); replace it with the official boundary when you can",
+        )
+
+    subs, note = derive_subdistricts(boundary, given.network, name=name)
+    folder.add("subdistricts", io.write_vector(subs, folder.work / "subdistricts.geojson"), note)
+
+    if given.depots is not None and given.depot_frame is not None:
+        target = folder.copy("depots", given.depots, _table_suffix(given.depots))
+        folder.add("depots", target, f"{len(given.depot_frame):,} from {given.depots.name}")
+        folder.coords["depots"] = given.coords
+    elif given.depot is not None:
+        target = io.write_csv(_depot_table(*given.depot), folder.work / "depots.csv")
+        folder.add("depots", target, f"D1 at {given.depot[0]}, {given.depot[1]} from --depot")
+        folder.coords["depots"] = given.coords
+    else:
+        table, note = derive_depot(shops, given.network)
+        target = io.write_csv(table, folder.work / "depots.csv")
+        folder.add("depots", target, f"{note}; give the bureau's own with --depot LON,LAT")
+        folder.coords["depots"] = "wgs84"
+
+    if given.staff is not None and given.staff_frame is not None:
+        count = _pairs_in(given.staff_frame)
+        target = folder.copy("staff", given.staff, _table_suffix(given.staff))
+        folder.add("staff", target, f"{len(given.staff_frame)} from {given.staff.name}, {count} full pairs")
+    else:
+        count = pairs if pairs is not None else default_pairs(len(shops))
+        why = "from --pairs" if pairs is not None else f"{len(shops):,} retailers / {RETAILERS_PER_PAIR} per pair"
+        target = io.write_csv(placeholder_staff(count, depot=_depot_ids(given)[0]), folder.work / "staff.csv")
+        plural = "s" if count != 1 else ""
+        folder.add("staff", target, f"{count} placeholder pair{plural} ({why}) named '{PLACEHOLDER}'")
+        folder.notes[-1] += "; put in real names and travel modes before planning routes"
+    folder.notes.append(
+        "events, orders, schools: none yet, left out of district.toml; add them under [files] when you have them"
+    )
+
+    toml = folder.work / "district.toml"
+    io.write_text(district_toml(name, folder.files, folder.coords, grids=count, notes=folder.notes), toml)
+    folder.written.append(toml)
+    load_settings(toml)  # what we wrote must read back
+
+
+def _link_or_copy(source: Path, target: Path) -> str:
+    """Hard-link ``source`` to ``target`` (same file system), else copy it; say which."""
+    try:
+        os.link(source, target)
+        return "(hard link: the same file, no extra space)"
+    except OSError:
+        shutil.copy2(source, target)
+        return "(copied)"
+
+
+def _area_km2(frame: gpd.GeoDataFrame) -> float:
+    return float(frame.to_crs(frame.estimate_utm_crs()).area.sum() / 1e6)
+
+
+def _pairs_in(staff: pd.DataFrame) -> int:
+    counts = staff["department"].value_counts()
+    return max(1, min(int(counts.get("marketing", 0)), int(counts.get("monopoly", 0))))
+
+
+def district_toml(
+    name: str, files: dict[str, str], coords: dict[str, str], *, grids: int, notes: list[str] | None = None
+) -> str:
+    """The text of a ``district.toml``: name, ``[files]``, ``[coords]``, ``[grids] count``.
+
+    ``notes`` become comment lines at the top, so the folder says how it was made.
+    """
+    lines = [f"# Written by `gridmgmt init` on {date.today().isoformat()}."]
+    lines += [f"#   {note}" for note in notes or []]
+    lines += ["# Every other setting has the default of gridmgmt/config.py; state here only what differs.", ""]
+    lines += [f"name = {_toml_string(name)}", "", "[files]"]
+    lines += [f"{key} = {_toml_string(value)}" for key, value in files.items()]
+    lines += ["", "[coords]"]
+    lines += [f"{key} = {_toml_string(value)}" for key, value in coords.items()]
+    lines += ["", "[grids]", f"count = {int(grids)}", ""]
+    return "\n".join(lines)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's; non-ASCII kept readable)."""
+    import json
+
+    return json.dumps(str(text), ensure_ascii=False)
+
+
+def _move_into_place(work: Path, out: Path, *, force: bool) -> None:
+    """Rename the finished ``work`` folder to ``out``; an old ``out`` is removed only afterwards."""
+    problems = _target_problems(out, force=force)  # it may have changed while we worked
+    if problems:
+        raise InputError(problems)
+    old: Path | None = None
+    if out.exists():
+        if any(out.iterdir()):
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            out.rename(old)
+        else:
+            out.rmdir()
+    try:
+        work.rename(out)
+    except BaseException:
+        if old is not None:
+            old.rename(out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------- derived inputs
+
+
+def default_pairs(n_retailers: int) -> int:
+    """Staff pairs for ``n_retailers``: one per ``RETAILERS_PER_PAIR`` retailers, rounded half up, at least 1."""
+    return max(1, math.floor(n_retailers / RETAILERS_PER_PAIR + 0.5))
+
+
+def placeholder_staff(pairs: int, *, depot: str = "D1") -> pd.DataFrame:
+    """``pairs`` marketing + monopoly placeholder pairs (M01/Z01, ...), by e-bike from ``depot``.
+
+    ``grid_id`` is blank (``grids build`` assigns pairs to grids in staff_id order) and so are
+    the shift times (the district.toml ``[shift]`` applies).
+    """
+    width = max(2, len(str(pairs)))
+    rows = []
+    for prefix, department in (("M", "marketing"), ("Z", "monopoly")):
+        for i in range(1, pairs + 1):
+            staff_id = f"{prefix}{i:0{width}d}"
+            rows.append((staff_id, f"{PLACEHOLDER} {staff_id}", department, "", depot, "ebike", "", ""))
+    return pd.DataFrame(rows, columns=list(_STAFF_COLUMNS))
+
+
+def _metric_crs(lon: np.ndarray, lat: np.ndarray) -> str:
+    """The UTM zone of the points' median, as a CRS string."""
+    centre = gpd.GeoSeries(gpd.points_from_xy([np.median(lon)], [np.median(lat)]), crs="EPSG:4326")
+    return centre.estimate_utm_crs().to_string()
+
+
+def derive_boundary(
+    retailers: gpd.GeoDataFrame,
+    extent: tuple[float, float, float, float],
+    *,
+    name: str = "",
+    file: str = "retailers",
+) -> gpd.GeoDataFrame:
+    """The retailers' concave hull buffered ``BOUNDARY_BUFFER_M`` m, clipped to the network extent.
+
+    The extent is widened by ``EXTENT_TOLERANCE_M`` so that the boundary holds every retailer.
+
+    Parameters
+    ----------
+    retailers
+        WGS-84 points.
+    extent
+        ``(min_lon, min_lat, max_lon, max_lat)`` of the street network, degrees.
+    name
+        The district's name, written in the ``name`` column.
+    file
+        The retailer file, named in problems.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row (``name``), WGS-84 polygon.
+
+    Raises
+    ------
+    InputError
+        When retailers lie farther than ``EXTENT_TOLERANCE_M`` outside the network's extent.
+    """
+    lon, lat = retailers.geometry.x.to_numpy(), retailers.geometry.y.to_numpy()
+    crs = _metric_crs(lon, lat)
+    to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = to_m.transform(lon, lat)
+    box = shapely.box(*extent)
+    box_m = _transform(shapely.segmentize(box, 0.001), to_m).buffer(EXTENT_TOLERANCE_M, join_style="mitre")
+    outside = ~shapely.covers(box_m, shapely.points(x, y))
+    if outside.any():
+        raise InputError(_outside_problems(retailers, outside, file))
+    hull = shapely.concave_hull(shapely.multipoints(np.column_stack([x, y])), ratio=CONCAVE_RATIO)
+    area = shapely.make_valid(hull.buffer(BOUNDARY_BUFFER_M).intersection(box_m))
+    back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    area = _transform(area, back)
+    return gpd.GeoDataFrame({"name": [name]}, geometry=[area], crs="EPSG:4326")
+
+
+def _transform(geometry: shapely.Geometry, transformer: Transformer) -> shapely.Geometry:
+    def coords(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+
+    return shapely.transform(geometry, coords)
+
+
+def _outside_problems(retailers: gpd.GeoDataFrame, outside: np.ndarray, file: str) -> list[Problem]:
+    from gridmgmt.inputs.checks import is_csv
+
+    rows = np.flatnonzero(outside)
+    unit, offset = ("row", 2) if is_csv(file) else ("record", 1)
+    problems = [
+        Problem(
+            file=file,
+            row=int(i) + offset,
+            unit=unit,
+            field="lon, lat",
+            value=str(retailers["retailer_id"].iloc[i]),
+            message=f"lies more than {EXTENT_TOLERANCE_M:.0f} m outside the road network extract",
+            hint="use an extract that covers every retailer, or check its coordinates and --coords",
+        )
+        for i in rows[:20]
+    ]
+    if len(rows) > 20:
+        problems.append(Problem(file=file, message=f"{len(rows) - 20} more retailers lie outside the extract"))
+    return problems
+
+
+def network_extent(path: str | os.PathLike) -> tuple[float, float, float, float]:
+    """Bounding box of the street network in an extract: ``(min_lon, min_lat, max_lon, max_lat)``, degrees.
+
+    OSM files are streamed once with osmium (nodes of ``highway=*`` ways; references to nodes
+    missing from a clipped extract are skipped); GraphML is loaded.
+
+    Raises
+    ------
+    InputError
+        When the file has no streets.
+    """
+    from gridmgmt.network import GRAPHML_SUFFIXES
+
+    source = Path(path)
+    if _network_suffix(source) in GRAPHML_SUFFIXES:
+        from gridmgmt.network import load_network
+
+        graph = load_network(source)
+        xs = np.array([d["x"] for _, d in graph.nodes(data=True)], dtype=float)
+        ys = np.array([d["y"] for _, d in graph.nodes(data=True)], dtype=float)
+        return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+    bounds = [math.inf, math.inf, -math.inf, -math.inf]
+    for lons, lats in _street_coordinates(source):
+        bounds = [min(bounds[0], *lons), min(bounds[1], *lats), max(bounds[2], *lons), max(bounds[3], *lats)]
+    if not math.isfinite(bounds[0]):
+        raise InputError(
+            Problem(
+                file=str(source),
+                message="no streets (highway ways) in the road network file",
+                hint="use an OSM extract with highway=* ways covering the district",
+            )
+        )
+    return bounds[0], bounds[1], bounds[2], bounds[3]
+
+
+def _street_coordinates(source: Path) -> Iterator[tuple[list[float], list[float]]]:
+    """(lons, lats) of each ``highway=*`` way's nodes present in the file, way by way."""
+    import osmium
+
+    ways = (
+        osmium.FileProcessor(str(source))
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
+    try:
+        for way in ways:
+            located = [node.location for node in way.nodes if node.location.valid()]
+            if located:
+                yield [loc.lon for loc in located], [loc.lat for loc in located]
+    except RuntimeError as exc:  # osmium parser errors: name the file
+        raise InputError(
+            Problem(file=str(source), message=f"cannot read the road network: {exc}", hint="download the extract again")
+        ) from None
+
+
+def derive_depot(retailers: gpd.GeoDataFrame, network: str | os.PathLike) -> tuple[pd.DataFrame, str]:
+    """One depot D1: the retailers' centre (mean in a metric CRS) snapped to the nearest street node.
+
+    Returns
+    -------
+    (pandas.DataFrame, str)
+        The depot table (``depot_id``, ``name``, ``lon``, ``lat``; WGS-84 degrees) and a note.
+    """
+    from gridmgmt.network import load_network, snap_points
+
+    lon, lat = retailers.geometry.x.to_numpy(), retailers.geometry.y.to_numpy()
+    crs = _metric_crs(lon, lat)
+    to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    x, y = to_m.transform(lon, lat)
+    cx, cy = float(np.mean(x)), float(np.mean(y))
+    clon, clat = back.transform(cx, cy)
+    graph = load_network(network)
+    try:
+        snap = snap_points(graph, [clon], [clat], mode="ebike").iloc[0]
+    except ValueError:  # no street e-bikes may use: any street
+        snap = snap_points(graph, [clon], [clat]).iloc[0]
+    node = snap["u"] if snap["frac"] <= 0.5 else snap["v"]
+    nlon, nlat = float(graph.nodes[node]["x"]), float(graph.nodes[node]["y"])
+    nx_m, ny_m = to_m.transform(nlon, nlat)
+    away = math.hypot(nx_m - cx, ny_m - cy)
+    table = _depot_table(round(nlon, 7), round(nlat, 7), name=f"{DEPOT_NAME} (derived)")
+    note = (
+        f"D1 derived: the retailers' centre snapped to the nearest street node ({away:.0f} m away) "
+        f"at {nlon:.6f}, {nlat:.6f}"
+    )
+    return table, note
+
+
+def admin_areas(path: str | os.PathLike) -> gpd.GeoDataFrame:
+    """The ``boundary=administrative`` areas of an OSM extract (relations and closed ways).
+
+    Areas whose rings a clipped extract leaves open cannot be built and are skipped.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``osm_id`` (e.g. ``r1234``, ``w56``), ``admin_level`` (int), ``name``, ``name_zh``,
+        ``name_en``; WGS-84 (multi)polygons. Empty for GraphML or an extract without any.
+    """
+    from gridmgmt.network import GRAPHML_SUFFIXES
+
+    columns = ["osm_id", "admin_level", "name", "name_zh", "name_en"]
+    source = Path(path)
+    rows: list[dict] = []
+    if _network_suffix(source) not in GRAPHML_SUFFIXES:
+        import osmium
+
+        wkb = osmium.geom.WKBFactory()
+        admin = osmium.filter.TagFilter(("boundary", "administrative"))
+        areas = (
+            osmium.FileProcessor(str(source))
+            .with_areas(admin)
+            .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
+            .with_filter(osmium.filter.TagFilter(("boundary", "administrative")))
+        )
+        for area in areas:
+            level = area.tags.get("admin_level", "")
+            if not level.isdigit():
+                continue
+            try:
+                geometry = shapely.from_wkb(wkb.create_multipolygon(area))
+            except RuntimeError:  # an invalid or incomplete ring
+                continue
+            tags = area.tags
+            name = tags.get("name", "")
+            rows.append(
+                {
+                    "osm_id": f"{'w' if area.from_way() else 'r'}{area.orig_id()}",
+                    "admin_level": int(level),
+                    "name": name,
+                    "name_zh": tags.get("name:zh", tags.get("name:zh-Hans", name)),
+                    "name_en": tags.get("name:en", name),
+                    "geometry": geometry,
+                }
+            )
+    if not rows:
+        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs="EPSG:4326")
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def derive_subdistricts(
+    boundary: gpd.GeoDataFrame, network: str | os.PathLike, *, name: str = ""
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Subdistricts of the district: the extract's finest administrative level covering most of it.
+
+    A level qualifies when its areas, clipped to the boundary (pieces under ``SLIVER_SHARE``
+    of the district dropped), cover at least half of the district; the part no area covers,
+    when larger than a sliver, becomes one more subdistrict. Without a qualifying level the
+    whole boundary is the one subdistrict.
+
+    Returns
+    -------
+    (geopandas.GeoDataFrame, str)
+        ``subdistrict_id`` (S01, ...), ``name_zh``, ``name_en``, ``admin_level``, ``osm_id``;
+        WGS-84 polygons; and a note saying where they came from. There is no ``area_type``
+        (old/new town): OSM does not say; a bureau may add the column.
+    """
+    areas = admin_areas(network)
+    crs = boundary.estimate_utm_crs()
+    district = shapely.make_valid(boundary.to_crs(crs).union_all())
+    total = district.area
+    chosen: gpd.GeoDataFrame | None = None
+    level = 0
+    if len(areas):
+        metric = areas.to_crs(crs)
+        for level in sorted(set(metric["admin_level"]), reverse=True):
+            at = metric.loc[metric["admin_level"] == level].copy()
+            at["geometry"] = [shapely.make_valid(g).intersection(district) for g in at.geometry]
+            at = at.loc[at.geometry.area >= SLIVER_SHARE * total]
+            if len(at) and at.union_all().area >= 0.5 * total:
+                chosen = at
+                break
+    if chosen is None:
+        one = gpd.GeoDataFrame(
+            {"subdistrict_id": ["S01"], "name_zh": [name], "name_en": [name], "admin_level": [None], "osm_id": [""]},
+            geometry=[district],
+            crs=crs,
+        ).to_crs("EPSG:4326")
+        found = f"{len(areas)} administrative areas in the extract, none covering" if len(areas) else "none in"
+        return one, f"{found} the district; one subdistrict = the boundary"
+    chosen = chosen.sort_values(["name", "osm_id"]).reset_index(drop=True)
+    rest = district.difference(chosen.union_all())
+    parts = [chosen[["name_zh", "name_en", "admin_level", "osm_id", "geometry"]]]
+    if rest.area >= SLIVER_SHARE * total:
+        parts.append(
+            gpd.GeoDataFrame(
+                {"name_zh": ["其他"], "name_en": ["other"], "admin_level": [None], "osm_id": [""]},
+                geometry=[rest],
+                crs=crs,
+            )
+        )
+    subs = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs).to_crs("EPSG:4326")
+    width = max(2, len(str(len(subs))))
+    subs.insert(0, "subdistrict_id", [f"S{i:0{width}d}" for i in range(1, len(subs) + 1)])
+    share = chosen.union_all().area / total
+    note = f"{len(chosen)} administrative areas (admin_level {level}) from the extract, covering {share:.0%}"
+    if len(subs) > len(chosen):
+        note += "; the rest is one more subdistrict '其他 other'"
+    return subs, note

@@ -1,0 +1,278 @@
+"""`gridmgmt init`: a district folder from a retailer table and an OSM extract, deriving what is missing."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from gridmgmt._errors import InputError
+from gridmgmt.cli import app
+from gridmgmt.coords import wgs84_to_gcj02
+from gridmgmt.init_district import default_pairs, init_district, placeholder_staff
+from gridmgmt.inputs.district import load_district
+
+WUDAOKOU = Path(__file__).parent / "data" / "osm" / "wudaokou_clipped.osm"  # real, clipped; no admin areas
+
+# the synthetic town: a 7 x 7 street grid, 100 m blocks, around (106.70, 26.58) in Guiyang
+_LON0, _LAT0 = 106.70, 26.58
+_DLON, _DLAT = 0.001, 0.0009  # about 100 m each way
+_N = 7
+
+
+def _town_osm() -> str:
+    """OSM XML of the synthetic town: streets, a level-6 district and two level-8 halves around them."""
+    nodes, ways, relations = [], [], []
+    nid = 1
+    grid: dict[tuple[int, int], int] = {}
+    for i in range(_N):
+        for j in range(_N):
+            grid[i, j] = nid
+            nodes.append(f'<node id="{nid}" lat="{_LAT0 + i * _DLAT:.7f}" lon="{_LON0 + j * _DLON:.7f}" version="1"/>')
+            nid += 1
+    wid = 100
+    for i in range(_N):
+        for refs in ([grid[i, j] for j in range(_N)], [grid[j, i] for j in range(_N)]):
+            nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+            ways.append(f'<way id="{wid}" version="1">{nds}<tag k="highway" v="residential"/></way>')
+            wid += 1
+    # admin areas reach 600 m beyond the streets, so they cover the derived boundary
+    west, east = _LON0 - 0.006, _LON0 + (_N - 1) * _DLON + 0.006
+    south, north = _LAT0 - 0.0054, _LAT0 + (_N - 1) * _DLAT + 0.0054
+    middle = _LON0 + (_N - 1) * _DLON / 2
+    rings = {"all": (west, east), "west": (west, middle), "east": (middle, east)}
+    ring_way: dict[str, int] = {}
+    for key, (x0, x1) in rings.items():
+        corner_ids = []
+        for lon, lat in ((x0, south), (x1, south), (x1, north), (x0, north)):
+            nodes.append(f'<node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>')
+            corner_ids.append(nid)
+            nid += 1
+        nds = "".join(f'<nd ref="{r}"/>' for r in [*corner_ids, corner_ids[0]])
+        ways.append(f'<way id="{wid}" version="1">{nds}</way>')
+        ring_way[key] = wid
+        wid += 1
+    for rid, key, level, name, name_en in (
+        (9001, "all", 6, "测试区", "Test District"),
+        (9002, "west", 8, "西街道", "West Subdistrict"),
+        (9003, "east", 8, "东街道", "East Subdistrict"),
+    ):
+        tags = {"type": "boundary", "boundary": "administrative", "admin_level": level, "name": name}
+        tags["name:en"] = name_en
+        tag_xml = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        member = f'<member type="way" ref="{ring_way[key]}" role="outer"/>'
+        relations.append(f'<relation id="{rid}" version="1">{member}{tag_xml}</relation>')
+    body = "\n  ".join([*nodes, *ways, *relations])
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n  {body}\n</osm>\n'
+
+
+def _retailer_table(lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    n = len(lon)
+    return pd.DataFrame(
+        {
+            "retailer_id": [f"5201031{i:05d}" for i in range(n)],
+            "name": [f"便利店 {i}" for i in range(n)],
+            "lon": np.round(lon, 7),
+            "lat": np.round(lat, 7),
+            "business_type": "convenience",
+            "customer_class": "B",
+            "open_time": "08:00",
+            "close_time": "21:00",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(network, retailers): the synthetic town and 40 retailers inside its streets."""
+    folder = tmp_path_factory.mktemp("town")
+    network = folder / "town.osm"
+    network.write_text(_town_osm(), encoding="utf-8")
+    rng = np.random.default_rng(3)
+    lon = _LON0 + rng.uniform(0.0005, (_N - 1) * _DLON - 0.0005, 40)
+    lat = _LAT0 + rng.uniform(0.0005, (_N - 1) * _DLAT - 0.0005, 40)
+    retailers = folder / "shops.csv"
+    _retailer_table(lon, lat).to_csv(retailers, index=False)
+    return network, retailers
+
+
+@pytest.fixture(scope="module")
+def wudaokou_shops() -> pd.DataFrame:
+    """The real shops (``shop=*`` nodes) of the clipped Wudaokou extract as a WGS-84 retailer table."""
+    import osmium
+
+    shops = osmium.FileProcessor(str(WUDAOKOU), osmium.osm.NODE).with_filter(osmium.filter.KeyFilter("shop"))
+    points = [(n.location.lon, n.location.lat) for n in shops]
+    assert len(points) >= 10
+    lon, lat = np.array(points).T
+    return _retailer_table(lon, lat)
+
+
+def _siblings(folder: Path) -> list[str]:
+    """Hidden work folders init may have left next to ``folder``."""
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
+
+
+def test_init_from_retailers_and_network_loads(town, tmp_path) -> None:
+    """Only retailers + network: a district.toml that load_district loads, with every derived input."""
+    network, retailers = town
+    result = init_district(tmp_path / "town", retailers, network, name="测试区")
+
+    assert result.district == tmp_path / "town" / "district.toml"
+    assert all(f.exists() for f in result.files)
+    settings = tomllib.loads(result.district.read_text(encoding="utf-8"))
+    assert settings["name"] == "测试区"
+    assert set(settings["files"]) == {"retailers", "network", "boundary", "subdistricts", "depots", "staff"}
+    assert settings["grids"]["count"] == 1
+    for topic in ("retailers", "network", "boundary", "subdistricts", "depot", "staff", "events"):
+        assert any(note.startswith(topic) for note in result.notes), topic
+
+    district = load_district(result.district)
+    assert len(district.retailers) == 40
+    # subdistricts: the finest admin level (8) covering the district, not the level-6 district itself
+    subs = district.subdistricts
+    assert sorted(subs["name_zh"]) == ["东街道", "西街道"]
+    assert set(subs["admin_level"]) == {8}
+    assert {"subdistrict_id", "name_zh", "name_en"} <= set(subs.columns)
+    # depot: snapped onto a street node of the grid
+    depot = district.depots.iloc[0]
+    assert depot["depot_id"] == "D1"
+    j = (depot["lon"] - _LON0) / _DLON
+    i = (depot["lat"] - _LAT0) / _DLAT
+    assert abs(j - round(j)) < 1e-3 and abs(i - round(i)) < 1e-3
+    assert _siblings(tmp_path / "town") == []
+
+
+def test_derived_boundary_contains_all_retailers(town, wudaokou_shops, tmp_path) -> None:
+    """The derived boundary holds every retailer, on the synthetic town and on a real clipped extract."""
+    network, retailers = town
+    result = init_district(tmp_path / "town", retailers, network)
+    boundary = gpd.read_file(result.district.parent / "boundary.geojson").union_all()
+    shops = pd.read_csv(retailers)
+    assert shapely.contains_xy(boundary, shops["lon"], shops["lat"]).all()
+
+    table = tmp_path / "wudaokou_shops.csv"
+    wudaokou_shops.to_csv(table, index=False)
+    result = init_district(tmp_path / "wudaokou", table, WUDAOKOU, depot="116.3200,40.0010")
+    boundary = gpd.read_file(result.district.parent / "boundary.geojson").union_all()
+    assert shapely.contains_xy(boundary, wudaokou_shops["lon"], wudaokou_shops["lat"]).all()
+    # no admin areas in this extract: one subdistrict, the boundary
+    subs = gpd.read_file(result.district.parent / "subdistricts.geojson")
+    assert len(subs) == 1
+    assert subs.geometry.iloc[0].symmetric_difference(boundary).area < 1e-6 * boundary.area
+
+
+def test_placeholder_staff_count(town, tmp_path) -> None:
+    """--pairs K writes 2K placeholder staff marked 待分配, one marketing and one monopoly per pair."""
+    network, retailers = town
+    result = init_district(tmp_path / "town", retailers, network, pairs=3, depot=(106.703, 26.5827))
+    staff = pd.read_csv(result.district.parent / "staff.csv", dtype=str, keep_default_na=False)
+    assert len(staff) == 6
+    assert staff["department"].value_counts().to_dict() == {"marketing": 3, "monopoly": 3}
+    assert staff["name"].str.startswith("待分配 to assign").all()
+    assert set(staff["depot"]) == {"D1"} and set(staff["travel_mode"]) == {"ebike"}
+    assert (staff["grid_id"] == "").all()
+    assert tomllib.loads(result.district.read_text(encoding="utf-8"))["grids"]["count"] == 3
+    assert len(load_district(result.district).staff) == 6
+    assert [default_pairs(n) for n in (1, 209, 210, 630, 5000)] == [1, 1, 1, 2, 12]
+    assert list(placeholder_staff(2)["staff_id"]) == ["M01", "M02", "Z01", "Z02"]
+
+
+def test_refuses_existing_folder_without_force(town, tmp_path) -> None:
+    """An existing non-empty folder is refused and left untouched; --force replaces only a district folder."""
+    network, retailers = town
+    folder = tmp_path / "town"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match="exists and is not empty"):
+        init_district(folder, retailers, network, depot="106.703,26.5827")
+    with pytest.raises(InputError, match="only a district folder"):
+        init_district(folder, retailers, network, depot="106.703,26.5827", force=True)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+    (folder / "district.toml").write_text('name = "old"\n', encoding="utf-8")
+    result = init_district(folder, retailers, network, depot="106.703,26.5827", force=True)
+    assert not (folder / "notes.txt").exists()
+    assert 'name = "town"' in result.district.read_text(encoding="utf-8")
+    assert _siblings(folder) == []
+
+
+def test_failure_part_way_leaves_no_folder(town, tmp_path, monkeypatch) -> None:
+    """A bad --staff file, or a failure while deriving, leaves neither the folder nor a work folder behind."""
+    network, retailers = town
+    staff = tmp_path / "staff.csv"
+    staff.write_text("staff_id,name,department,depot,travel_mode\nM01,王,marketing,D9,ebike\n", encoding="utf-8")
+    folder = tmp_path / "town"
+    with pytest.raises(InputError, match="D9"):
+        init_district(folder, retailers, network, staff=staff)
+    assert not folder.exists()
+
+    import gridmgmt.init_district as init_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(init_module, "derive_subdistricts", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        init_district(folder, retailers, network)
+    assert not folder.exists()
+    assert _siblings(folder) == []
+
+
+def test_gcj02_retailers_are_recorded_and_converted(wudaokou_shops, tmp_path) -> None:
+    """Real shops given in GCJ-02 (Amap): [coords] retailers = "gcj02", and they load back onto WGS-84."""
+    glon, glat = wgs84_to_gcj02(wudaokou_shops["lon"].to_numpy(), wudaokou_shops["lat"].to_numpy())
+    table = tmp_path / "shops_gcj02.csv"
+    wudaokou_shops.assign(lon=np.round(glon, 8), lat=np.round(glat, 8)).to_csv(table, index=False)
+
+    result = init_district(tmp_path / "wudaokou", table, WUDAOKOU, coords="gcj02", depot="116.3200,40.0010")
+    settings = tomllib.loads(result.district.read_text(encoding="utf-8"))
+    assert settings["coords"]["retailers"] == "gcj02"
+    assert any("GCJ-02" in note for note in result.notes)
+
+    district = load_district(result.district)
+    shift_m = np.hypot(
+        (district.retailers["lon"].to_numpy() - wudaokou_shops["lon"].to_numpy()) * 85_000,
+        (district.retailers["lat"].to_numpy() - wudaokou_shops["lat"].to_numpy()) * 111_000,
+    )
+    assert shift_m.max() < 1.0  # metres: the ~500 m GCJ-02 offset is gone
+    boundary = district.boundary.union_all()
+    assert shapely.contains_xy(boundary, wudaokou_shops["lon"], wudaokou_shops["lat"]).all()
+
+
+def test_cli_prints_notes_and_next_commands(town, tmp_path) -> None:
+    """`gridmgmt init` says what it derived and prints the commands to run next."""
+    network, retailers = town
+    folder = tmp_path / "town"
+    result = CliRunner().invoke(
+        app, ["init", str(folder), "--retailers", str(retailers), "--network", str(network), "--pairs", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "boundary: derived from the retailers' concave hull buffered 300 m" in result.output
+    toml = folder / "district.toml"
+    for command in ("validate", "grids build", "risk map", "patrol plan"):
+        assert f"gridmgmt {command} --district {toml}" in result.output
+
+
+def test_cli_errors_are_one_line(town, tmp_path) -> None:
+    """Contradictory options and an occupied folder end with one line each and exit code 1, no traceback."""
+    network, retailers = town
+    staff = tmp_path / "staff.csv"
+    staff.write_text("staff_id\n", encoding="utf-8")
+    args = ["init", str(tmp_path / "x"), "--retailers", str(retailers), "--network", str(network)]
+    result = CliRunner().invoke(app, [*args, "--pairs", "2", "--staff", str(staff)])
+    assert result.exit_code == 1
+    assert "give either --pairs or --staff" in result.output
+    assert "Traceback" not in result.output
+
+    result = CliRunner().invoke(app, [*args, "--depot", "somewhere"])
+    assert result.exit_code == 1
+    assert "not a position" in result.output
+    assert not (tmp_path / "x").exists()
