@@ -12,8 +12,9 @@ import pandas as pd
 from rich.console import Console
 
 from gridmgmt import io
-from gridmgmt.grids.build import build_grids, write_grid_plan
-from gridmgmt.grids.report import grid_map
+from gridmgmt.grids.build import build_grids
+from gridmgmt.grids.grid_map import grid_map
+from gridmgmt.grids.plan import write_grid_plan
 from gridmgmt.inputs.district import District, load_district
 from gridmgmt.inputs.events import append_events, prepare_appended, with_violation_records
 from gridmgmt.loop.district_loop import overview_page, responsibility
@@ -258,8 +259,7 @@ def run_grids(
     if map_path is not None:
         written.append(save_map(grid_map(plan, district, lang=lang), map_path))
     Store(out.parent / "store.gpkg").write({"grids": plan.grids, "assignment": plan.assignment})
-    grids = plan.grids.copy()
-    grids.attrs["assignment"] = plan.assignment[["retailer_id", "grid_id"]]
+    grids = plan.as_frame()
     grids.attrs["written"] = written
     return grids
 

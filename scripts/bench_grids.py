@@ -24,8 +24,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridmgmt.grids.build import GridPlan, build_grids, plan_from_assignment, rebalance_grids, write_grid_plan
-from gridmgmt.grids.workload import verify_workload
+from gridmgmt.grids.build import build_grids, plan_from_assignment, rebalance_grids
+from gridmgmt.grids.plan import GridPlan, write_grid_plan
+from gridmgmt.grids.verify import verify_workload
 from gridmgmt.inputs.district import District, load_district
 
 log = logging.getLogger("bench_grids")

@@ -55,9 +55,9 @@ def main() -> None:
         t = time.perf_counter()
         res = rebalance(u, base.labels, workload_fn=model, tolerance=1.05, **kwargs)
         print(f"{label}: {time.perf_counter() - t:.2f} s", res.summary())
-    from gridmgmt.grids.partition import _State  # private: only to show the imbalance churn caused
+    from gridmgmt.grids.search import SearchState  # only to show the imbalance churn caused
 
-    before = _State(after, base.labels, 12, model).W
+    before = SearchState(after, base.labels, 12, model).W
     print(f"max/min after churn, before rebalance: {before.max() / before.min():.3f}")
 
 

@@ -29,7 +29,6 @@ Prints markdown tables. Takes about 2 minutes on the demo (2 cores).
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import math
 import time
@@ -39,12 +38,14 @@ import shapely
 from shapely import affinity
 
 from gridmgmt.grids import build as B
+from gridmgmt.grids import search
+from gridmgmt.grids.lloyd import repair_contiguity, tour_shares
 from gridmgmt.grids.metrics import balance_ratio
+from gridmgmt.grids.partition import partition
+from gridmgmt.grids.search import SearchOptions, SearchState
+from gridmgmt.grids.unit_table import UnitTable
+from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE
 from gridmgmt.inputs.district import load_district
-
-# the search internals (incremental grid state, balancing and compactness moves) are private;
-# a study of their limits is the one place outside the package that drives them directly
-P = importlib.import_module("gridmgmt.grids.partition")
 
 
 def polsby_popper(geom: shapely.Geometry) -> float:
@@ -104,9 +105,9 @@ def power_diagram(
     return cells
 
 
-def workload_points(units: P.UnitTable, boundary: shapely.Geometry, k: int, c_tour: float, spacing_m: float):
+def workload_points(units: UnitTable, boundary: shapely.Geometry, k: int, c_tour: float, spacing_m: float):
     """A regular point sample of the district carrying each block's workload, spread over its points."""
-    w_unit = units.service_min + units.access_min + P._tour_shares(units, None, k, c_tour)
+    w_unit = units.service_min + units.access_min + tour_shares(units, None, k, c_tour)
     minx, miny, maxx, maxy = boundary.bounds
     half = spacing_m / 2
     gx, gy = np.meshgrid(np.arange(minx, maxx, spacing_m) + half, np.arange(miny, maxy, spacing_m) + half)
@@ -122,22 +123,22 @@ def workload_points(units: P.UnitTable, boundary: shapely.Geometry, k: int, c_to
     return pts, mass
 
 
-def search_options(k: int, n: int, tolerance: float) -> P._SearchOptions:
-    return P._SearchOptions(
+def search_options(k: int, n: int, tolerance: float) -> SearchOptions:
+    return SearchOptions(
         tolerance=tolerance, min_compactness=0.40, movable=np.ones(n, dtype=bool),
         closed_grids=np.zeros(k, dtype=bool), retailer_weight=0.0, crossing_weight=1.0,
     )  # fmt: skip
 
 
-def polish(state: P._State, tolerance: float) -> None:
+def polish(state: SearchState, tolerance: float) -> None:
     """gridmgmt's own finishing: balance to the tolerance, compactness search, balance again."""
     opt = search_options(state.k, state.u.n, tolerance)
-    P._balance(state, opt)
-    P._compact(state, opt)
-    P._balance(state, opt)
+    search.balance(state, opt)
+    search.compact(state, opt)
+    search.balance(state, opt)
 
 
-def anneal(state: P._State, steps: int, tolerance: float, start_tolerance: float, t0: float, seed: int) -> None:
+def anneal(state: SearchState, steps: int, tolerance: float, start_tolerance: float, t0: float, seed: int) -> None:
     """Simulated annealing on sum(1/PP): random boundary moves, grids kept in one piece.
 
     The allowed max/min shrinks linearly from ``start_tolerance`` to ``tolerance`` over the
@@ -179,7 +180,7 @@ def anneal(state: P._State, steps: int, tolerance: float, start_tolerance: float
     polish(state, tolerance)
 
 
-def squares(units: P.UnitTable, cells: np.ndarray, centres: list[tuple[float, float]], side_m: float = 1500.0):
+def squares(units: UnitTable, cells: np.ndarray, centres: list[tuple[float, float]], side_m: float = 1500.0):
     rows = []
     points = shapely.points(units.xy_m)
     for cx, cy in centres:
@@ -203,7 +204,7 @@ def main() -> None:
 
     district = load_district(args.district)
     k = int(district.settings.grids.count)
-    s = B._setup(district, risk_level=None, access_min_per_stop=B.DEFAULT_ACCESS_MIN, mode=B.DEFAULT_MODE,
+    s = B._setup(district, risk_level=None, access_min_per_stop=DEFAULT_ACCESS_MIN, mode=DEFAULT_MODE,
                  seed=args.seed, calibration=None, k=k)  # fmt: skip
     units, fn = s.units, s.cal.model()
     cells = np.asarray(units.cells)
@@ -224,20 +225,20 @@ def main() -> None:
     centroids = shapely.points(units.xy_m)
     for g, cell in enumerate(ideal):
         labels[shapely.contains(cell, centroids)] = g
-    state = P._State(units, labels, k, fn)
-    P._repair_contiguity(state, np.ones(units.n, dtype=bool))  # stray blocks join a neighbour
+    state = SearchState(units, labels, k, fn)
+    repair_contiguity(state, np.ones(units.n, dtype=bool))  # stray blocks join a neighbour
     record("ideal drawn from street blocks", balance_ratio(state.W), drawn_pp(cells, state.lab, k), t)
     polish(state, args.tolerance)
     record(f"  ... rebalanced to {args.tolerance} and polished by gridmgmt", balance_ratio(state.W),
            drawn_pp(cells, state.lab, k), t)  # fmt: skip
 
     t = time.perf_counter()
-    ours = P.partition(units, k, workload_fn=fn, tolerance=args.tolerance, seed=args.seed)
+    ours = partition(units, k, workload_fn=fn, tolerance=args.tolerance, seed=args.seed)
     record("gridmgmt partition (grids build)", ours.balance, drawn_pp(cells, ours.labels, k), t)
     runs = [(args.tolerance, args.tolerance + 0.08)] + [(tol, tol) for tol in args.loose]
     for tol, start in runs:
         t = time.perf_counter()
-        state = P._State(units, ours.labels, k, fn)
+        state = SearchState(units, ours.labels, k, fn)
         anneal(state, args.steps, tol, start, t0=0.1, seed=args.seed)
         record(f"annealing from gridmgmt's plan at max/min <= {tol}", balance_ratio(state.W),
                drawn_pp(cells, state.lab, k), t)  # fmt: skip

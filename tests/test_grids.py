@@ -14,16 +14,12 @@ from road_fixtures import synthetic_grid
 
 from gridmgmt._errors import InfeasiblePlanError, InputError
 from gridmgmt.config import Settings
-from gridmgmt.grids.build import (
-    _dissolve_cells,
-    build_grids,
-    district_blocks,
-    read_grid_plan,
-    rebalance_grids,
-    write_grid_plan,
-)
-from gridmgmt.grids.report import grid_map, grid_report
-from gridmgmt.grids.workload import retailer_workload, verify_workload
+from gridmgmt.grids.build import _dissolve_cells, build_grids, district_blocks, rebalance_grids
+from gridmgmt.grids.grid_map import grid_map
+from gridmgmt.grids.plan import read_grid_plan, write_grid_plan
+from gridmgmt.grids.report import grid_report
+from gridmgmt.grids.verify import verify_workload
+from gridmgmt.grids.workload import retailer_workload
 from gridmgmt.inputs.district import District
 
 ORIGIN = (106.70, 26.57)

@@ -1,4 +1,4 @@
-"""Tests of gridmgmt.grids.partition and gridmgmt.grids.metrics on synthetic lattices."""
+"""Tests of the partition core (unit table, search, Lloyd, partition, rebalance) and grid metrics on lattices."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import shapely
 from scipy.optimize import linear_sum_assignment
 
 from gridmgmt._errors import InfeasiblePlanError, InputError
-from gridmgmt.grids import metrics
-from gridmgmt.grids.partition import UnitTable, partition, rebalance
+from gridmgmt.grids import metrics, workload
+from gridmgmt.grids.partition import partition
+from gridmgmt.grids.rebalance import rebalance
+from gridmgmt.grids.unit_table import UnitTable
 
 CELL_M = 100.0
-MODEL = metrics.WorkloadModel.from_speed(15.0)
+MODEL = workload.WorkloadModel.from_speed(15.0)
 
 
 def lattice_units(
@@ -259,7 +261,7 @@ def test_from_geodataframe_rook_adjacency_and_major_roads() -> None:
 
 def test_workload_formula_by_hand() -> None:
     """workload_min = S + A + c*sqrt(n*a) + days*2*d/v*60, checked on round numbers."""
-    w = metrics.workload_min([100.0], [20.0], [16.0], [4.0], [1500.0], c_tour_min=10.0, days_per_month=20.0,
+    w = workload.workload_min([100.0], [20.0], [16.0], [4.0], [1500.0], c_tour_min=10.0, days_per_month=20.0,
                              speed_kmh=15.0)  # fmt: skip
     assert w[0] == pytest.approx(100 + 20 + 10 * 8 + 20 * 2 * 1.5 / 15 * 60)
 
@@ -285,14 +287,14 @@ def test_polsby_popper() -> None:
 
 def test_compactness_search_lowers_inverse_pp_within_tolerance(units: UnitTable) -> None:
     """The compactness pass never raises sum(1/PP), keeps max/min <= tolerance and every grid in one piece."""
-    from gridmgmt.grids.partition import _compact, _SearchOptions, _State
+    from gridmgmt.grids.search import SearchOptions, SearchState, compact
 
     plain = partition(units, 12, seed=3, workload_fn=MODEL, compact_search=False)
-    state = _State(units, plain.labels, 12, MODEL)
+    state = SearchState(units, plain.labels, 12, MODEL)
     before = float((1.0 / state.compactness()).sum())
-    opt = _SearchOptions(tolerance=1.02, min_compactness=0.4, movable=np.ones(units.n, dtype=bool),
+    opt = SearchOptions(tolerance=1.02, min_compactness=0.4, movable=np.ones(units.n, dtype=bool),
                          closed_grids=np.zeros(12, dtype=bool), retailer_weight=0.0)  # fmt: skip
-    moved = _compact(state, opt)
+    moved = compact(state, opt)
     after = float((1.0 / state.compactness()).sum())
     assert moved > 0
     assert after < before
@@ -302,9 +304,9 @@ def test_compactness_search_lowers_inverse_pp_within_tolerance(units: UnitTable)
 
 def test_unmove_sends_needless_moves_home(units: UnitTable, base) -> None:
     """A unit moved to a neighbour for no reason goes back home when balance allows; the grids stay whole."""
-    from gridmgmt.grids.partition import _SearchOptions, _State, _unmove
+    from gridmgmt.grids.search import SearchOptions, SearchState, unmove
 
-    state = _State(units, base.labels, 12, MODEL)
+    state = SearchState(units, base.labels, 12, MODEL)
     home = state.lab.copy()
     # move one boundary unit (with retailers) of grid 0 to a neighbouring grid, keeping grid 0 whole
     cand = [int(i) for i in np.flatnonzero(home == 0) if units.n_retailers[i] > 0
@@ -312,27 +314,27 @@ def test_unmove_sends_needless_moves_home(units: UnitTable, base) -> None:
     i = cand[0]
     h = int(next(v for v in home[state.neighbours(i)[0]] if v != 0))
     state.move(i, h)
-    opt = _SearchOptions(tolerance=1.5, min_compactness=0.0, movable=np.ones(units.n, dtype=bool),
+    opt = SearchOptions(tolerance=1.5, min_compactness=0.0, movable=np.ones(units.n, dtype=bool),
                          closed_grids=np.zeros(12, dtype=bool), retailer_weight=1.0)  # fmt: skip
-    assert _unmove(state, home, opt) >= 1
+    assert unmove(state, home, opt) >= 1
     assert state.lab[i] == 0
     assert (metrics.components_per_grid(state.lab, units.edges, 12) == 1).all()
 
 
 def test_capacitated_assignment_on_nearest_centres_matches_the_full_one() -> None:
     """Arcs to the cheapest centres only give the full assignment's labels; a too-thin set falls back to all arcs."""
-    from gridmgmt.grids.partition import _capacitated_assign
+    from gridmgmt.grids.lloyd import capacitated_assign
 
     rng = np.random.default_rng(4)
     xy, centres = rng.random((400, 2)), rng.random((30, 2))
     cost = np.round(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) * 1e6).astype(np.int64)
     supply = rng.integers(1, 10, 400).astype(np.int64)
     caps = np.full(30, int(supply.sum() / 30 * 1.1) + 1, dtype=np.int64)
-    full = _capacitated_assign(supply, cost, caps)
-    np.testing.assert_array_equal(_capacitated_assign(supply, cost, caps, nearest=16), full)
+    full = capacitated_assign(supply, cost, caps)
+    np.testing.assert_array_equal(capacitated_assign(supply, cost, caps, nearest=16), full)
     # one centre must take almost everything: the 2 nearest centres cannot carry it, all arcs can
     tight = np.full(30, 1, dtype=np.int64)
     tight[0] = int(supply.sum())
-    labels = _capacitated_assign(supply, cost, tight, nearest=2)
-    np.testing.assert_array_equal(labels, _capacitated_assign(supply, cost, tight))
+    labels = capacitated_assign(supply, cost, tight, nearest=2)
+    np.testing.assert_array_equal(labels, capacitated_assign(supply, cost, tight))
     assert np.bincount(labels, weights=supply, minlength=30)[0] >= supply.sum() - 29

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +23,14 @@ import shapely
 
 from gridmgmt import io
 from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
+from gridmgmt.grids.blocks import Blocks, assign_points, boundary_on_street_share, split_heavy_blocks, street_blocks
+from gridmgmt.grids.calibration import Calibration, calibrate
 from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid
-from gridmgmt.grids.partition import PartitionResult, UnitTable, _fill_new, partition, rebalance
-from gridmgmt.grids.units import Blocks, assign_points, boundary_on_street_share, split_heavy_blocks, street_blocks
-from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, Calibration, calibrate, retailer_workload
+from gridmgmt.grids.partition import PartitionResult, check_k, partition
+from gridmgmt.grids.plan import WGS84, GridPlan, grids_gpkg_path, read_grid_plan
+from gridmgmt.grids.rebalance import fill_new, rebalance
+from gridmgmt.grids.unit_table import UnitTable
+from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, retailer_workload
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,35 +46,6 @@ CALIBRATION_SEED = 0
 #: a unit (block) may hold at most 1/this of a grid's on-site minutes; denser blocks are split
 MIN_UNITS_PER_GRID = 12
 _BLOCK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-WGS84 = "EPSG:4326"
-
-
-@dataclass
-class GridPlan:
-    """Service grids of a district.
-
-    Attributes
-    ----------
-    grids : geopandas.GeoDataFrame
-        WGS-84; grid_id 1..K, geometry, retailers, workload_min, service_min, travel_min, area_km2,
-        density_per_km2, polsby_popper, customer_manager, customer_manager_name, monopoly_officer,
-        monopoly_officer_name, old_town_share (share of the grid's area in old-town subdistricts).
-    assignment : pandas.DataFrame
-        retailer_id, grid_id.
-    metrics : dict
-        Headline numbers: k, balance (max/min), cv, contiguous, polsby_popper_mean/min,
-        boundary_on_street, elapsed_s, c_tour_min, depot_speed_kmh, mode, ...
-    block_grid : numpy.ndarray of int
-        Grid id of every street block (for rebalancing in the same session).
-    risk_level : pandas.Series or None
-        Risk levels used for the monopoly visits (by retailer_id).
-    """
-
-    grids: gpd.GeoDataFrame
-    assignment: pd.DataFrame
-    metrics: dict[str, Any] = field(default_factory=dict)
-    block_grid: np.ndarray | None = None
-    risk_level: pd.Series | None = None
 
 
 # ---------------------------------------------------------------------------------- units
@@ -268,16 +243,6 @@ def _plan_from_labels(
 # ---------------------------------------------------------------------------------- build
 
 
-def _check_k(k: Any, n_retailers: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise InfeasiblePlanError(f"number of grids K={k!r} must be a whole number >= 1 (--grids or grids.count)")
-    if k > n_retailers:
-        raise InfeasiblePlanError(
-            f"number of grids K={k} exceeds the {n_retailers} retailers: every grid needs at least one; lower --grids"
-        )
-    return int(k)
-
-
 def _default_k(district: District) -> int:
     staff = district.staff
     pairs = min(int((staff["department"] == "marketing").sum()), int((staff["department"] == "monopoly").sum()))
@@ -358,7 +323,7 @@ def build_grids(
     """
     t0 = time.perf_counter()
     k = _default_k(district) if k is None else k
-    k = _check_k(k, len(district.retailers))
+    k = check_k(k, len(district.retailers), of="retailers")
     tol = float(tolerance if tolerance is not None else district.settings.grids.balance_tolerance)
     s = _setup(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop, mode=mode, seed=seed,
                calibration=calibration, k=k, min_units_per_grid=min_units_per_grid)  # fmt: skip
@@ -410,57 +375,6 @@ def _grid_workload(s: _Setup, labels: np.ndarray, k: int) -> np.ndarray:
     return s.cal.model()(tot(u.service_min), tot(u.access_min), stops, tot(u.area_km2), d)
 
 
-# ---------------------------------------------------------------------------------- reading a plan
-
-
-def _gpkg_path(current: str | Path) -> Path:
-    p = Path(current)
-    return p / "grids.gpkg" if p.is_dir() else p
-
-
-def read_grid_plan(current: str | Path) -> GridPlan:
-    """Read ``grids.gpkg`` (or a folder holding it): layers ``grids`` and ``assignment``.
-
-    Raises
-    ------
-    InputError
-        Missing file or layers, or an assignment naming grid ids the grids layer does not have.
-    """
-    path = _gpkg_path(current)
-    if not path.exists():
-        raise InputError(Problem(file=str(path), message="file not found",
-                                 hint="pass the grids.gpkg written by `gridmgmt grids build`"))  # fmt: skip
-    layers = io.list_layers(path)
-    for name in ("grids", "assignment"):
-        if name not in layers:
-            raise InputError(Problem(file=str(path), field=name, message=f"layer {name!r} not found",
-                                     hint=f"layers are {layers}"))  # fmt: skip
-    grids = io.read_layer(path, "grids")
-    assignment = pd.DataFrame(io.read_layer(path, "assignment"))
-    if "grid_id" not in grids:
-        raise InputError(Problem(file=f"{path}:grids", field="grid_id", message="column not found"))
-    problems = []
-    for col in ("retailer_id", "grid_id"):
-        if col not in assignment:
-            problems.append(Problem(file=f"{path}:assignment", field=col, message="column not found"))
-    if problems:
-        raise InputError(problems)
-    assignment["retailer_id"] = assignment["retailer_id"].astype(str)
-    gid = pd.to_numeric(assignment["grid_id"], errors="coerce")
-    known = set(pd.to_numeric(grids["grid_id"]).astype(int).tolist())
-    bad = ~gid.isin(list(known))
-    for i in np.flatnonzero(bad.to_numpy())[:20]:
-        problems.append(Problem(file=f"{path}:assignment", row=int(i) + 2, field="grid_id",
-                                value=assignment["grid_id"].iloc[i], unit="record",
-                                message=f"grid id not in the grids layer ({min(known)}..{max(known)})",
-                                hint="use the assignment and grids layers of the same plan"))  # fmt: skip
-    if problems:
-        raise InputError(problems)
-    assignment["grid_id"] = gid.astype(int)
-    grids["grid_id"] = pd.to_numeric(grids["grid_id"]).astype(int)
-    return GridPlan(grids=grids.to_crs(WGS84), assignment=assignment[["retailer_id", "grid_id"]])
-
-
 def read_lock_retailers(path: str | Path, known: set[str]) -> list[str]:
     """Retailer ids to lock, from a CSV (column ``retailer_id``, or the first column).
 
@@ -507,7 +421,7 @@ def _block_labels_from_retailers(s: _Setup, lab_r: np.ndarray, k: int) -> np.nda
     ok = lab_r >= 0
     np.add.at(counts, (s.retailer_block[ok], lab_r[ok]), 1.0)
     lab = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
-    return _fill_new(s.units, lab, k)
+    return fill_new(s.units, lab, k)
 
 
 def _block_labels_from_polygons(s: _Setup, grids: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -567,7 +481,8 @@ def rebalance_grids(
         Recorded in the metrics (the rebalance itself is deterministic; the calibration uses
         :data:`CALIBRATION_SEED`).
     tolerance : float, optional
-        Max/min to reach; default ``grids.routed_tolerance`` (1.05), the issue's rebalance target.
+        Max/min to reach; default ``grids.routed_tolerance`` (1.05), the balance asked of routed
+        workloads: a rebalance trades balance for retailers moved, and need not be tighter than that.
 
     Returns
     -------
@@ -585,80 +500,127 @@ def rebalance_grids(
     """
     t0 = time.perf_counter()
     cur = current if isinstance(current, GridPlan) else read_grid_plan(current)
-    src = "current plan" if isinstance(current, GridPlan) else str(_gpkg_path(current))
+    src = "current plan" if isinstance(current, GridPlan) else str(grids_gpkg_path(current))
     ids_now = district.retailers["retailer_id"].astype(str)
-    known = set(ids_now)
-    if lock_retailers is None:
-        locked_ids: list[str] = []
-    elif isinstance(lock_retailers, str | Path):
-        locked_ids = read_lock_retailers(lock_retailers, known)
-    else:
-        locked_ids = [str(v) for v in lock_retailers]
-        unknown = [v for v in locked_ids if v not in known]
-        if unknown:
-            msg = "retailer not in the district's retailers"
-            raise InputError([Problem(file="lock_retailers", field="retailer_id", value=v, message=msg)
-                              for v in unknown[:20]])  # fmt: skip
+    locked_ids = _locked_retailer_ids(lock_retailers, set(ids_now))
     grid_ids = np.sort(cur.grids["grid_id"].astype(int).to_numpy())
-    bad_locks = [g for g in (lock_grids or []) if int(g) not in set(grid_ids.tolist())]
-    if bad_locks:
-        msg = f"grid id not in the current grids ({grid_ids.min()}..{grid_ids.max()})"
-        raise InputError(Problem(file="lock_grids", field="grid_id", value=bad_locks[0], message=msg))
+    _check_lock_grids(lock_grids, grid_ids)
     k_old = grid_ids.size
-    k_new = k_old if k is None else _check_k(k, len(district.retailers))
+    k_new = k_old if k is None else check_k(k, len(district.retailers), of="retailers")
     tol = float(tolerance if tolerance is not None else district.settings.grids.routed_tolerance)
 
     # calibrated for the current number of grids, so "before" numbers match the plan that was built
     s = _setup(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop, mode=mode, seed=seed,
                calibration=calibration, k=k_old)  # fmt: skip
-    # current grid of every block and retailer
-    if isinstance(current, GridPlan) and current.block_grid is not None and len(current.block_grid) == s.blocks.n:
-        block_lab = np.searchsorted(grid_ids, current.block_grid)
-    else:
-        block_lab, _ = _block_labels_from_polygons(s, cur.grids, district.crs)
-    old_r = cur.assignment.set_index("retailer_id")["grid_id"]
-    old_gid = old_r.reindex(ids_now.to_numpy()).to_numpy(dtype=float)
-    is_new = ~np.isfinite(old_gid)
-    lab_r = np.where(is_new, -1, np.searchsorted(grid_ids, np.nan_to_num(old_gid).astype(int)))
-    # blocks holding retailers follow their retailers (majority); empty blocks keep the polygon's grid
-    from_retailers = _block_labels_from_retailers(s, lab_r, k_old)
-    has = np.bincount(s.retailer_block[~is_new], minlength=s.blocks.n) > 0
-    block_lab = np.where(has | (block_lab < 0), from_retailers, block_lab)
+    now = _current_labels(s, current, cur, grid_ids, ids_now, district.crs)
     locked_blocks = np.zeros(s.blocks.n, dtype=bool)
     if locked_ids:
         pos = pd.Index(ids_now).get_indexer(locked_ids)
         locked_blocks[s.retailer_block[pos]] = True
     locked_grid_idx = [int(np.searchsorted(grid_ids, int(g))) for g in (lock_grids or [])]
     names = [int(g) for g in grid_ids]
-    before = _metrics_of(s, block_lab, k_old)
+    before = _metrics_of(s, now.block_lab, k_old)
     # the cost of moving a block is the retailers it already had: new shops change grid for free
-    staying = np.bincount(s.retailer_block[~is_new], minlength=s.blocks.n).astype(float)
+    staying = np.bincount(s.retailer_block[~now.is_new], minlength=s.blocks.n).astype(float)
     units = dataclasses.replace(s.units, n_retailers=staying)
-    res = _rebalance_search(units, block_lab, k_new, locked_blocks, locked_grid_idx, tol, s.cal.model(), names,
+    res = _rebalance_search(units, now.block_lab, k_new, locked_blocks, locked_grid_idx, tol, s.cal.model(), names,
                             k_old, locked_ids)  # fmt: skip
-    labels = res.labels
-    # staff pairs follow their grids
+    staff = _staff_pairs(district, res.k, _staff_kept(cur, res, grid_ids))
+    plan = _plan_from_labels(district, s, res.labels, res, risk_level=risk_level, staff=staff,
+                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
+    moves, n_moved, n_closed = _moves_table(s, res, now, ids_now, k_old)
+    n_staying = int((~now.is_new).sum())
+    plan.metrics.update(
+        moved=n_moved, moved_share=float(n_moved / max(n_staying, 1)), new=int(now.is_new.sum()),
+        closed=n_closed, source=src, seed=seed,
+    )  # fmt: skip
+    after = {key: plan.metrics[key] for key in ("k", "balance", "cv", "contiguous", "polsby_popper_mean",
+                                                 "polsby_popper_min", "moved", "moved_share")}  # fmt: skip
+    logger.info("rebalance: K %d -> %d, %d retailers moved (%.1f%%), max/min %.4f -> %.4f", k_old, res.k,
+                n_moved, 100 * plan.metrics["moved_share"], before["balance"], plan.metrics["balance"])  # fmt: skip
+    return plan, moves, {"before": before, "after": after}
+
+
+def _locked_retailer_ids(lock_retailers: str | Path | Sequence[str] | None, known: set[str]) -> list[str]:
+    """Retailer ids to lock, from a CSV or a sequence; each must be one of the district's retailers."""
+    if lock_retailers is None:
+        return []
+    if isinstance(lock_retailers, str | Path):
+        return read_lock_retailers(lock_retailers, known)
+    locked_ids = [str(v) for v in lock_retailers]
+    unknown = [v for v in locked_ids if v not in known]
+    if unknown:
+        msg = "retailer not in the district's retailers"
+        raise InputError([Problem(file="lock_retailers", field="retailer_id", value=v, message=msg)
+                          for v in unknown[:20]])  # fmt: skip
+    return locked_ids
+
+
+def _check_lock_grids(lock_grids: Sequence[int] | None, grid_ids: np.ndarray) -> None:
+    """Locked grids must be grids of the current plan."""
+    bad_locks = [g for g in (lock_grids or []) if int(g) not in set(grid_ids.tolist())]
+    if bad_locks:
+        msg = f"grid id not in the current grids ({grid_ids.min()}..{grid_ids.max()})"
+        raise InputError(Problem(file="lock_grids", field="grid_id", value=bad_locks[0], message=msg))
+
+
+@dataclass
+class _Current:
+    """The current plan on today's blocks and retailers."""
+
+    block_lab: np.ndarray  # grid index of every block
+    lab_r: np.ndarray  # grid index of every retailer now (-1: new)
+    old_r: pd.Series  # grid id by retailer_id, as assigned (closed retailers included)
+    old_gid: np.ndarray  # grid id of every retailer now (NaN: new)
+    is_new: np.ndarray  # retailers not in the current assignment
+
+
+def _current_labels(
+    s: _Setup, current: str | Path | GridPlan, cur: GridPlan, grid_ids: np.ndarray, ids_now: pd.Series, crs: Any
+) -> _Current:
+    """Current grid of every block and retailer: blocks follow their retailers, empty blocks the polygons."""
+    if isinstance(current, GridPlan) and current.block_grid is not None and len(current.block_grid) == s.blocks.n:
+        block_lab = np.searchsorted(grid_ids, current.block_grid)
+    else:
+        block_lab, _ = _block_labels_from_polygons(s, cur.grids, crs)
+    old_r = cur.assignment.set_index("retailer_id")["grid_id"]
+    old_gid = old_r.reindex(ids_now.to_numpy()).to_numpy(dtype=float)
+    is_new = ~np.isfinite(old_gid)
+    lab_r = np.where(is_new, -1, np.searchsorted(grid_ids, np.nan_to_num(old_gid).astype(int)))
+    # blocks holding retailers follow their retailers (majority); empty blocks keep the polygon's grid
+    from_retailers = _block_labels_from_retailers(s, lab_r, grid_ids.size)
+    has = np.bincount(s.retailer_block[~is_new], minlength=s.blocks.n) > 0
+    block_lab = np.where(has | (block_lab < 0), from_retailers, block_lab)
+    return _Current(block_lab=block_lab, lab_r=lab_r, old_r=old_r, old_gid=old_gid, is_new=is_new)
+
+
+def _staff_kept(cur: GridPlan, res: PartitionResult, grid_ids: np.ndarray) -> dict[int, dict[str, str]] | None:
+    """Staff pairs follow their grids: new grid id -> the old grid's pair (None when the plan has no staff)."""
     keep: dict[int, dict[str, str]] = {}
     cols = [c for c in ("customer_manager", "monopoly_officer") if c in cur.grids]
     by_old = cur.grids.set_index("grid_id")
     for old_idx, new_idx in res.label_map.items():
         if new_idx is not None and cols:
             keep[int(new_idx) + 1] = {c: str(by_old.loc[grid_ids[old_idx], c] or "") for c in cols}
-    staff = _staff_pairs(district, res.k, keep if keep else None)
-    plan = _plan_from_labels(district, s, labels, res, risk_level=risk_level, staff=staff,
-                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
-    # moves, retailer by retailer
+    return keep if keep else None
+
+
+def _moves_table(
+    s: _Setup, res: PartitionResult, now: _Current, ids_now: pd.Series, k_old: int
+) -> tuple[pd.DataFrame, int, int]:
+    """Moves retailer by retailer (new, rebalance, grid_removed, closed), the retailers moved and closed."""
     lookup = np.array([-1 if res.label_map.get(g) is None else res.label_map[g] for g in range(k_old)])
-    new_r = labels[s.retailer_block]
-    mapped = np.where(is_new, -2, lookup[np.maximum(lab_r, 0)])
+    new_r = res.labels[s.retailer_block]
+    is_new, old_r = now.is_new, now.old_r
+    mapped = np.where(is_new, -2, lookup[np.maximum(now.lab_r, 0)])
     moved = ~is_new & (new_r != mapped)
     dissolved = ~is_new & (mapped == -1)
     rows = [pd.DataFrame({"retailer_id": ids_now[is_new].to_numpy(), "from_grid": pd.NA,
                           "to_grid": new_r[is_new] + 1, "reason": "new"})]  # fmt: skip
     rows.append(pd.DataFrame({"retailer_id": ids_now[moved].to_numpy(),
-                              "from_grid": old_gid[moved].astype(int), "to_grid": new_r[moved] + 1,
+                              "from_grid": now.old_gid[moved].astype(int), "to_grid": new_r[moved] + 1,
                               "reason": np.where(dissolved[moved], "grid_removed", "rebalance")}))  # fmt: skip
-    closed = old_r.index[~old_r.index.isin(known)]
+    closed = old_r.index[~old_r.index.isin(set(ids_now))]
     rows.append(pd.DataFrame({"retailer_id": closed.to_numpy(), "from_grid": old_r.loc[closed].to_numpy(),
                               "to_grid": pd.NA, "reason": "closed"}))  # fmt: skip
     moves = (
@@ -668,17 +630,7 @@ def rebalance_grids(
     )
     moves["from_grid"] = moves["from_grid"].astype("Int64")
     moves["to_grid"] = moves["to_grid"].astype("Int64")
-    staying = int((~is_new).sum())
-    plan.metrics.update(
-        moved=int(moved.sum()), moved_share=float(moved.sum() / max(staying, 1)), new=int(is_new.sum()),
-        closed=len(closed), source=src, seed=seed,
-    )  # fmt: skip
-    after = {key: plan.metrics[key] for key in ("k", "balance", "cv", "contiguous", "polsby_popper_mean",
-                                                 "polsby_popper_min", "moved", "moved_share")}  # fmt: skip
-    logger.info("rebalance: K %d -> %d, %d retailers moved (%.1f%%), max/min %.4f -> %.4f", k_old, res.k,
-                int(moved.sum()), 100 * plan.metrics["moved_share"], before["balance"],
-                plan.metrics["balance"])  # fmt: skip
-    return plan, moves, {"before": before, "after": after}
+    return moves, int(moved.sum()), len(closed)
 
 
 #: Polsby-Popper slack (how much compactness a grid may lose) tried by rebalance_grids, strictest first;
@@ -746,28 +698,3 @@ def _metrics_of(s: _Setup, labels: np.ndarray, k: int) -> dict[str, Any]:
         "cv": coefficient_of_variation(w),
         "contiguous": bool((comps == 1).all()),
     }
-
-
-# ---------------------------------------------------------------------------------- writing
-
-
-def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame | None = None) -> dict[str, Path]:
-    """Write ``grids.gpkg`` (layers grids, assignment), ``grids.csv``, ``assignment.csv`` and ``moves.csv``.
-
-    Every file is written atomically; nothing is written when the plan is missing.
-
-    Returns
-    -------
-    dict of str to Path
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    grids = plan.grids.to_crs(WGS84)
-    paths = {
-        "gpkg": io.write_layers({"grids": grids, "assignment": plan.assignment}, out / "grids.gpkg", replace=True),
-        "grids_csv": io.write_csv(pd.DataFrame(grids.drop(columns="geometry")), out / "grids.csv"),
-        "assignment_csv": io.write_csv(plan.assignment, out / "assignment.csv"),
-    }
-    if moves is not None:
-        paths["moves_csv"] = io.write_csv(moves, out / "moves.csv")
-    return paths

@@ -1,10 +1,9 @@
-"""Grid metrics: the workload model, balance, contiguity and compactness of a partition."""
+"""Grid metrics: balance (max/min, CV), contiguity and Polsby-Popper compactness of a partition."""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,111 +15,6 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
 logger = logging.getLogger(__name__)
-
-#: Beardwood-Halton-Hammersley constant for a Euclidean tour through random points in the plane.
-BHH_CONSTANT = 0.7124
-
-
-def workload_min(
-    service_min: ArrayLike,
-    access_min: ArrayLike,
-    stops_per_month: ArrayLike,
-    area_km2: ArrayLike,
-    depot_dist_m: ArrayLike,
-    *,
-    c_tour_min: float,
-    days_per_month: float,
-    speed_kmh: float,
-) -> NDArray[np.float64]:
-    """Monthly workload of one or more grids, minutes.
-
-    ``W = S + A + c_tour * sqrt(n * a) + days * 2 * (d / 1000) / v * 60``
-
-    where ``S`` is the service time on site (min/month), ``A`` the access time (parking, walking
-    in; per-stop minutes times visits, min/month), ``n`` the stops per month, ``a`` the grid area
-    (km2), ``d`` the distance from the grid to its depot (m) and ``v`` the travel speed (km/h).
-    The third term is the Beardwood-Halton-Hammersley estimate of the tour time through ``n``
-    stops spread over ``a``; it makes the workload non-additive over the units of a grid.
-
-    Parameters
-    ----------
-    service_min, access_min : array_like
-        Service and access minutes per month, summed over the grid.
-    stops_per_month : array_like
-        Visits (stops) per month, summed over the grid.
-    area_km2 : array_like
-        Grid area, km2.
-    depot_dist_m : array_like
-        Distance from the grid's centre of work to its depot, metres (0 to ignore depot trips).
-    c_tour_min : float
-        Tour coefficient, minutes per sqrt(stop * km2); see :meth:`WorkloadModel.from_speed`.
-    days_per_month : float
-        Working days per month (one depot round trip each).
-    speed_kmh : float
-        Travel speed for depot trips, km/h.
-
-    Returns
-    -------
-    numpy.ndarray
-        Workload, minutes per month, one value per grid.
-    """
-    s = np.asarray(service_min, dtype=float)
-    a = np.asarray(access_min, dtype=float)
-    n = np.clip(np.asarray(stops_per_month, dtype=float), 0.0, None)
-    ar = np.clip(np.asarray(area_km2, dtype=float), 0.0, None)
-    d = np.asarray(depot_dist_m, dtype=float)
-    tour = c_tour_min * np.sqrt(n * ar)
-    depot = days_per_month * 2.0 * (d / 1000.0) / speed_kmh * 60.0 if speed_kmh > 0 else 0.0 * d
-    return np.asarray(s + a + tour + depot, dtype=float)
-
-
-@dataclass(frozen=True)
-class WorkloadModel:
-    """The workload function with its coefficients; call it like :func:`workload_min`.
-
-    Attributes
-    ----------
-    c_tour_min : float
-        Minutes per sqrt(stop * km2) for the tour term.
-    days_per_month : float
-        Working days per month (depot round trips).
-    speed_kmh : float
-        Travel speed, km/h, for depot trips.
-    """
-
-    c_tour_min: float = 0.0
-    days_per_month: float = 21.75
-    speed_kmh: float = 15.0
-
-    @classmethod
-    def from_speed(cls, speed_kmh: float, days_per_month: float = 21.75, *, detour: float = 1.3) -> WorkloadModel:
-        """Coefficients for daily tours at ``speed_kmh``.
-
-        A month of ``D`` daily tours, each through ``n / D`` stops in ``a`` km2, is
-        ``D * k * sqrt(n / D * a) = k * sqrt(D) * sqrt(n * a)`` km long (``k`` the BHH constant
-        times a street ``detour`` factor), so ``c_tour_min = k * sqrt(D) * 60 / v``.
-        """
-        c = BHH_CONSTANT * detour * math.sqrt(days_per_month) * 60.0 / speed_kmh
-        return cls(c_tour_min=c, days_per_month=days_per_month, speed_kmh=speed_kmh)
-
-    def __call__(
-        self,
-        service_min: ArrayLike,
-        access_min: ArrayLike,
-        stops_per_month: ArrayLike,
-        area_km2: ArrayLike,
-        depot_dist_m: ArrayLike,
-    ) -> NDArray[np.float64]:
-        return workload_min(
-            service_min,
-            access_min,
-            stops_per_month,
-            area_km2,
-            depot_dist_m,
-            c_tour_min=self.c_tour_min,
-            days_per_month=self.days_per_month,
-            speed_kmh=self.speed_kmh,
-        )
 
 
 def balance_ratio(workload: ArrayLike) -> float:

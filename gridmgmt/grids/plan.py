@@ -1,44 +1,187 @@
-"""Reading grid plans back: grids.gpkg (or the store's grids layers) as grid polygons with their assignment."""
+"""Grid plans on disk: the GridPlan type and the only reader and writer of ``grids.gpkg``.
+
+A plan is two layers, ``grids`` (WGS-84 polygons, one row per grid) and ``assignment``
+(retailer_id, grid_id), in ``grids.gpkg`` or in the store. :func:`read_grid_plan` is the one
+reader (it checks both layers agree); :func:`load_grids` and :func:`stored_grids` give the
+frame form the maps, the loop and the patrol take; :func:`grid_assignment` decides where a
+retailer's grid id comes from.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gridmgmt import io
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.store import Store
 
+WGS84 = "EPSG:4326"
+
+
+@dataclass
+class GridPlan:
+    """Service grids of a district.
+
+    Attributes
+    ----------
+    grids : geopandas.GeoDataFrame
+        WGS-84; grid_id 1..K, geometry, retailers, workload_min, service_min, travel_min, area_km2,
+        density_per_km2, polsby_popper, customer_manager, customer_manager_name, monopoly_officer,
+        monopoly_officer_name, old_town_share (share of the grid's area in old-town subdistricts).
+    assignment : pandas.DataFrame
+        retailer_id, grid_id.
+    metrics : dict
+        Headline numbers: k, balance (max/min), cv, contiguous, polsby_popper_mean/min,
+        boundary_on_street, elapsed_s, c_tour_min, depot_speed_kmh, mode, ...
+    block_grid : numpy.ndarray of int
+        Grid id of every street block (for rebalancing in the same session).
+    risk_level : pandas.Series or None
+        Risk levels used for the monopoly visits (by retailer_id).
+    """
+
+    grids: gpd.GeoDataFrame
+    assignment: pd.DataFrame
+    metrics: dict[str, Any] = field(default_factory=dict)
+    block_grid: np.ndarray | None = None
+    risk_level: pd.Series | None = None
+
+    def as_frame(self) -> gpd.GeoDataFrame:
+        """The grid polygons with the assignment (retailer_id, grid_id) in ``attrs["assignment"]``."""
+        grids = self.grids.copy()
+        grids.attrs["assignment"] = self.assignment[["retailer_id", "grid_id"]]
+        return grids
+
+
+def grids_gpkg_path(path: str | Path) -> Path:
+    """The ``grids.gpkg`` a path names: the file itself, or ``grids.gpkg`` in a folder."""
+    p = Path(path)
+    return p / "grids.gpkg" if p.is_dir() else p
+
+
+def read_grid_plan(path: str | Path) -> GridPlan:
+    """Read a plan: ``grids.gpkg`` (or a folder holding it, or a store) with layers ``grids`` and ``assignment``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``grids.gpkg``, the folder holding it, or a store GeoPackage with the same layers.
+
+    Returns
+    -------
+    GridPlan
+        Grids in WGS-84 with integer ``grid_id``; the assignment (retailer_id as text, grid_id).
+
+    Raises
+    ------
+    InputError
+        Missing file or layers, or an assignment naming grid ids the grids layer does not have.
+    """
+    path = grids_gpkg_path(path)
+    if not path.exists():
+        raise InputError(Problem(file=str(path), message="file not found",
+                                 hint="pass the grids.gpkg written by `gridmgmt grids build`"))  # fmt: skip
+    layers = io.list_layers(path)
+    for name in ("grids", "assignment"):
+        if name not in layers:
+            raise InputError(Problem(file=str(path), field=name, message=f"layer {name!r} not found",
+                                     hint=f"layers are {layers}"))  # fmt: skip
+    grids = io.read_layer(path, "grids")
+    assignment = pd.DataFrame(io.read_layer(path, "assignment"))
+    if "grid_id" not in grids:
+        raise InputError(Problem(file=f"{path}:grids", field="grid_id", message="column not found"))
+    problems = []
+    for col in ("retailer_id", "grid_id"):
+        if col not in assignment:
+            problems.append(Problem(file=f"{path}:assignment", field=col, message="column not found"))
+    if problems:
+        raise InputError(problems)
+    assignment["retailer_id"] = assignment["retailer_id"].astype(str)
+    gid = pd.to_numeric(assignment["grid_id"], errors="coerce")
+    known = set(pd.to_numeric(grids["grid_id"]).astype(int).tolist())
+    bad = ~gid.isin(list(known))
+    for i in np.flatnonzero(bad.to_numpy())[:20]:
+        problems.append(Problem(file=f"{path}:assignment", row=int(i) + 2, field="grid_id",
+                                value=assignment["grid_id"].iloc[i], unit="record",
+                                message=f"grid id not in the grids layer ({min(known)}..{max(known)})",
+                                hint="use the assignment and grids layers of the same plan"))  # fmt: skip
+    if problems:
+        raise InputError(problems)
+    assignment["grid_id"] = gid.astype(int)
+    grids["grid_id"] = pd.to_numeric(grids["grid_id"]).astype(int)
+    return GridPlan(grids=grids.to_crs(WGS84), assignment=assignment[["retailer_id", "grid_id"]])
+
 
 def load_grids(path: str | Path) -> gpd.GeoDataFrame:
-    """Grid polygons from a grids.gpkg, with its assignment table in ``.attrs["assignment"]``."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(Problem(file=str(p), message="grids file not found", hint="run `gridmgmt grids build` first"))
-    layers = io.list_layers(p)
-    missing = [name for name in ("grids", "assignment") if name not in layers]
-    if missing:
-        raise InputError(
-            Problem(
-                file=str(p),
-                message=f"missing layers {', '.join(missing)}",
-                hint="use the grids.gpkg written by `gridmgmt grids build`",
-            )
-        )
-    grids = io.read_layer(p, "grids")
-    assignment = pd.DataFrame(io.read_layer(p, "assignment"))
-    assignment["retailer_id"] = assignment["retailer_id"].astype(str)
-    grids.attrs["assignment"] = assignment[["retailer_id", "grid_id"]]
-    return grids
+    """Grid polygons of a plan read by :func:`read_grid_plan`, with the assignment in ``attrs["assignment"]``."""
+    return read_grid_plan(path).as_frame()
 
 
 def stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
-    """The grids layers of a store, or None when there is no store or it holds no grids."""
+    """The grids layers of a store as :func:`load_grids` gives them, or None when there is no store or no grids."""
     if store_path is None or not Path(store_path).exists():
         return None
     store = Store(store_path)
     if "grids" in store and "assignment" in store:
         return load_grids(store_path)
     return None
+
+
+def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write ``grids.gpkg`` (layers grids, assignment), ``grids.csv``, ``assignment.csv`` and ``moves.csv``.
+
+    Every file is written atomically; nothing is written when the plan is missing.
+
+    Returns
+    -------
+    dict of str to Path
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    grids = plan.grids.to_crs(WGS84)
+    paths = {
+        "gpkg": io.write_layers({"grids": grids, "assignment": plan.assignment}, out / "grids.gpkg", replace=True),
+        "grids_csv": io.write_csv(pd.DataFrame(grids.drop(columns="geometry")), out / "grids.csv"),
+        "assignment_csv": io.write_csv(plan.assignment, out / "assignment.csv"),
+    }
+    if moves is not None:
+        paths["moves_csv"] = io.write_csv(moves, out / "moves.csv")
+    return paths
+
+
+def grid_assignment(
+    retailers: pd.DataFrame, grids: GridPlan | gpd.GeoDataFrame | pd.DataFrame | None = None
+) -> pd.DataFrame | None:
+    """Where each retailer's grid id comes from: the grids when given, else the retailers' own ``grid_id``.
+
+    Parameters
+    ----------
+    retailers : pandas.DataFrame
+        The district's retailers (``retailer_id``, optional ``grid_id``).
+    grids : GridPlan, GeoDataFrame or DataFrame, optional
+        A plan, grid polygons with ``attrs["assignment"]`` (:func:`load_grids`), or an assignment
+        table (retailer_id, grid_id).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        retailer_id (text), grid_id; None when there are no grids and no retailer has a ``grid_id``.
+    """
+    if grids is not None:
+        if isinstance(grids, GridPlan):
+            table = grids.assignment
+        elif "assignment" in grids.attrs:
+            table = grids.attrs["assignment"]
+        else:
+            table = grids
+    elif "grid_id" in retailers and retailers["grid_id"].notna().any():
+        table = retailers
+    else:
+        return None
+    out = pd.DataFrame(table)[["retailer_id", "grid_id"]]
+    return out.assign(retailer_id=out["retailer_id"].astype(str))

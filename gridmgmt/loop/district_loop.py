@@ -7,7 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from gridmgmt.grids.plan import stored_grids
+from gridmgmt.grids.plan import grid_assignment, stored_grids
 from gridmgmt.inputs.district import District, load_district
 from gridmgmt.loop.overview import overview_html
 from gridmgmt.loop.responsibility import ResponsibilityReport, responsibility_report
@@ -17,10 +17,7 @@ from gridmgmt.risk.district_risk import risk_trend, score_risk
 
 def retailer_owners(district: District, grids: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """retailer_id -> grid_id and the grid's staff pair, from grids (if given) or retailers.grid_id."""
-    if grids is not None and "assignment" in grids.attrs:
-        assignment = grids.attrs["assignment"]
-    else:
-        assignment = district.retailers[["retailer_id", "grid_id"]] if "grid_id" in district.retailers else None
+    assignment = grid_assignment(district.retailers, grids)
     if assignment is None or assignment["grid_id"].isna().all():
         return pd.DataFrame(columns=["retailer_id", "grid_id", "customer_manager", "monopoly_officer"])
     return owners_table(assignment, district.staff)
