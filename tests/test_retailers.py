@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -102,13 +104,28 @@ def test_undecodable_text_names_the_line(tmp_path):
 
 
 def test_missing_columns_listed_with_suggestion(tmp_path):
-    """Missing columns are listed in one problem, and a close column name is suggested."""
+    """A missing required column is an error, an absent assumed one a warning; both suggest a close name."""
     header = HEADER.replace(",lon,", ",longtitude,").replace(",customer_class", ",custmer_class")
-    _, texts = problems_of(tmp_path, GOOD_ROWS, header=header)
-    assert len(texts) == 1
-    assert "missing columns: lon, customer_class" in texts[0]
-    assert "rename column 'longtitude' to 'lon'" in texts[0]
-    assert "rename column 'custmer_class' to 'customer_class'" in texts[0]
+    frame = pd.read_csv(io.StringIO(header + "\n" + "\n".join(GOOD_ROWS) + "\n"), dtype=str)
+    _, problems = check_retailers(frame, file="r.csv")
+    errors = [str(p) for p in problems if p.severity == "error"]
+    warnings = [str(p) for p in problems if p.severity == "warning"]
+    assert len(errors) == 1
+    assert "missing column: lon" in errors[0]
+    assert "rename column 'longtitude' to 'lon'" in errors[0]
+    assert any("customer_class" in w and "rename column 'custmer_class' to 'customer_class'" in w for w in warnings)
+
+
+def test_bare_licence_list_is_enough(tmp_path):
+    """id, name, lon, lat alone load: the other columns take stated defaults, each with one warning."""
+    frame = pd.DataFrame(
+        {"retailer_id": ["R1", "R2"], "name": ["甲", "乙"], "lon": [106.71, 106.72], "lat": [26.58, 26.59]}
+    )
+    retailers, problems = check_retailers(frame, file="r.csv")
+    assert not [p for p in problems if p.severity == "error"]
+    assert {p.field for p in problems if p.severity == "warning"} >= {"business_type", "customer_class", "open_time"}
+    assert list(retailers["business_type"]) == ["other", "other"]
+    assert list(retailers["open_time"]) == ["08:00", "08:00"]
 
 
 def test_empty_file_and_header_only(tmp_path):

@@ -12,6 +12,7 @@ byte, including any HTML in them (maps escape them when they show them).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from pathlib import Path
@@ -27,8 +28,10 @@ from gridmgmt.inputs.coordinate_checks import check_coordinates
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("retailer_id", "name", "lon", "lat", "business_type", "customer_class", "open_time", "close_time")
+REQUIRED = ("retailer_id", "name", "lon", "lat")
 OPTIONAL = {"address": "", "subdistrict": "", "licence_date": "", "grid_id": ""}
+# A bare licence list (id, name, position) is enough to start; these columns are assumed when absent.
+ASSUMED = {"business_type": "other", "customer_class": "C", "open_time": "08:00", "close_time": "21:00"}
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "retailer_id": (
@@ -149,6 +152,7 @@ def check_retailers(
         coords = "wgs84"
     check.rename_aliases(COLUMN_ALIASES)
     missing = check.require_columns(REQUIRED, aliases=COLUMN_ALIASES)
+    _assume_absent_columns(check)
     if not check.not_empty() or missing:
         return _empty_geoframe(check.frame), check.problems
     check.add_missing(OPTIONAL)
@@ -166,6 +170,23 @@ def check_retailers(
     n_err = sum(p.severity == "error" for p in check.problems)
     log.debug("%s: %d retailers, %d errors", file, len(retailers), n_err)
     return retailers, check.problems
+
+
+def _assume_absent_columns(check: TableCheck) -> None:
+    """Fill each absent ``ASSUMED`` column with its default and say so (a warning per column)."""
+    for column, default in ASSUMED.items():
+        if column in check.frame.columns:
+            continue
+        close = difflib.get_close_matches(column, [str(c) for c in check.frame.columns], n=1, cutoff=0.8)
+        check.frame[column] = default
+        check.add(
+            f"column absent: every retailer taken as {default!r}",
+            field=column,
+            severity="warning",
+            hint=f"rename column {close[0]!r} to {column!r}"
+            if close
+            else f"add a {column} column for better workload and risk estimates",
+        )
 
 
 def _to_geoframe(frame: pd.DataFrame) -> gpd.GeoDataFrame:
