@@ -304,17 +304,16 @@ def calibrate(
         rows.append({"sample": s_i, "retailers": int(members.size), "stops": float(w.sum()),
                      "area_km2": float(area_km2[take].sum()), "access_min": float(access_all[members].sum()),
                      "depot_min": depot_min, "routed_min": routed})  # fmt: skip
-    samples = pd.DataFrame(rows)
+    samples = pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
+    # a sample some of whose stops the network cannot reach (a clipped extract's islands) says nothing
+    samples = samples.loc[np.isfinite(samples["routed_min"])].reset_index(drop=True)
     x = np.sqrt(samples["stops"] * samples["area_km2"]).to_numpy()
     dep_min = samples["depot_min"].to_numpy()
     y = samples["routed_min"].to_numpy()
-    # routed = c * sqrt(n a) + beta * depot term: beta > 1 when days start farther than the work centre
-    from scipy.optimize import nnls
-
-    (c, beta), _ = nnls(np.stack([x, dep_min], axis=1), y)
-    if beta <= 0.5 or beta > 3.0 or c <= 0:  # degenerate fit: keep the measured speed, fit c alone
-        beta = 1.0
-        c = float(max((x * (y - dep_min)).sum() / max((x * x).sum(), 1e-12), 0.0))
+    c, beta = _fit_tour_and_depot(x, dep_min, y)
+    if c <= 0:  # too few areas to fit (a small district): the theoretical tour coefficient at that speed
+        c = WorkloadModel.from_speed(speed, days).c_tour_min
+        logger.info("workload calibration: %d usable sample areas; theoretical tour coefficient", len(samples))
     speed = speed / beta
     samples["depot_min"] = dep_min * beta
     samples["fitted_min"] = c * x + samples["depot_min"]
@@ -324,6 +323,26 @@ def calibrate(
                 "depot speed %.1f km/h", c, len(samples), 100 * err, speed)  # fmt: skip
     _CAL_CACHE.setdefault(graph, {})[key] = cal
     return cal
+
+
+SAMPLE_COLUMNS = ["sample", "retailers", "stops", "area_km2", "access_min", "depot_min", "routed_min"]
+
+
+def _fit_tour_and_depot(x: np.ndarray, dep_min: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Fit ``routed = c * sqrt(n a) + beta * depot term``; (0, 1) when there is nothing to fit.
+
+    ``beta > 1`` when days start farther than the work centre. A degenerate fit keeps the measured
+    depot speed (``beta = 1``) and fits ``c`` alone.
+    """
+    from scipy.optimize import nnls
+
+    if x.size < 2:
+        return 0.0, 1.0
+    (c, beta), _ = nnls(np.stack([x, dep_min], axis=1), y)
+    if beta <= 0.5 or beta > 3.0 or c <= 0:
+        beta = 1.0
+        c = float(max((x * (y - dep_min)).sum() / max((x * x).sum(), 1e-12), 0.0))
+    return float(c), float(beta)
 
 
 def routed_month_min(
