@@ -12,16 +12,11 @@ import pytest
 import shapely
 
 from gridmgmt._errors import InputError
-from gridmgmt.risk.hotspots import (
-    HOTSPOT_CLASSES,
-    _hex_axial,
-    _moran,
-    _Neighbours,
-    find_hotspots,
-    gi_star,
-    hex_grid,
-    points_from_table,
-)
+from gridmgmt.risk.gistar import HOTSPOT_CLASSES, gi_star
+from gridmgmt.risk.hexgrid import hex_axial, hex_grid
+from gridmgmt.risk.hotspots import find_hotspots, points_from_table
+from gridmgmt.risk.moran import moran_z
+from gridmgmt.risk.neighbours import BandNeighbours
 
 UTM = "EPSG:32648"  # Guiyang lies in UTM zone 48N
 X0, Y0 = 660_000.0, 2_940_000.0  # south-west corner of a 10 km x 10 km synthetic square
@@ -206,7 +201,7 @@ def test_points_fall_in_the_hexagon_that_contains_them() -> None:
     xy = rng.uniform(0, 2_000, (500, 2))
     region = shapely.box(0, 0, 2_000, 2_000)
     grid = hex_grid(region, 150.0, min_share=0.0)
-    q, r = _hex_axial(xy[:, 0], xy[:, 1], 150.0)
+    q, r = hex_axial(xy[:, 0], xy[:, 1], 150.0)
     index = pd.MultiIndex.from_arrays([grid["q"], grid["r"]]).get_indexer(pd.MultiIndex.from_arrays([q, r]))
     assert (index >= 0).all()
     polygons = grid.geometry.to_numpy()[index]
@@ -243,10 +238,10 @@ def test_fast_moran_matches_esda() -> None:
     rng = np.random.default_rng(0)
     xy = rng.uniform(0, 1_000, (200, 2))
     y = rng.poisson(3, 200) + 2.0 * (xy[:, 0] > 500)
-    neighbours = _Neighbours(xy, 200.0)
+    neighbours = BandNeighbours(xy, 200.0)
     for band in (60.0, 120.0, 200.0):
         reference = esda.Moran(y, neighbours.weights(band), permutations=0)
-        moran_i, z = _moran(y, neighbours.matrix(band))
+        moran_i, z = moran_z(y, neighbours.matrix(band))
         assert moran_i == pytest.approx(reference.I, rel=1e-9)
         assert z == pytest.approx(reference.z_rand, rel=1e-9)
 
@@ -312,7 +307,7 @@ def _monthly_layer(seed: int = 3) -> tuple[gpd.GeoDataFrame, dict[str, np.ndarra
 
 def test_emerging_hotspots_classify_planted_trends() -> None:
     """Monthly Gi* and Mann-Kendall trends label growing, steady, new and shrinking sites correctly."""
-    from gridmgmt.risk.hotspots import EMERGING_CLASSES, emerging_hotspots
+    from gridmgmt.risk.emerging import EMERGING_CLASSES, emerging_hotspots
 
     points, sites = _monthly_layer()
     result = emerging_hotspots(points, seed=0)
@@ -330,7 +325,7 @@ def test_emerging_hotspots_classify_planted_trends() -> None:
 
 def test_emerging_hotspots_need_times_over_enough_windows() -> None:
     """A missing or bad time column, or too few windows for a trend, is an InputError naming the field."""
-    from gridmgmt.risk.hotspots import emerging_hotspots
+    from gridmgmt.risk.emerging import emerging_hotspots
 
     points, _ = _monthly_layer()
     with pytest.raises(InputError, match="missing time column 'when'"):

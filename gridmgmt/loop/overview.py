@@ -2,78 +2,88 @@
 
 It gathers grid balance, cycle coverage, open and overdue tasks, response times to tip-offs,
 the monthly trend of violations and reports, risk levels and hotspots, and links to the risk
-and grid maps. Charts are inline SVG, so the page needs no script and no other file.
+and grid maps. Charts are inline SVG, so the page needs no script and no other file. Labels are
+registered under ``overview.`` in :mod:`gridmgmt.maps.labels`.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-TEXT = {
-    "title": ("网格化协同管理总览", "Joint grid management overview"),
-    "as_of": ("截至", "as of"),
-    "maps": ("地图", "Maps"),
-    "risk_map": ("风险地图", "Risk map"),
-    "grid_map": ("网格地图", "Grid map"),
-    "route_map": ("巡查路线图", "Patrol route map"),
-    "route_sheets": ("巡查路线单", "Route sheets"),
-    "balance": ("网格工作量均衡", "Grid workload balance"),
-    "balance_ratio": ("最大/最小工作量", "max/min workload"),
-    "grid": ("网格", "Grid"),
-    "retailers": ("零售户", "Retailers"),
-    "workload_h": ("月工作量(小时)", "Workload (h/month)"),
-    "service_h": ("服务(小时)", "Service (h)"),
-    "travel_h": ("路程(小时)", "Travel (h)"),
-    "pair": ("责任人(客户经理/专卖专员)", "Pair (customer manager / monopoly officer)"),
-    "coverage": ("周期覆盖", "Cycle coverage"),
-    "inspected_in_cycle": ("检查周期内", "inspected within cycle"),
-    "visited_in_cycle": ("走访周期内", "visited within cycle"),
-    "outside_grids": ("未划入网格的零售户", "retailers outside any grid"),
-    "grids_without_pair": ("缺少责任人的网格", "grids without a full pair"),
-    "tasks": ("联合任务", "Joint tasks"),
-    "open": ("待办", "open"),
-    "overdue": ("已超期", "overdue"),
-    "closed_on_time": ("按期办结率(近90天)", "closed on time (last 90 days)"),
-    "response": ("举报响应时间(工作日,近90天)", "Tip-off response (working days, last 90 days)"),
-    "median": ("中位数", "median"),
-    "p90": ("90%分位", "90th percentile"),
-    "trend": ("月度趋势", "Monthly trend"),
-    "violation": ("违规", "violations"),
-    "tip_off": ("举报", "tip-offs"),
-    "complaint": ("投诉", "complaints"),
-    "marketing_report": ("营销反馈", "marketing reports"),
-    "risk": ("风险等级", "Risk levels"),
-    "risk_trend": ("风险趋势", "Risk trend"),
-    "mean_score": ("平均风险分", "mean risk score"),
-    "high_count": ("高风险零售户数", "retailers at high risk"),
-    "date": ("日期", "Date"),
-    "high": ("高", "high"),
-    "medium": ("中", "medium"),
-    "low": ("低", "low"),
-    "hotspots": ("违规热点(Gi*, FDR)", "Violation hotspots (Gi*, FDR)"),
-    "hot_cells": ("热点网格单元(95%以上)", "hot cells (95%+)"),
-    "overdue_tasks_list": ("超期任务", "Overdue tasks"),
-    "task": ("任务", "Task"),
-    "type": ("类型", "Type"),
-    "deadline": ("期限", "Deadline"),
-    "none": ("无", "none"),
-}
+from gridmgmt.maps.escape import esc
+from gridmgmt.maps.labels import LABELS, label, register_labels
+
+_PREFIX = "overview."
+register_labels(
+    {
+        "title": {"zh": "网格化协同管理总览", "en": "Joint grid management overview"},
+        "as_of": {"zh": "截至", "en": "as of"},
+        "maps": {"zh": "地图", "en": "Maps"},
+        "risk_map": {"zh": "风险地图", "en": "Risk map"},
+        "grid_map": {"zh": "网格地图", "en": "Grid map"},
+        "route_map": {"zh": "巡查路线图", "en": "Patrol route map"},
+        "route_sheets": {"zh": "巡查路线单", "en": "Route sheets"},
+        "balance": {"zh": "网格工作量均衡", "en": "Grid workload balance"},
+        "balance_ratio": {"zh": "最大/最小工作量", "en": "max/min workload"},
+        "grid": {"zh": "网格", "en": "Grid"},
+        "retailers": {"zh": "零售户", "en": "Retailers"},
+        "workload_h": {"zh": "月工作量(小时)", "en": "Workload (h/month)"},
+        "service_h": {"zh": "服务(小时)", "en": "Service (h)"},
+        "travel_h": {"zh": "路程(小时)", "en": "Travel (h)"},
+        "pair": {"zh": "责任人(客户经理/专卖专员)", "en": "Pair (customer manager / monopoly officer)"},
+        "coverage": {"zh": "周期覆盖", "en": "Cycle coverage"},
+        "inspected_in_cycle": {"zh": "检查周期内", "en": "inspected within cycle"},
+        "visited_in_cycle": {"zh": "走访周期内", "en": "visited within cycle"},
+        "outside_grids": {"zh": "未划入网格的零售户", "en": "retailers outside any grid"},
+        "grids_without_pair": {"zh": "缺少责任人的网格", "en": "grids without a full pair"},
+        "tasks": {"zh": "联合任务", "en": "Joint tasks"},
+        "open": {"zh": "待办", "en": "open"},
+        "overdue": {"zh": "已超期", "en": "overdue"},
+        "closed_on_time": {"zh": "按期办结率(近90天)", "en": "closed on time (last 90 days)"},
+        "response": {"zh": "举报响应时间(工作日,近90天)", "en": "Tip-off response (working days, last 90 days)"},
+        "median": {"zh": "中位数", "en": "median"},
+        "p90": {"zh": "90%分位", "en": "90th percentile"},
+        "trend": {"zh": "月度趋势", "en": "Monthly trend"},
+        "violation": {"zh": "违规", "en": "violations"},
+        "tip_off": {"zh": "举报", "en": "tip-offs"},
+        "complaint": {"zh": "投诉", "en": "complaints"},
+        "marketing_report": {"zh": "营销反馈", "en": "marketing reports"},
+        "risk": {"zh": "风险等级", "en": "Risk levels"},
+        "risk_trend": {"zh": "风险趋势", "en": "Risk trend"},
+        "mean_score": {"zh": "平均风险分", "en": "mean risk score"},
+        "high_count": {"zh": "高风险零售户数", "en": "retailers at high risk"},
+        "date": {"zh": "日期", "en": "Date"},
+        "high": {"zh": "高", "en": "high"},
+        "medium": {"zh": "中", "en": "medium"},
+        "low": {"zh": "低", "en": "low"},
+        "hotspots": {"zh": "违规热点(Gi*, FDR)", "en": "Violation hotspots (Gi*, FDR)"},
+        "hot_cells": {"zh": "热点网格单元(95%以上)", "en": "hot cells (95%+)"},
+        "overdue_tasks_list": {"zh": "超期任务", "en": "Overdue tasks"},
+        "task": {"zh": "任务", "en": "Task"},
+        "type": {"zh": "类型", "en": "Type"},
+        "deadline": {"zh": "期限", "en": "Deadline"},
+        "none": {"zh": "无", "en": "none"},
+    },
+    prefix=_PREFIX,
+)
 
 
 def t(key: str, lang: str) -> str:
-    """Escaped label in ``lang`` (zh or en)."""
-    zh, en = TEXT[key]
-    return html.escape(zh if lang == "zh" else en)
+    """Escaped overview label ``key`` in ``lang`` (zh or en)."""
+    return esc(label(_PREFIX + key, lang))
 
 
-def _e(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    return html.escape(str(value))
+def _text(key: str, lang: str) -> str:
+    """Unescaped overview label (for the charts, which escape their texts)."""
+    return label(_PREFIX + key, lang)
+
+
+def _cell(value: object) -> str:
+    """A value on the page, escaped: '-' when missing."""
+    return esc(value, blank="-")
 
 
 def _number(value: object) -> str:
@@ -83,7 +93,7 @@ def _number(value: object) -> str:
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -99,9 +109,9 @@ def _bars(series: Mapping[str, float], *, width: int = 360, unit: str = "") -> s
         w = max(1.0, width * float(value) / top)
         y = i * row + 2
         parts.append(
-            f'<text x="0" y="{y + 15}">{_e(name)}</text>'
+            f'<text x="0" y="{y + 15}">{_cell(name)}</text>'
             f'<rect x="110" y="{y + 3}" width="{w:.1f}" height="15"></rect>'
-            f'<text x="{116 + w:.1f}" y="{y + 15}">{_e(_number(value))}{_e(unit)}</text>'
+            f'<text x="{116 + w:.1f}" y="{y + 15}">{_cell(_number(value))}{_cell(unit)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -124,13 +134,13 @@ def _lines(frame: pd.DataFrame, labels: Mapping[str, str], *, width: int = 640, 
         colour = colours[j % len(colours)]
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"></polyline>')
         parts.append(
-            f'<text x="{40 + j * 150}" y="{height + 38}" fill="{colour}">{_e(labels.get(column, column))}</text>'
+            f'<text x="{40 + j * 150}" y="{height + 38}" fill="{colour}">{_cell(labels.get(column, column))}</text>'
         )
     for i, month in enumerate(frame.index):
         if i % 2 == 0:
-            parts.append(f'<text class="tick" x="{40 + i * step:.1f}" y="{height + 22}">{_e(month)}</text>')
+            parts.append(f'<text class="tick" x="{40 + i * step:.1f}" y="{height + 22}">{_cell(month)}</text>')
     parts.append(
-        f'<text class="tick" x="0" y="18">{_e(int(top))}</text><text class="tick" x="0" y="{height + 10}">0'
+        f'<text class="tick" x="0" y="18">{_cell(int(top))}</text><text class="tick" x="0" y="{height + 10}">0'
         "</text></svg>"
     )
     return "".join(parts)
@@ -166,6 +176,10 @@ def overview_html(
 ) -> str:
     """The overview page as one HTML string; every data text is escaped.
 
+    Sections in order: title and links, key figures, grid balance, tip-off response and
+    overdue tasks, monthly trend, risk levels, risk trend, hotspots; a section whose data is
+    None (or empty) is left out.
+
     Parameters
     ----------
     grids
@@ -189,21 +203,52 @@ def overview_html(
         Scores over time: date, mean_score, high (retailers at high risk).
     """
     as_of_ts = pd.Timestamp(as_of)
+    has_grids = grids is not None and len(grids)
+    parts = [_head(as_of, lang, district_name, links)]
+    parts.append(
+        _key_figures(lang, as_of_ts, coverage, tasks, responsibility_totals or {}, grids if has_grids else None)
+    )
+    if has_grids:
+        parts.append(_balance_section(grids, lang))
+    if tasks is not None:
+        parts.append(_tasks_section(tasks, lang, as_of_ts))
+    if events is not None and len(events):
+        parts.append(_trend_section(events, lang, as_of_ts))
+    if risk is not None and len(risk):
+        parts.append(_risk_section(risk, lang))
+    if risk_trend is not None and len(risk_trend):
+        parts.append(_risk_trend_section(risk_trend, lang))
+    if hotspot_cells is not None and len(hotspot_cells):
+        parts.append(_hotspot_section(hotspot_cells, lang))
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _head(as_of: str, lang: str, district_name: str, links: Mapping[str, str] | None) -> str:
+    """Document head, title, date and the links to the map pages."""
     parts = [
         f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
-        f"<title>{t('title', lang)} · {_e(district_name)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{t('title', lang)} · {_e(district_name)}</h1><p>{t('as_of', lang)} {_e(as_of)}</p>",
+        f"<title>{t('title', lang)} · {_cell(district_name)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{t('title', lang)} · {_cell(district_name)}</h1><p>{t('as_of', lang)} {_cell(as_of)}</p>",
     ]
     if links:
         anchors = " · ".join(
-            f'<a href="{html.escape(href, quote=True)}">{t(key, lang)}</a>'
-            for key, href in links.items()
-            if key in TEXT
+            f'<a href="{esc(href)}">{t(key, lang)}</a>' for key, href in links.items() if _PREFIX + key in LABELS
         )
         parts.append(f"<p>{t('maps', lang)}: {anchors}</p>")
+    return "".join(parts)
 
+
+def _key_figures(
+    lang: str,
+    as_of_ts: pd.Timestamp,
+    coverage: Mapping[str, float] | None,
+    tasks: pd.DataFrame | None,
+    totals: Mapping[str, int],
+    grids: pd.DataFrame | None,
+) -> str:
+    """The row of key figures (coverage, tasks, responsibility gaps, balance); warnings in red."""
     kpis = []
-    totals = responsibility_totals or {}
     if coverage:
         for key in ("inspected_in_cycle", "visited_in_cycle"):
             if key in coverage:
@@ -220,125 +265,105 @@ def overview_html(
             ("-" if np.isnan(on_time) else f"{on_time * 100:.0f}%", t("closed_on_time", lang), False),
         ]
     if totals:
-        kpis += [
-            (
-                str(totals.get("retailers_outside_grids", 0)),
-                t("outside_grids", lang),
-                totals.get("retailers_outside_grids", 0) > 0,
-            ),
-            (
-                str(totals.get("grids_without_pair", 0)),
-                t("grids_without_pair", lang),
-                totals.get("grids_without_pair", 0) > 0,
-            ),
-        ]
-    if grids is not None and len(grids):
+        for key, total in (("outside_grids", "retailers_outside_grids"), ("grids_without_pair", "grids_without_pair")):
+            kpis.append((str(totals.get(total, 0)), t(key, lang), totals.get(total, 0) > 0))
+    if grids is not None:
         ratio = grids["workload_min"].max() / max(grids["workload_min"].min(), 1e-9)
         kpis.append((f"{ratio:.3f}", t("balance_ratio", lang), ratio > 1.05))
-    parts.append(
-        '<div class="kpis">'
-        + "".join(
-            f'<div class="kpi{" warn" if warn else ""}"><b>{_e(v)}</b><span>{label}</span></div>'
-            for v, label, warn in kpis
+    boxes = "".join(
+        f'<div class="kpi{" warn" if warn else ""}"><b>{_cell(v)}</b><span>{text}</span></div>'
+        for v, text, warn in kpis
+    )
+    return f'<div class="kpis">{boxes}</div>'
+
+
+def _balance_section(grids: pd.DataFrame, lang: str) -> str:
+    """Workload per grid: a table (hours, staff pair) and a bar chart."""
+    ordered = list(grids.sort_values("grid_id").itertuples())
+    rows = [
+        [
+            int(g.grid_id),
+            int(g.retailers),
+            round(g.workload_min / 60, 1),
+            round(g.service_min / 60, 1),
+            round(g.travel_min / 60, 1),
+            f"{getattr(g, 'customer_manager_name', g.customer_manager)} / "
+            f"{getattr(g, 'monopoly_officer_name', g.monopoly_officer)}",
+        ]
+        for g in ordered
+    ]
+    headers = [t(key, lang) for key in ("grid", "retailers", "workload_h", "service_h", "travel_h", "pair")]
+    bars = _bars({f"{t('grid', lang)} {int(g.grid_id)}": g.workload_min / 60 for g in ordered}, unit=" h")
+    return f"<h2>{t('balance', lang)}</h2>" + _table(headers, rows) + bars
+
+
+def _tasks_section(tasks: pd.DataFrame, lang: str, as_of_ts: pd.Timestamp) -> str:
+    """Tip-off response times in the last 90 days, then the overdue tasks (first 50 by deadline)."""
+    recent_tips = tasks.loc[(tasks["type"] == "tip_off") & (tasks["opened"] >= as_of_ts - pd.Timedelta(days=90))]
+    days = recent_tips["response_working_days"].dropna()
+    parts = [
+        f"<h2>{t('response', lang)}</h2>",
+        _table(
+            [t("median", lang), t("p90", lang), t("tip_off", lang)],
+            [[days.median() if len(days) else "-", days.quantile(0.9) if len(days) else "-", len(recent_tips)]],
+        ),
+    ]
+    late = tasks.loc[tasks["status"] == "overdue"].sort_values("deadline")
+    parts.append(f"<h2>{t('overdue_tasks_list', lang)}</h2>")
+    if len(late):
+        parts.append(
+            _table(
+                [t("task", lang), t("retailers", lang), t("type", lang), t("deadline", lang)],
+                [
+                    [r.task_id, r.retailer_id, t(r.type, lang), f"{r.deadline:%Y-%m-%d}"]
+                    for r in late.head(50).itertuples()
+                ],
+            )
         )
-        + "</div>"
+    else:
+        parts.append(f"<p>{t('none', lang)}</p>")
+    return "".join(parts)
+
+
+def _trend_section(events: pd.DataFrame, lang: str, as_of_ts: pd.Timestamp) -> str:
+    """Violations and reports per month over the 12 months before ``as_of``, as a line chart."""
+    times = pd.to_datetime(events["time"])
+    window = events.loc[(times < as_of_ts) & (times >= as_of_ts - pd.DateOffset(months=12))]
+    kinds = ["violation", "tip_off", "complaint", "marketing_report"]
+    monthly = (
+        window.loc[window["type"].isin(kinds)]
+        .assign(month=pd.to_datetime(window["time"]).dt.strftime("%Y-%m"))
+        .pivot_table(index="month", columns="type", values="event_id", aggfunc="count")
+        .reindex(columns=kinds)
+        .fillna(0)
+    )
+    return f"<h2>{t('trend', lang)}</h2>" + _lines(monthly, {k: _text(k, lang) for k in kinds})
+
+
+def _risk_section(risk: pd.DataFrame, lang: str) -> str:
+    """Retailers per risk level, as bars."""
+    counts = risk["level"].value_counts()
+    return f"<h2>{t('risk', lang)}</h2>" + _bars(
+        {_text(k, lang): int(counts.get(k, 0)) for k in ("high", "medium", "low")}
     )
 
-    if grids is not None and len(grids):
-        parts.append(f"<h2>{t('balance', lang)}</h2>")
-        rows = [
-            [
-                int(g.grid_id),
-                int(g.retailers),
-                round(g.workload_min / 60, 1),
-                round(g.service_min / 60, 1),
-                round(g.travel_min / 60, 1),
-                f"{getattr(g, 'customer_manager_name', g.customer_manager)} / "
-                f"{getattr(g, 'monopoly_officer_name', g.monopoly_officer)}",
-            ]
-            for g in grids.sort_values("grid_id").itertuples()
-        ]
-        parts.append(
-            _table(
-                [
-                    t("grid", lang),
-                    t("retailers", lang),
-                    t("workload_h", lang),
-                    t("service_h", lang),
-                    t("travel_h", lang),
-                    t("pair", lang),
-                ],
-                rows,
-            )
-        )
-        parts.append(
-            _bars(
-                {
-                    f"{t('grid', lang)} {int(g.grid_id)}": g.workload_min / 60
-                    for g in grids.sort_values("grid_id").itertuples()
-                },
-                unit=" h",
-            )
-        )
 
-    if tasks is not None:
-        recent_tips = tasks.loc[(tasks["type"] == "tip_off") & (tasks["opened"] >= as_of_ts - pd.Timedelta(days=90))]
-        days = recent_tips["response_working_days"].dropna()
-        parts.append(f"<h2>{t('response', lang)}</h2>")
-        parts.append(
-            _table(
-                [t("median", lang), t("p90", lang), t("tip_off", lang)],
-                [[days.median() if len(days) else "-", days.quantile(0.9) if len(days) else "-", len(recent_tips)]],
-            )
+def _risk_trend_section(risk_trend: pd.DataFrame, lang: str) -> str:
+    """Mean score and retailers at high risk over time: two line charts (each on its own scale) and a table."""
+    parts = [f"<h2>{t('risk_trend', lang)}</h2>"]
+    frame = risk_trend.set_index("date")
+    for column, key in (("mean_score", "mean_score"), ("high", "high_count")):
+        parts.append(_lines(frame[[column]], {column: _text(key, lang)}, height=120))
+    parts.append(
+        _table(
+            [t("date", lang), t("mean_score", lang), t("high_count", lang)],
+            risk_trend[["date", "mean_score", "high"]].to_numpy().tolist(),
         )
-        late = tasks.loc[tasks["status"] == "overdue"].sort_values("deadline")
-        parts.append(f"<h2>{t('overdue_tasks_list', lang)}</h2>")
-        if len(late):
-            parts.append(
-                _table(
-                    [t("task", lang), t("retailers", lang), t("type", lang), t("deadline", lang)],
-                    [
-                        [r.task_id, r.retailer_id, t(r.type, lang), f"{r.deadline:%Y-%m-%d}"]
-                        for r in late.head(50).itertuples()
-                    ],
-                )
-            )
-        else:
-            parts.append(f"<p>{t('none', lang)}</p>")
-
-    if events is not None and len(events):
-        times = pd.to_datetime(events["time"])
-        window = events.loc[(times < as_of_ts) & (times >= as_of_ts - pd.DateOffset(months=12))]
-        kinds = ["violation", "tip_off", "complaint", "marketing_report"]
-        monthly = (
-            window.loc[window["type"].isin(kinds)]
-            .assign(month=pd.to_datetime(window["time"]).dt.strftime("%Y-%m"))
-            .pivot_table(index="month", columns="type", values="event_id", aggfunc="count")
-            .reindex(columns=kinds)
-            .fillna(0)
-        )
-        parts.append(f"<h2>{t('trend', lang)}</h2>")
-        parts.append(_lines(monthly, {k: TEXT[k][0 if lang == "zh" else 1] for k in kinds}))
-
-    if risk is not None and len(risk):
-        counts = risk["level"].value_counts()
-        parts.append(f"<h2>{t('risk', lang)}</h2>")
-        parts.append(
-            _bars({TEXT[k][0 if lang == "zh" else 1]: int(counts.get(k, 0)) for k in ("high", "medium", "low")})
-        )
-    if risk_trend is not None and len(risk_trend):
-        parts.append(f"<h2>{t('risk_trend', lang)}</h2>")
-        frame = risk_trend.set_index("date")
-        for column, key in (("mean_score", "mean_score"), ("high", "high_count")):  # each on its own scale
-            parts.append(_lines(frame[[column]], {column: TEXT[key][0 if lang == "zh" else 1]}, height=120))
-        parts.append(
-            _table(
-                [t("date", lang), t("mean_score", lang), t("high_count", lang)],
-                risk_trend[["date", "mean_score", "high"]].to_numpy().tolist(),
-            )
-        )
-    if hotspot_cells is not None and len(hotspot_cells):
-        hot = hotspot_cells.loc[hotspot_cells["hotspot_class"].isin(("hot_95", "hot_99"))]
-        parts.append(f"<h2>{t('hotspots', lang)}</h2><p>{t('hot_cells', lang)}: <b>{len(hot)}</b></p>")
-    parts.append("</body></html>")
+    )
     return "".join(parts)
+
+
+def _hotspot_section(hotspot_cells: pd.DataFrame, lang: str) -> str:
+    """How many cells are hot at 95% or more."""
+    hot = hotspot_cells.loc[hotspot_cells["hotspot_class"].isin(("hot_95", "hot_99"))]
+    return f"<h2>{t('hotspots', lang)}</h2><p>{t('hot_cells', lang)}: <b>{len(hot)}</b></p>"

@@ -25,7 +25,7 @@ from pyproj import CRS
 from sklearn.metrics import roc_auc_score
 
 from gridmgmt.config import RiskWeights
-from gridmgmt.risk.scores import _valid_violations, expected_violations, risk_scores
+from gridmgmt.risk.scores import effective_violations, expected_violations, risk_scores
 
 AREA_SHARES = (0.05, 0.10)
 
@@ -89,7 +89,7 @@ def run_backtest(
     and ``random``. Returns one row per model with hit rates, PAI and AUC.
     """
     cutoff = pd.Timestamp(cutoff).normalize()
-    violations = _valid_violations(events)  # a correction is not a second violation
+    violations = effective_violations(events)  # a correction is not a second violation
     times = pd.to_datetime(violations["time"])
     future = violations.loc[(times >= cutoff) & (times < cutoff + pd.Timedelta(days=horizon_days))]
     past = violations.loc[(times < cutoff) & (times >= cutoff - pd.Timedelta(days=count_grid_days))]

@@ -10,10 +10,9 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmgmt.inputs.district import District
-from gridmgmt.inputs.events import effective_events
 from gridmgmt.risk.backtest import standard_backtest
 from gridmgmt.risk.hotspots import HotspotResult, find_hotspots, points_from_table
-from gridmgmt.risk.scores import risk_scores
+from gridmgmt.risk.scores import effective_violations, risk_scores
 
 
 def score_risk(district: District, as_of: str) -> pd.DataFrame:
@@ -56,13 +55,14 @@ def risk_layer(district: District, scores: pd.DataFrame) -> gpd.GeoDataFrame:
 def violation_points(district: District, as_of: str, *, days: int = 365) -> pd.DataFrame:
     """Violations in the ``days`` before ``as_of`` with their retailer's lon/lat (WGS-84).
 
-    Read through :func:`gridmgmt.inputs.events.effective_events`, as scores and tasks are, so a
-    corrected violation counts once, in its corrected form.
+    The log as it read on ``as_of`` (:func:`gridmgmt.risk.scores.effective_violations` of the
+    events before it), as scores and tasks read it, so a corrected violation counts once, in its
+    corrected form.
     """
-    events = effective_events(district.events)
-    times = pd.to_datetime(events["time"])
     end = pd.Timestamp(as_of).normalize()
-    rows = events.loc[(events["type"] == "violation") & (times < end) & (times >= end - pd.Timedelta(days=days))]
+    known = district.events.loc[pd.to_datetime(district.events["time"]) < end]
+    rows = effective_violations(known)
+    rows = rows.loc[pd.to_datetime(rows["time"]) >= end - pd.Timedelta(days=days)]
     where = district.retailers[["retailer_id", "lon", "lat"]]
     return rows[["event_id", "retailer_id", "time", "severity"]].merge(where, on="retailer_id", how="inner")
 

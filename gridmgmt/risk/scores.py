@@ -297,9 +297,15 @@ class ExpectedViolationsModel:
         return pd.Series(self.coef, index=list(self.features), name="coef_per_sd")
 
 
-def _valid_violations(events: pd.DataFrame) -> pd.DataFrame:
-    """Violations as the log now reads (corrected originals replaced by their corrections)."""
-    return effective_events(events.loc[events["type"] == "violation"])
+def effective_violations(events: pd.DataFrame) -> pd.DataFrame:
+    """The violations of the log as it now reads: a corrected violation counts once, in its corrected form.
+
+    The rows of :func:`gridmgmt.inputs.events.effective_events` whose ``type`` is ``violation``
+    (so a correction that changes a violation into another type removes it). Filter ``events``
+    by time first to see the log as it read at a date.
+    """
+    effective = effective_events(events)
+    return effective.loc[effective["type"] == "violation"]
 
 
 def _counts(rows: pd.DataFrame, ids: pd.Index, *, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
@@ -338,7 +344,7 @@ def calibration_features(
     tree = cKDTree(np.column_stack([metric.geometry.x, metric.geometry.y]))
     near = tree.sparse_distance_matrix(tree, context_radius_m, output_type="coo_matrix").tocsr()
     near.data = 1.0 - near.data / context_radius_m  # zero distances (the retailer itself) are not stored
-    violations = _valid_violations(events)
+    violations = effective_violations(events)
     tips = events.loc[events["type"] == "tip_off"]
     day = pd.Timedelta(days=1)
     out["own_violations_2y"] = np.log1p(_counts(violations, ids, start=as_of - 730 * day, end=as_of))
@@ -380,7 +386,7 @@ def fit_expected_violations(
     as_of = pd.Timestamp(as_of).normalize()
     ids = pd.Index(retailers["retailer_id"].astype(str), name="retailer_id")
     events = events.loc[pd.to_datetime(events["time"]) < as_of]
-    violations = _valid_violations(events)
+    violations = effective_violations(events)
     xs, ys = [], []
     for k in range(1, windows + 1):
         start = as_of - pd.Timedelta(days=horizon_days * k)
