@@ -8,8 +8,11 @@ shown for the vehicle count only.
 
 Usage::
 
-    python scripts/bench_routing.py --instances /work/shared/benchmarks/solomon --time-limit 10 \
+    python scripts/bench_routing.py --time-limit 10 [--instances data/benchmarks/solomon] \
         [--only C101,R101] [--mix12] [--baseline] [--pyvrp] --out scripts/results/bench_routing_x.csv
+
+``--instances`` defaults to the Solomon folder in the repository (``data/benchmarks/solomon``,
+found relative to this script).
 
 ``--mix12`` is a fixed choice of 2 instances of each class: C101 C105 C201 C205 R101 R105
 R201 R205 RC101 RC105 RC201 RC205 (the first and the fifth of each class). ``--baseline``
@@ -46,6 +49,8 @@ logger = logging.getLogger("bench_routing")
 
 MIX12 = ["C101", "C105", "C201", "C205", "R101", "R105", "R201", "R205", "RC101", "RC105", "RC201", "RC205"]
 SCALE = 10  # one decimal
+#: The Solomon instances kept in the repository.
+SOLOMON = Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "solomon"
 
 
 def load_instance(path: Path) -> dict:
@@ -171,7 +176,7 @@ def parse_params(items: list[str], alternates: list[str] = ()) -> SearchParams:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--instances", type=Path, required=True)
+    ap.add_argument("--instances", type=Path, default=SOLOMON, help="folder of *.vrp and the BKS tables")
     ap.add_argument("--time-limit", type=float, required=True, help="seconds per instance and method")
     ap.add_argument("--only", default="", help="comma-separated instance names")
     ap.add_argument("--mix12", action="store_true")

@@ -14,10 +14,12 @@ import pytest
 
 from gridmgmt._errors import InputError
 from gridmgmt.config import Settings, minutes_of_day
-from gridmgmt.patrol.plan import NoSquadsError, check_plan, plan_day
+from gridmgmt.patrol.plan import NoSquadsError, PlanOptions, check_plan, plan_day
 from gridmgmt.patrol.squads import build_squads, slower_mode
 
 SQUADS = ["G01", "G03", "G09", "G12"]
+#: Four squads, a solution limit of 1 and no wall-clock limit: deterministic plans.
+OPTIONS = PlanOptions(squads=tuple(SQUADS), time_limit_s=None, solution_limit=1, seed=0)
 HOSTILE = "<script>alert('x')</script>坏店"
 DAY = "2026-12-01"
 
@@ -53,7 +55,7 @@ def district(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def plan(district):
-    return plan_day(district, DAY, squads=SQUADS, time_limit_s=None, solution_limit=1, seed=0)
+    return plan_day(district, DAY, options=OPTIONS)
 
 
 def _staff() -> pd.DataFrame:
@@ -129,16 +131,27 @@ def test_mandatory_visits_are_planned_or_reported_with_a_reason(plan, district):
 
 
 def test_the_same_request_gives_the_same_plan(plan, district):
-    """Under a solution limit the plan is deterministic."""
+    """Under a solution limit the plan is deterministic; options given as keywords plan the same day."""
     again = plan_day(district, DAY, squads=SQUADS, time_limit_s=None, solution_limit=1, seed=0)
     pd.testing.assert_frame_equal(again.stops, plan.stops)
+    pd.testing.assert_frame_equal(again.unplanned, plan.unplanned)
+
+
+def test_plan_options_are_frozen_and_keywords_override_them():
+    """PlanOptions is immutable (lists become tuples); keyword overrides must name one of its fields."""
+    options = PlanOptions(squads=["G01", 3], absent=iter(["M1"]))
+    assert options.squads == ("G01", 3) and options.absent == ("M1",)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.seed = 1  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no_such_option"):
+        plan_day(None, DAY, options=options, no_such_option=1)
 
 
 def test_grid_assignment_gives_each_visit_a_home_squad(district):
     """With a grid assignment, candidates belong to their grid's squad and the plan stays valid."""
     ids = district.retailers["retailer_id"]
     grids = pd.DataFrame({"retailer_id": ids, "grid_id": [(1, 3, 9, 12)[i % 4] for i in range(len(ids))]})
-    plan = plan_day(district, DAY, squads=SQUADS, grids=grids, time_limit_s=None, solution_limit=1)
+    plan = plan_day(district, DAY, grids=grids, options=OPTIONS)
     assert set(plan.candidates["home_squad"]) <= set(SQUADS) and plan.candidates["home_squad"].ne("").all()
     assert check_plan(plan) == []
 

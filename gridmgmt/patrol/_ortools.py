@@ -1,4 +1,9 @@
-"""Private OR-Tools backend of :mod:`gridmgmt.patrol.solver`: model building, search, extraction."""
+"""Private OR-Tools backend of :func:`gridmgmt.patrol.solver.solve`: model building, search, extraction.
+
+Builds an OR-Tools RoutingModel from a :class:`gridmgmt.patrol.model.RoutingProblem`, runs the
+search (a portfolio of workers, the others in helper processes) and reads the routes back into
+a :class:`gridmgmt.patrol.model.Result`. In the package only :mod:`gridmgmt.patrol.solver` imports it.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +23,8 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt.patrol.solver import (
-    DroppedVisit,
-    Result,
-    Route,
-    RoutingProblem,
-    ScheduledBreak,
-    SearchParams,
-    Stop,
-    StopCriterion,
-    diagnose_visit,
-)
+from gridmgmt.patrol.model import DroppedVisit, Result, Route, RoutingProblem, ScheduledBreak, Stop, diagnose_visit
+from gridmgmt.patrol.search import SearchParams, StopCriterion
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """The patrol route map: each squad's route along the streets, its numbered stops, unplanned visits.
 
 Offline folium map built with :mod:`gridmgmt.maps` (every text escaped, no external request
-with the default ``tiles="none"``). Kept outside :mod:`gridmgmt.patrol` so the planner never
-imports folium.
+with the default ``tiles="none"``). The only module of :mod:`gridmgmt.patrol` that imports
+folium: the planner and the solver never load it, and :func:`gridmgmt.patrol.sheets.write_plan`
+imports this module only when it renders the map.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import folium
 import pandas as pd
 
-from gridmgmt.maps import add_geojson, add_layer_control, add_legend, add_points, new_map, register_labels
+from gridmgmt.maps import add_geojson, add_layer_control, add_legend, add_points, label, new_map, register_labels
 
 #: One colour per squad, cycled (Tableau 20, dark half first: readable on white).
 SQUAD_COLORS = (
@@ -61,8 +62,6 @@ def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str 
     -------
     folium.Map
     """
-    from gridmgmt.maps import label
-
     stops = plan.stops
     points = stops if len(stops) else depots
     center = (float(points["lon"].mean()), float(points["lat"].mean()))

@@ -1,14 +1,14 @@
 """Route sheets and plan files: what a squad prints in the morning, and what the office keeps.
 
 :func:`route_sheets_html` renders one printable page per squad (A4, CSS page breaks), in
-Chinese or English, every value escaped with :func:`html.escape`. :func:`write_plan` writes a
+Chinese or English (labels under ``sheet.`` in :mod:`gridmgmt.maps.labels`), every value escaped
+with :func:`gridmgmt.maps.escape.esc`. :func:`write_plan` writes a
 :class:`gridmgmt.patrol.plan.PatrolPlan` as files (stops.csv, unplanned.csv, summary.csv,
 routes.geojson, route_sheets.html, route_map.html) and into the store, each write atomic.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,83 +17,56 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmgmt import io
+from gridmgmt._errors import GridMgmtError
+from gridmgmt.maps.escape import esc
+from gridmgmt.maps.labels import LANGS, labels_of, register_labels
+from gridmgmt.store import Store
 
 log = logging.getLogger(__name__)
 
-TEXT = {
-    "zh": {
-        "title": "联合巡查路线单",
-        "date": "日期",
-        "squad": "小组",
-        "members": "成员",
-        "mode": "交通方式",
-        "depot": "出发站点",
-        "day": "出发/返回",
-        "lunch": "午休",
-        "visits": "走访数",
-        "travel": "路上时间",
-        "seq": "序",
-        "retailer": "零售户",
-        "address": "地址",
-        "purpose": "事由",
-        "arrive": "到达",
-        "leave": "离开",
-        "check": "检查要点",
-        "done": "完成",
-        "deadline": "期限",
-        "mandatory": "必查",
-        "min": "分钟",
-        "no_visits": "今日无走访安排。",
-        "unplanned": "未安排的走访",
-        "reason": "原因",
-        "notes": "说明",
-        "signature": "签字(专卖)__________  (营销)__________",
-        "modes": {"walk": "步行", "ebike": "电动车", "car": "汽车"},
-        "purposes": {
-            "tip_off": "举报",
-            "complaint": "投诉",
-            "marketing_report": "营销反馈",
-            "routine": "常规检查",
-            "high_risk": "高风险",
+_PREFIX = "sheet."
+register_labels(
+    {
+        "title": {"zh": "联合巡查路线单", "en": "Joint patrol route sheet"},
+        "date": {"zh": "日期", "en": "Date"},
+        "squad": {"zh": "小组", "en": "Squad"},
+        "members": {"zh": "成员", "en": "Members"},
+        "mode": {"zh": "交通方式", "en": "Travel mode"},
+        "depot": {"zh": "出发站点", "en": "Depot"},
+        "day": {"zh": "出发/返回", "en": "Leave/return"},
+        "lunch": {"zh": "午休", "en": "Lunch"},
+        "visits": {"zh": "走访数", "en": "Visits"},
+        "travel": {"zh": "路上时间", "en": "Travel"},
+        "seq": {"zh": "序", "en": "#"},
+        "retailer": {"zh": "零售户", "en": "Retailer"},
+        "address": {"zh": "地址", "en": "Address"},
+        "purpose": {"zh": "事由", "en": "Purpose"},
+        "arrive": {"zh": "到达", "en": "Arrive"},
+        "leave": {"zh": "离开", "en": "Leave"},
+        "check": {"zh": "检查要点", "en": "What to check"},
+        "done": {"zh": "完成", "en": "Done"},
+        "deadline": {"zh": "期限", "en": "Deadline"},
+        "mandatory": {"zh": "必查", "en": "must"},
+        "min": {"zh": "分钟", "en": "min"},
+        "no_visits": {"zh": "今日无走访安排。", "en": "No visits planned today."},
+        "unplanned": {"zh": "未安排的走访", "en": "Visits not planned"},
+        "reason": {"zh": "原因", "en": "Reason"},
+        "notes": {"zh": "说明", "en": "Notes"},
+        "signature": {
+            "zh": "签字(专卖)__________  (营销)__________",
+            "en": "Signatures (monopoly) __________  (marketing) __________",
         },
+        "mode.walk": {"zh": "步行", "en": "walk"},
+        "mode.ebike": {"zh": "电动车", "en": "e-bike"},
+        "mode.car": {"zh": "汽车", "en": "car"},
+        "purpose.tip_off": {"zh": "举报", "en": "tip-off"},
+        "purpose.complaint": {"zh": "投诉", "en": "complaint"},
+        "purpose.marketing_report": {"zh": "营销反馈", "en": "marketing report"},
+        "purpose.routine": {"zh": "常规检查", "en": "routine"},
+        "purpose.high_risk": {"zh": "高风险", "en": "high risk"},
     },
-    "en": {
-        "title": "Joint patrol route sheet",
-        "date": "Date",
-        "squad": "Squad",
-        "members": "Members",
-        "mode": "Travel mode",
-        "depot": "Depot",
-        "day": "Leave/return",
-        "lunch": "Lunch",
-        "visits": "Visits",
-        "travel": "Travel",
-        "seq": "#",
-        "retailer": "Retailer",
-        "address": "Address",
-        "purpose": "Purpose",
-        "arrive": "Arrive",
-        "leave": "Leave",
-        "check": "What to check",
-        "done": "Done",
-        "deadline": "Deadline",
-        "mandatory": "must",
-        "min": "min",
-        "no_visits": "No visits planned today.",
-        "unplanned": "Visits not planned",
-        "reason": "Reason",
-        "notes": "Notes",
-        "signature": "Signatures (monopoly) __________  (marketing) __________",
-        "modes": {"walk": "walk", "ebike": "e-bike", "car": "car"},
-        "purposes": {
-            "tip_off": "tip-off",
-            "complaint": "complaint",
-            "marketing_report": "marketing report",
-            "routine": "routine",
-            "high_risk": "high risk",
-        },
-    },
-}
+    prefix=_PREFIX,
+)
 
 _CSS = """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; font-size: 10.5pt; margin: 0; }
@@ -112,15 +85,8 @@ table.head td { border: none; padding: 0.5mm 3mm 0.5mm 0; }
 """
 
 
-def _e(value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
-        return ""
-    return html.escape(str(value), quote=True)
-
-
-def _purpose(text: str, lang: str) -> str:
-    names = TEXT[lang]["purposes"]
-    return ", ".join(names.get(p, p) for p in str(text).split(",") if p)
+def _purpose(text: str, t: dict[str, str]) -> str:
+    return ", ".join(t.get(f"purpose.{p}", p) for p in str(text).split(",") if p)
 
 
 def route_sheets_html(plan: Any, *, lang: str = "zh") -> str:
@@ -137,65 +103,67 @@ def route_sheets_html(plan: Any, *, lang: str = "zh") -> str:
     str
         The HTML document.
     """
-    if lang not in TEXT:
+    if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; use zh or en")
-    t = TEXT[lang]
+    t = labels_of(_PREFIX, lang)
     check_col = "checklist_zh" if lang == "zh" else "checklist_en"
     pages = []
     for row in plan.summary.itertuples():
         stops = plan.stops.loc[plan.stops["squad_id"] == row.squad_id].sort_values("seq")
         head = (
-            f"<h1>{_e(t['title'])} · {_e(t['squad'])} {_e(row.squad_id)}</h1>"
+            f"<h1>{esc(t['title'])} · {esc(t['squad'])} {esc(row.squad_id)}</h1>"
             '<table class="head"><tr>'
-            f"<td>{_e(t['date'])}: {_e(plan.date)}</td><td>{_e(t['members'])}: {_e(row.members)}</td>"
-            f"<td>{_e(t['mode'])}: {_e(t['modes'].get(row.travel_mode, row.travel_mode))}</td>"
-            f"<td>{_e(t['depot'])}: {_e(row.depot)}</td></tr><tr>"
-            f"<td>{_e(t['day'])}: {_e(row.leave)}–{_e(row.back)}</td>"
-            f"<td>{_e(t['lunch'])}: {_e(row.lunch)}</td><td>{_e(t['visits'])}: {_e(row.visits)}</td>"
-            f"<td>{_e(t['travel'])}: {_e(row.travel_min)} {_e(t['min'])}</td></tr></table>"
+            f"<td>{esc(t['date'])}: {esc(plan.date)}</td><td>{esc(t['members'])}: {esc(row.members)}</td>"
+            f"<td>{esc(t['mode'])}: {esc(t.get(f'mode.{row.travel_mode}', row.travel_mode))}</td>"
+            f"<td>{esc(t['depot'])}: {esc(row.depot)}</td></tr><tr>"
+            f"<td>{esc(t['day'])}: {esc(row.leave)}–{esc(row.back)}</td>"
+            f"<td>{esc(t['lunch'])}: {esc(row.lunch)}</td><td>{esc(t['visits'])}: {esc(row.visits)}</td>"
+            f"<td>{esc(t['travel'])}: {esc(row.travel_min)} {esc(t['min'])}</td></tr></table>"
         )
         if stops.empty:
-            body = f"<p>{_e(t['no_visits'])}</p>"
+            body = f"<p>{esc(t['no_visits'])}</p>"
         else:
             cells = []
             for s in stops.itertuples():
-                must = f' <span class="must">[{_e(t["mandatory"])}]</span>' if s.mandatory else ""
-                deadline = f"<br>{_e(t['deadline'])}: {_e(s.deadline)}" if s.mandatory else ""
+                must = f' <span class="must">[{esc(t["mandatory"])}]</span>' if s.mandatory else ""
+                deadline = f"<br>{esc(t['deadline'])}: {esc(s.deadline)}" if s.mandatory else ""
                 lunch = (
-                    f"<tr><td></td><td colspan='7'>{_e(t['lunch'])} {_e(row.lunch)}</td></tr>" if s.lunch_before else ""
+                    f"<tr><td></td><td colspan='7'>{esc(t['lunch'])} {esc(row.lunch)}</td></tr>"
+                    if s.lunch_before
+                    else ""
                 )
                 cells.append(
-                    f"{lunch}<tr><td>{_e(s.seq)}</td><td>{_e(s.name)}<br><small>{_e(s.retailer_id)}</small></td>"
-                    f"<td>{_e(s.address)}</td><td>{_e(_purpose(s.purpose, lang))}{must}{deadline}</td>"
-                    f"<td>{_e(s.start)}</td><td>{_e(s.departure)}</td><td>{_e(getattr(s, check_col))}</td>"
+                    f"{lunch}<tr><td>{esc(s.seq)}</td><td>{esc(s.name)}<br><small>{esc(s.retailer_id)}</small></td>"
+                    f"<td>{esc(s.address)}</td><td>{esc(_purpose(s.purpose, t))}{must}{deadline}</td>"
+                    f"<td>{esc(s.start)}</td><td>{esc(s.departure)}</td><td>{esc(getattr(s, check_col))}</td>"
                     '<td class="box">☐</td></tr>'
                 )
             body = (
-                f"<table><thead><tr><th>{_e(t['seq'])}</th><th>{_e(t['retailer'])}</th><th>{_e(t['address'])}</th>"
-                f"<th>{_e(t['purpose'])}</th><th>{_e(t['arrive'])}</th><th>{_e(t['leave'])}</th>"
-                f"<th>{_e(t['check'])}</th><th>{_e(t['done'])}</th></tr></thead><tbody>"
+                f"<table><thead><tr><th>{esc(t['seq'])}</th><th>{esc(t['retailer'])}</th><th>{esc(t['address'])}</th>"
+                f"<th>{esc(t['purpose'])}</th><th>{esc(t['arrive'])}</th><th>{esc(t['leave'])}</th>"
+                f"<th>{esc(t['check'])}</th><th>{esc(t['done'])}</th></tr></thead><tbody>"
                 + "".join(cells)
                 + "</tbody></table>"
             )
-        pages.append(f'<section class="sheet">{head}{body}<p class="sig">{_e(t["signature"])}</p></section>')
+        pages.append(f'<section class="sheet">{head}{body}<p class="sig">{esc(t["signature"])}</p></section>')
     if len(plan.unplanned) or plan.notes:
-        must_tag = f' <span class="must">[{_e(t["mandatory"])}]</span>'
+        must_tag = f' <span class="must">[{esc(t["mandatory"])}]</span>'
         rows = "".join(
-            f"<tr><td>{_e(u.retailer_id)}</td><td>{_e(u.name)}</td><td>{_e(_purpose(u.purpose, lang))}"
-            f"{must_tag if u.mandatory else ''}</td><td>{_e(u.reason)}</td></tr>"
+            f"<tr><td>{esc(u.retailer_id)}</td><td>{esc(u.name)}</td><td>{esc(_purpose(u.purpose, t))}"
+            f"{must_tag if u.mandatory else ''}</td><td>{esc(u.reason)}</td></tr>"
             for u in plan.unplanned.itertuples()
         )
-        notes = "".join(f"<li>{_e(n)}</li>" for n in plan.notes)
+        notes = "".join(f"<li>{esc(n)}</li>" for n in plan.notes)
         pages.append(
-            f'<section class="sheet"><h1>{_e(t["unplanned"])} · {_e(plan.date)}</h1>'
-            + (f"<h2>{_e(t['notes'])}</h2><ul>{notes}</ul>" if notes else "")
-            + f"<table><thead><tr><th>ID</th><th>{_e(t['retailer'])}</th><th>{_e(t['purpose'])}</th>"
-            f"<th>{_e(t['reason'])}</th></tr></thead><tbody>{rows}</tbody></table></section>"
+            f'<section class="sheet"><h1>{esc(t["unplanned"])} · {esc(plan.date)}</h1>'
+            + (f"<h2>{esc(t['notes'])}</h2><ul>{notes}</ul>" if notes else "")
+            + f"<table><thead><tr><th>ID</th><th>{esc(t['retailer'])}</th><th>{esc(t['purpose'])}</th>"
+            f"<th>{esc(t['reason'])}</th></tr></thead><tbody>{rows}</tbody></table></section>"
         )
     title = f"{t['title']} {plan.date}"
     return (
         f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>" + "".join(pages) + "</body></html>"
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>" + "".join(pages) + "</body></html>"
     )
 
 
@@ -242,10 +210,9 @@ def write_plan(
     GridMgmtError
         When the day has no visit candidates at all (nothing is written).
     """
-    from gridmgmt._errors import GridMgmtError
+    # imported here, not at the top: the map pulls in folium, which only rendering needs
     from gridmgmt.maps import to_offline_html
     from gridmgmt.patrol.route_map import patrol_map
-    from gridmgmt.store import Store
 
     if plan.candidates.empty:
         raise GridMgmtError(

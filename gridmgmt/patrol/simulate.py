@@ -26,7 +26,7 @@ import pandas as pd
 
 from gridmgmt.loop.cycles import inspection_cycle_days
 from gridmgmt.loop.tasks import TASK_TYPES, deadlines, open_tasks
-from gridmgmt.patrol.plan import PatrolPlan, plan_day
+from gridmgmt.patrol.plan import PatrolPlan, PlanOptions, plan_day
 from gridmgmt.patrol.visits import visit_candidates
 from gridmgmt.risk.district_risk import score_risk
 
@@ -123,13 +123,13 @@ def simulate(
     risk : DataFrame, optional
         Risk table, fixed for the period; default: scored once as of ``start``.
     squads, absent
-        As for :func:`plan_day` (the same every day).
+        As for :class:`gridmgmt.patrol.plan.PlanOptions` (the same every day).
     new_tasks : bool
         Let new tip-offs, complaints and marketing reports arrive at the historical rate.
     time_limit_s, solution_limit
-        Per day, as for :func:`plan_day` (keep them small: the simulation plans many days).
-        Keep a time limit: a solution limit alone can take minutes on a day with few
-        candidates (measured: 5 solutions took 130-150 s on some demo days).
+        Per day, as for :class:`gridmgmt.patrol.plan.PlanOptions` (keep them small: the
+        simulation plans many days). Keep a time limit: a solution limit alone can take minutes
+        on a day with few candidates (measured: 5 solutions took 130-150 s on some demo days).
     seed : int
         Seed of the new tasks and the solver.
     cycle_target : float
@@ -143,122 +143,189 @@ def simulate(
     """
     started = time.perf_counter()
     say = progress or (lambda text: log.info("%s", text))
-    settings = district.settings
     dates = working_days(start, days)
     if risk is None:
         risk = score_risk(district, str(dates[0].date()))
-    events = district.events.copy()
-    rng = np.random.default_rng(seed)
-    rates = _daily_rates(events, dates[0])
-    weights = _task_weights(district.retailers, risk)
-    ids = district.retailers["retailer_id"].astype(str).to_numpy()
-    n = len(ids)
-    initial_tasks = open_tasks(events, before=dates[0], settings=settings)
-    new_rows: list[dict] = []
-    visited: dict[str, pd.Timestamp] = {}
+    options = PlanOptions(
+        squads=squads,
+        absent=absent,
+        time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
+        seed=seed,
+        geometry=False,
+    )
+    state = _SimulationState.start(district, risk, dates[0], seed)
     daily: list[dict] = []
+    plan: PatrolPlan | None = None
     for k, day in enumerate(dates):
-        plan: PatrolPlan = plan_day(
-            district,
-            day,
-            risk=risk,
-            squads=squads,
-            absent=absent,
-            events=events,
-            time_limit_s=time_limit_s,
-            solution_limit=solution_limit,
-            seed=seed,
-            geometry=False,
-        )
-        cands = plan.candidates
-        overdue = int(((cands["days_overdue"] > 0) & cands["purpose"].str.contains("routine")).sum())
-        done = plan.stops
-        for row in done.itertuples():
-            visited.setdefault(row.retailer_id, day)
-        inspections = pd.DataFrame(
-            {
-                "event_id": [f"SIM-{day:%Y%m%d}-{i:04d}" for i in range(len(done))],
-                "retailer_id": done["retailer_id"].astype(str).to_numpy(),
-                "time": pd.to_datetime([f"{day:%Y-%m-%d}T{t}" for t in done["start"]]),
-                "type": "inspection",
-                "department": "monopoly",
-                "outcome": "ok",
-                "severity": "",
-                "note": "simulated joint visit",
-            }
-        )
-        parts = [events, inspections]
-        if new_tasks:
-            until = dates[k + 1] if k + 1 < len(dates) else day + pd.Timedelta(days=1)
-            arrivals = _new_tasks(rng, rates, ids, weights, day, until)
-            new_rows += arrivals.to_dict("records")
-            parts.append(arrivals)
-        events = pd.concat([p for p in parts if len(p)], ignore_index=True)
-        summary = plan.summary.loc[plan.summary["visits"] > 0]
-        daily.append(
-            {
-                "date": str(day.date()),
-                "candidates": len(cands),
-                "mandatory": int(cands["mandatory"].sum()),
-                "planned": len(done),
-                "mandatory_unplanned": len(plan.mandatory_unplanned()),
-                "overdue": overdue,
-                "within_cycle_share": 1.0 - overdue / n,
-                "mean_day_min": float(summary["day_min"].mean()) if len(summary) else 0.0,
-                "max_day_min": float(summary["day_min"].max()) if len(summary) else 0.0,
-                "travel_min": float(summary["travel_min"].sum()),
-                "runtime_s": round(plan.runtime_s, 2),
-            }
-        )
+        until = dates[k + 1] if k + 1 < len(dates) else day + pd.Timedelta(days=1)
+        plan = _simulate_day(district, state, day, until, risk=risk, options=options, new_tasks=new_tasks)
+        daily.append(_day_row(plan, day, len(state.ids)))
         say(
-            f"{day.date()}: {len(done)} visits of {len(cands)} candidates, "
-            f"{overdue} retailers overdue, {plan.runtime_s:.1f} s"
+            f"{day.date()}: {len(plan.stops)} visits of {len(plan.candidates)} candidates, "
+            f"{daily[-1]['overdue']} retailers overdue, {plan.runtime_s:.1f} s"
         )
+    return _report(district, state, dates, risk, pd.DataFrame(daily), plan, cycle_target, started)
+
+
+# ----------------------------------------------------------------------------- steps of simulate
+
+
+@dataclass
+class _SimulationState:
+    """What the simulation carries from day to day: the growing event log and who was visited."""
+
+    events: pd.DataFrame
+    rng: np.random.Generator
+    rates: dict[str, float]
+    weights: np.ndarray
+    ids: np.ndarray
+    initial_tasks: pd.DataFrame
+    new_rows: list[dict] = field(default_factory=list)
+    visited: dict[str, pd.Timestamp] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, district: Any, risk: pd.DataFrame, first: pd.Timestamp, seed: int) -> _SimulationState:
+        """The state before the first day: a copy of the event log, task rates and weights."""
+        events = district.events.copy()
+        return cls(
+            events=events,
+            rng=np.random.default_rng(seed),
+            rates=_daily_rates(events, first),
+            weights=_task_weights(district.retailers, risk),
+            ids=district.retailers["retailer_id"].astype(str).to_numpy(),
+            initial_tasks=open_tasks(events, before=first, settings=district.settings),
+        )
+
+
+def _simulate_day(
+    district: Any,
+    state: _SimulationState,
+    day: pd.Timestamp,
+    until: pd.Timestamp,
+    *,
+    risk: pd.DataFrame,
+    options: PlanOptions,
+    new_tasks: bool,
+) -> PatrolPlan:
+    """Plan one day, mark its stops done, and let the next tasks arrive (until ``until``, exclusive)."""
+    plan = plan_day(district, day, risk=risk, events=state.events, options=options)
+    for row in plan.stops.itertuples():
+        state.visited.setdefault(row.retailer_id, day)
+    parts = [state.events, _inspections(plan.stops, day)]
+    if new_tasks:
+        arrivals = _new_tasks(state.rng, state.rates, state.ids, state.weights, day, until)
+        state.new_rows += arrivals.to_dict("records")
+        parts.append(arrivals)
+    state.events = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    return plan
+
+
+def _inspections(stops: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """One synthetic ``inspection`` event (outcome ``ok``, monopoly) per planned stop, at its start time."""
+    return pd.DataFrame(
+        {
+            "event_id": [f"SIM-{day:%Y%m%d}-{i:04d}" for i in range(len(stops))],
+            "retailer_id": stops["retailer_id"].astype(str).to_numpy(),
+            "time": pd.to_datetime([f"{day:%Y-%m-%d}T{t}" for t in stops["start"]]),
+            "type": "inspection",
+            "department": "monopoly",
+            "outcome": "ok",
+            "severity": "",
+            "note": "simulated joint visit",
+        }
+    )
+
+
+def _day_row(plan: PatrolPlan, day: pd.Timestamp, n_retailers: int) -> dict:
+    """One row of the daily table (see :attr:`SimulationReport.daily`)."""
+    cands = plan.candidates
+    overdue = int(((cands["days_overdue"] > 0) & cands["purpose"].str.contains("routine")).sum())
+    summary = plan.summary.loc[plan.summary["visits"] > 0]
+    return {
+        "date": str(day.date()),
+        "candidates": len(cands),
+        "mandatory": int(cands["mandatory"].sum()),
+        "planned": len(plan.stops),
+        "mandatory_unplanned": len(plan.mandatory_unplanned()),
+        "overdue": overdue,
+        "within_cycle_share": 1.0 - overdue / n_retailers,
+        "mean_day_min": float(summary["day_min"].mean()) if len(summary) else 0.0,
+        "max_day_min": float(summary["day_min"].max()) if len(summary) else 0.0,
+        "travel_min": float(summary["travel_min"].sum()),
+        "runtime_s": round(plan.runtime_s, 2),
+    }
+
+
+def _report(
+    district: Any,
+    state: _SimulationState,
+    dates: list[pd.Timestamp],
+    risk: pd.DataFrame,
+    daily: pd.DataFrame,
+    last_plan: PatrolPlan,
+    cycle_target: float,
+    started: float,
+) -> SimulationReport:
+    """Measure the period: cycle coverage the next working day, task deadlines, blind spots, capacity."""
+    settings = district.settings
+    n = len(state.ids)
     end = pd.Timestamp(np.busday_offset(np.datetime64(dates[-1].date()), 1))
-    final = visit_candidates(district.retailers, events, date=end, settings=settings, risk=risk)
+    final = visit_candidates(district.retailers, state.events, date=end, settings=settings, risk=risk)
     overdue_end = final.loc[(final["days_overdue"] > 0) & final["purpose"].str.contains("routine"), "retailer_id"]
     within_end = 1.0 - len(overdue_end) / n
-    tasks = _task_outcomes(initial_tasks, new_rows, events, settings, dates)
+    tasks = _task_outcomes(state.initial_tasks, state.new_rows, state.events, settings, dates)
     due = tasks.loc[tasks["status"].isin(["met", "missed"])]
     met = float((due["status"] == "met").mean()) if len(due) else 1.0
-    blind = district.retailers.loc[
-        district.retailers["retailer_id"].isin(set(overdue_end) - set(visited)),
-        ["retailer_id", "name", "address", "lon", "lat", "customer_class"],
-    ].merge(final[["retailer_id", "days_overdue"]], on="retailer_id", how="left")
-    evening = final.loc[final["window_open_min"] > final["window_close_min"], "retailer_id"]
-    blind["reason"] = np.where(
-        blind["retailer_id"].isin(set(evening)),
-        "open only outside the shift: needs an evening patrol",
-        "not reached: squads' days were full with higher-priority visits",
-    )
+    evening = set(final.loc[final["window_open_min"] > final["window_close_min"], "retailer_id"])
+    blind = _blind_spots(district, final, set(overdue_end) - set(state.visited), evening)
     # deadlines at evening-only shops cannot be met by day squads: judged apart (note below)
-    day_due = due.loc[~due["retailer_id"].isin(set(evening))]
+    day_due = due.loc[~due["retailer_id"].isin(evening)]
     met_day = float((day_due["status"] == "met").mean()) if len(day_due) else 1.0
-    note = _capacity_note(
-        district, risk, pd.DataFrame(daily), len(plan.squads.squads), within_end, met_day, cycle_target
-    )
-    missed = tasks.loc[tasks["status"] == "missed", "retailer_id"]
-    missed_evening = int(missed.isin(set(evening)).sum())
-    if missed_evening:
-        note += f" {missed_evening} of the {len(missed)} missed deadline(s) are at shops open only outside the shift."
-    n_evening = int(blind["retailer_id"].isin(set(evening)).sum())
-    if n_evening:
-        note += (
-            f" {n_evening} overdue retailer(s) open only outside the day shift (e.g. 19:00-24:00): "
-            "no day squad can inspect them; schedule an evening patrol."
-        )
+    note = _capacity_note(district, risk, daily, len(last_plan.squads.squads), within_end, met_day, cycle_target)
+    note += _evening_note(tasks, blind, evening)
     return SimulationReport(
         start=str(dates[0].date()),
-        days=days,
-        daily=pd.DataFrame(daily),
+        days=len(dates),
+        daily=daily,
         tasks=tasks,
         blind_spots=blind.reset_index(drop=True),
         within_cycle_end=within_end,
         deadlines_met=met,
         capacity_note=note,
         runtime_s=time.perf_counter() - started,
-        events=events,
+        events=state.events,
     )
+
+
+def _blind_spots(district: Any, final: pd.DataFrame, never_visited: set[str], evening: set[str]) -> pd.DataFrame:
+    """Retailers overdue at the end and never visited, with the reason."""
+    blind = district.retailers.loc[
+        district.retailers["retailer_id"].isin(never_visited),
+        ["retailer_id", "name", "address", "lon", "lat", "customer_class"],
+    ].merge(final[["retailer_id", "days_overdue"]], on="retailer_id", how="left")
+    blind["reason"] = np.where(
+        blind["retailer_id"].isin(evening),
+        "open only outside the shift: needs an evening patrol",
+        "not reached: squads' days were full with higher-priority visits",
+    )
+    return blind
+
+
+def _evening_note(tasks: pd.DataFrame, blind: pd.DataFrame, evening: set[str]) -> str:
+    """What the capacity note adds about shops open only outside the day shift ('' when none)."""
+    note = ""
+    missed = tasks.loc[tasks["status"] == "missed", "retailer_id"]
+    missed_evening = int(missed.isin(evening).sum())
+    if missed_evening:
+        note += f" {missed_evening} of the {len(missed)} missed deadline(s) are at shops open only outside the shift."
+    n_evening = int(blind["retailer_id"].isin(evening).sum())
+    if n_evening:
+        note += (
+            f" {n_evening} overdue retailer(s) open only outside the day shift (e.g. 19:00-24:00): "
+            "no day squad can inspect them; schedule an evening patrol."
+        )
+    return note
 
 
 def _daily_rates(events: pd.DataFrame, before: pd.Timestamp, window_days: int = 365) -> dict[str, float]:

@@ -22,6 +22,7 @@ import pandas as pd
 from gridmgmt.config import Settings, minutes_of_day
 from gridmgmt.loop.cycles import inspection_cycle_days
 from gridmgmt.loop.tasks import TASK_TYPES, deadlines, open_tasks
+from gridmgmt.text import text_or_blank
 
 __all__ = ["TASK_TYPES", "deadlines", "inspection_cycle_days", "open_tasks", "visit_candidates"]
 
@@ -78,7 +79,7 @@ def visit_candidates(
     tasks = open_tasks(events, before=date, settings=settings)
     for task in tasks.itertuples():
         overdue = int(np.busday_count(np.datetime64(task.deadline.date()), np.datetime64(date.date())))
-        note = _text(getattr(task, "note", ""))
+        note = text_or_blank(getattr(task, "note", ""))
         rows.append(
             {
                 "retailer_id": task.retailer_id,
@@ -131,8 +132,8 @@ def visit_candidates(
                     "deadline": date,
                     "days_overdue": 0,
                     "priority": PRIORITY["high_risk"] * (1 + float(reason["score"]) / 100),
-                    "checklist_zh": CHECKLIST["high_risk"][0].format(note=_text(reason.get("reason_1_zh"))),
-                    "checklist_en": CHECKLIST["high_risk"][1].format(note=_text(reason.get("reason_1_en"))),
+                    "checklist_zh": CHECKLIST["high_risk"][0].format(note=text_or_blank(reason.get("reason_1_zh"))),
+                    "checklist_en": CHECKLIST["high_risk"][1].format(note=text_or_blank(reason.get("reason_1_en"))),
                     "source_events": "",
                 }
             )
@@ -178,13 +179,6 @@ def visit_candidates(
         closing - merged["service_min"].to_numpy(), minutes_of_day(settings.shift.end)
     )
     return merged
-
-
-def _text(value: object) -> str:
-    """A note as text: None and NaN become ''."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return str(value)
 
 
 def opening_window_min(open_time: pd.Series, close_time: pd.Series) -> tuple[np.ndarray, np.ndarray]:

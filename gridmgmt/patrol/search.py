@@ -1,0 +1,178 @@
+"""How long and how the solver searches: stopping criteria and the OR-Tools search settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["MaxRuntime", "MaxSolutions", "SearchParams", "StopCriterion"]
+
+
+@dataclass(frozen=True)
+class StopCriterion:
+    """When to stop the search: a wall-clock limit, a solution count, or both (first hit wins).
+
+    A solution limit alone makes the search deterministic (no wall-clock dependence).
+    """
+
+    time_limit_s: float | None = None
+    solution_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s is None and self.solution_limit is None:
+            raise ValueError("a stopping criterion needs time_limit_s or solution_limit")
+
+
+def MaxRuntime(seconds: float) -> StopCriterion:
+    """Stop after ``seconds`` of wall-clock time."""
+    return StopCriterion(time_limit_s=float(seconds))
+
+
+def MaxSolutions(count: int) -> StopCriterion:
+    """Stop after ``count`` solutions (deterministic)."""
+    return StopCriterion(solution_limit=int(count))
+
+
+# Large-neighbourhood operators switched off by default: on Solomon at 4 s they cost more
+# time than they save (mean gap on R101 R105 RC101 RC105 R201 RC201: 6.29% with, 5.76% without).
+_LEAN_OPERATORS_OFF = (
+    "global_cheapest_insertion_path_lns",
+    "local_cheapest_insertion_path_lns",
+    "relocate_path_global_cheapest_insertion_insert_unperformed",
+    "global_cheapest_insertion_visit_types_lns",
+    "local_cheapest_insertion_visit_types_lns",
+    "shortest_path_swap_active",
+    "shortest_path_two_opt",
+    "swap_active_chain",
+)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Tuning of the OR-Tools search (defaults measured on the Solomon benchmark).
+
+    Measured at 10 s on R101 R105 RC101 RC105 R201 RC201 (mean distance gap to the
+    distance-only BKS): OR-Tools defaults with GLS lambda 0.1: 4.6%; lambda 0.2: 3.65%;
+    0.3: 3.85%; 0.5: 4.2%; lambda 0.2 and the three cheapest starts improved in turn: 3.3%
+    (the former default); generic tabu search: 8.2%. At 4 s: a PARALLEL_SAVINGS start is cheaper but
+    ends worse after GLS (7.3% vs 5.8%); neighbour-restricted operators (ratio 0.3): 23%;
+    ILS (SISR ruin) in OR-Tools 9.15 stopped at the first local optimum here: 7.9%.
+
+    Re-measured at 10 s on the hard R205 R211 RC204 RC208 R104 RC105 (one run each; single
+    runs move by 1-3 points with machine load): three starts improved in turn 5.5%; the
+    cheapest start only, GLS given all the time: 3.7% (lambda 0.1: 5.7%, 0.3: 3.4%); plus the
+    ``relocate_neighbors`` operator: 2.6% (the GLS set-up kept for ``iterated_local_search=False``;
+    with lambda 0.3: 5.2%, plus ``cross_exchange``: 3.6%); all eight lean-off operators back on:
+    8.0%; GLS penalty reset on new best: 7.9%; GLS penalties in operators: 5.7%;
+    multi-armed-bandit operator order: 7.4%. On R101 R105 RC101 RC201 R201 C104: 2.65% (three
+    starts: 3.35%). All 56 at 10 s: 2.53% (C1 0.70, C2 0.34, R1 3.21, R2 3.02, RC1 4.93, RC2 2.73).
+
+    Iterated local search done right: OR-Tools 9.15 runs it only in
+    ``RoutingModel.SolveWithIteratedLocalSearch`` (``SolveWithParameters`` and
+    ``SolveFromAssignmentWithParameters`` ignore ``use_iterated_local_search``, which is why the
+    ILS above looked stuck), and its improvement step runs the local-search metaheuristic to its
+    end, so it needs ``GREEDY_DESCENT`` (GLS would never return). On R109 at 8 s: GLS 4.0%, ILS
+    with greedy descent 1.2%. On RC108 R204 RC106 R207 R109 RC101 at 10 s, one worker (GLS:
+    6.6%): SISR ruin of 10 visits (strings up to 10), automatic temperatures 2.65% (initial
+    temperature 0.1 x the mean arc cost: 2.66%, 0.3 x: 3.1%, 1.0 x: 2.5%); ruin 5/5: 4.6%;
+    15/10: 2.5%; 20/15: 2.1%; 30/20: 1.4%; 30/10: 2.25%; 40/30: 2.7%. Soft or hard mandatory
+    visits: same (RC108 1.52 vs 1.55%). On 14 hard instances (those six and R107 RC107 R108
+    RC103 R110 RC206 R211 RC204; GLS 5.16%), one worker: 30/20 automatic temperatures 2.5%,
+    30/20 at 0.3 x: 1.9%. Two workers (both cores), 30/20 at 0.3 x plus: the same at automatic
+    temperatures 1.70%; 15/10 at 1.0 x 1.37% (the default); 15/10 at 1.0 x with
+    PARALLEL_CHEAPEST_INSERTION recreate 1.67%. On the six hard ones, ILS 30/20 plus a GLS
+    worker: the GLS worker never won. The default on all 56 at 10 s: 0.70%, 56/56 feasible (C1
+    0.00, C2 0.18, R1 0.54, R2 0.82, RC1 1.89, RC2 0.90); C1 and C2 at 10 s: 0.09%.
+
+    Parameters
+    ----------
+    first_solutions : tuple of str
+        OR-Tools first-solution strategies tried in turn (no local search); the cheapest
+        ``improve_starts`` starts are improved (with ILS: the cheapest one, rebuilt by the ILS;
+        a single strategy is not tried first). ``SWEEP`` needs coordinates and is invalid here.
+    first_solution_share : float
+        Share of the time limit the first-solution phase may use.
+    improve_starts : int
+        How many of the cheapest starts the metaheuristic improves in turn (time and solution
+        limit split evenly); the best result is kept.
+    metaheuristic : str
+        OR-Tools local-search metaheuristic (e.g. ``GUIDED_LOCAL_SEARCH``) when
+        ``iterated_local_search`` is off (the ILS improves with a greedy descent).
+    gls_lambda : float
+        ``guided_local_search_lambda_coefficient``.
+    operators_on, operators_off : tuple of str
+        Local-search operators (``use_*`` fields of ``local_search_operators``, without the
+        ``use_`` prefix) to switch on or off.
+    use_full_propagation : bool
+        Full constraint propagation during local search (slower, sometimes more robust).
+    neighbors_ratio : float
+        ``ls_operator_neighbors_ratio``: share of nearest neighbours local-search operators
+        consider for each node (1.0 = all).
+    iterated_local_search : bool
+        OR-Tools iterated local search (ruin and recreate, then a greedy descent; simulated
+        annealing decides which solution the next ruin starts from) instead of the single
+        metaheuristic.
+    ils_removed_visits, ils_max_sequence : int
+        SISR ruin (slack induction by string removals): average number of visits removed and
+        longest removed string.
+    ils_improve : bool
+        Run local search on each perturbed solution.
+    ils_temperature : float
+        Initial simulated-annealing temperature of the ILS acceptance, as a multiple of the mean
+        arc cost between distinct nodes (so independent of the cost unit); 0: OR-Tools'
+        automatic temperatures.
+    ils_final_temperature_ratio : float
+        Final temperature as a share of the initial one (exponential cooling over the time or
+        solution limit).
+    ils_recreate : str
+        First-solution strategy that re-inserts the removed visits (``LOCAL_CHEAPEST_INSERTION``,
+        ``PARALLEL_CHEAPEST_INSERTION``, ``SAVINGS``, ...).
+    mandatory_penalty : int or None
+        Cost of leaving out a mandatory visit (it is then reported as dropped); default: a
+        large multiple of the largest cost so it is only dropped when it cannot be served.
+    hard_mandatory : bool
+        Once a start serving every mandatory visit is found, improve it with mandatory visits
+        as hard constraints (no drop moves) instead of large drop penalties.
+    log_search : bool
+        Let OR-Tools log its search.
+    workers : int or None
+        Independent searches run at the same time, each with the full limit, the best kept
+        (lowest cost, then lowest worker index: deterministic under a solution limit). Worker 0
+        runs in this process, the others in helper processes started once and kept (plain
+        interpreters: the caller's main module is not re-imported). None: one per core, at most
+        2. 1: in this process only.
+    portfolio : tuple of mapping
+        Settings of workers 1, 2, ... as overrides of these (cycled); worker 0 runs these.
+        Default: a smaller ruin (15 visits, strings up to 10) and a hotter start (1.0).
+    """
+
+    first_solutions: tuple[str, ...] = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "SAVINGS")
+    first_solution_share: float = 0.1
+    improve_starts: int = 1
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    gls_lambda: float = 0.2
+    operators_on: tuple[str, ...] = ("relocate_neighbors",)
+    operators_off: tuple[str, ...] = _LEAN_OPERATORS_OFF
+    use_full_propagation: bool = False
+    neighbors_ratio: float = 1.0
+    iterated_local_search: bool = True
+    ils_removed_visits: int = 30
+    ils_max_sequence: int = 20
+    ils_improve: bool = True
+    ils_temperature: float = 0.3
+    ils_final_temperature_ratio: float = 1e-4
+    ils_recreate: str = "LOCAL_CHEAPEST_INSERTION"
+    mandatory_penalty: int | None = None
+    hard_mandatory: bool = True
+    log_search: bool = False
+    workers: int | None = None
+    portfolio: tuple[Mapping[str, object], ...] = (
+        {"ils_removed_visits": 15, "ils_max_sequence": 10, "ils_temperature": 1.0},
+    )
+
+    def num_workers(self) -> int:
+        """Number of parallel searches: ``workers``, or by default one per core up to 2."""
+        if self.workers is not None:
+            return max(1, int(self.workers))
+        return max(1, min(2, os.cpu_count() or 1))
