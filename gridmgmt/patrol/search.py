@@ -52,38 +52,13 @@ _LEAN_OPERATORS_OFF = (
 class SearchParams:
     """Tuning of the OR-Tools search (defaults measured on the Solomon benchmark).
 
-    Measured at 10 s on R101 R105 RC101 RC105 R201 RC201 (mean distance gap to the
-    distance-only BKS): OR-Tools defaults with GLS lambda 0.1: 4.6%; lambda 0.2: 3.65%;
-    0.3: 3.85%; 0.5: 4.2%; lambda 0.2 and the three cheapest starts improved in turn: 3.3%
-    (the former default); generic tabu search: 8.2%. At 4 s: a PARALLEL_SAVINGS start is cheaper but
-    ends worse after GLS (7.3% vs 5.8%); neighbour-restricted operators (ratio 0.3): 23%;
-    ILS (SISR ruin) in OR-Tools 9.15 stopped at the first local optimum here: 7.9%.
-
-    Re-measured at 10 s on the hard R205 R211 RC204 RC208 R104 RC105 (one run each; single
-    runs move by 1-3 points with machine load): three starts improved in turn 5.5%; the
-    cheapest start only, GLS given all the time: 3.7% (lambda 0.1: 5.7%, 0.3: 3.4%); plus the
-    ``relocate_neighbors`` operator: 2.6% (the GLS set-up kept for ``iterated_local_search=False``;
-    with lambda 0.3: 5.2%, plus ``cross_exchange``: 3.6%); all eight lean-off operators back on:
-    8.0%; GLS penalty reset on new best: 7.9%; GLS penalties in operators: 5.7%;
-    multi-armed-bandit operator order: 7.4%. On R101 R105 RC101 RC201 R201 C104: 2.65% (three
-    starts: 3.35%). All 56 at 10 s: 2.53% (C1 0.70, C2 0.34, R1 3.21, R2 3.02, RC1 4.93, RC2 2.73).
-
-    Iterated local search done right: OR-Tools 9.15 runs it only in
-    ``RoutingModel.SolveWithIteratedLocalSearch`` (``SolveWithParameters`` and
-    ``SolveFromAssignmentWithParameters`` ignore ``use_iterated_local_search``, which is why the
-    ILS above looked stuck), and its improvement step runs the local-search metaheuristic to its
-    end, so it needs ``GREEDY_DESCENT`` (GLS would never return). On R109 at 8 s: GLS 4.0%, ILS
-    with greedy descent 1.2%. On RC108 R204 RC106 R207 R109 RC101 at 10 s, one worker (GLS:
-    6.6%): SISR ruin of 10 visits (strings up to 10), automatic temperatures 2.65% (initial
-    temperature 0.1 x the mean arc cost: 2.66%, 0.3 x: 3.1%, 1.0 x: 2.5%); ruin 5/5: 4.6%;
-    15/10: 2.5%; 20/15: 2.1%; 30/20: 1.4%; 30/10: 2.25%; 40/30: 2.7%. Soft or hard mandatory
-    visits: same (RC108 1.52 vs 1.55%). On 14 hard instances (those six and R107 RC107 R108
-    RC103 R110 RC206 R211 RC204; GLS 5.16%), one worker: 30/20 automatic temperatures 2.5%,
-    30/20 at 0.3 x: 1.9%. Two workers (both cores), 30/20 at 0.3 x plus: the same at automatic
-    temperatures 1.70%; 15/10 at 1.0 x 1.37% (the default); 15/10 at 1.0 x with
-    PARALLEL_CHEAPEST_INSERTION recreate 1.67%. On the six hard ones, ILS 30/20 plus a GLS
-    worker: the GLS worker never won. The default on all 56 at 10 s: 0.70%, 56/56 feasible (C1
-    0.00, C2 0.18, R1 0.54, R2 0.82, RC1 1.89, RC2 0.90); C1 and C2 at 10 s: 0.09%.
+    The defaults run OR-Tools' iterated local search (SISR ruin of about 15-30 visits, greedy
+    descent, simulated-annealing acceptance) because, on the hard Solomon instances at 10 s, it
+    beat guided local search by several points of gap; guided local search stays available with
+    ``iterated_local_search=False``. ILS runs only through
+    ``RoutingModel.SolveWithIteratedLocalSearch`` (``SolveWithParameters`` ignores the flag) and
+    needs a greedy-descent improvement step. The measurements behind each default are in
+    ``docs/routing_tuning.md``.
 
     Parameters
     ----------
