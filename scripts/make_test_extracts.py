@@ -27,7 +27,11 @@ import osmium
 CUTS = (
     ("monaco.osm.pbf", "monaco_centre_clipped.osm.pbf", (7.4200, 43.7300, 7.4320, 43.7420)),
     ("beijing_haidian_wudaokou.osm", "wudaokou_clipped.osm", (116.3150, 39.9970, 116.3250, 40.0060)),
+    ("monaco.osm.pbf", "monaco_district_clipped.osm.pbf", (7.4050, 43.7230, 7.4400, 43.7520)),
 )
+#: Real shops and eateries of a cut, as a bare retailer list (the "own district" tests' retailers).
+SHOP_LISTS = (("monaco_district_clipped.osm.pbf", "monaco_district_shops.csv"),)
+SHOP_AMENITIES = {"cafe", "bar", "pub", "fast_food", "restaurant", "pharmacy", "fuel"}
 
 
 def clip_simple(source: Path, target: Path, bbox: tuple[float, float, float, float]) -> dict[str, int]:
@@ -62,6 +66,18 @@ def clip_simple(source: Path, target: Path, bbox: tuple[float, float, float, flo
     return counts
 
 
+def shop_list(source: Path, target: Path) -> int:
+    """Write the ``shop=*`` nodes and the eateries, pharmacies and fuel stations of ``source`` as a
+    retailer list (retailer_id, name, lon, lat); returns the number of rows."""
+    rows = []
+    for node in osmium.FileProcessor(str(source), osmium.osm.NODE):
+        if "shop" in node.tags or node.tags.get("amenity") in SHOP_AMENITIES:
+            name = node.tags.get("name", node.tags.get("shop", node.tags.get("amenity", "")))
+            rows.append(f"OSM{node.id},{name.replace(',', ' ')},{node.location.lon:.7f},{node.location.lat:.7f}")
+    target.write_text("retailer_id,name,lon,lat\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return len(rows)
+
+
 def main() -> None:
     """Write every cut in ``CUTS``."""
     root = Path(__file__).resolve().parents[1]
@@ -74,6 +90,8 @@ def main() -> None:
         counts = clip_simple(args.src / source, args.out / target, bbox)
         size = (args.out / target).stat().st_size
         print(f"{target}: {counts} ({size:,} bytes)")
+    for source, target in SHOP_LISTS:
+        print(f"{target}: {shop_list(args.out / source, args.out / target)} retailers")
 
 
 if __name__ == "__main__":

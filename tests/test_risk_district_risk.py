@@ -67,3 +67,34 @@ def test_a_correction_into_another_type_removes_the_violation() -> None:
         ]
     )
     assert violation_points(district, AS_OF)["event_id"].tolist() == ["E3"]
+
+
+def test_too_few_violations_give_no_hotspots_and_say_why() -> None:
+    """A district with little history gets an empty hotspot layer and the reason, not an error."""
+    from gridmgmt.risk.district_risk import risk_hotspots
+
+    district = _district([_event("E1", "R1", "2026-05-02T10:00", outcome="violation", severity="minor")])
+    district.boundary = None  # never reached: too few points to test
+    result = risk_hotspots(district, AS_OF)
+    assert len(result.cells) == 0 and result.n_points == 1
+    assert "hotspots need at least" in result.notes[0]
+
+
+def test_scores_without_any_history_say_so() -> None:
+    """No event before the date: scores rest on static evidence, and every retailer's reasons say so."""
+    import geopandas as gpd
+
+    from gridmgmt.config import RiskWeights
+    from gridmgmt.risk.scores import NO_HISTORY_REASON, risk_scores
+
+    table = pd.DataFrame({"retailer_id": ["R1", "R2"], "lon": [106.70, 106.71], "lat": [26.57, 26.58]})
+    table = table.assign(business_type="grocery", customer_class=["A", "D"], open_time="08:00", close_time="21:00")
+    retailers = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
+    events = _district([_event("E1", "R1", "2027-01-05T10:00", outcome="violation")]).events  # after the date
+    orders = pd.DataFrame(columns=["retailer_id", "week", "cartons"])
+    scores = risk_scores(
+        retailers, events, orders, as_of=AS_OF, weights=RiskWeights(), crs=retailers.estimate_utm_crs()
+    )
+    reasons = scores[["reason_1_en", "reason_2_en", "reason_3_en"]]
+    assert (reasons == NO_HISTORY_REASON[1]).sum(axis=1).tolist() == [1, 1]
+    assert (scores[["reason_1_zh", "reason_2_zh", "reason_3_zh"]] == NO_HISTORY_REASON[0]).any(axis=1).all()

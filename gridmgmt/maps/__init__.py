@@ -14,7 +14,7 @@ Domain maps (grids, risk, routes) build on the modules here:
 
 from __future__ import annotations
 
-from gridmgmt.maps.base import COORD_DECIMALS, MapInfo, map_info, new_map, to_map_geometry, to_map_lonlat
+from gridmgmt.maps.base import COORD_DECIMALS, MapInfo, fit_to, map_info, new_map, to_map_geometry, to_map_lonlat
 from gridmgmt.maps.escape import check_color, esc, escape_frame, popup_html
 from gridmgmt.maps.labels import LABELS, label, labels_of, register_labels
 from gridmgmt.maps.layers import add_geojson, add_heat, add_layer_control, add_legend, add_points
@@ -35,6 +35,7 @@ __all__ = [
     "esc",
     "escape_frame",
     "external_urls",
+    "fit_to",
     "label",
     "labels_of",
     "map_info",

@@ -180,6 +180,17 @@ def to_map_lonlat(m: folium.Map, lon: Sequence[float] | np.ndarray, lat: Sequenc
     return np.round(x, COORD_DECIMALS), np.round(y, COORD_DECIMALS)
 
 
+def fit_to(m: folium.Map, lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray) -> None:
+    """Open the map on what it shows: fit its view to the extent of these WGS-84 points.
+
+    Without points (e.g. an empty plan) the map keeps its centre and zoom.
+    """
+    x, y = to_map_lonlat(m, np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.any():
+        m.fit_bounds([[float(y[ok].min()), float(x[ok].min())], [float(y[ok].max()), float(x[ok].max())]])
+
+
 def to_map_geometry(m: folium.Map, geometry):
     """Shapely geometries (array or GeoSeries, WGS-84) in the map's display coordinates, rounded."""
     import shapely

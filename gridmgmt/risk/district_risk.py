@@ -11,7 +11,7 @@ import pandas as pd
 
 from gridmgmt.inputs.district import District
 from gridmgmt.risk.backtest import standard_backtest
-from gridmgmt.risk.hotspots import HotspotResult, find_hotspots, points_from_table
+from gridmgmt.risk.hotspots import MIN_POINTS, HotspotResult, find_hotspots, points_from_table
 from gridmgmt.risk.scores import effective_violations, risk_scores
 
 
@@ -68,8 +68,17 @@ def violation_points(district: District, as_of: str, *, days: int = 365) -> pd.D
 
 
 def risk_hotspots(district: District, as_of: str, *, seed: int = 0, **options) -> HotspotResult:
-    """Gi* hotspots of the last year's violations (options: :func:`gridmgmt.risk.hotspots.find_hotspots`)."""
-    points = points_from_table(violation_points(district, as_of), file="events (violations)")
+    """Gi* hotspots of the last year's violations (options: :func:`gridmgmt.risk.hotspots.find_hotspots`).
+
+    With fewer than :data:`gridmgmt.risk.hotspots.MIN_POINTS` violations (a district with little or
+    no history) there are no hotspot statistics: the result has no cells and says why in ``notes``.
+    """
+    table = violation_points(district, as_of)
+    if len(table) < MIN_POINTS:
+        return HotspotResult.none_found(
+            len(table), f"{len(table)} violations in the last year: hotspots need at least {MIN_POINTS}"
+        )
+    points = points_from_table(table, file="events (violations)")
     return find_hotspots(points, boundary=district.boundary, seed=seed, source="violations", **options)
 
 

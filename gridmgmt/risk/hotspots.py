@@ -112,6 +112,13 @@ class HotspotResult:
     notes: list[str] = field(default_factory=list)
     point_cell_id: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
 
+    @classmethod
+    def none_found(cls, n_points: int, reason: str) -> HotspotResult:
+        """No hotspot statistics (too few points): empty cells and the reason in ``notes``."""
+        columns = ["cell_id", "count", "area_share", "gi_z", "p_value", "p_fdr", "hotspot_class", "kde_per_km2"]
+        cells = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs="EPSG:4326")
+        return cls(cells=cells, kde_peak={}, scale_info={"skipped": reason}, n_points=n_points, notes=[reason])
+
     def summary(self) -> dict[str, int]:
         """Number of cells in each hotspot class (every class listed, zeros included)."""
         counts = self.cells["hotspot_class"].value_counts()

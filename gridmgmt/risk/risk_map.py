@@ -73,6 +73,8 @@ def risk_map(
     centre_wgs = gpd.GeoSeries([centre], crs=boundary.estimate_utm_crs()).to_crs(4326).iloc[0]
     title = f"{maps.label('risk_map_title', lang)} · {maps.label('as_of', lang)} {as_of}"
     m = maps.new_map((centre_wgs.x, centre_wgs.y), zoom=13, tiles=tiles, lang=lang, title=title)
+    b = boundary.to_crs(4326).total_bounds
+    maps.fit_to(m, [b[0], b[2], *retailers["lon"]], [b[1], b[3], *retailers["lat"]])
     maps.add_geojson(
         m,
         boundary,

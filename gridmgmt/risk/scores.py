@@ -52,6 +52,7 @@ CLASS_RISK = {"B": 0.4, "C": 0.7, "D": 1.0}
 SPIKE_RATIO = 2.0  # the national warning rule: 200%
 SPIKE_MIN_CARTONS = 20.0
 NEW_RETAILER_DAYS = 28
+NO_HISTORY_REASON = ("尚无历史记录（仅按静态信息评分）", "no history yet (static evidence only)")
 MIN_REASON_POINTS = 1.0  # a component adding less than this is not named as a reason
 
 _REASONS = {
@@ -142,7 +143,8 @@ def score_components(
     out = pd.DataFrame(index=ids)
 
     violations = past.loc[past["type"] == "violation"]
-    severity = violations.get("severity", pd.Series("", index=violations.index)).map(SEVERITY_WEIGHT).fillna(1.0)
+    severity = violations.get("severity", pd.Series("", index=violations.index)).map(SEVERITY_WEIGHT)
+    severity = severity.astype(float).fillna(1.0)
     v = (
         (severity * _decayed(violations["age_days"], weights.violation_half_life_days))
         .groupby(violations["retailer_id"])
@@ -250,6 +252,8 @@ def risk_scores(
                 table[f"reason_{rank + 1}_{lang}"] = np.where(shown, texts[rows, col], "")
             else:
                 table[f"reason_{rank + 1}_{lang}"] = ""
+    if not _has_history(events, as_of):
+        _add_reason(table, NO_HISTORY_REASON)
     first = [
         "score",
         "level",
@@ -262,6 +266,25 @@ def risk_scores(
         "last_inspection",
     ]
     return table[first + [c for c in table.columns if c not in first]].reset_index()
+
+
+def _has_history(events: pd.DataFrame, as_of: str | pd.Timestamp) -> bool:
+    """True when the log holds any event before ``as_of``."""
+    if events is None or events.empty:
+        return False
+    return bool((pd.to_datetime(events["time"], errors="coerce") < pd.Timestamp(as_of).normalize()).any())
+
+
+def _add_reason(table: pd.DataFrame, texts: tuple[str, str]) -> None:
+    """Put ``texts`` (zh, en) into each retailer's first empty reason slot (the third when all are taken)."""
+    placed = np.zeros(len(table), dtype=bool)
+    for rank in (1, 2, 3):
+        free = ~placed & (table[f"reason_{rank}_en"].to_numpy(dtype=object) == "")
+        if rank == 3:
+            free = ~placed
+        for lang, text in zip(("zh", "en"), texts, strict=True):
+            table.loc[free, f"reason_{rank}_{lang}"] = text
+        placed |= free
 
 
 # ----------------------------------------------------------------------------- calibration
