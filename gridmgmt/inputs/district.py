@@ -91,7 +91,8 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
     boundary = load_boundary(settings.path("boundary"))
     retailers = load_retailers(settings.path("retailers"), coords=settings.coords.retailers, boundary=boundary)
     ids = set(retailers["retailer_id"])
-    events = load_events(settings.path("events"), retailer_ids=ids) if files.events else _empty_events()
+    events = load_events(settings.path("events"), retailer_ids=ids) if files.events else None
+    events = events if events is not None and len(events) else _empty_events()  # header only = no history
     if store is not None and Path(store).exists():
         from gridmgmt.inputs.events import stored_events
         from gridmgmt.store import Store
@@ -99,11 +100,9 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
         appended = stored_events(Store(store))
         if len(appended):
             events = pd.concat([events, appended], ignore_index=True)
-    orders = (
-        load_orders(settings.path("orders"), retailer_ids=ids)
-        if files.orders
-        else pd.DataFrame(columns=["retailer_id", "week", "cartons"])
-    )
+    orders = load_orders(settings.path("orders"), retailer_ids=ids) if files.orders else None
+    if orders is None or not len(orders):  # header only = no orders
+        orders = pd.DataFrame(columns=["retailer_id", "week", "cartons"])
     depots = load_depots(settings.path("depots"), coords=settings.coords.depots)
     staff = load_staff(settings.path("staff"), depot_ids=set(depots["depot_id"]))
     subdistricts = _none_if_empty(gpd.read_file(settings.path("subdistricts"))) if files.subdistricts else None
