@@ -95,3 +95,40 @@ def test_outside_china_unchanged():
     """GCJ-02 leaves points outside China unchanged (London)."""
     lon, lat = wgs84_to_gcj02(-0.1276, 51.5072)
     assert (lon, lat) == (-0.1276, 51.5072)
+
+
+@pytest.mark.parametrize("system, convert", [("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)])
+def test_amap_and_baidu_retailers_line_up_with_a_real_osm_network(tmp_path, system, convert) -> None:
+    """Real Beijing shops given in GCJ-02/BD-09 snap to the real OSM streets at street scale once converted.
+
+    Read as if they were WGS-84 (a forgotten --coords), the same points land hundreds of metres off.
+    """
+    from pathlib import Path
+
+    import osmium
+    import pandas as pd
+
+    from gridmgmt.inputs.retailers import load_retailers
+    from gridmgmt.network import load_network, snap_points
+
+    extract = Path(__file__).resolve().parent / "data" / "osm" / "wudaokou_clipped.osm"
+    shops = [
+        (f"OSM{n.id}", n.location.lon, n.location.lat)
+        for n in osmium.FileProcessor(str(extract), osmium.osm.NODE)
+        if "shop" in n.tags or "amenity" in n.tags
+    ]
+    ids, lon, lat = map(np.array, zip(*shops, strict=True))
+    shifted_lon, shifted_lat = convert(lon, lat)
+    table = pd.DataFrame({"retailer_id": ids, "name": ids, "lon": shifted_lon, "lat": shifted_lat})
+    path = tmp_path / "retailers.csv"
+    table.to_csv(path, index=False)
+    graph = load_network(extract, cache_dir=tmp_path / "cache")
+
+    right = load_retailers(path, coords=system)
+    wrong = load_retailers(path, coords="wgs84")
+    near = snap_points(graph, right["lon"].to_numpy(), right["lat"].to_numpy(), far_snap_m=1e9)["snap_dist_m"]
+    off = snap_points(graph, wrong["lon"].to_numpy(), wrong["lat"].to_numpy(), far_snap_m=1e9)["snap_dist_m"]
+    assert len(shops) >= 30
+    assert near.median() < 40  # street scale: shops sit beside their street
+    assert near.quantile(0.9) < 100
+    assert off.median() > 3 * near.median() and np.hypot(shifted_lon - lon, shifted_lat - lat).min() * 85_000 > 300
