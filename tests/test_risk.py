@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 
 from gridmgmt.config import RiskWeights
-from gridmgmt.risk.scores import order_flags, risk_scores
+from gridmgmt.risk.district_risk import risk_inputs
+from gridmgmt.risk.scores import RiskInputs, order_flags, risk_scores
 
 CRS = "EPSG:32648"
 
@@ -70,7 +73,7 @@ def test_recent_violation_raises_score_and_is_the_top_reason() -> None:
     """A retailer with a recent violation scores higher than one without, and says why in zh and en."""
     retailers = _retailers()
     events = _events([("R0", "2026-11-20T10:00", "violation")])
-    scores = risk_scores(retailers, events, NO_ORDERS, as_of="2026-12-01", weights=RiskWeights(), crs=CRS)
+    scores = risk_scores(RiskInputs(retailers, events, NO_ORDERS, RiskWeights(), CRS), as_of="2026-12-01")
     by_id = scores.set_index("retailer_id")
     assert by_id.loc["R0", "score"] > by_id.loc["R1", "score"] + 10
     assert "违规" in by_id.loc["R0", "reason_1_zh"]
@@ -83,7 +86,7 @@ def test_violation_weight_decays_with_age() -> None:
     """An old violation counts less than a recent one (half-life from district.toml)."""
     retailers = _retailers(2)
     events = _events([("R0", "2026-11-25T10:00", "violation"), ("R1", "2025-12-01T10:00", "violation")])
-    scores = risk_scores(retailers, events, NO_ORDERS, as_of="2026-12-01", weights=RiskWeights(), crs=CRS)
+    scores = risk_scores(RiskInputs(retailers, events, NO_ORDERS, RiskWeights(), CRS), as_of="2026-12-01")
     by_id = scores.set_index("retailer_id")
     assert by_id.loc["R0", "score"] > by_id.loc["R1", "score"] > 0
 
@@ -94,7 +97,7 @@ def test_near_repeat_reaches_neighbours_only() -> None:
     retailers.loc[1, ["lon"]] = 106.711  # about 100 m from R0
     retailers = retailers.set_geometry(gpd.points_from_xy(retailers["lon"], retailers["lat"]), crs=4326)
     events = _events([("R0", "2026-11-20T10:00", "violation")])
-    scores = risk_scores(retailers, events, NO_ORDERS, as_of="2026-12-01", weights=RiskWeights(), crs=CRS)
+    scores = risk_scores(RiskInputs(retailers, events, NO_ORDERS, RiskWeights(), CRS), as_of="2026-12-01")
     near = scores.set_index("retailer_id")["c_near_repeat"]
     assert near["R1"] > 0.1
     assert near["R0"] == 0 and near["R2"] == 0
@@ -105,11 +108,11 @@ def test_nothing_after_the_date_leaks(demo_district) -> None:
     d = demo_district
     date = "2026-06-01"
     cut = pd.Timestamp(date)
-    kwargs = {"as_of": date, "weights": d.settings.risk_weights, "crs": d.crs, "schools": d.schools}
-    full = risk_scores(d.retailers, d.events, d.orders, **kwargs)
+    inputs = risk_inputs(d)
+    full = risk_scores(inputs, as_of=date)
     past_events = d.events.loc[pd.to_datetime(d.events["time"]) < cut]
     past_orders = d.orders.loc[pd.to_datetime(d.orders["week"]) + pd.Timedelta(days=7) <= cut]
-    trimmed = risk_scores(d.retailers, past_events, past_orders, **kwargs)
+    trimmed = risk_scores(replace(inputs, events=past_events, orders=past_orders), as_of=date)
     assert len(past_events) < len(d.events)
     pd.testing.assert_series_equal(full["score"], trimmed["score"])
     levels = full["level"].value_counts(normalize=True)
@@ -151,13 +154,14 @@ def test_calibration_uses_only_the_past(demo_district) -> None:
     d = demo_district
     date = "2026-06-01"
     cut = pd.Timestamp(date)
-    kwargs = {"as_of": date, "weights": d.settings.risk_weights, "crs": d.crs, "schools": d.schools}
+    inputs = risk_inputs(d)
     past_events = d.events.loc[pd.to_datetime(d.events["time"]) < cut]
     past_orders = d.orders.loc[pd.to_datetime(d.orders["week"]) + pd.Timedelta(days=7) <= cut]
-    model = fit_expected_violations(d.retailers, past_events, past_orders, **kwargs)
+    past = replace(inputs, events=past_events, orders=past_orders)
+    model = fit_expected_violations(past, as_of=date)
     assert model.training_rows == 3 * len(d.retailers)
-    full = expected_violations(d.retailers, d.events, d.orders, **kwargs)
-    trimmed = expected_violations(d.retailers, past_events, past_orders, model=model, **kwargs)
+    full = expected_violations(inputs, as_of=date)
+    trimmed = expected_violations(past, as_of=date, model=model)
     pd.testing.assert_series_equal(full, trimmed)
     assert full.sum() > 0
     coef = model.coefficients()

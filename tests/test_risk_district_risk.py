@@ -85,16 +85,30 @@ def test_scores_without_any_history_say_so() -> None:
     import geopandas as gpd
 
     from gridmgmt.config import RiskWeights
-    from gridmgmt.risk.scores import NO_HISTORY_REASON, risk_scores
+    from gridmgmt.risk.scores import NO_HISTORY_REASON, RiskInputs, risk_scores
 
     table = pd.DataFrame({"retailer_id": ["R1", "R2"], "lon": [106.70, 106.71], "lat": [26.57, 26.58]})
     table = table.assign(business_type="grocery", customer_class=["A", "D"], open_time="08:00", close_time="21:00")
     retailers = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
     events = _district([_event("E1", "R1", "2027-01-05T10:00", outcome="violation")]).events  # after the date
     orders = pd.DataFrame(columns=["retailer_id", "week", "cartons"])
-    scores = risk_scores(
-        retailers, events, orders, as_of=AS_OF, weights=RiskWeights(), crs=retailers.estimate_utm_crs()
-    )
+    inputs = RiskInputs(retailers, events, orders, RiskWeights(), crs=retailers.estimate_utm_crs())
+    scores = risk_scores(inputs, as_of=AS_OF)
     reasons = scores[["reason_1_en", "reason_2_en", "reason_3_en"]]
     assert (reasons == NO_HISTORY_REASON[1]).sum(axis=1).tolist() == [1, 1]
     assert (scores[["reason_1_zh", "reason_2_zh", "reason_3_zh"]] == NO_HISTORY_REASON[0]).any(axis=1).all()
+
+
+def test_risk_inputs_take_the_districts_tables_and_settings() -> None:
+    """risk_inputs passes the district's own frames, risk weights, metric CRS and schools, unchanged."""
+    from gridmgmt.config import RiskWeights
+    from gridmgmt.risk.district_risk import risk_inputs
+
+    district = _district([_event("E1", "R1", "2026-05-02T10:00", outcome="violation")])
+    district.orders = pd.DataFrame(columns=["retailer_id", "week", "cartons"])
+    district.settings = SimpleNamespace(risk_weights=RiskWeights(violation=40.0))
+    district.crs, district.schools = "EPSG:32648", None
+    inputs = risk_inputs(district)
+    assert inputs.retailers is district.retailers and inputs.events is district.events
+    assert inputs.orders is district.orders and inputs.schools is None
+    assert inputs.weights.violation == 40.0 and inputs.crs == "EPSG:32648"

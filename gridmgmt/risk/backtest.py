@@ -24,13 +24,12 @@ import shapely
 from pyproj import CRS
 from sklearn.metrics import roc_auc_score
 
-from gridmgmt.config import RiskWeights
-from gridmgmt.risk.scores import effective_violations, expected_violations, risk_scores
+from gridmgmt.risk.scores import RiskInputs, effective_violations, expected_violations, risk_scores
 
 AREA_SHARES = (0.05, 0.10)
 
 
-def square_cells(boundary: gpd.GeoDataFrame, *, cell_m: float, crs: CRS) -> gpd.GeoDataFrame:
+def square_cells(boundary: gpd.GeoDataFrame, *, cell_m: float, crs: CRS | str) -> gpd.GeoDataFrame:
     """Square cells of ``cell_m`` metres covering the boundary, clipped to it (metric CRS)."""
     shape = boundary.to_crs(crs).union_all()
     x0, y0, x1, y1 = shape.bounds
@@ -71,13 +70,11 @@ def area_metrics(
 
 
 def run_backtest(
-    retailers: gpd.GeoDataFrame,
-    events: pd.DataFrame,
+    inputs: RiskInputs,
     boundary: gpd.GeoDataFrame,
     models: dict[str, pd.Series | Callable[[gpd.GeoDataFrame], np.ndarray]],
     *,
     cutoff: str | pd.Timestamp,
-    crs: CRS,
     horizon_days: int = 90,
     cell_m: float = 250.0,
     count_grid_days: int = 365,
@@ -85,15 +82,17 @@ def run_backtest(
 ) -> pd.DataFrame:
     """Evaluate retailer-level models (score Series indexed by retailer_id) on the next ``horizon_days``.
 
-    Adds the baselines ``count_grid`` (past violations per cell in the last ``count_grid_days``)
-    and ``random``. Returns one row per model with hit rates, PAI and AUC.
+    Reads the retailers, the event log and the metric CRS of ``inputs``. Adds the baselines
+    ``count_grid`` (past violations per cell in the last ``count_grid_days``) and ``random``.
+    Returns one row per model with hit rates, PAI and AUC.
     """
     cutoff = pd.Timestamp(cutoff).normalize()
-    violations = effective_violations(events)  # a correction is not a second violation
+    retailers = inputs.retailers
+    violations = effective_violations(inputs.events)  # a correction is not a second violation
     times = pd.to_datetime(violations["time"])
     future = violations.loc[(times >= cutoff) & (times < cutoff + pd.Timedelta(days=horizon_days))]
     past = violations.loc[(times < cutoff) & (times >= cutoff - pd.Timedelta(days=count_grid_days))]
-    cells = square_cells(boundary, cell_m=cell_m, crs=crs)
+    cells = square_cells(boundary, cell_m=cell_m, crs=inputs.crs)
     ids = retailers["retailer_id"].astype(str).to_numpy()
     cell = _cell_of(retailers.reset_index(drop=True), cells)
     n_cells = len(cells)
@@ -139,15 +138,10 @@ def truth_column(ground_truth: pd.DataFrame, cutoff: str | pd.Timestamp) -> str:
 
 
 def standard_backtest(
-    retailers: gpd.GeoDataFrame,
-    events: pd.DataFrame,
-    orders: pd.DataFrame,
+    inputs: RiskInputs,
     boundary: gpd.GeoDataFrame,
     *,
     cutoff: str | pd.Timestamp,
-    weights: RiskWeights,
-    crs: CRS,
-    schools: gpd.GeoDataFrame | None = None,
     ground_truth: pd.DataFrame | None = None,
     horizon_days: int = 90,
     cell_m: float = 250.0,
@@ -161,17 +155,14 @@ def standard_backtest(
     90 days after the cutoff when the ground truth has that column, else ``true_risk``),
     ``count_grid`` and ``random``. Returns the table of :func:`run_backtest`.
     """
-    kwargs = {"as_of": cutoff, "weights": weights, "crs": crs, "schools": schools}
-    ours = risk_scores(retailers, events, orders, **kwargs).set_index("retailer_id")
-    past = risk_scores(retailers, events, orders, components=("violation",), **kwargs).set_index("retailer_id")
+    ours = risk_scores(inputs, as_of=cutoff).set_index("retailer_id")
+    past = risk_scores(inputs, as_of=cutoff, components=("violation",)).set_index("retailer_id")
     models: dict[str, pd.Series] = {
-        "gridmgmt": expected_violations(retailers, events, orders, horizon_days=horizon_days, **kwargs),
+        "gridmgmt": expected_violations(inputs, as_of=cutoff, horizon_days=horizon_days),
         "gridmgmt_score": ours["score"],
         "past_violations": past["score"],
     }
     if ground_truth is not None:
         truth = ground_truth.assign(retailer_id=ground_truth["retailer_id"].astype(str)).set_index("retailer_id")
         models["ground_truth"] = pd.to_numeric(truth[truth_column(ground_truth, cutoff)], errors="coerce")
-    return run_backtest(
-        retailers, events, boundary, models, cutoff=cutoff, crs=crs, horizon_days=horizon_days, cell_m=cell_m, seed=seed
-    )
+    return run_backtest(inputs, boundary, models, cutoff=cutoff, horizon_days=horizon_days, cell_m=cell_m, seed=seed)

@@ -12,20 +12,24 @@ import pandas as pd
 from gridmgmt.inputs.district import District
 from gridmgmt.risk.backtest import standard_backtest
 from gridmgmt.risk.hotspots import MIN_POINTS, HotspotResult, find_hotspots, points_from_table
-from gridmgmt.risk.scores import effective_violations, risk_scores
+from gridmgmt.risk.scores import RiskInputs, effective_violations, risk_scores
 
 
-def score_risk(district: District, as_of: str) -> pd.DataFrame:
-    """Risk scores of every retailer of ``district`` as of ``as_of`` (YYYY-MM-DD)."""
-    return risk_scores(
-        district.retailers,
-        district.events,
-        district.orders,
-        as_of=as_of,
+def risk_inputs(district: District) -> RiskInputs:
+    """What the risk functions read from ``district``: retailers, events, orders, weights, metric CRS, schools."""
+    return RiskInputs(
+        retailers=district.retailers,
+        events=district.events,
+        orders=district.orders,
         weights=district.settings.risk_weights,
         crs=district.crs,
         schools=district.schools,
     )
+
+
+def score_risk(district: District, as_of: str) -> pd.DataFrame:
+    """Risk scores of every retailer of ``district`` as of ``as_of`` (YYYY-MM-DD)."""
+    return risk_scores(risk_inputs(district), as_of=as_of)
 
 
 def risk_trend(district: District, as_of: str, *, months: int = 6) -> pd.DataFrame:
@@ -85,14 +89,9 @@ def risk_hotspots(district: District, as_of: str, *, seed: int = 0, **options) -
 def backtest_table(district: District, cutoff: str, *, horizon_days: int = 90, cell_m: float = 250.0) -> pd.DataFrame:
     """Backtest at ``cutoff`` (see :func:`gridmgmt.risk.backtest.standard_backtest`)."""
     return standard_backtest(
-        district.retailers,
-        district.events,
-        district.orders,
+        risk_inputs(district),
         district.boundary,
         cutoff=cutoff,
-        weights=district.settings.risk_weights,
-        crs=district.crs,
-        schools=district.schools,
         ground_truth=district.ground_truth,
         horizon_days=horizon_days,
         cell_m=cell_m,

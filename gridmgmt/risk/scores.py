@@ -24,7 +24,7 @@ used, so nothing after the date can leak into a score.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -65,6 +65,38 @@ _REASONS = {
     "school": ("距学校100米以内", "within 100 m of a school"),
     "credit_class": ("信用等级{n}", "credit class {n}"),
 }
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: frames have no truth value, so compare by identity
+class RiskInputs:
+    """What every risk function reads: the retailers, the event log, the orders and the settings.
+
+    Attributes
+    ----------
+    retailers
+        Retailers as loaded by :func:`gridmgmt.inputs.district.load_district` (WGS-84 points).
+    events
+        The event log (all of it: each function reads only what was known before its date).
+    orders
+        Weekly orders: retailer_id, week (start date), cartons.
+    weights
+        Points per component and the decay scales (``[risk_weights]`` in district.toml).
+    crs
+        Local metric CRS for the distances (near-repeat, schools, area context, backtest cells).
+    schools
+        School points (any CRS), or None when there are none.
+    """
+
+    retailers: gpd.GeoDataFrame
+    events: pd.DataFrame
+    orders: pd.DataFrame
+    weights: RiskWeights
+    crs: CRS | str
+    schools: gpd.GeoDataFrame | None = None
+
+    def known_before(self, as_of: pd.Timestamp) -> RiskInputs:
+        """The same inputs with only the events before ``as_of`` (corrections made later are unknown too)."""
+        return replace(self, events=self.events.loc[pd.to_datetime(self.events["time"]) < as_of])
 
 
 def _reason_texts(table: pd.DataFrame, component: str, lang_index: int) -> pd.Series:
@@ -125,17 +157,9 @@ def _peer_z(orders: pd.DataFrame, retailers: pd.DataFrame, *, as_of: pd.Timestam
     return ((frame["volume"] - median) / scale).fillna(0.0)
 
 
-def score_components(
-    retailers: gpd.GeoDataFrame,
-    events: pd.DataFrame,
-    orders: pd.DataFrame,
-    *,
-    as_of: str | pd.Timestamp,
-    weights: RiskWeights,
-    crs: CRS,
-    schools: gpd.GeoDataFrame | None = None,
-) -> pd.DataFrame:
+def score_components(inputs: RiskInputs, *, as_of: str | pd.Timestamp) -> pd.DataFrame:
     """Raw evidence (``n_*``) and components (``c_*`` in [0, 1]) per retailer, indexed by retailer_id."""
+    retailers, events, orders, weights = inputs.retailers, inputs.events, inputs.orders, inputs.weights
     as_of = pd.Timestamp(as_of).normalize()
     ids = pd.Index(retailers["retailer_id"].astype(str), name="retailer_id")
     past = effective_events(events.loc[pd.to_datetime(events["time"]) < as_of]).copy()
@@ -167,7 +191,7 @@ def score_components(
     out["order_peer_z"] = peer_z.round(2)
     out["c_order_anomaly"] = np.maximum(_saturate(f.reindex(ids).fillna(0.0)), np.clip((peer_z - 2.0) / 3.0, 0, 1))
 
-    metric = retailers.to_crs(crs)
+    metric = retailers.to_crs(inputs.crs)
     xy = np.column_stack([metric.geometry.x, metric.geometry.y])
     recent = violations.loc[violations["age_days"] <= weights.near_repeat_days]
     position = pd.Series(np.arange(len(ids)), index=ids)
@@ -186,8 +210,8 @@ def score_components(
     out["c_near_repeat"] = _saturate(near)
 
     school_near = np.zeros(len(ids))
-    if schools is not None and len(schools):
-        s = schools.to_crs(crs)
+    if inputs.schools is not None and len(inputs.schools):
+        s = inputs.schools.to_crs(inputs.crs)
         dist, _ = cKDTree(np.column_stack([s.geometry.x, s.geometry.y])).query(xy)
         school_near = (dist <= weights.school_radius_m).astype(float)
     out["c_school"] = school_near
@@ -201,28 +225,16 @@ def score_components(
 
 
 def risk_scores(
-    retailers: gpd.GeoDataFrame,
-    events: pd.DataFrame,
-    orders: pd.DataFrame,
-    *,
-    as_of: str | pd.Timestamp,
-    weights: RiskWeights,
-    crs: CRS,
-    schools: gpd.GeoDataFrame | None = None,
-    components: tuple[str, ...] = COMPONENTS,
+    inputs: RiskInputs, *, as_of: str | pd.Timestamp, components: tuple[str, ...] = COMPONENTS
 ) -> pd.DataFrame:
     """Risk score 0-100, level and top three reasons (zh, en) per retailer as of a date.
 
     Parameters
     ----------
-    retailers, events, orders
-        As loaded by :func:`gridmgmt.inputs.district.load_district` (WGS-84 retailers).
+    inputs
+        Retailers, events, orders, weights (points per component), metric CRS and schools.
     as_of
         Scores use only what was known before this date (00:00).
-    weights
-        Points per component and the decay scales (``[risk_weights]`` in district.toml).
-    crs
-        Local metric CRS for the distances (near-repeat, schools).
     components
         Components to use (a subset gives the baselines of the backtest).
 
@@ -231,7 +243,8 @@ def risk_scores(
     DataFrame with retailer_id, score, level, reason_1..3_zh/en, last_inspection and every
     component's evidence ``n_*`` and value ``c_*``.
     """
-    table = score_components(retailers, events, orders, as_of=as_of, weights=weights, crs=crs, schools=schools)
+    weights = inputs.weights
+    table = score_components(inputs, as_of=as_of)
     w = {k: float(asdict(weights)[k]) for k in components}
     points = pd.DataFrame({k: w[k] * table[f"c_{k}"] for k in components}, index=table.index)
     table["score"] = points.sum(axis=1).clip(upper=100.0).round(2)
@@ -252,7 +265,7 @@ def risk_scores(
                 table[f"reason_{rank + 1}_{lang}"] = np.where(shown, texts[rows, col], "")
             else:
                 table[f"reason_{rank + 1}_{lang}"] = ""
-    if not _has_history(events, as_of):
+    if not _has_history(inputs.events, as_of):
         _add_reason(table, NO_HISTORY_REASON)
     first = [
         "score",
@@ -337,15 +350,7 @@ def _counts(rows: pd.DataFrame, ids: pd.Index, *, start: pd.Timestamp, end: pd.T
 
 
 def calibration_features(
-    retailers: gpd.GeoDataFrame,
-    events: pd.DataFrame,
-    orders: pd.DataFrame,
-    *,
-    as_of: str | pd.Timestamp,
-    weights: RiskWeights,
-    crs: CRS,
-    schools: gpd.GeoDataFrame | None = None,
-    context_radius_m: float = CONTEXT_RADIUS_M,
+    inputs: RiskInputs, *, as_of: str | pd.Timestamp, context_radius_m: float = CONTEXT_RADIUS_M
 ) -> pd.DataFrame:
     """Evidence per retailer as of a date for :func:`fit_expected_violations`, indexed by retailer_id.
 
@@ -356,14 +361,15 @@ def calibration_features(
     ``as_of`` are used.
     """
     as_of = pd.Timestamp(as_of).normalize()
-    events = events.loc[pd.to_datetime(events["time"]) < as_of]  # corrections made later are unknown too
-    comp = score_components(retailers, events, orders, as_of=as_of, weights=weights, crs=crs, schools=schools)
+    inputs = inputs.known_before(as_of)
+    retailers, events = inputs.retailers, inputs.events
+    comp = score_components(inputs, as_of=as_of)
     ids = comp.index
     out = comp[[f"c_{k}" for k in COMPONENTS]].copy()
     kinds = retailers["business_type"].astype(str).to_numpy()
     for kind in sorted(set(BUSINESS_TYPES) - {"grocery"}):
         out[f"type_{kind}"] = (kinds == kind).astype(float)
-    metric = retailers.to_crs(crs)
+    metric = retailers.to_crs(inputs.crs)
     tree = cKDTree(np.column_stack([metric.geometry.x, metric.geometry.y]))
     near = tree.sparse_distance_matrix(tree, context_radius_m, output_type="coo_matrix").tocsr()
     near.data = 1.0 - near.data / context_radius_m  # zero distances (the retailer itself) are not stored
@@ -380,14 +386,9 @@ def calibration_features(
 
 
 def fit_expected_violations(
-    retailers: gpd.GeoDataFrame,
-    events: pd.DataFrame,
-    orders: pd.DataFrame,
+    inputs: RiskInputs,
     *,
     as_of: str | pd.Timestamp,
-    weights: RiskWeights,
-    crs: CRS,
-    schools: gpd.GeoDataFrame | None = None,
     horizon_days: int = 90,
     windows: int = CALIBRATION_WINDOWS,
     alpha: float = 1e-3,
@@ -407,14 +408,13 @@ def fit_expected_violations(
     from sklearn.linear_model import PoissonRegressor
 
     as_of = pd.Timestamp(as_of).normalize()
-    ids = pd.Index(retailers["retailer_id"].astype(str), name="retailer_id")
-    events = events.loc[pd.to_datetime(events["time"]) < as_of]
-    violations = effective_violations(events)
+    inputs = inputs.known_before(as_of)
+    ids = pd.Index(inputs.retailers["retailer_id"].astype(str), name="retailer_id")
+    violations = effective_violations(inputs.events)
     xs, ys = [], []
     for k in range(1, windows + 1):
         start = as_of - pd.Timedelta(days=horizon_days * k)
-        x = calibration_features(retailers, events, orders, as_of=start, weights=weights, crs=crs, schools=schools)
-        xs.append(x)
+        xs.append(calibration_features(inputs, as_of=start))
         ys.append(_counts(violations, ids, start=start, end=start + pd.Timedelta(days=horizon_days)))
     x_all, y_all = pd.concat(xs), np.concatenate(ys)
     if y_all.sum() == 0:
@@ -437,14 +437,9 @@ def fit_expected_violations(
 
 
 def expected_violations(
-    retailers: gpd.GeoDataFrame,
-    events: pd.DataFrame,
-    orders: pd.DataFrame,
+    inputs: RiskInputs,
     *,
     as_of: str | pd.Timestamp,
-    weights: RiskWeights,
-    crs: CRS,
-    schools: gpd.GeoDataFrame | None = None,
     horizon_days: int = 90,
     model: ExpectedViolationsModel | None = None,
 ) -> pd.Series:
@@ -453,8 +448,6 @@ def expected_violations(
     Fits :func:`fit_expected_violations` on the history before ``as_of`` unless a ``model`` is given.
     Summed over an area it ranks areas for patrols (the backtest's ``gridmgmt`` model).
     """
-    kwargs = {"weights": weights, "crs": crs, "schools": schools}
     if model is None:
-        model = fit_expected_violations(retailers, events, orders, as_of=as_of, horizon_days=horizon_days, **kwargs)
-    x = calibration_features(retailers, events, orders, as_of=as_of, **kwargs)
-    return model.predict(x)
+        model = fit_expected_violations(inputs, as_of=as_of, horizon_days=horizon_days)
+    return model.predict(calibration_features(inputs, as_of=as_of))
