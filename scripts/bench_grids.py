@@ -1,8 +1,11 @@
 """Benchmark the service grids: ours vs k-means and k-means-constrained, on the demo and a 50,000-retailer city.
 
 Every method is scored on the same workload model (planning estimate) and on routed tours
-(OR-Tools on the network, ``verify_workload``); grids of the baselines are drawn from the same
-street blocks (each block takes its retailers' majority grid). Prints markdown tables.
+(OR-Tools on the network, ``verify_workload``), each grid priced and routed for the staff pair
+matched to it (its travel mode, from its depot); grids of the baselines are drawn from the same
+street blocks (each block takes its retailers' majority grid) and matched to pairs on travel.
+Prints markdown tables, with the mean grid area per pair travel mode and how far pairs start
+from their grid.
 
 Usage::
 
@@ -23,6 +26,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gridmgmt.grids.build import build_grids, plan_from_assignment, rebalance_grids
 from gridmgmt.grids.plan import GridPlan, write_grid_plan
@@ -62,6 +66,27 @@ def kmeans_constrained_plan(district: District, k: int, seed: int) -> tuple[Grid
     return plan_from_assignment(district, a), elapsed
 
 
+def pair_fit(district: District, plan: GridPlan) -> dict:
+    """Mean grid area per pair travel mode; share of pairs whose grid holds (or is the nearest to) their depot."""
+    g = plan.grids.to_crs(district.crs)
+    if "travel_mode" not in g or "depot" not in g:
+        return {}
+    deps = district.depots.to_crs(district.crs).set_index("depot_id").geometry
+    geoms = np.asarray(g.geometry.array)
+    home, dist = [], []
+    for geom, dep in zip(geoms, g["depot"], strict=True):
+        if dep not in deps.index:
+            continue
+        d_all = shapely.distance(geoms, deps[dep])
+        home.append(bool(shapely.distance(geom, deps[dep]) <= d_all.min() + 1e-6))
+        dist.append(shapely.distance(geom, deps[dep]) / 1000.0)
+    area = g.groupby("travel_mode")["area_km2"].mean()
+    out = {f"{m} km2": round(float(area[m]), 2) for m in ("walk", "ebike", "car") if m in area}
+    out["depot in/nearest"] = f"{np.mean(home):.0%}" if home else ""
+    out["depot dist km"] = round(float(np.mean(dist)), 2) if dist else float("nan")
+    return out
+
+
 def score(name: str, data: str, district: District, plan: GridPlan, elapsed: float, day_stride: int) -> dict:
     """Planning and routed balance, contiguity (assignment-level and polygon-level), compactness, streets."""
     g = plan.grids
@@ -85,6 +110,7 @@ def score(name: str, data: str, district: District, plan: GridPlan, elapsed: flo
         "PP mean": round(float(g["polsby_popper"].mean()), 3),
         "PP min": round(float(g["polsby_popper"].min()), 3),
         "on street": round(plan.metrics.get("boundary_on_street", float("nan")), 3),
+        **pair_fit(district, plan),
         "verify_s": round(verify_s, 1),
     }
 

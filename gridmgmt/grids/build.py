@@ -26,15 +26,27 @@ from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
 from gridmgmt.grids.blocks import Blocks, assign_points, boundary_on_street_share, split_heavy_blocks, street_blocks
 from gridmgmt.grids.calibration import Calibration, calibrate
 from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid
+from gridmgmt.grids.pairs import (
+    form_pairs,
+    grid_staff,
+    match_pairs,
+    pair_workload,
+    pairs_of_grids,
+    pinned_pairs,
+    settle_pairs,
+    travel_cost,
+)
 from gridmgmt.grids.partition import PartitionResult, check_k, partition
 from gridmgmt.grids.plan import WGS84, GridPlan, grids_gpkg_path, read_grid_plan
 from gridmgmt.grids.rebalance import fill_new, rebalance
+from gridmgmt.grids.search import SearchState
 from gridmgmt.grids.unit_table import UnitTable
-from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, retailer_workload
+from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, WorkloadModel, retailer_workload
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
+    from gridmgmt.grids.workload import WorkloadFn
     from gridmgmt.inputs.district import District
 
 logger = logging.getLogger(__name__)
@@ -46,6 +58,8 @@ CALIBRATION_SEED = 0
 #: a unit (block) may hold at most 1/this of a grid's on-site minutes; denser blocks are split
 MIN_UNITS_PER_GRID = 12
 _BLOCK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: precision grid (m) of a grid's outline when its cells do not union into one piece at full precision
+_SNAP_M = 0.1
 
 
 # ---------------------------------------------------------------------------------- units
@@ -64,6 +78,9 @@ def district_blocks(district: District) -> Blocks:
 def _dissolve_cells(cells: np.ndarray, max_slit_m2: float = 50.0) -> shapely.Geometry:
     """Union of block cells without the zero-area slits floating-point noise leaves between them."""
     u = shapely.union_all(cells)
+    if shapely.get_num_geometries(u) > 1:
+        # neighbouring cells cut apart (street splits, Voronoi parts) may miss each other by centimetres
+        u = shapely.union_all(cells, grid_size=_SNAP_M)
     parts = []
     for p in shapely.get_parts(u):
         holes = [r for r in p.interiors if shapely.Polygon(r).area > max_slit_m2]
@@ -78,6 +95,8 @@ class _Setup:
     retailer_block: np.ndarray
     units: UnitTable
     cal: Calibration
+    pairs: pd.DataFrame
+    models: dict[str, WorkloadModel]  # workload model of each pair travel mode (calibrated for that mode)
 
 
 def _setup(
@@ -117,6 +136,12 @@ def _setup(
     cal = calibration or calibrate(
         district, rb, blocks.cells, blocks.edges, work, k=k, mode=mode, seed=CALIBRATION_SEED
     )
+    pairs = form_pairs(district.staff, district.depots["depot_id"].astype(str))
+    # each pair's grid is priced for its travel mode: one calibration per mode (routes use one mode)
+    models = {cal.mode: cal.model()}
+    for m in sorted(set(pairs["travel_mode"]) - {cal.mode}):
+        models[m] = calibrate(district, rb, blocks.cells, blocks.edges, work, k=k, mode=m,
+                              seed=CALIBRATION_SEED).model()  # fmt: skip
     cent = blocks.cells.geometry.centroid
     xy = np.stack([cent.x.to_numpy(), cent.y.to_numpy()], axis=1)
     deps = district.depots.to_crs(district.crs).geometry
@@ -127,7 +152,7 @@ def _setup(
         perimeter_m=blocks.cells.length.to_numpy(), unit_id=np.arange(n),
         depot_xy_m=np.stack([deps.x.to_numpy(), deps.y.to_numpy()], axis=1), cells=blocks.cells.geometry,
     )  # fmt: skip
-    return _Setup(blocks, work, rb, units, cal)
+    return _Setup(blocks, work, rb, units, cal, pairs, models)
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -143,38 +168,6 @@ def _old_town_share(district: District, geoms: gpd.GeoSeries) -> np.ndarray:
     zone = shapely.make_valid(old.to_crs(district.crs).union_all())
     g = np.asarray(geoms.geometry.array)
     return shapely.area(shapely.intersection(g, zone)) / np.maximum(shapely.area(g), 1e-9)
-
-
-def _staff_pairs(district: District, k: int, keep: dict[int, dict[str, str]] | None = None) -> pd.DataFrame:
-    """customer_manager / monopoly_officer (ids and names) per grid 1..k.
-
-    ``keep`` maps grid_id -> already chosen staff (rebalance); otherwise ``staff.grid_id`` wins and
-    staff without a grid fill the remaining grids in staff_id order.
-    """
-    staff = district.staff.copy()
-    staff["staff_id"] = staff["staff_id"].astype(str)
-    gid = pd.to_numeric(staff.get("grid_id"), errors="coerce") if "grid_id" in staff else pd.Series(np.nan, staff.index)
-    out = pd.DataFrame({"grid_id": np.arange(1, k + 1)})
-    names = dict(zip(staff["staff_id"], staff["name"].astype(str), strict=False))
-    for dept, col in (("marketing", "customer_manager"), ("monopoly", "monopoly_officer")):
-        chosen: dict[int, str] = {}
-        if keep:
-            for g, pair in keep.items():
-                if pair.get(col) and 1 <= g <= k:
-                    chosen[g] = pair[col]
-        d = staff.loc[staff["department"] == dept].sort_values("staff_id", kind="stable")
-        if not keep:
-            for sid, g in zip(d["staff_id"], gid.loc[d.index], strict=True):
-                if pd.notna(g) and 1 <= int(g) <= k and int(g) not in chosen:
-                    chosen[int(g)] = sid
-        used = set(chosen.values())
-        free = [s for s in d["staff_id"] if s not in used]
-        for g in range(1, k + 1):
-            if g not in chosen and free:
-                chosen[g] = free.pop(0)
-        out[col] = [chosen.get(g, "") for g in out["grid_id"]]
-        out[col + "_name"] = [names.get(chosen.get(g, ""), "") for g in out["grid_id"]]
-    return out
 
 
 def _plan_from_labels(
@@ -233,6 +226,10 @@ def _plan_from_labels(
         "c_tour_min": s.cal.c_tour_min,
         "depot_speed_kmh": s.cal.speed_kmh,
         "mode": s.cal.mode,
+        "pair_modes": {
+            m: {"c_tour_min": round(v.c_tour_min, 3), "depot_speed_kmh": round(v.speed_kmh, 3)}
+            for m, v in sorted(s.models.items())
+        },
         "access_min_per_stop": access_min_per_stop,
         "elapsed_s": time.perf_counter() - t0,
     }
@@ -286,8 +283,15 @@ def build_grids(
     mode: str = DEFAULT_MODE,
     calibration: Calibration | None = None,
     min_units_per_grid: int = MIN_UNITS_PER_GRID,
+    pins: Mapping[str, int] | None = None,
 ) -> GridPlan:
-    """Partition all retailers of a district into ``k`` balanced, contiguous, compact grids.
+    """Partition all retailers of a district into ``k`` balanced, contiguous, compact grids, one pair each.
+
+    The grids of a first partition (priced for ``mode`` from the nearest depot) are matched to the
+    staff pairs (:mod:`gridmgmt.grids.pairs`) and re-balanced with every grid priced for its own
+    pair's travel mode and depot, until the matching holds. When the retailers carry the grid ids
+    of an earlier plan, grids keep the id they overlap most and pairs keep their ``staff.grid_id``;
+    otherwise pairs go to grids by a minimum-cost assignment on their travel.
 
     Parameters
     ----------
@@ -311,6 +315,8 @@ def build_grids(
         Street blocks holding more than 1/this of a grid's on-site minutes are split (Voronoi
         parts around their retailers) so that dense districts can be balanced; higher values
         balance finer at the cost of boundaries off the streets and time.
+    pins : mapping of str to int, optional
+        ``{staff_id: grid_id}``: the pair holding that member serves that grid (``--pin M03=5``).
 
     Returns
     -------
@@ -320,6 +326,8 @@ def build_grids(
     ------
     InfeasiblePlanError
         ``k`` < 1, ``k`` greater than the retailers or than the street blocks.
+    InputError
+        Pins naming unknown staff or grids, or two pairs on one grid.
     """
     t0 = time.perf_counter()
     k = _default_k(district) if k is None else k
@@ -327,6 +335,8 @@ def build_grids(
     tol = float(tolerance if tolerance is not None else district.settings.grids.balance_tolerance)
     s = _setup(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop, mode=mode, seed=seed,
                calibration=calibration, k=k, min_units_per_grid=min_units_per_grid)  # fmt: skip
+    grid_ids = np.arange(1, k + 1)
+    fixed = pinned_pairs(s.pairs, pins, grid_ids)  # checked before the long search
     res = partition(s.units, k, seed=seed, tolerance=tol, workload_fn=s.cal.model())
     labels = res.labels
     # numbering: match previous grid ids where retailers carry them, else north-west first
@@ -345,34 +355,28 @@ def build_grids(
         cy = np.bincount(labels, weights=xy[:, 1] * s.units.area_km2, minlength=k)
         order = np.lexsort((cx, -np.round(cy / 1000.0)))  # north to south in 1 km bands, then west to east
         labels = _renumber(labels, order)
-    res.workload_min = _grid_workload(s, labels, k)
-    plan = _plan_from_labels(district, s, labels, res, risk_level=risk_level, staff=_staff_pairs(district, k),
-                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
-    plan.metrics["seed"] = seed
+    key = s.pairs["key"].to_numpy(dtype=float)
+    preferred = np.where(np.isfinite(key) & (key >= 1) & (key <= k), np.nan_to_num(key) - 1, -1).astype(np.int64)
+    if old is not None:  # staff.grid_id names the earlier grids: pairs keep them (pins first)
+        for p in np.flatnonzero(preferred >= 0):
+            if p not in fixed and preferred[p] not in fixed.values():
+                fixed[int(p)] = int(preferred[p])
+    res, pair_of_grid, rounds = settle_pairs(s.units, labels, s.pairs, s.models, s.cal.model(), tolerance=tol,
+                                             fixed=fixed, preferred=preferred)  # fmt: skip
+    plan = _plan_from_labels(district, s, res.labels, res, risk_level=risk_level,
+                             staff=grid_staff(s.pairs, pair_of_grid, grid_ids), access_min_per_stop=access_min_per_stop,
+                             t0=t0)  # fmt: skip
+    plan.metrics.update(seed=seed, matching_rounds=rounds,
+                        pairs_matched_by="earlier grids" if old is not None else "travel")  # fmt: skip
     logger.info("grids: K=%d, max/min %.4f, PP mean %.2f min %.2f, boundary on street %.1f%% in %.1f s",
                 k, plan.metrics["balance"], plan.metrics["polsby_popper_mean"], plan.metrics["polsby_popper_min"],
                 100 * plan.metrics["boundary_on_street"], plan.metrics["elapsed_s"])  # fmt: skip
     return plan
 
 
-def _grid_workload(s: _Setup, labels: np.ndarray, k: int) -> np.ndarray:
+def _grid_workload(s: _Setup, labels: np.ndarray, k: int, fn: WorkloadFn) -> np.ndarray:
     """Exact planning workload per grid (the model on grid aggregates; depot from the work centre)."""
-    u = s.units
-
-    def tot(v: np.ndarray) -> np.ndarray:
-        return np.bincount(labels, weights=v, minlength=k)
-
-    stops = tot(u.stops_per_month)
-    w = np.where(stops > 0, stops, 0.0)
-    ww = np.where(w > 0, w, 1.0)
-    cx = np.where(
-        stops > 0, tot(u.xy_m[:, 0] * u.stops_per_month) / ww, tot(u.xy_m[:, 0] * u.area_km2) / tot(u.area_km2)
-    )
-    cy = np.where(
-        stops > 0, tot(u.xy_m[:, 1] * u.stops_per_month) / ww, tot(u.xy_m[:, 1] * u.area_km2) / tot(u.area_km2)
-    )
-    d = np.hypot(cx[:, None] - u.depot_xy_m[None, :, 0], cy[:, None] - u.depot_xy_m[None, :, 1]).min(axis=1)
-    return s.cal.model()(tot(u.service_min), tot(u.access_min), stops, tot(u.area_km2), d)
+    return SearchState(s.units, np.asarray(labels, dtype=np.int64), k, fn).W
 
 
 def read_lock_retailers(path: str | Path, known: set[str]) -> list[str]:
@@ -408,9 +412,13 @@ def plan_from_assignment(district: District, assignment: pd.DataFrame) -> GridPl
                calibration=None, k=int(grid_ids.size))  # fmt: skip
     lab_r = np.where(np.isfinite(gid), np.searchsorted(grid_ids, np.nan_to_num(gid).astype(int)), -1)
     block = _block_labels_from_retailers(s, lab_r, grid_ids.size)
-    res = PartitionResult(labels=block, workload_min=_grid_workload(s, block, grid_ids.size), balance=0.0,
+    # pairs matched on travel, as a build matches them (the grids are not re-balanced)
+    pair_of_grid = match_pairs(travel_cost(s.pairs, s.units, block, grid_ids.size, s.models))
+    fn = pair_workload(s.pairs, pair_of_grid, s.models, s.cal.model())
+    res = PartitionResult(labels=block, workload_min=_grid_workload(s, block, grid_ids.size, fn), balance=0.0,
                           tolerance=float(district.settings.grids.balance_tolerance))  # fmt: skip
-    return _plan_from_labels(district, s, block, res, risk_level=None, staff=_staff_pairs(district, grid_ids.size),
+    staff = grid_staff(s.pairs, pair_of_grid, np.arange(1, grid_ids.size + 1))
+    return _plan_from_labels(district, s, block, res, risk_level=None, staff=staff,
                              access_min_per_stop=DEFAULT_ACCESS_MIN, t0=time.perf_counter())  # fmt: skip
 
 
@@ -455,6 +463,7 @@ def rebalance_grids(
     access_min_per_stop: float = DEFAULT_ACCESS_MIN,
     mode: str = DEFAULT_MODE,
     calibration: Calibration | None = None,
+    pins: Mapping[str, int] | None = None,
 ) -> tuple[GridPlan, pd.DataFrame, dict[str, dict[str, Any]]]:
     """Restore balance from the current grids, moving as few retailers as possible.
 
@@ -463,7 +472,8 @@ def rebalance_grids(
     closures. Boundary blocks then move between neighbouring grids only, keeping every grid
     contiguous and compact. With a different ``k`` one grid is dissolved into its neighbours
     (the one that moves the fewest retailers) or the heaviest is split. Grids keep their staff
-    pairs; grid ids are renumbered 1..K in the old order.
+    pairs (a new grid takes a pair left without one) and every grid is priced for its pair's
+    travel mode and depot; grid ids are renumbered 1..K in the old order.
 
     Parameters
     ----------
@@ -483,6 +493,9 @@ def rebalance_grids(
     tolerance : float, optional
         Max/min to reach; default ``grids.routed_tolerance`` (1.05), the balance asked of routed
         workloads: a rebalance trades balance for retailers moved, and need not be tighter than that.
+    pins : mapping of str to int, optional
+        ``{staff_id: grid_id}`` (current grid ids): the pair holding that member takes that grid;
+        the grid's pair until now takes the pinned pair's old grid.
 
     Returns
     -------
@@ -494,7 +507,8 @@ def rebalance_grids(
     Raises
     ------
     InputError
-        Assignment naming grids the grids layer lacks, locks naming unknown retailers or grids.
+        Assignment naming grids the grids layer lacks, locks naming unknown retailers or grids,
+        pins naming unknown staff or grids.
     InfeasiblePlanError
         Bad ``k``, or locks that make the tolerance impossible (the message names them).
     """
@@ -519,13 +533,15 @@ def rebalance_grids(
         locked_blocks[s.retailer_block[pos]] = True
     locked_grid_idx = [int(np.searchsorted(grid_ids, int(g))) for g in (lock_grids or [])]
     names = [int(g) for g in grid_ids]
-    before = _metrics_of(s, now.block_lab, k_old)
+    pair_of_grid = _current_pairs(s, cur, grid_ids, pins)
+    fn = pair_workload(s.pairs, pair_of_grid, s.models, s.cal.model())
+    before = _metrics_of(s, now.block_lab, k_old, fn)
     # the cost of moving a block is the retailers it already had: new shops change grid for free
     staying = np.bincount(s.retailer_block[~now.is_new], minlength=s.blocks.n).astype(float)
     units = dataclasses.replace(s.units, n_retailers=staying)
-    res = _rebalance_search(units, now.block_lab, k_new, locked_blocks, locked_grid_idx, tol, s.cal.model(), names,
-                            k_old, locked_ids)  # fmt: skip
-    staff = _staff_pairs(district, res.k, _staff_kept(cur, res, grid_ids))
+    res = _rebalance_search(units, now.block_lab, k_new, locked_blocks, locked_grid_idx, tol, fn, names, k_old,
+                            locked_ids)  # fmt: skip
+    staff = grid_staff(s.pairs, _pairs_kept(s, pair_of_grid, res), np.arange(1, res.k + 1))
     plan = _plan_from_labels(district, s, res.labels, res, risk_level=risk_level, staff=staff,
                              access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
     moves, n_moved, n_closed = _moves_table(s, res, now, ids_now, k_old)
@@ -594,15 +610,30 @@ def _current_labels(
     return _Current(block_lab=block_lab, lab_r=lab_r, old_r=old_r, old_gid=old_gid, is_new=is_new)
 
 
-def _staff_kept(cur: GridPlan, res: PartitionResult, grid_ids: np.ndarray) -> dict[int, dict[str, str]] | None:
-    """Staff pairs follow their grids: new grid id -> the old grid's pair (None when the plan has no staff)."""
-    keep: dict[int, dict[str, str]] = {}
-    cols = [c for c in ("customer_manager", "monopoly_officer") if c in cur.grids]
-    by_old = cur.grids.set_index("grid_id")
+def _current_pairs(s: _Setup, cur: GridPlan, grid_ids: np.ndarray, pins: Mapping[str, int] | None) -> np.ndarray:
+    """Pair row of every current grid (sorted ids): the plan's staff columns, else staff.grid_id; pins swap."""
+    grids = cur.grids.set_index("grid_id").loc[grid_ids].reset_index()
+    if {"customer_manager", "monopoly_officer"} & set(grids.columns):
+        pog = pairs_of_grids(s.pairs, grids)
+    else:
+        key = s.pairs["key"].to_numpy(dtype=float)
+        pog = np.array([int(np.flatnonzero(key == g)[0]) if (key == g).any() else -1 for g in grid_ids])
+    for p, g in pinned_pairs(s.pairs, pins, grid_ids).items():
+        was = np.flatnonzero(pog == p)
+        if was.size:  # the grid's pair until now takes the pinned pair's old grid
+            pog[was[0]] = pog[g]
+        pog[g] = p
+    return pog
+
+
+def _pairs_kept(s: _Setup, pair_of_grid: np.ndarray, res: PartitionResult) -> np.ndarray:
+    """Pairs follow their grids; a new grid (a split) takes a pair left without a grid, if any."""
+    out = np.full(res.k, -1, dtype=np.int64)
     for old_idx, new_idx in res.label_map.items():
-        if new_idx is not None and cols:
-            keep[int(new_idx) + 1] = {c: str(by_old.loc[grid_ids[old_idx], c] or "") for c in cols}
-    return keep if keep else None
+        if new_idx is not None:
+            out[int(new_idx)] = pair_of_grid[old_idx]
+    free = iter(p for p in range(len(s.pairs)) if p not in set(out.tolist()))
+    return np.array([p if p >= 0 else next(free, -1) for p in out], dtype=np.int64)
 
 
 def _moves_table(
@@ -648,7 +679,7 @@ def _rebalance_search(
     locked_blocks: np.ndarray,
     locked_grid_idx: list[int],
     tol: float,
-    model: Any,
+    model: WorkloadFn,
     names: list[int],
     k_old: int,
     locked_ids: list[str],
@@ -689,8 +720,8 @@ def _rebalance_search(
     return best
 
 
-def _metrics_of(s: _Setup, labels: np.ndarray, k: int) -> dict[str, Any]:
-    w = _grid_workload(s, labels, k)
+def _metrics_of(s: _Setup, labels: np.ndarray, k: int, fn: WorkloadFn) -> dict[str, Any]:
+    w = _grid_workload(s, labels, k, fn)
     comps = components_per_grid(labels, s.units.edges, k)
     return {
         "k": k,

@@ -35,6 +35,11 @@ _LABELS = {
     "subdistricts": {"zh": "街道边界", "en": "Subdistricts"},
     "grid_labels": {"zh": "网格编号", "en": "Grid numbers"},
     "workload_vs_mean": {"zh": "相对平均", "en": "vs mean"},
+    "pair_depot": {"zh": "出发站点", "en": "Depot"},
+    "pair_travel_mode": {"zh": "交通方式", "en": "Travel mode"},
+    "pair_mode.walk": {"zh": "步行", "en": "walk"},
+    "pair_mode.ebike": {"zh": "电动车", "en": "e-bike"},
+    "pair_mode.car": {"zh": "汽车", "en": "car"},
 }
 
 
@@ -88,7 +93,7 @@ def grid_map(
     b = grids.total_bounds
     m = maps.new_map(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), zoom=12, tiles=tiles, lang=lang,
                      title=t("grid_map_title", lang))  # fmt: skip
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    maps.fit_to(m, [b[0], b[2]], [b[1], b[3]])
 
     frame = grids[["grid_id", "geometry"]].copy()
     rep = report.loc[frame["grid_id"].to_numpy()]
@@ -98,12 +103,17 @@ def grid_map(
     frame["old_town_share"] = [f"{v:.0%}" if np.isfinite(v) else "" for v in rep["old_town_share"]]
     for col in ("customer_manager", "monopoly_officer"):
         frame[col] = [f"{a} {b}".strip() for a, b in zip(rep[col], rep[col + "_name"], strict=True)]
+    depot_names = dict(zip(district.depots["depot_id"].astype(str), district.depots["name"].astype(str), strict=False))
+    frame["depot"] = [f"{d} {depot_names.get(d, '')}".strip() for d in rep["depot"]]
+    modes = ("walk", "ebike", "car")
+    frame["travel_mode"] = [t(f"pair_mode.{m}", lang) if m in modes else m for m in rep["travel_mode"]]
     frame["colour"] = [colours[g] for g in frame["grid_id"]]
     popup = {
         "grid": t("grid", lang), "retailers": t("retailers", lang), "workload_h": t("workload_h", lang),
         "service_h": t("service_h", lang), "travel_h": t("travel_h", lang), "area_km2": t("area_km2", lang),
         "density_per_km2": t("density_per_km2", lang), "polsby_popper": t("polsby_popper", lang),
         "customer_manager": t("customer_manager", lang), "monopoly_officer": t("monopoly_officer", lang),
+        "depot": t("pair_depot", lang), "travel_mode": t("pair_travel_mode", lang),
         "old_town_share": t("old_town_share", lang),
     }  # fmt: skip
 

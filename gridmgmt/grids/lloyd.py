@@ -139,7 +139,8 @@ def lloyd(
     (numpy.ndarray of int, int)
         Grid index of every unit (not necessarily contiguous) and the iterations run.
     """
-    c_tour = float(getattr(workload_fn, "c_tour_min", 0.0))
+    # a per-grid model (grids priced for their pairs) spreads its mean tour coefficient: Lloyd's grids have no pairs yet
+    c_tour = float(np.mean(getattr(workload_fn, "c_tour_min", 0.0)))
     base = units.service_min + units.access_min
     w = base + tour_shares(units, None, k, c_tour)
     rng = np.random.default_rng(seed)

@@ -192,7 +192,13 @@ def _one_start(
         closed_grids=np.zeros(k, dtype=bool), retailer_weight=0.0, crossing_weight=crossing_weight,
     )  # fmt: skip
     lloyd_ratio = balance_ratio(state.W)
-    moves = repaired + balance(state, opt)
+    moves = repaired + _balance_and_compact(state, opt, compact_search)
+    return state, iters, moves, lloyd_ratio
+
+
+def _balance_and_compact(state: SearchState, opt: SearchOptions, compact_search: bool) -> int:
+    """Balance, smooth within the tolerance and re-balance, then the compactness search; return the moves."""
+    moves = balance(state, opt)
     for _ in range(3):  # compactness within the tolerance, then re-balance
         smoothed = smooth(state, opt)
         moves += smoothed + balance(state, opt)
@@ -201,7 +207,50 @@ def _one_start(
     if compact_search:
         moves += compact(state, opt)
         moves += balance(state, opt)
-    return state, iters, moves, lloyd_ratio
+    return moves
+
+
+def refine(
+    units: UnitTable,
+    labels: NDArray[np.int64],
+    *,
+    tolerance: float = 1.02,
+    workload_fn: WorkloadFn | None = None,
+    min_compactness: float = 0.40,
+    crossing_weight: float = 1.0,
+    compact_search: bool = True,
+) -> PartitionResult:
+    """Re-balance a partition under another workload function, keeping its grids (indices) and contiguity.
+
+    The search of :func:`partition` after its Lloyd start: balancing moves, smoothing and the
+    compactness search, from ``labels``. Used when the grids are priced anew, e.g. each for the
+    pair matched to it (:class:`~gridmgmt.grids.workload.PairWorkload`, indexed like ``labels``).
+
+    Parameters
+    ----------
+    units : UnitTable
+    labels : numpy.ndarray of int, shape (n,)
+        Grid index 0..k-1 of every unit (each grid contiguous).
+    tolerance, workload_fn, min_compactness, crossing_weight, compact_search
+        As in :func:`partition`.
+
+    Returns
+    -------
+    PartitionResult
+    """
+    t0 = time.perf_counter()
+    k = int(np.max(labels)) + 1
+    state = SearchState(units, np.asarray(labels, dtype=np.int64), k, workload_fn or WorkloadModel())
+    opt = SearchOptions(
+        tolerance=tolerance, min_compactness=min_compactness, movable=np.ones(units.n, dtype=bool),
+        closed_grids=np.zeros(k, dtype=bool), retailer_weight=0.0, crossing_weight=crossing_weight,
+    )  # fmt: skip
+    before = balance_ratio(state.W)
+    moves = _balance_and_compact(state, opt, compact_search)
+    res = PartitionResult.from_state(state, tolerance, iterations=0, n_moves=moves, t0=t0)
+    logger.info("refine: k=%d, max/min %.4f -> %.4f, %d moves in %.2f s", k, before, res.balance, moves,
+                res.elapsed_s)  # fmt: skip
+    return res
 
 
 def partition(

@@ -32,13 +32,16 @@ class GridPlan:
     ----------
     grids : geopandas.GeoDataFrame
         WGS-84; grid_id 1..K, geometry, retailers, workload_min, service_min, travel_min, area_km2,
-        density_per_km2, polsby_popper, customer_manager, customer_manager_name, monopoly_officer,
-        monopoly_officer_name, old_town_share (share of the grid's area in old-town subdistricts).
+        density_per_km2, polsby_popper, old_town_share (share of the grid's area in old-town
+        subdistricts), and the grid's staff pair: customer_manager, customer_manager_name,
+        monopoly_officer, monopoly_officer_name, depot (the pair's depot id) and travel_mode (the
+        slower member's mode), the pair the grid's workload is priced for.
     assignment : pandas.DataFrame
         retailer_id, grid_id.
     metrics : dict
         Headline numbers: k, balance (max/min), cv, contiguous, polsby_popper_mean/min,
-        boundary_on_street, elapsed_s, c_tour_min, depot_speed_kmh, mode, ...
+        boundary_on_street, elapsed_s, c_tour_min, depot_speed_kmh, mode (of the first partition),
+        pair_modes (coefficients per pair travel mode), matching_rounds, pairs_matched_by, ...
     block_grid : numpy.ndarray of int
         Grid id of every street block (for rebalancing in the same session).
     risk_level : pandas.Series or None

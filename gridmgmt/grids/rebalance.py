@@ -26,7 +26,7 @@ from gridmgmt.grids.metrics import balance_ratio
 from gridmgmt.grids.partition import PartitionResult, check_k
 from gridmgmt.grids.search import SearchOptions, SearchState, balance, polish
 from gridmgmt.grids.unit_table import unit_problem
-from gridmgmt.grids.workload import WorkloadModel
+from gridmgmt.grids.workload import PairWorkload, WorkloadModel
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -299,7 +299,7 @@ def rebalance(
     # 2. the number of grids asked for
     label_map: dict[int, int | None] = {g: g for g in range(k_old)}
     if k < k_old:
-        state, closed, label_map = _drop_grids(state, closed, locked, label_map, k_old - k, fn, settings,
+        state, closed, label_map = _drop_grids(state, closed, locked, label_map, k_old - k, settings,
                                                dissolve_candidates)  # fmt: skip
     elif k > k_old:
         state, closed = _add_grids(state, closed, k - k_old, fn)
@@ -386,6 +386,9 @@ def _add_grids(
             raise InfeasiblePlanError("cannot add a grid: every grid is locked")
         heaviest = int(open_[np.argmax(state.W[open_])])
         newk = state.k + 1
+        if isinstance(fn, PairWorkload) and fn.k < newk:
+            # the new grid has no pair yet: priced like the grid it is split from, from the nearest depot
+            fn = fn.with_grid(float(fn.c_tour_min[heaviest]), float(fn.speed_kmh[heaviest]))
         bigger = SearchState(state.u, state.lab, newk, fn)
         _split(bigger, heaviest, newk - 1)
         state = bigger
@@ -450,13 +453,13 @@ def _drop_grids(
     locked: NDArray[np.bool_],
     label_map: dict[int, int | None],
     n_drop: int,
-    fn: WorkloadFn,
     settings: _Settings,
     candidates: int,
 ) -> tuple[SearchState, NDArray[np.bool_], dict[int, int | None]]:
     """Dissolve ``n_drop`` grids one by one (see :func:`_drop_grid`); the label map follows the renumbering."""
     for _ in range(n_drop):
-        state, closed, label_map = _drop_grid(state, closed, locked, label_map, fn, settings, candidates)
+        # each drop renumbers the grids, and a per-pair model with them: go on with the state's
+        state, closed, label_map = _drop_grid(state, closed, locked, label_map, state.fn, settings, candidates)
     return state, closed, label_map
 
 
@@ -500,5 +503,5 @@ def _drop_grid(
     new_map: dict[int, int | None] = {}
     for old, cur in label_map.items():
         new_map[old] = None if cur is None or cur == d else int(new_index[cur])
-    new_state = SearchState(state.u, lab, k - 1, fn)
+    new_state = SearchState(state.u, lab, k - 1, fn.without(d) if isinstance(fn, PairWorkload) else fn)
     return new_state, np.delete(closed, d), new_map

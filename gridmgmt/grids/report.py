@@ -1,4 +1,4 @@
-"""Grid report: one row per grid with its workload hours, area, density, compactness and staff pair."""
+"""Grid report: one row per grid with its workload hours, area, density, compactness, staff pair, depot and mode."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ if TYPE_CHECKING:
 
 
 def grid_report(plan: GridPlan) -> pd.DataFrame:
-    """One row per grid: retailers, workload hours (service and travel), area, density, compactness, staff.
+    """One row per grid: retailers, workload hours (service and travel), area, density, compactness, staff pair.
 
     Returns
     -------
     pandas.DataFrame
         grid_id, retailers, workload_h, service_h, travel_h, workload_vs_mean (ratio), area_km2,
         density_per_km2, polsby_popper, old_town_share, customer_manager(+_name),
-        monopoly_officer(+_name).
+        monopoly_officer(+_name), depot (the pair's depot id) and travel_mode (the pair's, the slower
+        member's); '' where a plan has no pair.
     """
     g = plan.grids
     w = g["workload_min"].to_numpy(dtype=float)
@@ -36,6 +37,7 @@ def grid_report(plan: GridPlan) -> pd.DataFrame:
             "old_town_share": g["old_town_share"].to_numpy(dtype=float).round(3),
         }
     )
-    for col in ("customer_manager", "customer_manager_name", "monopoly_officer", "monopoly_officer_name"):
-        out[col] = g[col].to_numpy() if col in g else ""
+    for col in ("customer_manager", "customer_manager_name", "monopoly_officer", "monopoly_officer_name", "depot",
+                "travel_mode"):  # fmt: skip
+        out[col] = g[col].fillna("").astype(str).to_numpy() if col in g else ""
     return out.sort_values("grid_id", kind="stable").reset_index(drop=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridmgmt.grids.metrics import balance_ratio, polsby_popper_from_parts
+from gridmgmt.grids.workload import PairWorkload
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -56,6 +57,8 @@ class SearchState:
              units.n_retailers], axis=1,
         )  # fmt: skip
         self.depots = units.depot_xy_m
+        # a grid priced for its own pair travels from that pair's depot; otherwise from the nearest
+        self.grid_depot = workload_fn.depot if isinstance(workload_fn, PairWorkload) else None
         self.set_labels(labels)
 
     def set_labels(self, labels: NDArray[np.int64]) -> None:
@@ -69,9 +72,10 @@ class SearchState:
         agg[:, 8] -= internal
         self.agg = agg
         self.count = np.bincount(self.lab, minlength=self.k)
-        self.W = self._workload(agg)
+        self.W = self._workload(agg, np.arange(self.k))
 
-    def _depot_dist(self, agg: NDArray[np.float64]) -> NDArray[np.float64]:
+    def _depot_dist(self, agg: NDArray[np.float64], grids: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Distance from each row's work centre to its grid's depot (the nearest depot if none), metres."""
         if self.depots.shape[0] == 0:
             return np.zeros(agg.shape[0])
         stops, area = agg[:, 2], agg[:, 3]
@@ -80,10 +84,19 @@ class SearchState:
             cx = np.where(stops > 0, agg[:, 4] / stops, agg[:, 6] / np.where(area > 0, area, 1.0))
             cy = np.where(stops > 0, agg[:, 5] / stops, agg[:, 7] / np.where(area > 0, area, 1.0))
         d = np.hypot(cx[:, None] - self.depots[None, :, 0], cy[:, None] - self.depots[None, :, 1])
-        return np.where(empty, 0.0, d.min(axis=1))
+        dist = d.min(axis=1)
+        if self.grid_depot is not None:
+            own = self.grid_depot[grids]
+            dist = np.where(own >= 0, d[np.arange(d.shape[0]), np.maximum(own, 0)], dist)
+        return np.where(empty, 0.0, dist)
 
-    def _workload(self, agg: NDArray[np.float64]) -> NDArray[np.float64]:
-        w = self.fn(agg[:, 0], agg[:, 1], agg[:, 2], agg[:, 3], self._depot_dist(agg))
+    def _workload(self, agg: NDArray[np.float64], grids: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Workload of aggregate rows, row ``i`` being (a trial state of) grid ``grids[i]``."""
+        d = self._depot_dist(agg, grids)
+        if isinstance(self.fn, PairWorkload):
+            w = self.fn(agg[:, 0], agg[:, 1], agg[:, 2], agg[:, 3], d, grids=grids)
+        else:
+            w = self.fn(agg[:, 0], agg[:, 1], agg[:, 2], agg[:, 3], d)
         return np.asarray(w, dtype=float).reshape(-1)
 
     def compactness(self, agg: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
@@ -113,7 +126,8 @@ class SearchState:
         ah = self.agg[h][None, :] + c
         ag[:, 8] = self.agg[g, 8] - c[:, 8] + 2 * sh_g
         ah[:, 8] = self.agg[h, 8] + c[:, 8] - 2 * sh_h
-        wg, wh = self._workload(ag), self._workload(ah)
+        rows = np.ones(len(cands), dtype=np.int64)
+        wg, wh = self._workload(ag, g * rows), self._workload(ah, h * rows)
         return {
             "wg": wg,
             "wh": wh,
@@ -136,7 +150,7 @@ class SearchState:
         self.lab[i] = h
         self.count[g] -= 1
         self.count[h] += 1
-        self.W[[g, h]] = self._workload(self.agg[[g, h]])
+        self.W[[g, h]] = self._workload(self.agg[[g, h]], np.array([g, h]))
 
     def stays_connected(self, i: int) -> bool:
         """Whether grid of unit ``i`` stays in one piece without ``i`` (BFS within the grid)."""

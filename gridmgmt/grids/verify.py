@@ -1,8 +1,9 @@
 """Verification of the planning workload: route every day of a month for every grid and compare.
 
 For each grid and each department, one month of visits is split into working days and every day
-is routed depot -> stops -> depot (OR-Tools on the network travel-time matrix); the routed travel
-is compared with the planning estimate of :mod:`gridmgmt.grids.workload`.
+is routed from the grid's pair's depot, in the pair's travel mode (OR-Tools on the network
+travel-time matrix); the routed travel is compared with the planning estimate of
+:mod:`gridmgmt.grids.workload`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 from gridmgmt.grids.build import plan_from_assignment
 from gridmgmt.grids.calibration import lonlat, routed_month_min
 from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation
+from gridmgmt.grids.pairs import MODE_ORDER
 from gridmgmt.grids.plan import GridPlan
 from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, retailer_workload
 
@@ -36,8 +38,10 @@ def verify_workload(
 
     For each grid and each department, one month of visits is split into working days
     (:func:`~gridmgmt.grids.calibration.month_schedule`) and every day is routed depot -> stops ->
-    depot (nearest depot by network time) as a TSP with OR-Tools on the network travel-time matrix. Routed travel =
-    access time + routed minutes; the planning travel is the model's.
+    depot as a TSP with OR-Tools on the network travel-time matrix, from the grid's pair's depot in
+    the pair's travel mode (the grids' ``depot`` and ``travel_mode`` columns; without them the
+    nearest depot by network time, in ``mode``). Routed travel = access time + routed minutes; the
+    planning travel is the model's.
 
     Parameters
     ----------
@@ -46,14 +50,14 @@ def verify_workload(
         A plan from :func:`~gridmgmt.grids.build.build_grids`, or an assignment
         (retailer_id, grid_id): then the grids are rebuilt from blocks to get their areas.
     mode : str, optional
-        Travel mode (default the plan's calibration mode).
+        Travel mode of grids without a pair's mode (default the plan's calibration mode).
     day_stride : int, default 1
         Route every n-th day only and scale (1 = every day).
 
     Returns
     -------
     pandas.DataFrame
-        One row per grid: grid_id, retailers, stops_per_month, service_min, planning_travel_min,
+        One row per grid: grid_id, travel_mode, depot, retailers, stops_per_month, service_min, planning_travel_min,
         routed_travel_min, travel_error_pct, planning_workload_min, routed_workload_min.
         ``attrs``: planning_ratio, routed_ratio, routed_cv, mean_abs_error_pct.
     """
@@ -69,17 +73,23 @@ def verify_workload(
     pts = district.retailers.to_crs(district.crs).geometry
     rxy = np.stack([pts.x.to_numpy(), pts.y.to_numpy()], axis=1)
     dlon, dlat = lonlat(district.depots)
+    depot_row = {str(d): i for i, d in enumerate(district.depots["depot_id"])}
     rows = []
     for _, g in plan.grids.iterrows():
         members = np.flatnonzero(gid == g["grid_id"])
-        routed = routed_month_min(district.graph, (dlon, dlat), (lon[members], lat[members]), rxy[members],
-                                   work.iloc[members], mode=mode, days=days, day_stride=day_stride)  # fmt: skip
+        tm, dep = g.get("travel_mode"), g.get("depot")
+        grid_mode = tm if isinstance(tm, str) and tm in MODE_ORDER else mode
+        own = depot_row.get(dep) if isinstance(dep, str) else None
+        deps = (dlon, dlat) if own is None else (dlon[[own]], dlat[[own]])  # one depot: the pair's
+        routed = routed_month_min(district.graph, deps, (lon[members], lat[members]), rxy[members],
+                                   work.iloc[members], mode=grid_mode, days=days, day_stride=day_stride)  # fmt: skip
         access = float(work["access_min"].to_numpy()[members].sum())
         service = float(work["service_min"].to_numpy()[members].sum())
         planning_travel = float(g["travel_min"])
         routed_travel = access + routed
         rows.append({
-            "grid_id": int(g["grid_id"]), "retailers": int(members.size),
+            "grid_id": int(g["grid_id"]), "travel_mode": grid_mode, "depot": "" if own is None else str(g["depot"]),
+            "retailers": int(members.size),
             "stops_per_month": float(work["stops_per_month"].to_numpy()[members].sum()),
             "service_min": service, "planning_travel_min": planning_travel, "routed_travel_min": routed_travel,
             "travel_error_pct": 100.0 * (planning_travel - routed_travel) / max(routed_travel, 1e-9),

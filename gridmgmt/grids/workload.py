@@ -19,7 +19,7 @@ where
   (stops in a compact order, each visited at its frequency) and every tour is solved as a TSP with
   OR-Tools on the network travel-time matrix (travel mode ``ebike`` by default); ``c_tour`` is the
   least-squares fit of the routed minutes against ``sqrt(n * a)``;
-* ``D * 2 * t_depot`` is the daily trip from the nearest depot to the grid and back, ``D`` working
+* ``D * 2 * t_depot`` is the daily trip from the depot to the grid and back, ``D`` working
   days per month (``grids.working_days_per_month``), ``t_depot = d / v_eff`` with ``d`` the straight
   distance from the depot to the grid's work centre (visit-weighted mean of its stops) and
   ``v_eff = v_net / beta``: ``v_net`` is the straight distance over the network travel time from
@@ -27,8 +27,10 @@ where
   sample areas (each day starts at a stop cluster, not at the work centre: ``beta`` is about 2 on the demo).
 
 The coefficients ``c_tour`` and ``v_eff`` are fitted on routed tours by
-:func:`gridmgmt.grids.calibration.calibrate`; service (``S``) and travel (``A`` + tour + depot)
-are reported separately.
+:func:`gridmgmt.grids.calibration.calibrate`, once per travel mode; service (``S``) and travel
+(``A`` + tour + depot) are reported separately. :class:`WorkloadModel` prices every grid for one
+mode from the nearest depot; :class:`PairWorkload` prices each grid for the pair that serves it
+(its mode's coefficients, its own depot), so a walking pair's grid comes out smaller.
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ def workload_min(
     area_km2: ArrayLike,
     depot_dist_m: ArrayLike,
     *,
-    c_tour_min: float,
+    c_tour_min: ArrayLike,
     days_per_month: float,
-    speed_kmh: float,
+    speed_kmh: ArrayLike,
 ) -> NDArray[np.float64]:
     """Monthly workload of one or more grids, minutes.
 
@@ -89,12 +91,13 @@ def workload_min(
         Grid area, km2.
     depot_dist_m : array_like
         Distance from the grid's centre of work to its depot, metres (0 to ignore depot trips).
-    c_tour_min : float
-        Tour coefficient, minutes per sqrt(stop * km2); see :meth:`WorkloadModel.from_speed`.
+    c_tour_min : float or array_like
+        Tour coefficient, minutes per sqrt(stop * km2); see :meth:`WorkloadModel.from_speed`. An
+        array gives each grid its own (the travel mode of the pair serving it).
     days_per_month : float
         Working days per month (one depot round trip each).
-    speed_kmh : float
-        Travel speed for depot trips, km/h.
+    speed_kmh : float or array_like
+        Travel speed for depot trips, km/h (one per grid, or one for all; 0 ignores depot trips).
 
     Returns
     -------
@@ -106,8 +109,9 @@ def workload_min(
     n = np.clip(np.asarray(stops_per_month, dtype=float), 0.0, None)
     ar = np.clip(np.asarray(area_km2, dtype=float), 0.0, None)
     d = np.asarray(depot_dist_m, dtype=float)
-    tour = c_tour_min * np.sqrt(n * ar)
-    depot = days_per_month * 2.0 * (d / 1000.0) / speed_kmh * 60.0 if speed_kmh > 0 else 0.0 * d
+    v = np.asarray(speed_kmh, dtype=float)
+    tour = np.asarray(c_tour_min, dtype=float) * np.sqrt(n * ar)
+    depot = np.where(v > 0, days_per_month * 2.0 * (d / 1000.0) / np.where(v > 0, v, 1.0) * 60.0, 0.0 * d)
     return np.asarray(s + a + tour + depot, dtype=float)
 
 
@@ -158,6 +162,64 @@ class WorkloadModel:
             days_per_month=self.days_per_month,
             speed_kmh=self.speed_kmh,
         )
+
+
+@dataclass(frozen=True)
+class PairWorkload:
+    """The workload function of grids each served by its own pair: the pair's mode and depot per grid.
+
+    Grid ``g`` (an index 0..k-1 of the search) is priced with the tour coefficient and depot speed
+    calibrated for its pair's travel mode and the distance to its pair's depot, so a walking pair's
+    grid is smaller than a car pair's of the same workload. Call it like :class:`WorkloadModel`,
+    with ``grids`` naming the grid of every row.
+
+    Attributes
+    ----------
+    c_tour_min : numpy.ndarray, shape (k,)
+        Tour minutes per sqrt(stop * km2) of each grid's pair.
+    speed_kmh : numpy.ndarray, shape (k,)
+        Effective depot-trip speed of each grid's pair, km/h.
+    depot : numpy.ndarray of int, shape (k,)
+        Row of each grid's depot in the unit table's ``depot_xy_m`` (-1: the nearest depot).
+    days_per_month : float
+        Working days per month (depot round trips).
+    """
+
+    c_tour_min: NDArray[np.float64]
+    speed_kmh: NDArray[np.float64]
+    depot: NDArray[np.int64]
+    days_per_month: float = 21.75
+
+    @property
+    def k(self) -> int:
+        """Number of grids priced."""
+        return int(np.asarray(self.c_tour_min).size)
+
+    def __call__(
+        self,
+        service_min: ArrayLike,
+        access_min: ArrayLike,
+        stops_per_month: ArrayLike,
+        area_km2: ArrayLike,
+        depot_dist_m: ArrayLike,
+        grids: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        g = np.arange(self.k) if grids is None else np.asarray(grids, dtype=np.int64)
+        return workload_min(
+            service_min, access_min, stops_per_month, area_km2, depot_dist_m,
+            c_tour_min=np.asarray(self.c_tour_min)[g], days_per_month=self.days_per_month,
+            speed_kmh=np.asarray(self.speed_kmh)[g],
+        )  # fmt: skip
+
+    def without(self, g: int) -> PairWorkload:
+        """The model with grid ``g`` removed (grids above it shift down by one)."""
+        return PairWorkload(np.delete(self.c_tour_min, g), np.delete(self.speed_kmh, g), np.delete(self.depot, g),
+                            self.days_per_month)  # fmt: skip
+
+    def with_grid(self, c_tour_min: float, speed_kmh: float, depot: int = -1) -> PairWorkload:
+        """The model with one more grid (last index), priced with these coefficients."""
+        return PairWorkload(np.append(self.c_tour_min, c_tour_min), np.append(self.speed_kmh, speed_kmh),
+                            np.append(self.depot, depot).astype(np.int64), self.days_per_month)  # fmt: skip
 
 
 def risk_levels(district: District, risk_level: pd.Series | None = None) -> pd.Series:
