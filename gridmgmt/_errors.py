@@ -60,3 +60,7 @@ class ConfigError(InputError):
 
 class InfeasiblePlanError(GridMgmtError, RuntimeError):
     """A plan (grids, routes) cannot meet its hard constraints; the message says which."""
+
+
+class StoreError(GridMgmtError, RuntimeError):
+    """The shared store cannot do what was asked (read-only, locked, unreachable); nothing was written."""

@@ -26,3 +26,6 @@ def demo_district():
 
     path = Path(__file__).resolve().parents[1] / "data" / "demo" / "district.toml"
     return load_district(path)
+
+
+from pg_fixtures import pg_server, store_url  # noqa: E402, F401  (the store tests' PostgreSQL fixtures)

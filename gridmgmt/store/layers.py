@@ -1,4 +1,4 @@
-"""The embedded store: one GeoPackage holding a district's inputs and results as layers.
+"""The layer store: one GeoPackage holding a district's results as named layers (the pre-database store).
 
 Each write replaces whole layers atomically (the file is copied, changed and renamed
 over the old one), so a failed run leaves every earlier layer intact.
