@@ -186,6 +186,7 @@ class Settings:
     name: str = "district"
     history_end: str = ""
     root: Path = Path(".")
+    file: str = ""  # the district.toml these settings were read from (absolute path)
     files: Files = field(default_factory=Files)
     coords: Coords = field(default_factory=Coords)
     network: Network = field(default_factory=Network)
@@ -212,7 +213,7 @@ def _build(cls: type, data: dict[str, Any], file: str, prefix: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         where = f"{prefix}{key}"
-        if key not in fields or key == "root":
+        if key not in fields or key in ("root", "file"):
             raise ConfigError(
                 Problem(
                     file=file,
@@ -327,6 +328,6 @@ def load_settings(path: str | Path) -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(Problem(file=file, message=f"not valid TOML: {exc}")) from None
     settings = _build(Settings, data, file, "")
-    settings = dataclasses.replace(settings, root=p.resolve().parent)
+    settings = dataclasses.replace(settings, root=p.resolve().parent, file=str(p.resolve()))
     _check_settings(settings, file)
     return settings

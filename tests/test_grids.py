@@ -263,8 +263,12 @@ def test_bad_requests_raise_clear_errors_and_write_nothing(district, plan, tmp_p
 def test_write_and_read_a_plan(plan, tmp_path):
     """grids.gpkg holds the grids and assignment layers; CSV copies are written; reading gives the same plan."""
     paths = write_grid_plan(plan, tmp_path)
-    assert {p.name for p in paths.values()} == {"grids.gpkg", "grids.csv", "assignment.csv"}
+    assert {p.name for p in paths.values()} == {"grids.gpkg", "grids.csv", "assignment.csv", "metrics.json"}
     back = read_grid_plan(tmp_path)
+    assert back.district == plan.district  # the plan says which district.toml it came from (here: none)
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["grids"] == len(plan.grids) and metrics["max_min_plan"] == pytest.approx(plan.metrics["balance"])
+    assert 0 <= metrics["boundary_on_street"] <= 1 and back.metrics["grids"] == metrics["grids"]
     assert list(back.grids["grid_id"]) == list(plan.grids["grid_id"])
     pd.testing.assert_frame_equal(back.assignment.reset_index(drop=True), plan.assignment.reset_index(drop=True),
                                   check_dtype=False)  # fmt: skip

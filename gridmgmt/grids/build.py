@@ -234,7 +234,14 @@ def _plan_from_labels(
         "elapsed_s": time.perf_counter() - t0,
     }
     gw = grids.to_crs(WGS84)
-    return GridPlan(grids=gw, assignment=assignment, metrics=metrics, block_grid=labels + 1, risk_level=risk_level)
+    return GridPlan(
+        grids=gw,
+        assignment=assignment,
+        metrics=metrics,
+        block_grid=labels + 1,
+        risk_level=risk_level,
+        district=district.settings.file,
+    )
 
 
 # ---------------------------------------------------------------------------------- build

@@ -9,6 +9,7 @@ retailer's grid id comes from.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ class GridPlan:
         Grid id of every street block (for rebalancing in the same session).
     risk_level : pandas.Series or None
         Risk levels used for the monopoly visits (by retailer_id).
+    district : str
+        The district.toml the plan was built for ('' when unknown); ``grids.gpkg`` records it, so
+        commands given a plan need no ``--district``.
     """
 
     grids: gpd.GeoDataFrame
@@ -53,6 +57,7 @@ class GridPlan:
     metrics: dict[str, Any] = field(default_factory=dict)
     block_grid: np.ndarray | None = None
     risk_level: pd.Series | None = None
+    district: str = ""
 
     def as_frame(self) -> gpd.GeoDataFrame:
         """The grid polygons with the assignment (retailer_id, grid_id) in ``attrs["assignment"]``."""
@@ -117,7 +122,38 @@ def read_grid_plan(path: str | Path) -> GridPlan:
         raise InputError(problems)
     assignment["grid_id"] = gid.astype(int)
     grids["grid_id"] = pd.to_numeric(grids["grid_id"]).astype(int)
-    return GridPlan(grids=grids.to_crs(WGS84), assignment=assignment[["retailer_id", "grid_id"]])
+    about = _read_about(path, layers)
+    return GridPlan(
+        grids=grids.to_crs(WGS84),
+        assignment=assignment[["retailer_id", "grid_id"]],
+        metrics=about.get("metrics", {}),
+        district=about.get("district", ""),
+    )
+
+
+def _read_about(path: Path, layers: list[str]) -> dict[str, Any]:
+    """The ``about`` table of a grids.gpkg (district and metrics), {} for plans written before it existed."""
+    if "about" not in layers:
+        return {}
+    table = pd.DataFrame(io.read_layer(path, "about"))
+    about = dict(zip(table["key"].astype(str), table["value"].astype(str), strict=True))
+    return {"district": about.get("district", ""), "metrics": json.loads(about.get("metrics", "{}"))}
+
+
+def headline_metrics(plan: GridPlan) -> dict[str, Any]:
+    """The numbers ``metrics.json`` leads with (share 0-1, seconds), then every other metric of the plan."""
+    m = plan.metrics
+    head = {
+        "grids": int(m.get("k", len(plan.grids))),
+        "max_min_plan": m.get("balance"),
+        "polsby_popper_mean": m.get("polsby_popper_mean"),
+        "polsby_popper_min": m.get("polsby_popper_min"),
+        "boundary_on_street": m.get("boundary_on_street"),
+        "contiguous": m.get("contiguous"),
+        "elapsed_s": m.get("elapsed_s"),
+        "district": plan.district,
+    }
+    return head | {k: v for k, v in m.items() if k not in head}
 
 
 def load_grids(path: str | Path) -> gpd.GeoDataFrame:
@@ -136,7 +172,8 @@ def stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
 
 
 def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame | None = None) -> dict[str, Path]:
-    """Write ``grids.gpkg`` (layers grids, assignment), ``grids.csv``, ``assignment.csv`` and ``moves.csv``.
+    """Write ``grids.gpkg`` (layers grids, assignment, about), ``grids.csv``, ``assignment.csv``, ``metrics.json``
+    and ``moves.csv``.
 
     Every file is written atomically; nothing is written when the plan is missing.
 
@@ -147,14 +184,23 @@ def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     grids = plan.grids.to_crs(WGS84)
+    metrics = json.loads(json.dumps(headline_metrics(plan), default=_json_value))
+    about = pd.DataFrame({"key": ["district", "metrics"], "value": [plan.district, json.dumps(metrics)]})
+    layers = {"grids": grids, "assignment": plan.assignment, "about": about}
     paths = {
-        "gpkg": io.write_layers({"grids": grids, "assignment": plan.assignment}, out / "grids.gpkg", replace=True),
+        "gpkg": io.write_layers(layers, out / "grids.gpkg", replace=True),
         "grids_csv": io.write_csv(pd.DataFrame(grids.drop(columns="geometry")), out / "grids.csv"),
         "assignment_csv": io.write_csv(plan.assignment, out / "assignment.csv"),
+        "metrics_json": io.write_json(metrics, out / "metrics.json"),
     }
     if moves is not None:
         paths["moves_csv"] = io.write_csv(moves, out / "moves.csv")
     return paths
+
+
+def _json_value(value: Any) -> Any:
+    """numpy numbers as Python numbers, anything else as text (metrics.json)."""
+    return value.item() if isinstance(value, np.generic) else str(value)
 
 
 def grid_assignment(
