@@ -72,19 +72,15 @@ class InitResult:
             Date for ``risk map`` and ``patrol plan`` (YYYY-MM-DD); default today's date.
         """
         day = today or date.today().isoformat()
-        folder = self.district.parent
         toml = shlex.quote(str(self.district))
-        out = folder / "out"
-        grids = shlex.quote(str(out / "grids" / "grids.gpkg"))
-        store = shlex.quote(str(out / "store.gpkg"))
+        grids = shlex.quote(str(self.district.parent / "out" / "grids"))
+        # every command writes into the district folder's out/ and its store there by default
         return [
             f"gridmgmt validate --district {toml}",
-            f"gridmgmt grids build --district {toml} --out {shlex.quote(str(out / 'grids'))}",
-            f"gridmgmt grids map --district {toml} --grids {grids} --out {shlex.quote(str(out / 'grid_map.html'))}",
-            f"gridmgmt risk map --district {toml} --date {day} --grids {grids} --store {store} "
-            f"--out {shlex.quote(str(out / 'risk_map.html'))}",
-            f"gridmgmt patrol plan --district {toml} --date {day} --grids {grids} --store {store} "
-            f"--out {shlex.quote(str(out / 'patrol'))}",
+            f"gridmgmt grids build --district {toml}",
+            f"gridmgmt grids map --grids {grids}",
+            f"gridmgmt risk map --district {toml} --date {day} --grids {grids}",
+            f"gridmgmt patrol plan --district {toml} --date {day} --grids {grids}",
         ]
 
 

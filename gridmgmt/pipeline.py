@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -16,16 +17,16 @@ from gridmgmt.grids.build import build_grids
 from gridmgmt.grids.grid_map import grid_map
 from gridmgmt.grids.plan import write_grid_plan
 from gridmgmt.inputs.district import District, load_district
-from gridmgmt.inputs.events import append_events, prepare_appended, with_violation_records
+from gridmgmt.inputs.events import prepare_appended, with_violation_records
 from gridmgmt.loop.district_loop import overview_page, responsibility
 from gridmgmt.loop.responsibility import ResponsibilityReport
 from gridmgmt.maps import save_map
 from gridmgmt.patrol.plan import plan_day
-from gridmgmt.patrol.sheets import write_plan
+from gridmgmt.patrol.sheets import plan_layers, write_plan
 from gridmgmt.patrol.simulate import simulate
 from gridmgmt.risk.district_risk import risk_hotspots, risk_layer, score_risk, violation_points
 from gridmgmt.risk.risk_map import risk_map
-from gridmgmt.store import Store
+from gridmgmt.store import ImportResult, SharedStore, file_hash, new_event_id, open_store
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,12 @@ def run_demo(
     graph = district.graph
     step(f"road network: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
 
-    store = Store(out / "store.gpkg")
-    store.write({"retailers": district.retailers, "boundary": district.boundary})
-    written.append(store.path)
+    store = out / "store.sqlite"
+    with open_store(store) as shared:
+        if not shared.is_initialised():
+            step("loading the inputs and the event log into the shared store (once)")
+            shared.init_district(district, events_source=str(district.settings.path("events")))
+    written.append(store)
     written.append(io.write_csv(_inputs_summary(district), out / "inputs_summary.csv"))
     step("inputs stored")
 
@@ -71,7 +75,9 @@ def run_demo(
     step(f"risk scores as of {as_of}")
     scores = score_risk(district, as_of)
     step("balanced service grids (workload from risk levels and the road network)")
-    grids = run_grids(district, out / "grids", seed=seed, risk=scores, map_path=out / "grid_map.html")
+    grids = run_grids(
+        district, out / "grids", seed=seed, risk=scores, map_path=out / "grid_map.html", store=store, valid_from=as_of
+    )
     written += grids.attrs["written"]
     step(f"{len(grids)} grids, max/min workload {grids['workload_min'].max() / grids['workload_min'].min():.3f}")
 
@@ -84,7 +90,7 @@ def run_demo(
         map_path=out / "risk_map.html",
         grids=grids,
         scores=scores,
-        store=out / "store.gpkg",
+        store=store,
     )
     written += risk.written
 
@@ -97,10 +103,10 @@ def run_demo(
         risk=scores,
         seed=seed,
         time_limit_s=patrol_time_limit_s,
-        store=out / "store.gpkg",
+        store=store,
         progress=lambda text: step(f"  {text}"),
     )
-    written += [p for p in paths if p.name != "store.gpkg"]
+    written += paths
     step(
         f"{len(plan.stops)} visits planned for {plan.summary.shape[0]} squads, {len(plan.unplanned)} left for "
         "later days"
@@ -121,6 +127,9 @@ def run_demo(
             links={"risk_map": "risk_map.html", "grid_map": "grid_map.html"},
         )
     )
+    step("every current layer of the store as one GeoPackage (for QGIS/ArcGIS)")
+    with open_store(store) as shared:
+        written.append(shared.export(out / "store.gpkg")[0])
     step("done")
     return written
 
@@ -172,7 +181,8 @@ def run_risk(
 ) -> RiskRun:
     """Score (unless ``scores`` are given), find hotspots and draw the risk map.
 
-    Writes risk.csv, hotspots.geojson, the map and the store layers ``risk`` and ``hotspots``.
+    Writes risk.csv, hotspots.geojson and the map; with ``store``, a ``risk`` run (layers ``risk`` and
+    ``hotspots``) in the shared store.
     """
     out = Path(out_dir)
     scores = scores if scores is not None else score_risk(district, as_of)
@@ -198,29 +208,79 @@ def run_risk(
         io.write_vector(hot.cells, out / "hotspots.geojson"),
         save_map(m, Path(map_path) if map_path else out / "risk_map.html"),
     ]
-    Store(store if store is not None else out / "store.gpkg").write(
-        {"risk": risk_layer(district, scores), "hotspots": hot.cells}
-    )
+    if store:
+        with open_store(store) as shared:
+            shared.write_run(
+                "risk",
+                {"risk": risk_layer(district, scores), "hotspots": hot.cells},
+                inputs=district_inputs(district),
+                parameters={"as_of": as_of, "seed": seed},
+            )
     return RiskRun(written=written, scores=scores, hotspot_cells=hot.cells)
 
 
 # ----------------------------------------------------------------------------- the joint-work loop
 
 
-def add_events(
-    district_path: str | Path, store_path: str | Path, new: pd.DataFrame, *, file: str, derive_violations: bool = False
-) -> pd.DataFrame:
-    """Validate ``new`` events against the district's log and append them to the store, all or nothing.
+def district_inputs(district: District) -> dict[str, str]:
+    """SHA-256 of every input file the district names, for a run's provenance."""
+    files = {f: district.settings.path(f) for f in dataclasses.asdict(district.settings.files)}
+    return {name: file_hash(path) for name, path in files.items() if path.is_file()}
 
-    With ``derive_violations``, an inspection with outcome ``violation`` also records the violation
-    event (see :func:`gridmgmt.inputs.events.with_violation_records`).
+
+def district_store(district_path: str | Path, store: str | Path | None) -> SharedStore:
+    """Open the shared store, loading the district's inputs into it on first use (``store init``).
+
+    ``store`` is a path (an embedded SQLite file) or a ``postgresql://`` URL; None reads
+    ``$GRIDMGMT_STORE``.
     """
-    district = load_district(district_path, store=store_path)
-    events = prepare_appended(new, district.events, file=file, retailer_ids=set(district.retailers["retailer_id"]))
-    if derive_violations:
-        events = with_violation_records(events)
-    append_events(Store(store_path), events)
-    return events
+    shared = open_store(store)
+    if not shared.is_initialised():
+        log.info("%s: loading the district's inputs into the store once (store init)", shared.label)
+        district = load_district(district_path)
+        shared.init_district(district, events_source=str(district.settings.path("events")))
+    return shared
+
+
+def add_events(
+    district_path: str | Path,
+    store_path: str | Path | None,
+    new: pd.DataFrame,
+    *,
+    file: str,
+    derive_violations: bool = False,
+    recorded_by: str = "",
+) -> pd.DataFrame:
+    """Validate ``new`` events and append them to the shared store's log in one transaction.
+
+    Only the store is read (its retailer ids and the events of the retailers named), never the
+    district's whole history. Blank ids get UUIDv7 ids. With ``derive_violations``, an inspection
+    with outcome ``violation`` also records the violation event (see
+    :func:`gridmgmt.inputs.events.with_violation_records`).
+
+    Raises
+    ------
+    InputError
+        Naming the row and field of every bad value; nothing is added then.
+    """
+    with district_store(district_path, store_path) as shared:
+        frame = new.copy()
+        if "event_id" not in frame.columns:
+            frame.insert(0, "event_id", "")
+        blank = frame["event_id"].fillna("").astype(str).str.strip() == ""
+        frame.loc[blank, "event_id"] = [new_event_id() for _ in range(int(blank.sum()))]
+        named = frame["retailer_id"].dropna().astype(str).unique().tolist() if "retailer_id" in frame else []
+        prior = shared.events_between(retailer_ids=named)
+        events = prepare_appended(frame, prior, file=file, retailer_ids=shared.retailer_ids())
+        if derive_violations:
+            events = with_violation_records(events)
+        return shared.add_events(events, source=file, recorded_by=recorded_by)
+
+
+def import_events(district_path: str | Path, store_path: str | Path | None, file: str | Path) -> ImportResult:
+    """Import an events file into the shared store: all or nothing, and a second import adds nothing."""
+    with district_store(district_path, store_path) as shared:
+        return shared.import_events(io.read_table(file), source=str(file))
 
 
 def write_responsibility(report: ResponsibilityReport, out_dir: str | Path) -> list[Path]:
@@ -245,8 +305,13 @@ def run_grids(
     risk: pd.DataFrame | None = None,
     map_path: str | Path | None = None,
     lang: str = "zh",
+    store: str | Path | None = None,
+    valid_from: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Build the grids, write grids.gpkg (and CSVs), the grid map and the store layers.
+    """Build the grids, write grids.gpkg (and CSVs) and the grid map; with ``store``, a ``grids`` run.
+
+    With ``valid_from`` (YYYY-MM-DD) the run's assignment also becomes the store's current grid
+    assignment from that day.
 
     Returns the grid polygons with ``attrs["assignment"]`` (retailer_id, grid_id) and
     ``attrs["written"]`` (paths written).
@@ -258,7 +323,15 @@ def run_grids(
     written = list(write_grid_plan(plan, out).values())
     if map_path is not None:
         written.append(save_map(grid_map(plan, district, lang=lang), map_path))
-    Store(out.parent / "store.gpkg").write({"grids": plan.grids, "assignment": plan.assignment})
+    if store:
+        with open_store(store) as shared:
+            shared.write_run(
+                "grids",
+                {"grids": plan.grids, "assignment": plan.assignment},
+                inputs=district_inputs(district),
+                parameters={"seed": seed, "k": len(plan.grids)},
+                assignment_from=valid_from,
+            )
     grids = plan.as_frame()
     grids.attrs["written"] = written
     return grids
@@ -278,11 +351,17 @@ def plan_patrol(
     store: str | Path | None = None,
     **options,
 ):
-    """Plan one day (:func:`gridmgmt.patrol.plan.plan_day`) and write its files; returns (plan, paths)."""
+    """Plan one day (:func:`gridmgmt.patrol.plan.plan_day`) and write its files; returns (plan, paths).
 
+    With ``store``, the plan is also kept there as a ``plan`` run (stops and routes).
+    """
     risk = risk if risk is not None else score_risk(district, date)
     plan = plan_day(district, date, risk=risk, grids=grids, **options)
-    written = write_plan(plan, out_dir, depots=district.depots, lang=lang, store=store)
+    written = write_plan(plan, out_dir, depots=district.depots, lang=lang)
+    if store:
+        with open_store(store) as shared:
+            parameters = {"date": date, **{k: v for k, v in options.items() if isinstance(v, int | float | str)}}
+            shared.write_run("plan", plan_layers(plan), inputs=district_inputs(district), parameters=parameters)
     return plan, written
 
 

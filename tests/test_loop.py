@@ -60,7 +60,7 @@ def _violation_found(retailer: str, when: str) -> pd.DataFrame:
 
 def test_marketing_report_to_violation_through_the_api(tmp_path) -> None:
     """Report -> task -> planned visit before the deadline -> violation -> task closed, score up, hotspot up."""
-    store = tmp_path / "store.gpkg"
+    store = tmp_path / "store.sqlite"
     district = load_district(DISTRICT)
     retailer = _quiet_retailer(district)
     report = pd.DataFrame(
@@ -139,7 +139,7 @@ def test_marketing_report_to_violation_through_the_api(tmp_path) -> None:
 def test_the_same_flow_through_the_cli(tmp_path) -> None:
     """The loop driven by commands: events add, tasks list, patrol plan, events add (outcome), risk score."""
     runner = CliRunner()
-    store = str(tmp_path / "store.gpkg")
+    store = str(tmp_path / "store.sqlite")
     common = ["--district", str(DISTRICT), "--store", store]
     retailer = _quiet_retailer(load_district(DISTRICT))
 

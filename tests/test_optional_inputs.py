@@ -58,7 +58,7 @@ def _variant(small: Path, tmp_path: Path, change: str) -> Path:
 
 
 def _commands(toml: Path, out: Path) -> dict[str, list[str]]:
-    d, store = str(toml), str(out / "store.gpkg")
+    d, store = str(toml), str(out / "store.sqlite")
     return {
         "validate": ["validate", "--district", d],
         "grids build": ["grids", "build", "--district", d, "--grids", "3", "--out", str(out / "grids")],

@@ -20,7 +20,7 @@ import pandas as pd
 
 from gridmgmt import io
 from gridmgmt._errors import InputError, Problem
-from gridmgmt.store import Store
+from gridmgmt.store import open_store
 
 WGS84 = "EPSG:4326"
 
@@ -162,13 +162,15 @@ def load_grids(path: str | Path) -> gpd.GeoDataFrame:
 
 
 def stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
-    """The grids layers of a store as :func:`load_grids` gives them, or None when there is no store or no grids."""
-    if store_path is None or not Path(store_path).exists():
+    """The newest grids run of the shared store as :func:`load_grids` gives them; None without a store or grids."""
+    if not store_path:
         return None
-    store = Store(store_path)
-    if "grids" in store and "assignment" in store:
-        return load_grids(store_path)
-    return None
+    with open_store(store_path) as shared:
+        if shared.list_runs("grids").empty:
+            return None
+        run = shared.read_run(kind="grids")
+    grids = gpd.GeoDataFrame(run.layers["grids"], geometry="geometry", crs=WGS84)
+    return GridPlan(grids=grids, assignment=run.layers["assignment"][["retailer_id", "grid_id"]]).as_frame()
 
 
 def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame | None = None) -> dict[str, Path]:

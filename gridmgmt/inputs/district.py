@@ -73,7 +73,7 @@ def _cache_dir(root: Path) -> Path | None:
 def load_district(path: str | Path, *, store: str | Path | None = None) -> District:
     """Load and validate every input a district.toml names.
 
-    With ``store`` (a GeoPackage written by gridmgmt), the events appended there by
+    With ``store`` (the shared store: a SQLite file or a PostgreSQL URL), the events recorded there by
     ``gridmgmt events add|import`` join the event log of the district's events file.
 
     Raises
@@ -93,13 +93,8 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
     ids = set(retailers["retailer_id"])
     events = load_events(settings.path("events"), retailer_ids=ids) if files.events else None
     events = events if events is not None and len(events) else _empty_events()  # header only = no history
-    if store is not None and Path(store).exists():
-        from gridmgmt.inputs.events import stored_events
-        from gridmgmt.store import Store
-
-        appended = stored_events(Store(store))
-        if len(appended):
-            events = pd.concat([events, appended], ignore_index=True)
+    if store:
+        events = with_store_events(events, store)
     orders = load_orders(settings.path("orders"), retailer_ids=ids) if files.orders else None
     if orders is None or not len(orders):  # header only = no orders
         orders = pd.DataFrame(columns=["retailer_id", "week", "cartons"])
@@ -123,6 +118,28 @@ def load_district(path: str | Path, *, store: str | Path | None = None) -> Distr
         schools=schools,
         ground_truth=truth,
     )
+
+
+def with_store_events(events: pd.DataFrame, store: str | Path) -> pd.DataFrame:
+    """The district's events file joined with the shared store's event log (each event once, by id).
+
+    ``store init`` copies the file's events into the store with their ids, and ``events add`` /
+    ``events import`` append there; reading both and keeping each id once gives the whole log.
+    """
+    from gridmgmt.store import open_store
+
+    with open_store(store) as shared:
+        stored = shared.events_between()
+    if not len(stored):
+        return events
+    stored = stored.loc[~stored["event_id"].isin(set(events["event_id"]))]
+    columns = list(dict.fromkeys([*events.columns, *stored.columns]))
+    both = pd.concat([events.reindex(columns=columns), stored.reindex(columns=columns)], ignore_index=True)
+    both["time"] = pd.to_datetime(both["time"])
+    for column in both.columns.difference(["time"]):
+        if both[column].dtype == object:
+            both[column] = both[column].fillna("")
+    return both.sort_values("time", kind="stable").reset_index(drop=True)
 
 
 def _none_if_empty(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:

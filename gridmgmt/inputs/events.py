@@ -18,7 +18,7 @@ import pandas as pd
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import DEPARTMENTS, EVENT_TYPES
 from gridmgmt.inputs.checks import TableCheck
-from gridmgmt.store import Store
+from gridmgmt.store import new_event_id
 
 log = logging.getLogger(__name__)
 
@@ -203,26 +203,14 @@ def _check_corrections(check: TableCheck, prior: pd.DataFrame | None = None) -> 
     )
 
 
-def new_event_ids(prior: pd.DataFrame, count: int, *, prefix: str = "G") -> list[str]:
-    """``count`` event ids not in ``prior``: ``<prefix><YYYYMMDDHHMMSS>-<n>`` from the current time."""
-    stamp = pd.Timestamp.now().strftime("%Y%m%d%H%M%S")
-    taken = set(prior["event_id"]) if len(prior) else set()
-    ids, n = [], 0
-    while len(ids) < count:
-        n += 1
-        candidate = f"{prefix}{stamp}-{n}"
-        if candidate not in taken:
-            ids.append(candidate)
-    return ids
-
-
 def prepare_appended(
     new: pd.DataFrame, prior: pd.DataFrame, *, file: str, retailer_ids: set[str] | None = None
 ) -> pd.DataFrame:
     """Validate events to append to ``prior``: all or nothing.
 
-    Empty ``event_id`` cells get fresh ids. Every problem (bad row, duplicate of an id in the
-    log, correction of an unknown event) is reported at once, naming ``file``, row and field.
+    Empty ``event_id`` cells get fresh ids (UUIDv7: unique across processes and machines). Every
+    problem (bad row, duplicate of an id in the log, correction of an unknown event) is reported at
+    once, naming ``file``, row and field.
 
     Raises
     ------
@@ -234,7 +222,7 @@ def prepare_appended(
         frame.insert(0, "event_id", "")
     blank = frame["event_id"].fillna("").astype(str).str.strip() == ""
     if blank.any():
-        frame.loc[blank, "event_id"] = new_event_ids(prior, int(blank.sum()))
+        frame.loc[blank, "event_id"] = [new_event_id() for _ in range(int(blank.sum()))]
     events, problems = check_events(frame, file=file, retailer_ids=retailer_ids, prior=prior)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -242,30 +230,6 @@ def prepare_appended(
     if events.empty:
         raise InputError(Problem(file=file, message="no events to add", hint="the file has a header but no rows"))
     return events
-
-
-EVENT_LOG_LAYER = "event_log"
-
-
-def stored_events(store: Store) -> pd.DataFrame:
-    """Events appended through gridmgmt (``events add`` / ``events import``), oldest first."""
-    if EVENT_LOG_LAYER not in store:
-        return pd.DataFrame(columns=[*REQUIRED, *OPTIONAL])
-    frame = pd.DataFrame(store.read(EVENT_LOG_LAYER)).fillna("")
-    frame["time"] = pd.to_datetime(frame["time"])
-    return frame
-
-
-def append_events(store: Store, events: pd.DataFrame) -> int:
-    """Append validated events (see :func:`prepare_appended`) to the store's log atomically; return the count."""
-    log_so_far = stored_events(store)
-    rows = events.copy()
-    rows["time"] = pd.to_datetime(rows["time"]).dt.strftime("%Y-%m-%dT%H:%M")
-    if len(log_so_far):
-        log_so_far["time"] = log_so_far["time"].dt.strftime("%Y-%m-%dT%H:%M")
-    combined = pd.concat([log_so_far, rows], ignore_index=True).fillna("")
-    store.write({EVENT_LOG_LAYER: combined.astype(str)})
-    return len(rows)
 
 
 def effective_events(events: pd.DataFrame) -> pd.DataFrame:
