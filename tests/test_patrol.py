@@ -178,15 +178,16 @@ def test_route_sheets_escape_hostile_text_one_page_per_squad(plan):
 
 
 def test_write_plan_writes_everything_and_a_failure_keeps_the_earlier_plan(plan, district, tmp_path, monkeypatch):
-    """All files and store layers appear; when rendering fails, the earlier files stay as they were."""
+    """All files and the store layers appear; when rendering fails, the earlier files stay as they were."""
     from gridmgmt.patrol import route_map as patrol_map
-    from gridmgmt.patrol.sheets import write_plan
-    from gridmgmt.store import Store
+    from gridmgmt.patrol.sheets import plan_layers, write_plan
 
     written = write_plan(plan, tmp_path, depots=district.depots)
     names = {p.name for p in written}
     assert {"stops.csv", "unplanned.csv", "routes.geojson", "route_sheets.html", "route_map.html"} <= names
-    assert {"patrol_stops", "patrol_routes"} <= set(Store(tmp_path / "store.gpkg").layers())
+    layers = plan_layers(plan)
+    assert len(layers["patrol_stops"]) == len(plan.stops) and (layers["patrol_stops"]["date"] == plan.date).all()
+    assert set(layers["patrol_routes"]["squad_id"]) == set(plan.stops["squad_id"])
     stops = pd.read_csv(tmp_path / "stops.csv", dtype=str, encoding="utf-8-sig")
     assert list(stops["retailer_id"]) == list(plan.stops["retailer_id"])
     routes = __import__("geopandas").read_file(tmp_path / "routes.geojson")
@@ -228,3 +229,72 @@ def test_simulation_marks_visits_done_and_reports_coverage(district):
     assert hostile["status"] == "late_at_start" and pd.notna(hostile["visited"])
     assert 0.0 <= report.within_cycle_end <= 1.0 and 0.0 <= report.deadlines_met <= 1.0
     assert "within cycle" in report.summary()
+
+
+def _strip_grids(district, grid_ids=(1, 3, 9, 12), *, pin=None):
+    """Grid polygons as north-south strips by longitude, one per grid, with the assignment in attrs.
+
+    ``pin`` maps retailer ids to a grid regardless of where they lie.
+    """
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import box
+
+    r = district.retailers
+    edges = np.quantile(r["lon"], np.linspace(0, 1, len(grid_ids) + 1))
+    south, north = r["lat"].min() - 0.01, r["lat"].max() + 0.01
+    polygons = [box(edges[i], south, edges[i + 1], north) for i in range(len(grid_ids))]
+    grids = gpd.GeoDataFrame({"grid_id": list(grid_ids)}, geometry=polygons, crs="EPSG:4326")
+    strip = np.searchsorted(edges[1:-1], r["lon"].to_numpy(), side="right")
+    assignment = pd.DataFrame({"retailer_id": r["retailer_id"], "grid_id": np.asarray(grid_ids)[strip]})
+    for rid, g in (pin or {}).items():
+        assignment.loc[assignment["retailer_id"] == rid, "grid_id"] = g
+    grids.attrs["assignment"] = assignment
+    return grids
+
+
+def _check_cross_grid_reasons(plan) -> pd.DataFrame:
+    """Every stop outside the squad's grid names the grid it covers and why; returns those stops."""
+    squad_grid = plan.summary.set_index("squad_id")["grid_id"]
+    outside = plan.stops.loc[plan.stops["grid_id"] != plan.stops["squad_id"].map(squad_grid)]
+    for s in outside.itertuples():
+        assert s.cross_grid_reason.startswith(f"covering for grid {s.grid_id}: "), s
+        if "own squad full" in s.cross_grid_reason:
+            assert s.mandatory  # only a mandatory visit may leave a present squad's grid
+    inside = plan.stops.drop(index=outside.index)
+    assert (inside["cross_grid_reason"] == "").all()
+    return outside
+
+
+def test_routes_stay_in_the_own_grid_and_every_cross_grid_stop_says_why(district, tmp_path):
+    """With grids, a squad leaves its grid only with a stated reason; summary, sheet and map show the grids."""
+    from gridmgmt.maps import to_offline_html
+    from gridmgmt.patrol.route_map import patrol_map
+    from gridmgmt.patrol.sheets import route_sheets_html
+
+    plan = plan_day(district, DAY, grids=_strip_grids(district), options=OPTIONS)
+    assert len(plan.stops) and check_plan(plan) == []
+    outside = _check_cross_grid_reasons(plan)
+    assert len(outside) <= 0.1 * len(plan.stops)
+    shares = plan.summary.set_index("squad_id")["own_grid_share"]
+    assert shares.between(0, 1).all() and plan.summary["own_grid_stops"].sum() == len(plan.stops) - len(outside)
+    assert "责任网格: 3" in route_sheets_html(plan, lang="zh") and "Own grid: 3" in route_sheets_html(plan, lang="en")
+    page = to_offline_html(patrol_map(plan, district.depots.drop(columns="geometry", errors="ignore"), lang="en"))
+    assert "Grid boundaries" in page and plan.grids is not None and len(plan.grids) == 4
+
+
+def test_an_absent_squads_mandatory_visits_are_covered_by_neighbours_with_the_reason(district):
+    """Grid 3's squad is absent: its overdue tip-off is planned by another squad, saying whom it covers for."""
+    from gridmgmt.patrol.sheets import route_sheets_html
+
+    grids = _strip_grids(district, pin={district.hostile_id: 3})
+    plan = plan_day(district, DAY, grids=grids, options=dataclasses.replace(OPTIONS, absent=("G03",)))
+    assert "G03" not in set(plan.stops["squad_id"])
+    _check_cross_grid_reasons(plan)
+    hostile = plan.stops.set_index("retailer_id").loc[district.hostile_id]
+    assert hostile["cross_grid_reason"] == "covering for grid 3: squad absent"
+    grid3 = plan.candidates.loc[plan.candidates["mandatory"] & (plan.candidates["grid_id"] == 3), "retailer_id"]
+    planned = plan.stops.set_index("retailer_id")
+    for rid in grid3:
+        assert rid in plan.unplanned["retailer_id"].values or planned.loc[rid, "cross_grid_reason"].endswith("absent")
+    assert "代管第3网格：该组缺勤" in route_sheets_html(plan)

@@ -326,3 +326,23 @@ def settle_pairs(
         pair_of_grid = again
     assert res is not None
     return res, pair_of_grid, rounds
+
+
+def staff_in_grids(staff: pd.DataFrame, grids: pd.DataFrame | None) -> pd.DataFrame:
+    """The staff table with each member's ``grid_id`` taken from a grid plan's pairs.
+
+    A plan built by ``grids build`` names the pair serving each grid (``customer_manager`` and
+    ``monopoly_officer`` staff ids, matched to the grids by travel); those members get that grid
+    and the others none. Without such columns the staff table's own ``grid_id`` stands.
+    """
+    if grids is None or not {"grid_id", "customer_manager", "monopoly_officer"} <= set(grids.columns):
+        return staff
+    grid_of = {}
+    for row in grids[["grid_id", "customer_manager", "monopoly_officer"]].itertuples(index=False):
+        for member in (row.customer_manager, row.monopoly_officer):
+            if isinstance(member, str) and member:
+                grid_of[member] = int(row.grid_id)
+    if not grid_of:
+        return staff
+    ids = staff["staff_id"].astype(str)
+    return staff.assign(grid_id=pd.array([grid_of.get(i) for i in ids], dtype="Int64"))

@@ -203,6 +203,13 @@ def _search_parameters(
     for name in params.operators_off:
         setattr(sp.local_search_operators, f"use_{name}", 2)  # BOOL_FALSE
     sp.use_full_propagation = params.use_full_propagation
+    if params.insertion_sorting:
+        lci = sp.local_cheapest_insertion_parameters
+        field = type(lci).DESCRIPTOR.fields_by_name["insertion_sorting_properties"]
+        del lci.insertion_sorting_properties[:]
+        lci.insertion_sorting_properties.extend(
+            field.enum_type.values_by_name[name].number for name in params.insertion_sorting
+        )
     if params.neighbors_ratio < 1.0:
         sp.ls_operator_neighbors_ratio = params.neighbors_ratio
         sp.ls_operator_min_neighbors = 10

@@ -2,8 +2,15 @@
 
 Pre-selection keeps each problem small: every mandatory visit plus the best optional ones
 (priority discounted by travel time from the squads' depots) up to ``preselect_factor`` times
-the squads' estimated daily capacity. Times in the model are seconds after midnight; costs are
-seconds of travel (a left-out visit costs :data:`PENALTY_S_PER_POINT` per priority point).
+each squad's estimated daily capacity from its own grid (and as much again from grids without a
+squad today). Times in the model are seconds after midnight; costs are seconds of travel (a
+left-out visit costs :data:`PENALTY_S_PER_POINT` per priority point).
+
+Routes stay home (a rule, not a preference): each squad may serve only its own grid's visits
+and those of grids without a squad today (OR-Tools allowed vehicles). The one exception is a
+mandatory visit its own squad cannot fit: any squad of the mode may take it, at a cover cost
+larger than everything the own squad could give up to fit it (every optional visit's penalty and
+the whole span cost), so the solver hands it over only when the own squad is full.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ __all__ = [
     "PENALTY_S_PER_POINT",
     "SolverRun",
     "build_problem",
+    "cover_cost",
     "preselect",
 ]
 
@@ -38,8 +46,14 @@ MANDATORY_PENALTY = 10**9
 #: on the demo's e-bike problem (8 squads, 337 candidates) parallel cheapest insertion takes
 #: 2.5-4 s and plans 131 visits, while a portfolio of three strategies cut short by a 1.5-3 s
 #: limit planned 15-20. So: one strong start, improved by the solver's default search (iterated
-#: local search, two workers); the day planner gives each mode at least a few seconds.
-PATROL_PARAMS = SearchParams(first_solutions=("PARALLEL_CHEAPEST_INSERTION",), first_solution_share=0.8)
+#: local search, two workers); the day planner gives each mode at least a few seconds. The ILS
+#: re-inserts ruined visits highest penalty first: a mandatory visit takes its place in its own
+#: squad's day before optional visits fill it (otherwise another squad covers it needlessly).
+PATROL_PARAMS = SearchParams(
+    first_solutions=("PARALLEL_CHEAPEST_INSERTION",),
+    first_solution_share=0.8,
+    insertion_sorting=("SORTING_PROPERTY_PENALTY", "SORTING_PROPERTY_ALLOWED_VEHICLES"),
+)
 
 #: Guessed travel minutes between two visits, by mode (for the capacity estimate only).
 _TRAVEL_GUESS_MIN = {"walk": 12.0, "ebike": 6.0, "car": 6.0}
@@ -121,30 +135,31 @@ def preselect(
         # visits); the rest, mandatory or not, passes on to the faster squads
         near = (pool["depot_s"] <= reach_min * 60) | pool["home_squad"].isin({s.squad_id for s in group})
         pool = pool.loc[near]
-    own = pool["home_squad"].isin({s.squad_id for s in group})
+    mine = {s.squad_id for s in group}
     mean_service = float(pool["service_min"].mean()) if len(pool) else 20.0
-    capacity = sum(_capacity_visits(s, mean_service, _TRAVEL_GUESS_MIN[mode]) for s in group)
-    keep_n = math.ceil(preselect_factor * capacity)
-    score = pool["priority"] / (1.0 + pool["depot_s"] / 900.0) * np.where(own, 1.5, 1.0)
+    capacity = {s.squad_id: _capacity_visits(s, mean_service, _TRAVEL_GUESS_MIN[mode]) for s in group}
+    score = pool["priority"] / (1.0 + pool["depot_s"] / 900.0)
     optional = pool.loc[~pool["mandatory"].astype(bool)].assign(_score=score)
     optional = optional.sort_values(["_score", "retailer_id"], ascending=[False, True])
-    chosen = pd.concat([pool.loc[pool["mandatory"].astype(bool)], optional.head(keep_n).drop(columns="_score")])
-    cut = set(optional["retailer_id"].iloc[keep_n:])
-    for rid in cut:
+    # each squad is offered the best of its own grid; grids without a squad today share the mode's capacity
+    home = optional["home_squad"].where(optional["home_squad"].isin(mine), "")
+    quota = {sid: math.ceil(preselect_factor * c) for sid, c in capacity.items()}
+    quota[""] = math.ceil(preselect_factor * sum(capacity.values()))
+    rank = home.groupby(home).cumcount()
+    keep = rank < home.map(quota)
+    chosen = pd.concat([pool.loc[pool["mandatory"].astype(bool)], optional.loc[keep].drop(columns="_score")])
+    for rid in optional.loc[~keep, "retailer_id"]:
         reasons[rid] = "lower priority than today's planned visits (not among the best candidates for today)"
     return chosen
 
 
 def build_problem(
-    district: Any,
-    mode: str,
-    group: list[Squad],
-    chosen: pd.DataFrame,
-    *,
-    own_grid_cost_s: int,
-    span_cost: int,
+    district: Any, mode: str, group: list[Squad], chosen: pd.DataFrame, *, span_cost: int
 ) -> RoutingProblem:
     """The routing problem of one mode: depots first, then the chosen visits; one vehicle per squad.
+
+    Each squad may serve its own grid's visits and those without a squad today (``home_squad``
+    empty or not of this mode); another squad's mandatory visits only at :func:`cover_cost`.
 
     Parameters
     ----------
@@ -155,9 +170,8 @@ def build_problem(
     group : list of Squad
         The squads, in vehicle order.
     chosen : DataFrame
-        Visits from :func:`preselect` (node ``i`` is row ``i - number of depots``).
-    own_grid_cost_s : int
-        Soft cost (seconds of travel) for a squad to visit another grid's retailer.
+        Visits from :func:`preselect` (node ``i`` is row ``i - number of depots``), with
+        ``home_squad`` and ``mandatory``.
     span_cost : int
         Cost per second of the longest day (balances day lengths).
 
@@ -185,11 +199,22 @@ def build_problem(
     penalties = {}
     for i, row in enumerate(chosen.itertuples(), start=nd):
         penalties[i] = MANDATORY_PENALTY if row.mandatory else round(row.priority * PENALTY_S_PER_POINT)
-    home = chosen["home_squad"].to_numpy()
+    horizon = int(windows[:, 1].max())
+    cover = cover_cost(penalties, span_cost=span_cost, horizon_s=horizon)
+    squad_ids = {s.squad_id for s in group}
+    home = [h if h in squad_ids else "" for h in chosen["home_squad"].astype(str)]
+    mandatory = chosen["mandatory"].astype(bool).to_numpy()
     vehicles = []
     for s in group:
         d = depot_ids.index(s.depot)
-        foreign = {i: own_grid_cost_s for i in range(nd, n) if home[i - nd] and home[i - nd] != s.squad_id}
+        allowed, costs = set(), {}
+        for i in range(nd, n):
+            owner = home[i - nd]
+            if owner in ("", s.squad_id):
+                allowed.add(i)
+            elif mandatory[i - nd]:  # another squad's mandatory visit: only when that squad is full
+                allowed.add(i)
+                costs[i] = cover
         lunch = Break(s.lunch_earliest_min * 60, s.lunch_latest_start_min * 60, s.lunch_min * 60, name="lunch")
         vehicles.append(
             Vehicle(
@@ -198,7 +223,8 @@ def build_problem(
                 shift_start=s.shift_start_min * 60,
                 shift_end=s.shift_end_min * 60,
                 breaks=(lunch,),
-                node_costs=foreign,
+                allowed_nodes=frozenset(allowed),
+                node_costs=costs,
                 name=s.squad_id,
             )
         )
@@ -211,6 +237,30 @@ def build_problem(
         span_cost_coefficient=span_cost,
         names=depot_ids + chosen["retailer_id"].tolist(),
     )
+
+
+def cover_cost(penalties: dict[int, int], *, span_cost: int, horizon_s: int) -> int:
+    """Cost for a squad to take another grid's mandatory visit, in the solver's cost units.
+
+    Larger than all the own squad could give up to fit the visit itself (every optional visit's
+    penalty plus the largest possible span cost), so covering wins only when the own squad
+    cannot fit it; smaller than :data:`MANDATORY_PENALTY`, so covering beats leaving it out.
+
+    Parameters
+    ----------
+    penalties : dict
+        ``node -> penalty`` of every visit (mandatory ones at :data:`MANDATORY_PENALTY`).
+    span_cost : int
+        Cost per second of the longest day.
+    horizon_s : int
+        Latest time of the day, seconds after midnight.
+
+    Returns
+    -------
+    int
+    """
+    optional = sum(p for p in penalties.values() if p < MANDATORY_PENALTY)
+    return min(optional + span_cost * horizon_s + 1, MANDATORY_PENALTY // 10)
 
 
 def _capacity_visits(squad: Squad, mean_service_min: float, travel_min: float) -> float:

@@ -9,10 +9,17 @@ unplanned visits with reasons, street geometry of each route (:mod:`gridmgmt.pat
 
 Why one problem per travel mode: the solver takes one travel-time matrix for all its
 vehicles, and a walking squad is three times slower than one on e-bikes. Modes are planned
-in turn, slowest first (walk, ebike, car); visits a mode's squads leave out pass on to the
-next mode, so the fastest squads sweep up what is left (and the far-away mandatory visits).
-With grids, each candidate belongs to the squad of its grid: it is offered to that squad's
-mode first, and other squads of the same mode pay a soft cost to take it (``own_grid_cost_s``).
+in turn, slowest first (walk, ebike, car).
+
+Routes stay home: with grids, each candidate belongs to the squad of its grid, and only that
+squad may visit it. Another squad takes it only when the grid has no squad today (absent, or
+not in this plan: any squad may then) or when it is mandatory and its own squad cannot fit it
+(passed on to the other squads of the mode and then to the faster modes, at a cost above
+anything the own squad could give up). Every stop outside the squad's own grid says why
+(``cross_grid_reason``); ``summary`` has each squad's share of stops in its own grid.
+
+Deterministic plans: with ``solution_limit`` and ``time_limit_s=None`` nothing depends on the
+clock; the day's solution budget is shared by the modes in proportion to their squads.
 """
 
 from __future__ import annotations
@@ -27,19 +34,30 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
+from gridmgmt.grids.pairs import staff_in_grids
 from gridmgmt.network import snap_points
 from gridmgmt.patrol.day_model import PATROL_PARAMS, SolverRun, build_problem, preselect
 from gridmgmt.patrol.route_lines import empty_routes, route_lines
 from gridmgmt.patrol.search import SearchParams, StopCriterion
 from gridmgmt.patrol.solver import solve
 from gridmgmt.patrol.squads import MODE_ORDER, Squad, SquadRoster, build_squads
-from gridmgmt.patrol.stops import NO_CAPACITY, STOP_COLUMNS, clock, explain_dropped, idle_summary, stops_of
+from gridmgmt.patrol.stops import (
+    NO_CAPACITY,
+    STOP_COLUMNS,
+    clock,
+    cover_reason,
+    explain_dropped,
+    idle_summary,
+    own_grid_shares,
+    stops_of,
+)
 from gridmgmt.patrol.visits import visit_candidates
 from gridmgmt.risk.district_risk import score_risk
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "DETERMINISTIC_SOLUTIONS",
     "MIN_SOLVE_S",
     "UNPLANNED_COLUMNS",
     "NoSquadsError",
@@ -51,6 +69,9 @@ __all__ = [
 
 #: Each travel mode's solver run gets at least this many seconds under a time limit.
 MIN_SOLVE_S = 2.0
+#: Solution budget of a deterministic day plan (``solution_limit``, no time limit): the demo day
+#: (12 squads, 761 candidates) plans in 20-30 s on 2 shared cores, as many visits as in 12 s on the clock.
+DETERMINISTIC_SOLUTIONS = 200
 UNPLANNED_COLUMNS = ["retailer_id", "name", "purpose", "mandatory", "deadline", "priority", "reason"]
 
 
@@ -74,17 +95,14 @@ class PlanOptions:
         least :data:`MIN_SOLVE_S` each, so a short budget may be overrun by a few seconds).
         None: only ``solution_limit`` stops the search.
     solution_limit : int, optional
-        Stop each solver run after this many solutions. Only with ``time_limit_s=None`` is the
-        plan deterministic (with both, the first limit reached stops the search). Use 1 in
-        tests: with 2 or more the search may find no further solution on an easy day and run
-        until the time limit (measured with guided local search: 12 s on a 20-visit problem,
-        minutes without a time limit).
+        Solutions for the whole day, shared by the modes in proportion to their squads (each
+        mode at least 1). With ``time_limit_s=None`` the plan is deterministic: the same inputs
+        give the same plan, byte for byte (:data:`DETERMINISTIC_SOLUTIONS` is a good budget);
+        with both, the first limit reached stops each search. Use 1 in tests.
     seed : int
         Seed passed to the solver.
     preselect_factor : float
         Optional candidates kept per problem, as a multiple of the squads' daily capacity.
-    own_grid_cost_s : int
-        Soft cost (seconds of travel) for a squad to visit another grid's retailer.
     span_cost : int
         Cost per second of the longest day (balances day lengths).
     reach_min : float
@@ -102,7 +120,6 @@ class PlanOptions:
     solution_limit: int | None = None
     seed: int = 0
     preselect_factor: float = 2.0
-    own_grid_cost_s: int = 900
     span_cost: int = 1
     reach_min: float = 20.0
     geometry: bool = True
@@ -144,6 +161,8 @@ class PatrolPlan:
     runs : list of SolverRun
         The routing problems and raw results, one per travel mode
         (:class:`gridmgmt.patrol.day_model.SolverRun`).
+    grids : GeoDataFrame, optional
+        The grid polygons the plan was made for (WGS-84, ``grid_id``), for the route map.
     """
 
     date: str
@@ -156,6 +175,7 @@ class PatrolPlan:
     notes: list[str] = field(default_factory=list)
     runtime_s: float = 0.0
     runs: list[SolverRun] = field(default_factory=list)
+    grids: gpd.GeoDataFrame | None = None
 
     def mandatory_unplanned(self) -> pd.DataFrame:
         """Mandatory visits (deadline today or past) that are not planned."""
@@ -185,9 +205,9 @@ def plan_day(
         Risk table (``retailer_id``, ``level``, ``score``, reasons); default
         :func:`gridmgmt.risk.district_risk.score_risk` as of ``date``.
     grids : GeoDataFrame or DataFrame, optional
-        Grids from :func:`gridmgmt.grids.plan.load_grids` (``attrs["assignment"]``) or an
-        assignment table ``retailer_id, grid_id``; default: the retailers' ``grid_id`` column
-        when filled, else no own-grid preference.
+        Grids from :func:`gridmgmt.grids.plan.load_grids` (``attrs["assignment"]``; the
+        polygons go on the route map) or an assignment table ``retailer_id, grid_id``; default:
+        the retailers' ``grid_id`` column when filled, else no grids (any squad visits anyone).
     events : DataFrame, optional
         Event log to use instead of ``district.events`` (the simulation passes its own copy).
     options : PlanOptions, optional
@@ -215,7 +235,7 @@ def plan_day(
     -----
     A day without any candidate gives an empty plan with a note (``write_plan`` then refuses to
     write it). A squad with one member absent is dropped; its grid's retailers are offered to
-    every other squad (``notes`` says so).
+    every other squad (``notes`` says so, and each such stop's ``cross_grid_reason``).
     """
     started = time.perf_counter()
     options = replace(options or PlanOptions(), **overrides)
@@ -223,18 +243,19 @@ def plan_day(
     day = pd.Timestamp(date).normalize()
     events = district.events if events is None else events
     _check_day_is_ahead(events, day)
-    roster = _squads_of_the_day(district, day, options)
-    notes = [f"grid {g} has no squad today ({r}); other squads may visit its retailers" for g, r in roster.uncovered]
+    roster = _squads_of_the_day(district, day, options, grids)
+    notes = [f"grid {g} has no squad today ({r}); other squads cover its retailers" for g, r in roster.uncovered]
     if risk is None:
         say("scoring risk")
         risk = score_risk(district, str(day.date()))
     say("selecting visit candidates")
-    cands, reasons = _select_visits(district, events, day, risk, grids, roster)
+    cands, reasons = _select_visits(district, events, day, risk, grids, roster, subset=options.squads is not None)
     if cands.empty:
         notes.append("no visit candidates on this day")
     _check_depots(district, roster)
     runs, stops, summaries = _plan_modes(district, cands, roster, reasons, options, started, say)
     plan = _assemble(day, cands, roster, runs, stops, summaries, reasons, notes)
+    plan.grids = _grid_polygons(grids)
     if options.geometry:
         plan.routes = route_lines(district, plan.stops, roster)
     plan.runtime_s = time.perf_counter() - started
@@ -262,9 +283,10 @@ def _check_day_is_ahead(events: pd.DataFrame, day: pd.Timestamp) -> None:
         )
 
 
-def _squads_of_the_day(district: Any, day: pd.Timestamp, options: PlanOptions) -> SquadRoster:
-    """The squads that go out (the chosen ones, less those with a member absent)."""
-    roster = build_squads(district.staff, district.settings, squads=options.squads, absent=options.absent)
+def _squads_of_the_day(district: Any, day: pd.Timestamp, options: PlanOptions, grids: Any = None) -> SquadRoster:
+    """The squads that go out (the chosen ones, less those with a member absent), each in its plan's grid."""
+    staff = staff_in_grids(district.staff, None if grids is None else pd.DataFrame(grids))
+    roster = build_squads(staff, district.settings, squads=options.squads, absent=options.absent)
     if not roster.squads:
         why = "; ".join(f"grid {g}: {r}" for g, r in roster.uncovered) or "no squads selected"
         raise NoSquadsError(Problem("staff", "no squad is available on this day", value=str(day.date()), hint=why))
@@ -278,8 +300,13 @@ def _select_visits(
     risk: pd.DataFrame,
     grids: gpd.GeoDataFrame | pd.DataFrame | None,
     roster: SquadRoster,
+    *,
+    subset: bool,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Visit candidates with names, coordinates and home squads (mandatory first, then by priority).
+    """Visit candidates with names, coordinates, grids and home squads (mandatory first, then by priority).
+
+    ``grid_id`` is the retailer's grid (NA without grids), ``home_squad`` the squad of that grid
+    ('' when it has no squad today) and ``cover_reason`` why another squad may then visit it.
 
     Returns the candidates and the first reasons for leaving some out (``retailer_id -> reason``):
     shops not open long enough during the shift.
@@ -290,7 +317,8 @@ def _select_visits(
     cands = cands.merge(
         info[["name", "address", "lon", "lat"]].reset_index(), on="retailer_id", how="left", validate="one_to_one"
     )
-    cands["home_squad"] = _home_squads(cands, district.retailers, grids, roster)
+    cands["grid_id"] = _grid_of(cands, district.retailers, grids)
+    cands["home_squad"], cands["cover_reason"] = _owners(cands["grid_id"], district.staff, roster, subset=subset)
     cands = cands.sort_values(["mandatory", "priority", "retailer_id"], ascending=[False, False, True])
     cands = cands.reset_index(drop=True)
     reasons: dict[str, str] = {}
@@ -325,10 +353,14 @@ def _plan_modes(
     for k, mode in enumerate(modes):
         group = [s for s in roster.squads if s.travel_mode == mode]
         later = {s.squad_id for m in modes[k + 1 :] for s in roster.squads if s.travel_mode == m}
-        pool = cands.loc[~cands["retailer_id"].isin(done) & ~cands["home_squad"].isin(later)]
+        earlier = {s.squad_id for m in modes[:k] for s in roster.squads if s.travel_mode == m}
+        # a visit waits for its own squad's mode; one its own (slower) squad left out passes on
+        # only when it is mandatory: another grid's optional visits are not this mode's to take
+        passed_on = cands["home_squad"].isin(earlier) & ~cands["mandatory"].astype(bool)
+        pool = cands.loc[~cands["retailer_id"].isin(done) & ~cands["home_squad"].isin(later) & ~passed_on]
         limit = _mode_time_limit(options, started, roster, modes[k:], len(group))
         say(f"planning {len(group)} {mode} squad(s) from {len(pool)} candidates")
-        stop = StopCriterion(time_limit_s=limit, solution_limit=options.solution_limit)
+        stop = StopCriterion(time_limit_s=limit, solution_limit=_mode_solutions(options, roster, len(group)))
         run = _plan_mode(district, mode, group, pool, options, stop, final=k == len(modes) - 1, reasons=reasons)
         if run is None:
             continue
@@ -352,6 +384,17 @@ def _mode_time_limit(
     left_s = float(options.time_limit_s) - (time.perf_counter() - started) - (2.0 if options.geometry else 0.0)
     remaining = sum(1 for s in roster.squads if s.travel_mode in modes_left)
     return max(MIN_SOLVE_S, left_s * group_size / remaining)
+
+
+def _mode_solutions(options: PlanOptions, roster: SquadRoster, group_size: int) -> int | None:
+    """Solutions for one mode's solver run: its squads' share of the day's solution limit (at least 1).
+
+    A share of a fixed count, never of what is left on the clock: the same request gives each
+    mode the same budget every time.
+    """
+    if options.solution_limit is None:
+        return None
+    return max(1, round(options.solution_limit * group_size / len(roster.squads)))
 
 
 def _plan_mode(
@@ -378,9 +421,7 @@ def _plan_mode(
     )
     if chosen.empty:
         return None
-    problem = build_problem(
-        district, mode, group, chosen, own_grid_cost_s=options.own_grid_cost_s, span_cost=options.span_cost
-    )
+    problem = build_problem(district, mode, group, chosen, span_cost=options.span_cost)
     result = solve(problem, stop=stop, seed=options.seed, params=options.params or PATROL_PARAMS)
     if not result.found:
         log.warning("no %s route plan found (%s)", mode, result.status)
@@ -407,6 +448,8 @@ def _assemble(
     stops = pd.concat(stops_frames, ignore_index=True) if stops_frames else pd.DataFrame(columns=STOP_COLUMNS)
     stops = stops.reindex(columns=STOP_COLUMNS)
     stops = stops.sort_values(["squad_id", "seq"]).reset_index(drop=True)
+    stops["grid_id"] = pd.array(pd.to_numeric(stops["grid_id"], errors="coerce"), dtype="Int64")
+    stops["cross_grid_reason"] = stops["cross_grid_reason"].fillna("").astype(str)
     planned = set(stops["retailer_id"])
     left = cands.loc[~cands["retailer_id"].isin(planned)].copy()
     left["reason"] = [reasons.get(rid, NO_CAPACITY) for rid in left["retailer_id"]]
@@ -416,6 +459,7 @@ def _assemble(
         if summary.empty or s.squad_id not in set(summary["squad_id"]):
             summary = pd.concat([summary, pd.DataFrame([idle_summary(s)])], ignore_index=True)
     summary = summary.sort_values("squad_id").reset_index(drop=True)
+    summary = summary.merge(own_grid_shares(stops, list(roster.squads)), on="squad_id", how="left")
     n_mand = int(unplanned["mandatory"].astype(bool).sum())
     if n_mand:
         notes.append(f"{n_mand} mandatory visit(s) could not be planned; see unplanned.csv for why")
@@ -435,13 +479,8 @@ def _assemble(
 # ----------------------------------------------------------------------------- helpers
 
 
-def _home_squads(
-    cands: pd.DataFrame,
-    retailers: pd.DataFrame,
-    grids: gpd.GeoDataFrame | pd.DataFrame | None,
-    roster: SquadRoster,
-) -> pd.Series:
-    """Squad id owning each candidate's grid ('' when none: no grids, or the grid's squad is absent)."""
+def _grid_of(cands: pd.DataFrame, retailers: pd.DataFrame, grids: gpd.GeoDataFrame | pd.DataFrame | None) -> pd.Series:
+    """Each candidate's grid id (Int64; NA when there are no grids or the retailer has none)."""
     if grids is not None:
         table = grids.attrs.get("assignment") if "assignment" in getattr(grids, "attrs", {}) else grids
         assignment = pd.DataFrame(table)[["retailer_id", "grid_id"]]
@@ -450,10 +489,38 @@ def _home_squads(
     elif "grid_id" in retailers and retailers["grid_id"].notna().any():
         grid_of = retailers.set_index("retailer_id")["grid_id"]
     else:
-        return pd.Series("", index=cands.index)
-    squad_of = {s.grid_id: s.squad_id for s in roster.squads}
+        return pd.Series(pd.NA, index=cands.index, dtype="Int64")
     grid = pd.to_numeric(cands["retailer_id"].map(grid_of), errors="coerce")
-    return grid.map(lambda g: squad_of.get(int(g), "") if pd.notna(g) else "").astype(str)
+    return pd.Series(pd.array(grid.round(), dtype="Int64"), index=cands.index)
+
+
+def _owners(grid: pd.Series, staff: pd.DataFrame, roster: SquadRoster, *, subset: bool) -> tuple[pd.Series, pd.Series]:
+    """The squad of each candidate's grid ('' when none today) and why others may then visit it.
+
+    Returns ``home_squad`` and ``cover_reason`` ('' for a grid with its squad out today, and
+    without grids).
+    """
+    squad_of = {s.grid_id: s.squad_id for s in roster.squads}
+    uncovered = dict(roster.uncovered)
+    staffed = set(pd.to_numeric(staff["grid_id"], errors="coerce").dropna().astype(int))
+
+    def why(g: int) -> str:
+        if g in squad_of:
+            return ""
+        if g in uncovered:
+            return cover_reason(g, "absent" if uncovered[g].startswith("absent") else "no_squad")
+        return cover_reason(g, "not_planned" if subset and g in staffed else "no_squad")
+
+    home = grid.map(lambda g: squad_of.get(int(g), "") if pd.notna(g) else "").astype(str)
+    cover = grid.map(lambda g: why(int(g)) if pd.notna(g) else "").astype(str)
+    return home, cover
+
+
+def _grid_polygons(grids: gpd.GeoDataFrame | pd.DataFrame | None) -> gpd.GeoDataFrame | None:
+    """The grid polygons (WGS-84, ``grid_id``) when ``grids`` has them, for the route map."""
+    if not isinstance(grids, gpd.GeoDataFrame) or "grid_id" not in grids or grids.crs is None:
+        return None
+    return grids[["grid_id", "geometry"]].to_crs("EPSG:4326")
 
 
 def _check_depots(district: Any, roster: SquadRoster) -> None:

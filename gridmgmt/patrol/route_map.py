@@ -1,4 +1,4 @@
-"""The patrol route map: each squad's route along the streets, its numbered stops, unplanned visits.
+"""The patrol route map: grid boundaries, each squad's route along the streets, its numbered stops, unplanned visits.
 
 Offline folium map built with :mod:`gridmgmt.maps` (every text escaped, no external request
 with the default ``tiles="none"``). The only module of :mod:`gridmgmt.patrol` that imports
@@ -13,7 +13,16 @@ from typing import Any
 import folium
 import pandas as pd
 
-from gridmgmt.maps import add_geojson, add_layer_control, add_legend, add_points, label, new_map, register_labels
+from gridmgmt.maps import (
+    add_geojson,
+    add_layer_control,
+    add_legend,
+    add_points,
+    fit_to,
+    label,
+    new_map,
+    register_labels,
+)
 
 #: One colour per squad, cycled (Tableau 20, dark half first: readable on white).
 SQUAD_COLORS = (
@@ -40,8 +49,14 @@ register_labels(
         "visits": {"zh": "走访数", "en": "Visits"},
         "travel_mode": {"zh": "交通方式", "en": "Travel mode"},
         "depots": {"zh": "站点", "en": "Depots"},
+        "grid_bounds": {"zh": "网格边界", "en": "Grid boundaries"},
+        "grid": {"zh": "网格", "en": "Grid"},
+        "cross_grid": {"zh": "跨网格原因", "en": "Outside own grid"},
     }
 )
+
+#: Grid boundaries: thin dark outlines with a faint fill, drawn under the routes.
+GRID_STYLE = {"color": "#444444", "weight": 1.5, "opacity": 0.7, "dashArray": "4 3", "fillOpacity": 0.04}
 
 
 def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str = "none") -> folium.Map:
@@ -50,7 +65,7 @@ def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str 
     Parameters
     ----------
     plan : PatrolPlan
-        The day's plan (stops, routes, unplanned).
+        The day's plan (stops, routes, unplanned; ``grids``, when set, are drawn under the routes).
     depots : DataFrame
         ``depot_id``, ``name``, ``lon``, ``lat`` (WGS-84 degrees).
     lang : str
@@ -66,9 +81,19 @@ def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str 
     points = stops if len(stops) else depots
     center = (float(points["lon"].mean()), float(points["lat"].mean()))
     m = new_map(center, zoom=13, tiles=tiles, lang=lang, title=f"{label('patrol_title', lang)} {plan.date}")
+    fit_to(m, [*points["lon"], *depots["lon"]], [*points["lat"], *depots["lat"]])
     squads = sorted(set(stops["squad_id"])) if len(stops) else []
     colors = {s: SQUAD_COLORS[i % len(SQUAD_COLORS)] for i, s in enumerate(squads)}
     checklist = "checklist_zh" if lang == "zh" else "checklist_en"
+    grids = getattr(plan, "grids", None)
+    if grids is not None and len(grids):  # first, so the routes and stops lie on top
+        add_geojson(
+            m,
+            grids.assign(grid_label=grids["grid_id"].astype(str)),
+            name=label("grid_bounds", lang),
+            tooltip_fields={"grid_label": label("grid", lang)},
+            style=GRID_STYLE,
+        )
     for squad in squads:
         group = folium.FeatureGroup(name=f"{label('squad', lang)} {squad}", show=True)
         group.add_to(m)
@@ -98,6 +123,7 @@ def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str 
                 "arrival": label("arrival", lang),
                 "departure": label("departure", lang),
                 "purpose": label("purpose", lang),
+                "cross_grid_reason": label("cross_grid", lang),
                 checklist: label("checklist", lang),
             },
             color=colors[squad],

@@ -103,6 +103,11 @@ class SearchParams:
     ils_recreate : str
         First-solution strategy that re-inserts the removed visits (``LOCAL_CHEAPEST_INSERTION``,
         ``PARALLEL_CHEAPEST_INSERTION``, ``SAVINGS``, ...).
+    insertion_sorting : tuple of str
+        Order in which local cheapest insertion (a start, or the ILS re-insertion) takes the
+        visits: ``SORTING_PROPERTY_*`` names of OR-Tools (e.g. ``PENALTY`` first, so mandatory
+        visits get their places before optional ones); empty: OR-Tools' default (visits with
+        fewer allowed vehicles first, then by penalty).
     mandatory_penalty : int or None
         Cost of leaving out a mandatory visit (it is then reported as dropped); default: a
         large multiple of the largest cost so it is only dropped when it cannot be served.
@@ -138,6 +143,7 @@ class SearchParams:
     ils_temperature: float = 0.3
     ils_final_temperature_ratio: float = 1e-4
     ils_recreate: str = "LOCAL_CHEAPEST_INSERTION"
+    insertion_sorting: tuple[str, ...] = ()
     mandatory_penalty: int | None = None
     hard_mandatory: bool = True
     log_search: bool = False

@@ -10,6 +10,7 @@ routes.geojson, route_sheets.html, route_map.html) and into the store, each writ
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from gridmgmt import io
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.maps.escape import esc
 from gridmgmt.maps.labels import LANGS, labels_of, register_labels
-from gridmgmt.store import Store
+from gridmgmt.patrol.stops import COVER_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,18 @@ register_labels(
         "title": {"zh": "联合巡查路线单", "en": "Joint patrol route sheet"},
         "date": {"zh": "日期", "en": "Date"},
         "squad": {"zh": "小组", "en": "Squad"},
+        "grid": {"zh": "责任网格", "en": "Own grid"},
+        "own_share": {"zh": "本网格走访", "en": "In own grid"},
+        "cover.absent": {"zh": "代管第{grid}网格：该组缺勤", "en": "covering for grid {grid}: squad absent"},
+        "cover.no_squad": {"zh": "代管第{grid}网格：该网格无巡查组", "en": "covering for grid {grid}: no squad for it"},
+        "cover.not_planned": {
+            "zh": "代管第{grid}网格：该组不在本次计划中",
+            "en": "covering for grid {grid}: its squad is not in this plan",
+        },
+        "cover.deadline": {
+            "zh": "代管第{grid}网格：今日到期，该组排不下",
+            "en": "covering for grid {grid}: deadline today, own squad full",
+        },
         "members": {"zh": "成员", "en": "Members"},
         "mode": {"zh": "交通方式", "en": "Travel mode"},
         "depot": {"zh": "出发站点", "en": "Depot"},
@@ -78,6 +91,7 @@ th, td { border: 1px solid #666; padding: 1.5mm; vertical-align: top; text-align
 th { background: #eee; }
 table.head td { border: none; padding: 0.5mm 3mm 0.5mm 0; }
 .must { color: #b00; font-weight: bold; }
+.cover { color: #06c; font-style: italic; }
 .box { width: 6mm; }
 .sig { margin-top: 8mm; }
 @page { size: A4; margin: 8mm; }
@@ -87,6 +101,28 @@ table.head td { border: none; padding: 0.5mm 3mm 0.5mm 0; }
 
 def _purpose(text: str, t: dict[str, str]) -> str:
     return ", ".join(t.get(f"purpose.{p}", p) for p in str(text).split(",") if p)
+
+
+_COVER_RE = re.compile(r"^covering for grid (\d+): (.+)$")
+_COVER_KIND = {text: kind for kind, text in COVER_TEXT.items()}
+
+
+def _cover(reason: object, t: dict[str, str]) -> str:
+    """A stop's ``cross_grid_reason`` in the sheet's language ('' in the squad's own grid)."""
+    text = "" if pd.isna(reason) else str(reason)
+    match = _COVER_RE.match(text)
+    if not match or match.group(2) not in _COVER_KIND:
+        return text
+    return t[f"cover.{_COVER_KIND[match.group(2)]}"].format(grid=match.group(1))
+
+
+def _grid_cell(row: Any, t: dict[str, str]) -> str:
+    """Header cell naming the squad's grid and, when it has stops, the share of them in it."""
+    share = getattr(row, "own_grid_share", float("nan"))
+    text = f"{esc(t['grid'])}: {esc(row.grid_id)}"
+    if pd.notna(share):
+        text += f" ({esc(t['own_share'])} {round(100 * float(share))}%)"
+    return f"<td>{text}</td>"
 
 
 def route_sheets_html(plan: Any, *, lang: str = "zh") -> str:
@@ -111,9 +147,10 @@ def route_sheets_html(plan: Any, *, lang: str = "zh") -> str:
     for row in plan.summary.itertuples():
         stops = plan.stops.loc[plan.stops["squad_id"] == row.squad_id].sort_values("seq")
         head = (
-            f"<h1>{esc(t['title'])} · {esc(t['squad'])} {esc(row.squad_id)}</h1>"
+            f"<h1>{esc(t['title'])} · {esc(t['squad'])} {esc(row.squad_id)} · {esc(t['grid'])} {esc(row.grid_id)}</h1>"
             '<table class="head"><tr>'
-            f"<td>{esc(t['date'])}: {esc(plan.date)}</td><td>{esc(t['members'])}: {esc(row.members)}</td>"
+            f"<td>{esc(t['date'])}: {esc(plan.date)}</td>{_grid_cell(row, t)}"
+            f"<td>{esc(t['members'])}: {esc(row.members)}</td>"
             f"<td>{esc(t['mode'])}: {esc(t.get(f'mode.{row.travel_mode}', row.travel_mode))}</td>"
             f"<td>{esc(t['depot'])}: {esc(row.depot)}</td></tr><tr>"
             f"<td>{esc(t['day'])}: {esc(row.leave)}–{esc(row.back)}</td>"
@@ -127,6 +164,8 @@ def route_sheets_html(plan: Any, *, lang: str = "zh") -> str:
             for s in stops.itertuples():
                 must = f' <span class="must">[{esc(t["mandatory"])}]</span>' if s.mandatory else ""
                 deadline = f"<br>{esc(t['deadline'])}: {esc(s.deadline)}" if s.mandatory else ""
+                cover = _cover(getattr(s, "cross_grid_reason", ""), t)
+                deadline += f'<br><span class="cover">{esc(cover)}</span>' if cover else ""
                 lunch = (
                     f"<tr><td></td><td colspan='7'>{esc(t['lunch'])} {esc(row.lunch)}</td></tr>"
                     if s.lunch_before
@@ -179,15 +218,13 @@ def write_plan(
     depots: pd.DataFrame,
     lang: str = "zh",
     tiles: str = "none",
-    store: str | Path | None = None,
 ) -> list[Path]:
-    """Write a plan's files into ``out_dir`` and its layers into ``store`` (default ``out_dir/store.gpkg``).
+    """Write a plan's files into ``out_dir``.
 
     Files: ``stops.csv``, ``unplanned.csv``, ``summary.csv``, ``routes.geojson``,
-    ``route_sheets.html`` (one page per squad), ``route_map.html`` (offline folium map); store
-    layers ``patrol_stops`` (points) and ``patrol_routes`` (lines). Everything is rendered
-    in memory first, then each file is written atomically, so a failure leaves earlier files
-    intact.
+    ``route_sheets.html`` (one page per squad), ``route_map.html`` (offline folium map).
+    Everything is rendered in memory first, then each file is written atomically, so a failure
+    leaves earlier files intact. :func:`plan_layers` gives the layers the shared store keeps.
 
     Parameters
     ----------
@@ -224,12 +261,7 @@ def write_plan(
     page = to_offline_html(
         patrol_map(plan, pd.DataFrame(depots).drop(columns="geometry", errors="ignore"), lang=lang, tiles=tiles)
     )
-    routes = plan.routes if len(plan.routes) else gpd.GeoDataFrame(plan.routes, geometry="geometry", crs="EPSG:4326")
-    stops_layer = gpd.GeoDataFrame(
-        tables["stops"].assign(date=plan.date),
-        geometry=gpd.points_from_xy(tables["stops"]["lon"].astype(float), tables["stops"]["lat"].astype(float)),
-        crs="EPSG:4326",
-    )
+    routes = _routes(plan)
     written = [
         io.write_csv(tables["stops"], out / "stops.csv"),
         io.write_csv(tables["unplanned"], out / "unplanned.csv"),
@@ -238,8 +270,19 @@ def write_plan(
         io.write_text(sheets, out / "route_sheets.html"),
         io.write_text(page, out / "route_map.html"),
     ]
-    target = Store(store if store is not None else out / "store.gpkg")
-    target.write({"patrol_stops": stops_layer, "patrol_routes": routes.assign(date=plan.date)})
-    written.append(target.path)
     log.info("wrote the plan of %s to %s", plan.date, out)
     return written
+
+
+def _routes(plan: Any) -> gpd.GeoDataFrame:
+    return plan.routes if len(plan.routes) else gpd.GeoDataFrame(plan.routes, geometry="geometry", crs="EPSG:4326")
+
+
+def plan_layers(plan: Any) -> dict[str, gpd.GeoDataFrame]:
+    """The day plan as store layers: ``patrol_stops`` (points) and ``patrol_routes`` (lines), each with its date."""
+    stops = plan_tables(plan)["stops"]
+    points = gpd.points_from_xy(stops["lon"].astype(float), stops["lat"].astype(float))
+    return {
+        "patrol_stops": gpd.GeoDataFrame(stops.assign(date=plan.date), geometry=points, crs="EPSG:4326"),
+        "patrol_routes": _routes(plan).assign(date=plan.date),
+    }

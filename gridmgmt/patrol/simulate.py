@@ -42,7 +42,8 @@ class SimulationReport:
     daily : DataFrame
         One row per planned day: date, candidates, mandatory, planned, mandatory_unplanned,
         overdue (retailers past their cycle at the start of the day), within_cycle_share,
-        mean_day_min, max_day_min, travel_min, runtime_s.
+        mean_day_min, max_day_min, travel_min, own_grid_share (share of the day's stops in the
+        squad's own grid; NaN without grids), cross_grid_stops, runtime_s.
     tasks : DataFrame
         Every task open during the period: event_id, retailer_id, type, opened, deadline,
         visited (date or NaT), status (met | missed | open: deadline after the period |
@@ -101,6 +102,7 @@ def simulate(
     days: int = 20,
     *,
     risk: pd.DataFrame | None = None,
+    grids: Any = None,
     squads: Iterable[str | int] | None = None,
     absent: Iterable[str] = (),
     new_tasks: bool = True,
@@ -122,6 +124,8 @@ def simulate(
         Working days to simulate.
     risk : DataFrame, optional
         Risk table, fixed for the period; default: scored once as of ``start``.
+    grids : GeoDataFrame or DataFrame, optional
+        Grids as for :func:`gridmgmt.patrol.plan.plan_day` (default: the retailers' ``grid_id``).
     squads, absent
         As for :class:`gridmgmt.patrol.plan.PlanOptions` (the same every day).
     new_tasks : bool
@@ -159,7 +163,7 @@ def simulate(
     plan: PatrolPlan | None = None
     for k, day in enumerate(dates):
         until = dates[k + 1] if k + 1 < len(dates) else day + pd.Timedelta(days=1)
-        plan = _simulate_day(district, state, day, until, risk=risk, options=options, new_tasks=new_tasks)
+        plan = _simulate_day(district, state, day, until, risk=risk, grids=grids, options=options, new_tasks=new_tasks)
         daily.append(_day_row(plan, day, len(state.ids)))
         say(
             f"{day.date()}: {len(plan.stops)} visits of {len(plan.candidates)} candidates, "
@@ -205,11 +209,12 @@ def _simulate_day(
     until: pd.Timestamp,
     *,
     risk: pd.DataFrame,
+    grids: Any,
     options: PlanOptions,
     new_tasks: bool,
 ) -> PatrolPlan:
     """Plan one day, mark its stops done, and let the next tasks arrive (until ``until``, exclusive)."""
-    plan = plan_day(district, day, risk=risk, events=state.events, options=options)
+    plan = plan_day(district, day, risk=risk, grids=grids, events=state.events, options=options)
     for row in plan.stops.itertuples():
         state.visited.setdefault(row.retailer_id, day)
     parts = [state.events, _inspections(plan.stops, day)]
@@ -253,8 +258,18 @@ def _day_row(plan: PatrolPlan, day: pd.Timestamp, n_retailers: int) -> dict:
         "mean_day_min": float(summary["day_min"].mean()) if len(summary) else 0.0,
         "max_day_min": float(summary["day_min"].max()) if len(summary) else 0.0,
         "travel_min": float(summary["travel_min"].sum()),
+        "own_grid_share": _own_grid_share(plan),
+        "cross_grid_stops": int((plan.stops["cross_grid_reason"] != "").sum()) if len(plan.stops) else 0,
         "runtime_s": round(plan.runtime_s, 2),
     }
+
+
+def _own_grid_share(plan: PatrolPlan) -> float:
+    """Share of the day's stops in the visiting squad's own grid (NaN without stops or grids)."""
+    stops = plan.stops
+    if not len(stops) or not stops["grid_id"].notna().any():
+        return float("nan")
+    return float(plan.summary["own_grid_stops"].sum()) / len(stops)
 
 
 def _report(

@@ -13,17 +13,30 @@ from gridmgmt.patrol.day_model import SolverRun
 from gridmgmt.patrol.model import diagnose_visit
 from gridmgmt.patrol.squads import Squad
 
-__all__ = ["NO_CAPACITY", "STOP_COLUMNS", "clock", "explain_dropped", "hhmm", "idle_summary", "stops_of"]
+__all__ = [
+    "COVER_TEXT",
+    "NO_CAPACITY",
+    "STOP_COLUMNS",
+    "clock",
+    "cover_reason",
+    "explain_dropped",
+    "hhmm",
+    "idle_summary",
+    "own_grid_shares",
+    "stops_of",
+]
 
 STOP_COLUMNS = [
     "squad_id",
     "seq",
     "retailer_id",
+    "grid_id",
     "name",
     "address",
     "purpose",
     "mandatory",
     "deadline",
+    "cross_grid_reason",
     "arrival",
     "start",
     "departure",
@@ -41,6 +54,14 @@ STOP_COLUMNS = [
 #: Reason for an optional visit the solver left out.
 NO_CAPACITY = "no capacity left today: the squads' days are full with higher-priority visits"
 
+#: Why a squad visits a retailer outside its own grid, by kind (the only reasons allowed).
+COVER_TEXT = {
+    "absent": "squad absent",
+    "no_squad": "no squad for this grid",
+    "not_planned": "its squad is not in this plan",
+    "deadline": "deadline today, own squad full",
+}
+
 _SECONDS_RE = re.compile(r"\b(\d{4,6})\b")
 
 
@@ -53,6 +74,19 @@ def hhmm(seconds: float) -> str:
 def clock(minutes: float) -> str:
     """Minutes after midnight as ``HH:MM``."""
     return hhmm(float(minutes) * 60)
+
+
+def cover_reason(grid_id: int, kind: str) -> str:
+    """The ``cross_grid_reason`` of a stop in another squad's grid, e.g. "covering for grid 7: squad absent".
+
+    Parameters
+    ----------
+    grid_id : int
+        The grid the visited retailer belongs to.
+    kind : str
+        A key of :data:`COVER_TEXT`.
+    """
+    return f"covering for grid {int(grid_id)}: {COVER_TEXT[kind]}"
 
 
 def explain_dropped(run: SolverRun, mandatory: set[str], reasons: dict[str, str]) -> None:
@@ -117,6 +151,7 @@ def stops_of(run: SolverRun, cands: pd.DataFrame, group: list[Squad]) -> tuple[p
         travel_total = service_total = wait_total = 0
         for seq, st in enumerate(route.stops, start=1):
             c = cands.loc[run.node_retailer[st.node]]
+            grid = c["grid_id"]
             travel = int(dur[prev_node, st.node])
             lunch_here = lunch_start is not None and prev_departure <= lunch_start < st.start
             gap = st.start - prev_departure - travel - (lunch[0].end - lunch[0].start if lunch_here else 0)
@@ -125,11 +160,13 @@ def stops_of(run: SolverRun, cands: pd.DataFrame, group: list[Squad]) -> tuple[p
                     "squad_id": squad.squad_id,
                     "seq": seq,
                     "retailer_id": run.node_retailer[st.node],
+                    "grid_id": grid,
                     "name": c["name"],
                     "address": c["address"],
                     "purpose": c["purpose"],
                     "mandatory": bool(c["mandatory"]),
                     "deadline": pd.Timestamp(c["deadline"]).date().isoformat() if pd.notna(c["deadline"]) else "",
+                    "cross_grid_reason": _cross_grid_reason(grid, c["cover_reason"], squad),
                     "arrival": hhmm(st.arrival),
                     "start": hhmm(st.start),
                     "departure": hhmm(st.departure),
@@ -172,6 +209,42 @@ def stops_of(run: SolverRun, cands: pd.DataFrame, group: list[Squad]) -> tuple[p
             }
         )
     return pd.DataFrame(rows), summaries
+
+
+def _cross_grid_reason(grid: object, orphan_reason: str, squad: Squad) -> str:
+    """Why ``squad`` visits a retailer of ``grid`` ('' in its own grid or without grids).
+
+    A grid without a squad today carries its reason from the candidates (``orphan_reason``);
+    any other grid's squad is out today, so the visit can only be a mandatory one its own
+    squad had no room for (the routing model allows nothing else).
+    """
+    if pd.isna(grid) or int(grid) == squad.grid_id:
+        return ""
+    return orphan_reason or cover_reason(int(grid), "deadline")
+
+
+def own_grid_shares(stops: pd.DataFrame, squads: list[Squad]) -> pd.DataFrame:
+    """Stops in the squad's own grid, count and share, per squad (share empty without stops or grids).
+
+    Parameters
+    ----------
+    stops : DataFrame
+        The day's stops (``squad_id``, ``grid_id``).
+    squads : list of Squad
+
+    Returns
+    -------
+    DataFrame
+        ``squad_id``, ``own_grid_stops``, ``own_grid_share`` (0-1, rounded to 3 places).
+    """
+    rows = []
+    for s in squads:
+        mine = stops.loc[stops["squad_id"] == s.squad_id, "grid_id"] if len(stops) else pd.Series(dtype=float)
+        known = pd.to_numeric(mine, errors="coerce").dropna()
+        own = int((known == s.grid_id).sum())
+        share = round(own / len(mine), 3) if len(mine) and len(known) else float("nan")
+        rows.append({"squad_id": s.squad_id, "own_grid_stops": own, "own_grid_share": share})
+    return pd.DataFrame(rows, columns=["squad_id", "own_grid_stops", "own_grid_share"])
 
 
 def idle_summary(squad: Squad) -> dict:
