@@ -308,3 +308,12 @@ def test_grid_map_renders_offline_in_chromium(district, plan, tmp_path, chromium
     assert facts.counts_before["legend"] == 1 and facts.counts_before["layer_control"] == 1
     zh = save_map(grid_map(plan, district, lang="zh"), tmp_path / "grids_zh.html").read_text(encoding="utf-8")
     assert "客户经理" in zh or json.dumps("客户经理")[1:-1] in zh  # folium may JSON-escape the aliases
+
+
+def test_parts_touching_at_a_street_corner_are_one_piece() -> None:
+    """Two squares meeting at a corner are one piece; two apart are two."""
+    from gridmgmt.grids.metrics import polygon_pieces
+
+    assert polygon_pieces(shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(1, 1, 2, 2)])) == 1
+    assert polygon_pieces(shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(3, 3, 4, 4)])) == 2
+    assert polygon_pieces(shapely.box(0, 0, 1, 1)) == 1

@@ -46,6 +46,9 @@ class Blocks:
         Shared boundary length, metres.
     major_share : numpy.ndarray, shape (m,)
         Share of the shared boundary lying along a major road (0..1).
+    street_share : numpy.ndarray, shape (m,)
+        Share of the shared boundary lying along any street (0..1): below 1 where blocks meet on a
+        lattice cut or the split of a heavy block.
     streets : geopandas.GeoSeries
         Undirected street centrelines (metric CRS), for boundary checks.
     major : geopandas.GeoSeries
@@ -56,6 +59,7 @@ class Blocks:
     edges: np.ndarray
     shared_m: np.ndarray
     major_share: np.ndarray
+    street_share: np.ndarray
     streets: gpd.GeoSeries
     major: gpd.GeoSeries
 
@@ -111,10 +115,11 @@ def street_blocks(
     min_block_m2 : float, default 2000
         Blocks smaller than this (m2) merge into the neighbour with the longest shared boundary.
     max_block_m2 : float, default 250000
-        Blocks larger than this and not compact (Polsby-Popper < 0.3), typically the fringe between
-        the outermost streets and the district boundary, are cut by a square lattice of ``cut_m``
-        (m) so that no block wraps around the district. Those cut lines are the only block edges
-        that are not streets or the boundary.
+        Blocks on the district boundary larger than this and not compact (Polsby-Popper < 0.3):
+        the fringe between the outermost streets and the boundary, are cut by a square lattice of
+        ``cut_m`` (m) so that no block wraps around the district. Those cut lines are the only
+        block edges that are not streets or the boundary, so grids may draw boundaries along
+        them; inner blocks without streets (a hill, a harbour, a campus) stay whole.
     cut_m : float, default 500
         Lattice spacing for cutting large non-compact blocks, metres.
 
@@ -133,25 +138,26 @@ def street_blocks(
     faces = faces[inside & (shapely.area(faces) > 1.0)]
     faces = shapely.make_valid(faces)
     faces = np.asarray([p for f in faces for p in shapely.get_parts(f) if shapely.get_type_id(p) == 3])
-    faces = _cut_large(faces, max_block_m2, cut_m)
+    faces = _cut_large(faces, max_block_m2, cut_m, ring)
     # a common precision grid makes neighbouring cells share exactly the same vertices
     faces = shapely.set_precision(faces, 0.01)
     faces = faces[~shapely.is_empty(faces)]
     faces = _merge_slivers(faces, min_block_m2)
     cells = gpd.GeoDataFrame({"block_id": np.arange(len(faces))}, geometry=faces, crs=crs)
-    edges, shared, major_share = _adjacency(faces, streets)
+    edges, shared, major_share, street_share = _adjacency(faces, streets)
     covered = float(shapely.area(faces).sum())
     logger.info("street blocks: %d blocks, %d adjacencies, cover %.3f%% of the boundary",
                 len(faces), len(edges), 100 * covered / max(area.area, 1e-9))  # fmt: skip
-    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share,
+    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share, street_share=street_share,
                   streets=streets.geometry, major=streets.geometry[streets["major"].to_numpy()])  # fmt: skip
 
 
-def _cut_large(faces: np.ndarray, max_m2: float, cut_m: float) -> np.ndarray:
-    """Cut large non-compact faces by a square lattice (anchored at multiples of ``cut_m``)."""
+def _cut_large(faces: np.ndarray, max_m2: float, cut_m: float, ring: shapely.Geometry) -> np.ndarray:
+    """Cut large non-compact faces on the boundary ``ring`` by a square lattice (anchored at multiples of ``cut_m``)."""
     area = shapely.area(faces)
     pp = 4 * np.pi * area / np.maximum(shapely.length(faces) ** 2, 1e-9)
-    big = np.flatnonzero((area > max_m2) & (pp < 0.3))
+    fringe = shapely.length(shapely.intersection(shapely.boundary(faces), shapely.buffer(ring, 0.5))) > 1.0
+    big = np.flatnonzero((area > max_m2) & (pp < 0.3) & fringe)
     if big.size == 0:
         return faces
     out = [f for i, f in enumerate(faces) if i not in set(big.tolist())]
@@ -229,22 +235,28 @@ def _merge_slivers(faces: np.ndarray, min_m2: float) -> np.ndarray:
     return faces
 
 
-def _adjacency(faces: np.ndarray, streets: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _adjacency(faces: np.ndarray, streets: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rook pairs, their shared length (m), and the share of it along a major road and along any street."""
     a, b, shared = _pairs(faces)
     length = shapely.length(shared)
-    major_lines = np.asarray(streets.geometry.array)[streets["major"].to_numpy()]
-    major_share = np.zeros(len(a))
-    if major_lines.size and len(a):
-        # sample each shared boundary at 5 points; the share near a major centreline approximates its length share
-        tree = shapely.STRtree(major_lines)
-        fracs = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
-        hits = np.zeros(len(a))
-        for f in fracs:
-            pts = shapely.line_interpolate_point(shared, f, normalized=True)
-            near, _ = tree.query(pts, predicate="dwithin", distance=2.0)
-            hits[np.unique(near)] += 1.0
-        major_share = hits / fracs.size
-    return np.stack([a, b], axis=1).astype(np.int64), length, major_share
+    lines = np.asarray(streets.geometry.array)
+    major_share = _share_near(shared, lines[streets["major"].to_numpy()])
+    street_share = _share_near(shared, lines)
+    return np.stack([a, b], axis=1).astype(np.int64), length, major_share, street_share
+
+
+def _share_near(shared: np.ndarray, lines: np.ndarray, distance_m: float = 2.0) -> np.ndarray:
+    """Share of each shared boundary within ``distance_m`` of ``lines``, sampled at 5 points."""
+    if not lines.size or not len(shared):
+        return np.zeros(len(shared))
+    tree = shapely.STRtree(lines)
+    fracs = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+    hits = np.zeros(len(shared))
+    for f in fracs:
+        pts = shapely.line_interpolate_point(shared, f, normalized=True)
+        near, _ = tree.query(pts, predicate="dwithin", distance=distance_m)
+        hits[np.unique(near)] += 1.0
+    return hits / fracs.size
 
 
 def split_heavy_blocks(
@@ -299,10 +311,11 @@ def split_heavy_blocks(
     )
     streets = gpd.GeoDataFrame({"major": np.zeros(len(blocks.streets), dtype=bool)}, geometry=blocks.streets)
     streets.loc[blocks.streets.index.isin(blocks.major.index), "major"] = True
-    edges, shared, major_share = _adjacency(faces, streets)
+    edges, shared, major_share, street_share = _adjacency(faces, streets)
     cells = gpd.GeoDataFrame({"block_id": np.arange(len(faces))}, geometry=faces, crs=blocks.cells.crs)
     logger.info("split %d dense blocks: %d -> %d units", heavy.size, blocks.n, len(faces))
-    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share, streets=blocks.streets,
+    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share, street_share=street_share,
+                  streets=blocks.streets,
                   major=blocks.major)  # fmt: skip
 
 

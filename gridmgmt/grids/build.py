@@ -25,7 +25,7 @@ from gridmgmt import io
 from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
 from gridmgmt.grids.blocks import Blocks, assign_points, boundary_on_street_share, split_heavy_blocks, street_blocks
 from gridmgmt.grids.calibration import Calibration, calibrate
-from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid
+from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid, polygon_pieces
 from gridmgmt.grids.pairs import (
     form_pairs,
     grid_staff,
@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 #: Crossing cost of an adjacency lying along a major road (street-graph distance x (1 + cost)).
 MAJOR_ROAD_COST = 2.0
+OFF_STREET_PERIMETER = 3.0  # a grid boundary off the streets counts three times its length
 #: seed of the calibration sample areas: fixed, so that plans built or rebalanced with any seed share one model
 CALIBRATION_SEED = 0
 #: a unit (block) may hold at most 1/this of a grid's on-site minutes; denser blocks are split
@@ -73,6 +74,18 @@ def district_blocks(district: District) -> Blocks:
     if key not in cache:
         cache[key] = street_blocks(graph, district.boundary, district.crs)
     return cache[key]
+
+
+def off_street_weighted(blocks: Blocks, factor: float = OFF_STREET_PERIMETER) -> tuple[np.ndarray, np.ndarray]:
+    """Shared lengths and cell perimeters (m) with block edges off the streets counted ``factor`` times.
+
+    Blocks meet off a street only on a lattice cut of a large fringe block or the split of a heavy
+    one; a grid boundary there is no street a pair can patrol, so the search pays more perimeter
+    for it. The bookkeeping stays exact: an inner edge still cancels out of a grid's perimeter.
+    """
+    extra = blocks.shared_m * (factor - 1.0) * (1.0 - blocks.street_share)
+    perimeter = blocks.cells.length.to_numpy() + np.bincount(blocks.edges.ravel(), np.repeat(extra, 2), blocks.n)
+    return blocks.shared_m + extra, perimeter
 
 
 def _dissolve_cells(cells: np.ndarray, max_slit_m2: float = 50.0) -> shapely.Geometry:
@@ -145,11 +158,12 @@ def _setup(
     cent = blocks.cells.geometry.centroid
     xy = np.stack([cent.x.to_numpy(), cent.y.to_numpy()], axis=1)
     deps = district.depots.to_crs(district.crs).geometry
+    shared_m, perimeter_m = off_street_weighted(blocks)
     units = UnitTable.from_arrays(
         xy, agg("service_min"), access_min=agg("access_min"), stops_per_month=agg("stops_per_month"),
         area_km2=blocks.cells.area.to_numpy() / 1e6, n_retailers=np.bincount(rb, minlength=n).astype(float),
-        edges=blocks.edges, crossing_cost=MAJOR_ROAD_COST * blocks.major_share, shared_m=blocks.shared_m,
-        perimeter_m=blocks.cells.length.to_numpy(), unit_id=np.arange(n),
+        edges=blocks.edges, crossing_cost=MAJOR_ROAD_COST * blocks.major_share, shared_m=shared_m,
+        perimeter_m=perimeter_m, unit_id=np.arange(n),
         depot_xy_m=np.stack([deps.x.to_numpy(), deps.y.to_numpy()], axis=1), cells=blocks.cells.geometry,
     )  # fmt: skip
     return _Setup(blocks, work, rb, units, cal, pairs, models)
@@ -209,7 +223,7 @@ def _plan_from_labels(
     grids["old_town_share"] = _old_town_share(district, grids.geometry).round(4)
     grids = grids.merge(staff, on="grid_id", how="left")
     comps = components_per_grid(labels, s.units.edges, k)
-    pieces = np.array([len(shapely.get_parts(g)) for g in geoms])
+    pieces = np.array([polygon_pieces(g) for g in geoms])
     on_street = boundary_on_street_share(metric, s.blocks.streets) if k > 1 else float("nan")
     assignment = pd.DataFrame({"retailer_id": s.work["retailer_id"].to_numpy(), "grid_id": rgrid + 1})
     metrics: dict[str, Any] = {

@@ -112,3 +112,15 @@ def grid_compactness(labels: ArrayLike, cells: gpd.GeoSeries, k: int | None = No
             u = shapely.union_all(members, grid_size=None)
             out[g] = polsby_popper_from_parts(shapely.area(u), shapely.length(u))
     return out
+
+
+def polygon_pieces(geometry: object) -> int:
+    """Pieces of a (multi)polygon: parts that touch, even at a single point (a street corner), are one piece."""
+    import shapely
+
+    parts = shapely.get_parts(geometry)
+    if len(parts) <= 1:
+        return len(parts)
+    a, b = shapely.STRtree(parts).query(parts, predicate="intersects")
+    graph = sparse.coo_matrix((np.ones(a.size), (a, b)), shape=(len(parts), len(parts)))
+    return int(csgraph.connected_components(graph, directed=False)[0])
