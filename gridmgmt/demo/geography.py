@@ -57,12 +57,24 @@ def offset(centre: Point, east_km: float, north_km: float) -> Point:
     return Point(centre.x + east_km * 1000.0, centre.y + north_km * 1000.0)
 
 
-def make_zones(area: Polygon, centre: Point) -> tuple[Polygon, Polygon]:
-    """黔灵山 park (~3 km2) and the old town (~a fifth of the district around 喷水池, without the park)."""
-    pc = Point(TO_UTM.transform(*PARK_LONLAT))
+def make_zones(
+    area: Polygon,
+    centre: Point,
+    *,
+    park_centre: Point | None = None,
+    old_town_share: float = 0.2,
+    scale: float = 1.0,
+) -> tuple[Polygon, Polygon]:
+    """黔灵山 park (~3 km2) and the old town (~a fifth of the district around 喷水池, without the park).
+
+    ``park_centre`` (UTM; default 黔灵山) places the park, ``old_town_share`` is the old town's
+    share of the district's area and ``scale`` multiplies the park's size and the old town's
+    radius search range (a district other than Yunyan, e.g. in a synthetic province).
+    """
+    pc = park_centre if park_centre is not None else Point(TO_UTM.transform(*PARK_LONLAT))
     theta = np.linspace(0, 2 * np.pi, 73)[:-1]
     r = 1.0 + 0.10 * np.sin(3 * theta + 0.4) + 0.05 * np.cos(5 * theta)
-    park = Polygon(np.column_stack([pc.x + 1150 * r * np.cos(theta), pc.y + 850 * r * np.sin(theta)]))
+    park = Polygon(np.column_stack([pc.x + 1150 * scale * r * np.cos(theta), pc.y + 850 * scale * r * np.sin(theta)]))
     park = shapely.intersection(park, area)
     rr = 1.0 + 0.12 * np.sin(2 * theta + 0.8) + 0.06 * np.sin(3 * theta + 2.0)
 
@@ -72,10 +84,10 @@ def make_zones(area: Polygon, centre: Point) -> tuple[Polygon, Polygon]:
         )
         return shapely.difference(shapely.intersection(blob, area), park)
 
-    lo, hi = 1000.0, 6000.0
-    for _ in range(30):  # bisection: old town = 20% of the district
+    lo, hi = 1000.0 * scale, 6000.0 * scale
+    for _ in range(30):  # bisection: old town = old_town_share (20%) of the district
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if old_town(mid).area < 0.2 * area.area else (lo, mid)
+        lo, hi = (mid, hi) if old_town(mid).area < old_town_share * area.area else (lo, mid)
     old = _largest(old_town((lo + hi) / 2))
     return park, old
 
@@ -85,12 +97,15 @@ def _largest(geom: shapely.Geometry) -> Polygon:
     return max(parts, key=lambda g: g.area)
 
 
-def make_subdistricts(area: Polygon, centre: Point, old: Polygon) -> gpd.GeoDataFrame:
-    """Voronoi cells of the 18 seed points, clipped to the district; stray fragments merged into neighbours."""
+def make_subdistricts(area: Polygon, centre: Point, old: Polygon, *, scale: float = 1.0) -> gpd.GeoDataFrame:
+    """Voronoi cells of the 18 seed points, clipped to the district; stray fragments merged into neighbours.
+
+    ``scale`` multiplies the seed points' offsets from the centre (1 = Yunyan).
+    """
     inner = area.buffer(-300)
     seeds = []
     for _, _, east, north in SUBDISTRICTS:
-        p = offset(centre, east, north)
+        p = offset(centre, east * scale, north * scale)
         if not inner.contains(p):
             p = shapely.ops.nearest_points(inner, p)[0]
         seeds.append(p)

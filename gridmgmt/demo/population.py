@@ -259,12 +259,15 @@ def place_retailers(
     return frame
 
 
-def place_depots(roads: Roads, centre: Point) -> pd.DataFrame:
-    """The bureau office near 喷水池 and the east and west stations, each on a street node."""
+def place_depots(roads: Roads, centre: Point, *, scale: float = 1.0) -> pd.DataFrame:
+    """The bureau office near 喷水池 and the east and west stations, each on a street node.
+
+    ``scale`` multiplies the stations' offsets from the centre (1 = Yunyan).
+    """
     want = [
-        ("D1", "云岩区烟草专卖局 (Yunyan Tobacco Monopoly Bureau)", offset(centre, 0.35, 0.45)),
-        ("D2", "渔安管理站 (East station, Yu'an)", offset(centre, 5.4, 2.5)),
-        ("D3", "三桥管理站 (West station, Sanqiao)", offset(centre, -5.0, 0.2)),
+        ("D1", "云岩区烟草专卖局 (Yunyan Tobacco Monopoly Bureau)", offset(centre, 0.35 * scale, 0.45 * scale)),
+        ("D2", "渔安管理站 (East station, Yu'an)", offset(centre, 5.4 * scale, 2.5 * scale)),
+        ("D3", "三桥管理站 (West station, Sanqiao)", offset(centre, -5.0 * scale, 0.2 * scale)),
     ]
     tree = cKDTree(roads.nodes)
     rows = []
