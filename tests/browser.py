@@ -121,6 +121,12 @@ class Chromium:
         )
         return self
 
+    @property
+    def browser(self):
+        """The running Playwright browser, for tests that drive pages themselves (one per session:
+        a second sync Playwright in the same thread is refused)."""
+        return self._browser
+
     def __exit__(self, *exc_info: object) -> None:
         if self._browser is not None:
             self._browser.close()

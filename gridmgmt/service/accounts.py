@@ -1,0 +1,172 @@
+"""Users, roles and login sessions of the service: argon2 password hashes, server-side sessions.
+
+A session is a random token in an HttpOnly cookie (or an ``Authorization: Bearer`` header for
+API clients); the store keeps only its SHA-256, with a CSRF token and an expiry, so logging out,
+disabling a user or a stolen database backup never leaves a usable session behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from gridmgmt._errors import GridMgmtError
+from gridmgmt.service.schema import sessions, users
+from gridmgmt.store.engine import read_connection, write_transaction
+
+#: The roles of issue 14 and what each is in the bureau.
+ROLES: dict[str, str] = {
+    "marketing": "customer manager (客户经理)",
+    "monopoly": "monopoly officer (专卖管理员)",
+    "squad_leader": "squad leader (中队长)",
+    "planner": "planner (网格规划)",
+    "manager": "manager (管理者)",
+    "mediator": "mediator (调解员)",
+    "admin": "administrator (管理员)",
+}
+SESSION_HOURS = 12.0
+MIN_PASSWORD = 8
+
+_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = _HASHER.hash("not a password of anyone")  # verify against it so unknown names take as long
+
+
+class UserError(GridMgmtError, ValueError):
+    """A user cannot be added, found or changed as asked."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A logged-in (or listed) user."""
+
+    username: str
+    role: str
+    staff_id: str = ""
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Session:
+    """A valid session: its user and the CSRF token every form and API write must carry."""
+
+    user: User
+    csrf: str
+    token_hash: str
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 hex of a session token (what the store keeps)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(engine: sa.Engine, username: str, role: str, password: str, *, staff_id: str = "") -> User:
+    """Create a user with an argon2 password hash.
+
+    Raises
+    ------
+    UserError
+        Unknown role, empty or taken name, or a password shorter than :data:`MIN_PASSWORD`.
+    """
+    username = username.strip()
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise UserError(f"user name {username!r}: 1-64 characters without spaces")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+    if role in ("marketing", "monopoly") and not staff_id:
+        raise UserError(f"a {role} user needs --staff-id (their staff id names their grid)")
+    with write_transaction(engine, "store") as conn:
+        if conn.execute(sa.select(users.c.username).where(users.c.username == username)).first():
+            raise UserError(f"user {username!r} exists already")
+        conn.execute(
+            users.insert().values(
+                username=username,
+                role=role,
+                staff_id=staff_id,
+                password_hash=_HASHER.hash(password),
+                disabled=False,
+                created=datetime.now().replace(microsecond=0),
+            )
+        )
+    return User(username, role, staff_id)
+
+
+def list_users(engine: sa.Engine) -> list[User]:
+    """Every user, by name."""
+    with read_connection(engine, "store") as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.username)).mappings().all()
+    return [User(r["username"], r["role"], r["staff_id"], bool(r["disabled"])) for r in rows]
+
+
+def disable_user(engine: sa.Engine, username: str) -> None:
+    """Disable a user and end their sessions at once.
+
+    Raises
+    ------
+    UserError
+        When there is no such user.
+    """
+    with write_transaction(engine, "store") as conn:
+        done = conn.execute(users.update().where(users.c.username == username).values(disabled=True))
+        if not done.rowcount:
+            raise UserError(f"no user {username!r}")
+        conn.execute(sessions.delete().where(sessions.c.username == username))
+
+
+def authenticate(engine: sa.Engine, username: str, password: str) -> User | None:
+    """The user when the name and password match and the user is enabled, else None (same time either way)."""
+    with read_connection(engine, "store") as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    try:
+        _HASHER.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if row is None or row["disabled"]:
+        return None
+    return User(row["username"], row["role"], row["staff_id"])
+
+
+def start_session(engine: sa.Engine, user: User, *, hours: float = SESSION_HOURS) -> tuple[str, Session]:
+    """A new session for ``user``; returns the token (for the cookie, shown only once) and the session."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    now = datetime.now()
+    digest = token_hash(token)
+    with write_transaction(engine, "store") as conn:
+        conn.execute(sessions.delete().where(sessions.c.expires < now))  # tidy up expired ones
+        conn.execute(
+            sessions.insert().values(
+                token_hash=digest, username=user.username, csrf=csrf, created=now, expires=now + timedelta(hours=hours)
+            )
+        )
+    return token, Session(user, csrf, digest)
+
+
+def find_session(engine: sa.Engine, token: str) -> Session | None:
+    """The session of a token when it is valid and its user enabled, else None."""
+    if not token or len(token) > 200:
+        return None
+    digest = token_hash(token)
+    stmt = (
+        sa.select(users.c.username, users.c.role, users.c.staff_id, users.c.disabled, sessions.c.csrf)
+        .select_from(sessions.join(users, users.c.username == sessions.c.username))
+        .where(sessions.c.token_hash == digest, sessions.c.expires > datetime.now())
+    )
+    with read_connection(engine, "store") as conn:
+        row = conn.execute(stmt).first()
+    if row is None or row.disabled:
+        return None
+    return Session(User(row.username, row.role, row.staff_id), row.csrf, digest)
+
+
+def end_session(engine: sa.Engine, digest: str) -> None:
+    """Log a session out."""
+    with write_transaction(engine, "store") as conn:
+        conn.execute(sessions.delete().where(sessions.c.token_hash == digest))

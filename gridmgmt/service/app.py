@@ -1,0 +1,92 @@
+"""The FastAPI application: ``create_app(district, store)`` wires auth, audit, pages, the API and the assets.
+
+The request-level pieces (sessions, permission checks, refusals) are in :mod:`gridmgmt.service.deps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from gridmgmt._errors import GridMgmtError
+from gridmgmt.inputs.district import District
+from gridmgmt.maps.offline_assets import assets_dir
+from gridmgmt.service import api, pages, pages_work
+from gridmgmt.service.deps import (
+    HERE,
+    Service,
+    ServiceOptions,
+    forbidden_handler,
+    http_error_handler,
+    input_error_handler,
+    service_of,
+)
+from gridmgmt.service.jobs import Jobs
+from gridmgmt.service.live import Forbidden, LiveDistrict
+from gridmgmt.service.security import SECURITY_HEADERS, FormSigner, RateLimiter
+from gridmgmt.store import SharedStore
+
+
+def create_app(district: District, store: SharedStore, *, options: ServiceOptions | None = None) -> FastAPI:
+    """The web service of one district over its shared store.
+
+    Parameters
+    ----------
+    district
+        The loaded district (settings, staff, depots; the road network for day plans).
+    store
+        The shared store (opened with :func:`gridmgmt.store.open_store`); must hold the district
+        (``gridmgmt store init``).
+    options
+        See :class:`ServiceOptions`.
+    """
+    options = options or ServiceOptions()
+    app = FastAPI(
+        title="gridmgmt",
+        version="1",
+        summary="Grids, patrols, tasks and the public channel of a district tobacco monopoly bureau",
+        docs_url=None,  # the Swagger UI loads from a CDN; /openapi.json is the document
+        redoc_url=None,
+    )
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.service = Service(
+        live=LiveDistrict(district, store, today=options.today),
+        options=options,
+        jobs=Jobs(),
+        signer=FormSigner(),
+        login_limit=RateLimiter(options.login_attempts, options.login_window_s),
+        address_limit=RateLimiter(options.address_attempts, options.login_window_s),
+        public_limit=RateLimiter(options.public_reports, options.public_window_s),
+        templates=templates,
+    )
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.mount("/vendor", StaticFiles(directory=str(assets_dir())), name="vendor")
+    app.add_exception_handler(HTTPException, http_error_handler)
+    app.add_exception_handler(Forbidden, forbidden_handler)
+    app.add_exception_handler(GridMgmtError, input_error_handler)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if request.url.path.startswith(("/api/", "/today", "/tasks")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/healthz", tags=["monitoring"])
+    def healthz(request: Request) -> dict[str, Any]:
+        """Liveness and the store's reachability: ``{"status": "ok", "store": backend, "events": n}``."""
+        live = service_of(request).live
+        return {"status": "ok", "store": live.store.backend, "events": live.store.count_events(), "today": live.today()}
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(pages_work.router)
+    app.router.add_event_handler("shutdown", app.state.service.jobs.shutdown)
+    return app

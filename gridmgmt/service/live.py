@@ -1,0 +1,338 @@
+"""The district as the service sees it: the store's event log, today's owners, tasks, risk and plan, live.
+
+Everything is read from the shared store, so what one user records the next request of any
+other user sees. Reading stays cheap under many users: the event log is fetched incrementally
+(only rows with a higher sequence number than the last read), and derived tables (tasks, risk)
+are recomputed only when the log grew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from gridmgmt._errors import InputError, StoreError
+from gridmgmt.inputs.district import District
+from gridmgmt.inputs.events import with_violation_records
+from gridmgmt.loop.tasks import task_table
+from gridmgmt.risk.district_risk import score_risk
+from gridmgmt.service.accounts import User
+from gridmgmt.service.permissions import DEPARTMENT, GRID_SCOPED, allowed
+from gridmgmt.store import EVENT_COLUMNS, SharedStore
+from gridmgmt.store.engine import read_connection
+from gridmgmt.store.schema import events as events_table
+
+PLAN_KIND = "plan"  # a published day plan (the route sheets' stops)
+DRAFT_KIND = "plan_draft"  # a generated plan waiting for review
+ATTEMPTS = ("not_found", "closed")  # results of a stop that are no finding
+OWNER_TTL_S = 5.0  # grids and pairs change rarely (a publish); re-read them at most this often
+
+
+class Forbidden(Exception):
+    """The user's role or grid does not allow this (the app answers 403 and audits it)."""
+
+
+def grid_key(value: object) -> str:
+    """A grid id as text without a trailing ``.0`` (``3``, ``3.0`` and ``"3"`` are the same grid)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    text = str(value).strip()
+    return text[:-2] if text.endswith(".0") else text
+
+
+class LiveDistrict:
+    """One district and its shared store, read live for the web service.
+
+    Parameters
+    ----------
+    district
+        The loaded district (settings, retailers, staff, depots, road network for plans).
+    store
+        The shared store holding the event log, grids, pairs and runs.
+    today
+        Fix the service's day (``YYYY-MM-DD``; demos and tests); default the real date. Events
+        recorded through the service get this day and the current clock time.
+    """
+
+    def __init__(self, district: District, store: SharedStore, *, today: str | None = None) -> None:
+        self.district = district
+        self.store = store
+        self.fixed_today = today
+        self._lock = threading.RLock()
+        self._events = pd.DataFrame(columns=[*EVENT_COLUMNS])
+        self._last_seq = 0
+        self._derived: dict[str, tuple[Any, Any]] = {}
+        self._owners: tuple[float, str, pd.DataFrame] | None = None
+        self._pairs: tuple[float, str, pd.DataFrame] | None = None
+        self._runs: dict[str, tuple[float, pd.DataFrame]] = {}
+        self._retailers: pd.DataFrame | None = None
+        self._staff_names: dict[str, str] | None = None
+
+    # ------------------------------------------------------------------ clock
+
+    def today(self) -> str:
+        """The service's day, ``YYYY-MM-DD``."""
+        return self.fixed_today or date.today().isoformat()
+
+    def now(self) -> datetime:
+        """Now on the service's day (the real clock time, to the microsecond: a task opened and closed
+        within one second still has its events in order)."""
+        clock = datetime.now()
+        if self.fixed_today is None:
+            return clock
+        return datetime.combine(date.fromisoformat(self.fixed_today), clock.time())
+
+    # ------------------------------------------------------------------ event log
+
+    def events(self) -> pd.DataFrame:
+        """The whole event log (as :meth:`SharedStore.events_between` gives it), refreshed incrementally."""
+        with self._lock:
+            stmt = (
+                sa.select(
+                    events_table.c.seq,
+                    *(events_table.c[c] for c in EVENT_COLUMNS),
+                    events_table.c.extra,
+                )
+                .where(events_table.c.seq > self._last_seq)
+                .order_by(events_table.c.seq)
+            )
+            with read_connection(self.store.engine, self.store.label) as conn:
+                rows = conn.execute(stmt).all()
+            if rows:
+                new = pd.DataFrame(rows, columns=["seq", *EVENT_COLUMNS, "extra"])
+                self._last_seq = int(new["seq"].max())
+                new["time"] = pd.to_datetime(new["time"], format="ISO8601")
+                new["corrects"] = new["corrects"].fillna("")
+                extras = new.pop("extra")
+                if extras.notna().any():
+                    parsed = pd.DataFrame([json.loads(x) if x else {} for x in extras], index=new.index)
+                    new = new.join(parsed.fillna(""))
+                frames = [f for f in (self._events, new.drop(columns="seq")) if len(f)]
+                self._events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                self._events = self._events.sort_values("time", kind="stable").reset_index(drop=True)
+            return self._events
+
+    def derived(self, name: str, build: Callable[[pd.DataFrame], Any], *, key: Any = None) -> Any:
+        """A table derived from the log, rebuilt only when the log (or ``key``) changed."""
+        events = self.events()
+        stamp = (self._last_seq, len(events), self.today(), key)
+        cached = self._derived.get(name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        value = build(events)
+        with self._lock:
+            self._derived[name] = (stamp, value)
+        return value
+
+    # ------------------------------------------------------------------ who owns what
+
+    def owners(self) -> pd.DataFrame:
+        """Today's owners: ``retailer_id``, ``grid_id`` (text), ``customer_manager``, ``monopoly_officer`` (staff)."""
+        today = self.today()
+        cached = self._owners
+        if cached is not None and cached[1] == today and time.monotonic() - cached[0] < OWNER_TTL_S:
+            return cached[2]
+        assignment = self.store.assignment_on(today)
+        pairs = self.store.pairs_on(today)
+        assignment["grid_id"] = assignment["grid_id"].map(grid_key)
+        pairs["grid_id"] = pairs["grid_id"].map(grid_key)
+        table = assignment.merge(pairs, on="grid_id", how="left").fillna(
+            {"customer_manager": "", "monopoly_officer": ""}
+        )
+        self._owners = (time.monotonic(), today, table)
+        return table
+
+    def pairs(self) -> pd.DataFrame:
+        """Today's pairs (``grid_id``, ``customer_manager``, ``monopoly_officer``), re-read every few seconds."""
+        today = self.today()
+        cached = self._pairs
+        if cached is not None and cached[1] == today and time.monotonic() - cached[0] < OWNER_TTL_S:
+            return cached[2]
+        table = self.store.pairs_on(today)
+        self._pairs = (time.monotonic(), today, table)
+        return table
+
+    def plan_runs(self, kind: str) -> pd.DataFrame:
+        """Stored runs of ``kind``, newest first, re-read at most every few seconds (published plans are rare)."""
+        cached = self._runs.get(kind)
+        if cached is not None and time.monotonic() - cached[0] < OWNER_TTL_S:
+            return cached[1]
+        table = self.store.list_runs(kind=kind)
+        self._runs[kind] = (time.monotonic(), table)
+        return table
+
+    def invalidate_owners(self) -> None:
+        """Forget the cached owners, pairs and runs (after publishing grids or a plan)."""
+        self._owners = None
+        self._pairs = None
+        self._runs = {}
+
+    def grids_of(self, user: User) -> set[str]:
+        """Grids where the user is one of today's pair (empty for roles without a grid)."""
+        if not user.staff_id:
+            return set()
+        pairs = self.pairs()
+        mine = (pairs["customer_manager"] == user.staff_id) | (pairs["monopoly_officer"] == user.staff_id)
+        return {grid_key(g) for g in pairs.loc[mine, "grid_id"]}
+
+    def grid_of_retailer(self, retailer_id: str) -> str:
+        """Today's grid of a retailer ('' when unassigned)."""
+        owners = self.owners()
+        hit = owners.loc[owners["retailer_id"] == retailer_id, "grid_id"]
+        return str(hit.iat[0]) if len(hit) else ""
+
+    def staff_names(self) -> dict[str, str]:
+        """staff_id -> name."""
+        if self._staff_names is None:
+            staff = self.district.staff
+            self._staff_names = dict(zip(staff["staff_id"].astype(str), staff["name"].astype(str), strict=True))
+        return self._staff_names
+
+    # ------------------------------------------------------------------ retailers
+
+    def retailers(self) -> pd.DataFrame:
+        """The stored retailers: ``retailer_id``, ``name``, ``address``, ``lon``, ``lat`` (read once)."""
+        if self._retailers is None:
+            frame = pd.DataFrame(self.store.retailers()).drop(columns="geometry", errors="ignore")
+            keep = [c for c in ("retailer_id", "name", "address", "lon", "lat") if c in frame.columns]
+            self._retailers = frame[keep].fillna("").astype({"retailer_id": str})
+        return self._retailers
+
+    def search_retailers(self, query: str, *, limit: int = 20) -> pd.DataFrame:
+        """Retailers whose licence number, name or address contains ``query`` (case-insensitive)."""
+        frame = self.retailers()
+        text = query.strip().lower()
+        if not text:
+            return frame.head(0)
+        hit = pd.Series(False, index=frame.index)
+        for column in ("retailer_id", "name", "address"):
+            if column in frame.columns:
+                hit |= frame[column].astype(str).str.lower().str.contains(text, regex=False)
+        return frame.loc[hit].head(limit)
+
+    def nearest_retailer(self, lon: float, lat: float, *, max_m: float = 300.0) -> str | None:
+        """The retailer nearest to a map point within ``max_m`` metres, else None."""
+        frame = self.retailers()
+        if frame.empty:
+            return None
+        dx = (frame["lon"].astype(float) - lon) * 111_320.0 * math.cos(math.radians(lat))
+        dy = (frame["lat"].astype(float) - lat) * 110_540.0
+        dist = (dx**2 + dy**2) ** 0.5
+        best = dist.idxmin()
+        return str(frame.at[best, "retailer_id"]) if dist.at[best] <= max_m else None
+
+    # ------------------------------------------------------------------ tasks and risk
+
+    def tasks(self) -> pd.DataFrame:
+        """Every task as of now (today's events count), with today's owners; overdue only past the deadline day."""
+        owners = self.owners()
+
+        def build(events: pd.DataFrame) -> pd.DataFrame:
+            today = pd.Timestamp(self.today())
+            table = task_table(
+                events, as_of=today + pd.Timedelta(days=1), settings=self.district.settings, owners=owners
+            )
+            due_today = (table["status"] == "overdue") & (table["deadline"] >= today)
+            table.loc[due_today, "status"] = "open"
+            return table
+
+        return self.derived("tasks", build, key=id(owners))
+
+    def tasks_for(self, user: User, *, open_only: bool = True) -> pd.DataFrame:
+        """The tasks a user may see: their grids' (customer manager, officer) or all (other roles)."""
+        tasks = self.tasks()
+        if open_only:
+            tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
+        if not allowed(user.role, "tasks:view_all"):
+            tasks = tasks.loc[tasks["grid_id"].isin(self.grids_of(user))]
+        return tasks
+
+    def risk(self) -> pd.DataFrame:
+        """Risk scores as of now (today's events count), recomputed when the log grew."""
+
+        def build(events: pd.DataFrame) -> pd.DataFrame:
+            district = dataclasses.replace(self.district, events=events)
+            tomorrow = (pd.Timestamp(self.today()) + pd.Timedelta(days=1)).date().isoformat()
+            return score_risk(district, tomorrow)
+
+        return self.derived("risk", build)
+
+    def live_district(self) -> District:
+        """The district with the store's event log (for plans, overview and reports)."""
+        return dataclasses.replace(self.district, events=self.events())
+
+    # ------------------------------------------------------------------ recording
+
+    def record(self, user: User, fields: dict[str, Any], *, source: str = "web") -> pd.DataFrame:
+        """Record one event for ``user`` after checking role and grid; return the stored events.
+
+        An inspection with outcome ``violation`` also records the violation (kind, severity).
+
+        Raises
+        ------
+        Forbidden
+            The role may not record this type, or the retailer is outside the user's grids.
+        InputError
+            The event is invalid (unknown retailer, type, correction target, ...).
+        """
+        kind = str(fields.get("type", ""))
+        attempt = kind == "visit" and fields.get("x_result") in ATTEMPTS  # an officer may record these too
+        if not allowed(user.role, "today:view" if attempt else f"record:{kind}"):
+            raise Forbidden(f"a {user.role} user may not record {kind or 'this'} events")
+        retailer = str(fields.get("retailer_id", ""))
+        scoped = user.role in GRID_SCOPED and kind not in ("tip_off", "complaint")
+        if scoped and self.grid_of_retailer(retailer) not in self.grids_of(user):
+            raise Forbidden(f"retailer {retailer} is not in your grid")
+        if kind == "inspection" and fields.get("outcome") not in ("ok", "violation"):
+            raise InputError("an inspection's outcome is ok or violation", file="form")
+        finding = kind == "violation" or fields.get("outcome") == "violation"
+        if finding and fields.get("severity") not in ("minor", "serious", "criminal"):
+            raise InputError("a violation needs a severity: minor, serious or criminal", file="form")
+        row = {c: str(fields.get(c, "") or "") for c in EVENT_COLUMNS if c != "time"}
+        row["time"] = pd.Timestamp(self.now())
+        row["department"] = DEPARTMENT.get(user.role, "public")
+        extra = {k: v for k, v in fields.items() if k.startswith("x_") and v not in (None, "")}
+        frame = pd.DataFrame([{**row, **extra}])
+        if kind == "inspection" and row["outcome"] == "violation":
+            frame = with_violation_records(frame.assign(event_id="")).assign(event_id="")
+            frame.loc[frame["type"] == "inspection", ["severity", "violation_kind"]] = ""
+        return self.store.add_events(frame, source=source, recorded_by=user.username)
+
+    # ------------------------------------------------------------------ day plans
+
+    def latest_plan(self, *, kind: str = PLAN_KIND, day: str | None = None) -> Any | None:
+        """The newest stored plan run of ``kind`` for ``day`` (default today), or None."""
+        day = day or self.today()
+        for run in self.plan_runs(kind).itertuples():
+            if (run.parameters or {}).get("date") == day:
+                key = f"run:{run.run_id}"
+                cached = self._derived.get(key)
+                if cached is None:
+                    try:
+                        cached = (None, self.store.read_run(run.run_id))
+                    except StoreError:
+                        return None
+                    self._derived[key] = cached
+                return cached[1]
+        return None
+
+    def route_for(self, user: User) -> pd.DataFrame | None:
+        """Today's published stops of the user's pair (None: no plan published for today)."""
+        run = self.latest_plan()
+        if run is None:
+            return None
+        stops = pd.DataFrame(run.layers.get("stops", pd.DataFrame())).drop(columns="geometry", errors="ignore")
+        if stops.empty:
+            return stops
+        squads = {f"G{int(g):02d}" for g in self.grids_of(user) if g.isdigit()}
+        mine = stops["squad_id"].astype(str).isin(squads)
+        return stops.loc[mine].sort_values(["squad_id", "seq"]).reset_index(drop=True)

@@ -1,0 +1,313 @@
+"""Pages for squad leaders, planners, managers and mediators: Plan, Grids, Overview, Assessment, Mediation."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from gridmgmt.service import audit, mediation
+from gridmgmt.service.accounts import User
+from gridmgmt.service.api import assessment_table
+from gridmgmt.service.deps import client_address, lang_of, require, service_of
+from gridmgmt.service.live import DRAFT_KIND
+from gridmgmt.service.pages import render
+from gridmgmt.service.work import GRIDS_PREVIEW_KIND, grids_preview_job, plan_job, publish_grids, publish_plan, records
+
+router = APIRouter(include_in_schema=False)
+
+
+# ------------------------------------------------------------------ Plan (squad leader)
+
+
+@router.get("/plan")
+def plan_page(request: Request, run: str = "", job: str = "", user: User = Depends(require("plan:view"))) -> Response:
+    """Generate the day's routes (background job with progress), review a draft, publish it."""
+    service = service_of(request)
+    live = service.live
+    the_job = service.jobs.get(job) if job else None
+    review = None
+    if run:
+        draft = live.store.read_run(run)
+        review = {
+            "run_id": draft.run_id,
+            "kind": draft.kind,
+            "date": draft.parameters.get("date", ""),
+            "summary": pd.DataFrame(draft.layers.get("summary", pd.DataFrame())).to_dict("records"),
+            "stops": pd.DataFrame(draft.layers.get("stops", pd.DataFrame())).head(300).to_dict("records"),
+        }
+    squads = [f"G{int(g):02d}" for g in sorted({int(g) for g in live.owners()["grid_id"] if str(g).isdigit()})]
+    return render(
+        request,
+        "plan.html",
+        {
+            "today": live.today(),
+            "runs": records(live),
+            "job": the_job.as_dict() if the_job else None,
+            "review": review,
+            "squads": squads,
+            "can_generate": user.role in ("squad_leader", "admin"),
+            "draft_kind": DRAFT_KIND,
+        },
+    )
+
+
+@router.post("/plan/generate")
+def plan_generate(
+    request: Request,
+    date: str = Form(max_length=10),
+    squads: list[str] = Form(default=[]),
+    solution_limit: int = Form(50, ge=1, le=5000),
+    user: User = Depends(require("plan:generate")),
+) -> Response:
+    job = plan_job(service_of(request), user, day=date, squads=[s[:16] for s in squads], solutions=solution_limit)
+    return RedirectResponse(f"/plan?job={job.job_id}", status_code=303)
+
+
+@router.post("/plan/publish")
+def plan_publish(
+    request: Request, run_id: str = Form(max_length=80), user: User = Depends(require("plan:generate"))
+) -> Response:
+    published = publish_plan(service_of(request), user, run_id, address=client_address(request))
+    return RedirectResponse(f"/plan?run={published}", status_code=303)
+
+
+# ------------------------------------------------------------------ Grids (planner)
+
+
+def _grid_points(live: Any) -> list[list[Any]]:
+    """[lat, lon, grid, name] of every retailer, for the grid map."""
+    owners = live.owners().set_index("retailer_id")["grid_id"]
+    frame = live.retailers()
+    return [
+        [round(float(r["lat"]), 6), round(float(r["lon"]), 6), str(owners.get(r["retailer_id"], "")), str(r["name"])]
+        for r in frame.to_dict("records")
+        if r["lat"] != "" and r["lon"] != ""
+    ]
+
+
+@router.get("/grids")
+def grids_page(request: Request, run: str = "", job: str = "", user: User = Depends(require("grids:view"))) -> Response:
+    """The grid map, a what-if rebalance preview with the moves listed, publish."""
+    service = service_of(request)
+    live = service.live
+    owners = live.owners()
+    names = live.staff_names()
+    table = owners.groupby("grid_id").agg(
+        retailers=("retailer_id", "size"), customer_manager=("customer_manager", "first"),
+        monopoly_officer=("monopoly_officer", "first"),
+    ).reset_index()  # fmt: skip
+    table["customer_manager"] = table["customer_manager"].map(lambda s: f"{s} {names.get(s, '')}".strip())
+    table["monopoly_officer"] = table["monopoly_officer"].map(lambda s: f"{s} {names.get(s, '')}".strip())
+    table = table.sort_values("grid_id", key=lambda s: s.str.zfill(6))
+    preview = None
+    if run:
+        found = live.store.read_run(run)
+        if found.kind == GRIDS_PREVIEW_KIND:
+            preview = {
+                "run_id": found.run_id,
+                "moves": pd.DataFrame(found.layers.get("moves", pd.DataFrame())).head(500).to_dict("records"),
+                "parameters": found.parameters,
+            }
+    the_job = service.jobs.get(job) if job else None
+    return render(
+        request,
+        "grids.html",
+        {
+            "grids": table.to_dict("records"),
+            "points": json.dumps(_grid_points(live), ensure_ascii=False),
+            "preview": preview,
+            "job": the_job.as_dict() if the_job else None,
+            "can_publish": user.role in ("planner", "admin"),
+            "today": live.today(),
+        },
+    )
+
+
+@router.post("/grids/preview")
+def grids_preview(
+    request: Request,
+    k: str = Form("", max_length=4),
+    lock_grids: str = Form("", max_length=200),
+    user: User = Depends(require("grids:publish")),
+) -> Response:
+    try:
+        locked = [int(x) for x in lock_grids.replace(" ", "").split(",") if x]
+        grids_k = int(k) if k.strip() else None
+    except ValueError as error:
+        raise HTTPException(400, "grid ids are whole numbers, separated by commas") from error
+    job = grids_preview_job(service_of(request), user, k=grids_k, lock_grids=locked)
+    return RedirectResponse(f"/grids?job={job.job_id}", status_code=303)
+
+
+@router.post("/grids/publish")
+def grids_publish(
+    request: Request,
+    run_id: str = Form(max_length=80),
+    valid_from: str = Form(max_length=10),
+    user: User = Depends(require("grids:publish")),
+) -> Response:
+    try:
+        day = pd.Timestamp(valid_from).date().isoformat()
+    except ValueError as error:
+        raise HTTPException(400, f"not a date: {valid_from}") from error
+    publish_grids(service_of(request), user, run_id, valid_from=day, address=client_address(request))
+    return RedirectResponse("/grids", status_code=303)
+
+
+# ------------------------------------------------------------------ managers
+
+
+@router.get("/overview")
+def overview(request: Request, user: User = Depends(require("overview:view"))) -> Response:
+    """The managers' overview, live from the store (the existing page, framed)."""
+    return render(request, "frame.html", {"title_key": "overview", "src": f"/overview/page?lang={lang_of(request)}"})
+
+
+@router.get("/overview/page")
+def overview_raw(request: Request, user: User = Depends(require("overview:view"))) -> HTMLResponse:
+    from gridmgmt.loop.district_loop import overview_page
+
+    live = service_of(request).live
+    lang = lang_of(request)
+    tomorrow = (pd.Timestamp(live.today()) + pd.Timedelta(days=1)).date().isoformat()
+    html = live.derived(
+        f"overview:{lang}",
+        lambda _events: overview_page(live.live_district(), as_of=tomorrow, lang=lang, risk=live.risk()),
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/risk")
+def risk_page(request: Request, user: User = Depends(require("overview:view"))) -> Response:
+    return render(request, "frame.html", {"title_key": "risk_map", "src": f"/risk/map?lang={lang_of(request)}"})
+
+
+@router.get("/risk/map")
+def risk_map_raw(request: Request, user: User = Depends(require("overview:view"))) -> HTMLResponse:
+    """The risk map (folium, every asset inline), live from the store."""
+    from gridmgmt.maps import to_offline_html
+    from gridmgmt.risk.risk_map import risk_map
+
+    live = service_of(request).live
+    lang = lang_of(request)
+    d = live.district
+
+    def build(_events: pd.DataFrame) -> str:
+        m = risk_map(d.retailers, live.risk(), as_of=live.today(), boundary=d.boundary, lang=lang)
+        return to_offline_html(m)
+
+    return HTMLResponse(live.derived(f"risk_map:{lang}", build))
+
+
+@router.get("/responsibility")
+def responsibility_page(request: Request, user: User = Depends(require("overview:view"))) -> Response:
+    """Grids without a full pair, retailers past their cycle, overdue tasks: totals and the overdue tasks."""
+    live = service_of(request).live
+    tasks = live.tasks()
+    overdue = tasks.loc[tasks["status"] == "overdue"].sort_values("deadline")
+    by_grid = tasks.groupby("grid_id")["status"].value_counts().unstack(fill_value=0).reset_index()
+    return render(
+        request,
+        "responsibility.html",
+        {
+            "overdue": overdue.head(300).to_dict("records"),
+            "by_grid": by_grid.to_dict("records"),
+            "columns": list(by_grid.columns),
+        },
+    )
+
+
+@router.get("/assessment")
+def assessment_page(
+    request: Request, month: str = "", by: str = "pair", user: User = Depends(require("assessment:view"))
+) -> Response:
+    """The monthly assessment (考核) per pair or per person, with a CSV download."""
+    live = service_of(request).live
+    month = month if re.fullmatch(r"(19|20)\d{2}-(0[1-9]|1[0-2])", month) else live.today()[:7]
+    by = by if by in ("pair", "person") else "pair"
+    table = assessment_table(request, month, by)
+    shown = table.copy()
+    for column in shown.columns:
+        if shown[column].dtype.kind == "f":
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+    return render(
+        request,
+        "assessment.html",
+        {"month": month, "by": by, "columns": list(shown.columns), "rows": shown.to_dict("records")},
+    )
+
+
+@router.get("/audit")
+def audit_page(request: Request, user: User = Depends(require("audit:view"))) -> Response:
+    rows = audit.read(service_of(request).engine, limit=300)
+    return render(request, "audit.html", {"rows": rows.to_dict("records"), "columns": list(rows.columns)})
+
+
+# ------------------------------------------------------------------ Mediation
+
+
+@router.get("/mediation")
+def mediation_page(request: Request, user: User = Depends(require("mediation:view"))) -> Response:
+    cases = mediation.list_cases(service_of(request).engine)
+    return render(
+        request, "mediation.html", {"cases": cases.to_dict("records"), "can_edit": user.role in ("mediator", "admin")}
+    )
+
+
+@router.post("/mediation")
+def mediation_open(
+    request: Request,
+    retailer_id: str = Form(max_length=64),
+    subject: str = Form(max_length=2000),
+    parties: str = Form("", max_length=2000),
+    user: User = Depends(require("mediation:edit")),
+) -> Response:
+    live = service_of(request).live
+    if retailer_id not in set(live.retailers()["retailer_id"]):
+        raise HTTPException(400, f"no retailer {retailer_id}")
+    case_id = mediation.open_case(live.store.engine, retailer_id=retailer_id, subject=subject, parties=parties,
+                                  mediator=user.username, opened_by=user.username, when=live.now())  # fmt: skip
+    return RedirectResponse(f"/mediation/{case_id}", status_code=303)
+
+
+@router.get("/mediation/{case_id}")
+def mediation_case(case_id: int, request: Request, user: User = Depends(require("mediation:view"))) -> Response:
+    found = mediation.get_case(service_of(request).engine, case_id) if 0 < case_id < 2_000_000_000 else None
+    if found is None:
+        raise HTTPException(404, f"no case {case_id}")
+    case, notes = found
+    return render(
+        request,
+        "mediation_case.html",
+        {"case": case, "notes": notes, "can_edit": user.role in ("mediator", "admin") and not case["closed"]},
+    )
+
+
+@router.post("/mediation/{case_id}/note")
+def mediation_note(
+    case_id: int, request: Request, text: str = Form(max_length=5000), user: User = Depends(require("mediation:edit"))
+) -> Response:
+    live = service_of(request).live
+    if mediation.get_case(live.store.engine, case_id) is None:
+        raise HTTPException(404, f"no case {case_id}")
+    mediation.add_note(live.store.engine, case_id, author=user.username, text=text, when=live.now())
+    return RedirectResponse(f"/mediation/{case_id}", status_code=303)
+
+
+@router.post("/mediation/{case_id}/close")
+def mediation_close(
+    case_id: int,
+    request: Request,
+    outcome: str = Form(max_length=2000),
+    user: User = Depends(require("mediation:edit")),
+) -> Response:
+    live = service_of(request).live
+    if mediation.get_case(live.store.engine, case_id) is None:
+        raise HTTPException(404, f"no case {case_id}")
+    mediation.close_case(live.store.engine, case_id, outcome=outcome, when=live.now())
+    return RedirectResponse(f"/mediation/{case_id}", status_code=303)
