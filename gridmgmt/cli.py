@@ -40,12 +40,20 @@ DistrictOpt = Annotated[
     Path, typer.Option("--district", "-d", help="The district's settings file (names every input file).")
 ]
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder the outputs are written to (created if missing).")]
+DistrictOutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Where to write (default: the district folder's out/, never the current folder)."),
+]
 LangOpt = Annotated[str, typer.Option("--lang", help="Label language of maps and sheets: zh or en.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same inputs and seed give the same outputs.")]
 StoreOpt = Annotated[
-    Path, typer.Option("--store", help="The GeoPackage store holding the appended event log and results.")
+    str | None,
+    typer.Option(
+        "--store",
+        help="The shared store: a SQLite file or postgresql://user@host/db (default: $GRIDMGMT_STORE, else "
+        "the district folder's out/store.sqlite).",
+    ),
 ]
-DEFAULT_STORE = Path("out/store.gpkg")
 TilesOpt = Annotated[
     str, typer.Option("--tiles", help="Basemap: none (offline), osm or amap (both need internet to show tiles).")
 ]
@@ -109,6 +117,41 @@ def _crash(command: str, exc: Exception) -> NoReturn:
     raise typer.Exit(code=1)
 
 
+GridPlanOpt = Annotated[
+    Path | None,
+    typer.Option("--grids", help="grids.gpkg (or its folder) from `grids build` (default: the district's out/grids)."),
+]
+PlanDistrictOpt = Annotated[
+    Path | None,
+    typer.Option("--district", "-d", help="district.toml (default: the one the grids were built for, else the demo)."),
+]
+
+
+def _plan_and_district(grids: Path | None, district: Path | None, *, need_district: bool = True):
+    """The grid plan and its district: a grids.gpkg records the district.toml it was built for."""
+    from gridmgmt.grids.plan import read_grid_plan
+
+    if grids is None:
+        district = district or DEMO_DISTRICT
+        grids = _district_out(district, None, "grids")
+    plan = read_grid_plan(grids)
+    if district is None and plan.district:
+        district = Path(plan.district)
+    if district is None and need_district:
+        raise GridMgmtError(f"{grids}: the plan does not say which district it is for; give --district")
+    return plan, district
+
+
+def _district_out(district: Path, out: Path | None, name: str) -> Path:
+    """``out`` when given, else ``<district folder>/out/<name>``: results belong to their district."""
+    return out if out is not None else district.resolve().parent / "out" / name
+
+
+def _district_store(district: Path, store: str | None) -> str:
+    """``--store``, else ``$GRIDMGMT_STORE``, else ``<district folder>/out/store.sqlite``."""
+    return store or os.environ.get("GRIDMGMT_STORE") or str(district.resolve().parent / "out" / "store.sqlite")
+
+
 def _fail(exc: GridMgmtError) -> NoReturn:
     problems = getattr(exc, "problems", None)
     if isinstance(exc, InputError) and problems:
@@ -128,10 +171,31 @@ def demo_data(
     retailers: Annotated[int, typer.Option(help="Number of retailers to generate.")] = 5000,
     history_end: Annotated[str, typer.Option(help="Last day of the generated history (YYYY-MM-DD).")] = "2026-11-30",
     history_days: Annotated[int, typer.Option(help="Days of history before --history-end.")] = 730,
+    province: Annotated[
+        int | None, typer.Option("--province", help="Write a synthetic province of N districts instead (OUT/dNN_*/).")
+    ] = None,
+    retailers_per_district: Annotated[
+        int, typer.Option(help="With --province: mean retailers per district (40 x 7500 = 300,000).")
+    ] = 7500,
 ) -> None:
     """Generate the synthetic Yunyan District demo (boundary, streets, retailers, staff, two years of history)."""
     from gridmgmt.demo import generate_demo
 
+    if province is not None:
+        from gridmgmt.demo.province import generate_province
+
+        with console.status("generating the province...") as status:
+            files = generate_province(
+                out,
+                province,
+                retailers_per_district=retailers_per_district,
+                seed=seed,
+                history_end=_check_date(history_end),
+                history_days=history_days,
+                progress=lambda k, n, name: status.update(f"generating the province: {k}/{n} districts ({name})"),
+            )
+        console.print(f"wrote {province} districts to {out}/ (table: {files['province']})", highlight=False)
+        return
     files = generate_demo(
         out, seed=seed, n_retailers=retailers, history_end=_check_date(history_end), history_days=history_days
     )
@@ -208,20 +272,26 @@ def _print_metrics(title: str, metrics: dict) -> None:
 def grids_build(
     district: DistrictOpt = DEMO_DISTRICT,
     grids: Annotated[int | None, typer.Option("--grids", "-k", help="Number of grids (default: staff pairs).")] = None,
-    out: OutDirOpt = Path("out/grids"),
+    out: DistrictOutOpt = None,
     tolerance: Annotated[
         float | None, typer.Option("--tolerance", help="Max/min workload allowed (default grids.balance_tolerance).")
     ] = None,
     seed: SeedOpt = 0,
+    pin: Annotated[
+        list[str] | None, typer.Option("--pin", help="Pair to grid, by a member: M03=5 (repeatable or M03=5,Z07=2).")
+    ] = None,
 ) -> None:
     """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs."""
+    out = _district_out(district, out, "grids")
     from gridmgmt.grids.build import build_grids
+    from gridmgmt.grids.pairs import parse_pins
     from gridmgmt.grids.plan import write_grid_plan
     from gridmgmt.inputs.district import load_district
 
+    pins = parse_pins(pin)
     d = load_district(district)
     with console.status("building grids..."):
-        plan = build_grids(d, grids, seed=seed, tolerance=tolerance)
+        plan = build_grids(d, grids, seed=seed, tolerance=tolerance, pins=pins)
     written = write_grid_plan(plan, out)
     _print_metrics(f"{len(plan.grids)} grids", plan.metrics)
     for path in written.values():
@@ -230,9 +300,11 @@ def grids_build(
 
 @_command(grids_app, "rebalance")
 def grids_rebalance(
-    current: Annotated[Path, typer.Option("--current", help="The current grids.gpkg (or its folder).")],
-    district: DistrictOpt = DEMO_DISTRICT,
-    out: OutDirOpt = Path("out/grids_rebalanced"),
+    current: Annotated[
+        Path | None, typer.Option("--current", help="The current grids.gpkg or its folder (default: the district's).")
+    ] = None,
+    district: PlanDistrictOpt = None,
+    out: DistrictOutOpt = None,
     grids: Annotated[
         int | None, typer.Option("--grids", "-k", help="New number of grids (default: unchanged).")
     ] = None,
@@ -246,12 +318,20 @@ def grids_rebalance(
         float | None, typer.Option("--tolerance", help="Max/min workload to reach (default grids.routed_tolerance).")
     ] = None,
     seed: SeedOpt = 0,
+    pin: Annotated[
+        list[str] | None, typer.Option("--pin", help="Pair to current grid, by a member: M03=5 (repeatable).")
+    ] = None,
 ) -> None:
     """Restore balance after retailers open or close or staff change, moving as few retailers as possible."""
+    _, district = _plan_and_district(current, district)
+    current = current or _district_out(district, None, "grids")
+    out = _district_out(district, out, "grids_rebalanced")
     from gridmgmt.grids.build import rebalance_grids
+    from gridmgmt.grids.pairs import parse_pins
     from gridmgmt.grids.plan import write_grid_plan
     from gridmgmt.inputs.district import load_district
 
+    pins = parse_pins(pin)
     locked: list[int] | None = None
     if lock_grids:
         try:
@@ -261,7 +341,14 @@ def grids_rebalance(
     d = load_district(district)
     with console.status("rebalancing grids..."):
         plan, moves, metrics = rebalance_grids(
-            d, current, k=grids, lock_retailers=lock_retailers, lock_grids=locked, seed=seed, tolerance=tolerance
+            d,
+            current,
+            k=grids,
+            lock_retailers=lock_retailers,
+            lock_grids=locked,
+            seed=seed,
+            tolerance=tolerance,
+            pins=pins,
         )
     written = write_grid_plan(plan, out, moves=moves)
     before, after = metrics.get("before", {}), metrics.get("after", {})
@@ -273,19 +360,17 @@ def grids_rebalance(
 
 @_command(grids_app, "report")
 def grids_report(
-    grids: Annotated[Path, typer.Option("--grids", help="grids.gpkg (or its folder) from `grids build`.")] = Path(
-        "out/grids"
-    ),
+    grids: GridPlanOpt = None,
+    district: PlanDistrictOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the report as CSV.")] = None,
 ) -> None:
     """Per-grid table: retailers, workload hours (service and travel), area, density, compactness, staff pair."""
     from rich.table import Table
 
     from gridmgmt import io
-    from gridmgmt.grids.plan import read_grid_plan
     from gridmgmt.grids.report import grid_report
 
-    report = grid_report(read_grid_plan(grids))
+    report = grid_report(_plan_and_district(grids, district, need_district=False)[0])
     if out is not None:
         io.write_csv(report, out)
     table = Table(title=f"{len(report)} grids")
@@ -311,22 +396,23 @@ def grids_report(
 
 @_command(grids_app, "map")
 def grids_map(
-    grids: Annotated[Path, typer.Option("--grids", help="grids.gpkg (or its folder) from `grids build`.")] = Path(
-        "out/grids"
-    ),
-    district: DistrictOpt = DEMO_DISTRICT,
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("out/grid_map.html"),
+    grids: GridPlanOpt = None,
+    district: PlanDistrictOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The HTML file to write (default: the district folder's out/grid_map.html)."),
+    ] = None,
     lang: LangOpt = "zh",
     tiles: TilesOpt = "none",
 ) -> None:
     """Write the self-contained offline grid map: grids with labels and popups, retailers, subdistricts."""
     from gridmgmt.grids.grid_map import grid_map
-    from gridmgmt.grids.plan import read_grid_plan
     from gridmgmt.inputs.district import load_district
     from gridmgmt.maps import save_map
 
-    d = load_district(district)
-    path = save_map(grid_map(read_grid_plan(grids), d, lang=lang, tiles=tiles), out)
+    plan, district = _plan_and_district(grids, district)
+    out = _district_out(district, out, "grid_map.html")
+    path = save_map(grid_map(plan, load_district(district), lang=lang, tiles=tiles), out)
     console.print(f"wrote {path}", highlight=False)
 
 
@@ -354,22 +440,42 @@ def _split(value: str | None) -> list[str] | None:
 def patrol_plan(
     date: DateOpt = "2026-12-01",
     district: DistrictOpt = DEMO_DISTRICT,
-    out: OutDirOpt = Path("out/patrol"),
-    store: StoreOpt = DEFAULT_STORE,
+    out: DistrictOutOpt = None,
+    store: StoreOpt = None,
     grids: GridsFileOpt = None,
     squads: SquadsOpt = None,
     absent: AbsentOpt = None,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver time in seconds for the whole day.")] = 15.0,
-    solution_limit: Annotated[
-        int | None, typer.Option("--solution-limit", help="Stop after this many solutions (deterministic runs).")
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit", help="Solver time in seconds for the whole day (default 15 without a solution limit)."
+        ),
     ] = None,
+    solution_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--solution-limit",
+            help="Solutions for the whole day, no time limit: the same files every run (deterministic).",
+        ),
+    ] = None,
+    deterministic: Annotated[
+        bool, typer.Option("--deterministic", help="Deterministic plan with the default solution limit.")
+    ] = False,
     lang: LangOpt = "zh",
     seed: SeedOpt = 0,
 ) -> None:
     """Plan one day: who visits which retailers, in what order and when; writes stops, route sheets and map."""
+    out = _district_out(district, out, "patrol")
+    store = _district_store(district, store)
     from gridmgmt.grids.plan import load_grids, stored_grids
     from gridmgmt.inputs.district import load_district
+    from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS
     from gridmgmt.pipeline import plan_patrol
+
+    if deterministic and solution_limit is None:
+        solution_limit = DETERMINISTIC_SOLUTIONS
+    if time_limit is None and solution_limit is None:
+        time_limit = 15.0
 
     date = _check_date(date)
     d = load_district(district, store=store)
@@ -402,11 +508,12 @@ def patrol_simulate(
     start: Annotated[str, typer.Option("--start", help="First day to plan, YYYY-MM-DD.")] = "2026-12-01",
     days: Annotated[int, typer.Option("--days", help="Working days to plan one after another.")] = 20,
     district: DistrictOpt = DEMO_DISTRICT,
-    out: OutDirOpt = Path("out/simulation"),
+    out: DistrictOutOpt = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds per day.")] = 6.0,
     seed: SeedOpt = 0,
 ) -> None:
     """Plan consecutive days, mark visits done, and report cycle coverage, deadlines met and blind spots."""
+    out = _district_out(district, out, "simulation")
     from gridmgmt.inputs.district import load_district
     from gridmgmt.pipeline import run_simulation
 
@@ -442,20 +549,24 @@ def _check_date(value: str) -> str:
 def risk_score(
     district: DistrictOpt = DEMO_DISTRICT,
     date: DateOpt = "2026-12-01",
-    out: OutDirOpt = Path("out/risk"),
-    store: StoreOpt = DEFAULT_STORE,
+    out: DistrictOutOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Score every retailer 0-100 as of a date, with level and top three reasons (zh/en); writes risk.csv."""
+    out = _district_out(district, out, "risk")
+    store = _district_store(district, store)
     from gridmgmt import io
     from gridmgmt.inputs.district import load_district
+    from gridmgmt.pipeline import district_inputs
     from gridmgmt.risk.district_risk import risk_layer, score_risk
-    from gridmgmt.store import Store
+    from gridmgmt.store import open_store
 
     date = _check_date(date)
     d = load_district(district, store=store)
     scores = score_risk(d, date)
     path = io.write_csv(scores, out / "risk.csv")
-    Store(store).write({"risk": risk_layer(d, scores)})
+    with open_store(store) as shared:
+        shared.write_run("risk", {"risk": risk_layer(d, scores)}, inputs=district_inputs(d), parameters={"as_of": date})
     levels = scores["level"].value_counts()
     console.print(
         f"{len(scores)} retailers scored as of {date}: high {levels.get('high', 0)}, medium "
@@ -502,16 +613,21 @@ def risk_hotspots_cmd(
 def risk_map_cmd(
     district: DistrictOpt = DEMO_DISTRICT,
     date: DateOpt = "2026-12-01",
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("out/risk_map.html"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The HTML file to write (default: the district folder's out/risk_map.html)."),
+    ] = None,
     grids: Annotated[
         Path | None, typer.Option("--grids", help="grids.gpkg from `grids build`, to colour grids by mean risk.")
     ] = None,
     lang: LangOpt = "zh",
     tiles: TilesOpt = "none",
     seed: SeedOpt = 0,
-    store: StoreOpt = DEFAULT_STORE,
+    store: StoreOpt = None,
 ) -> None:
     """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level)."""
+    out = _district_out(district, out, "risk_map.html")
+    store = _district_store(district, store)
     from gridmgmt.grids.plan import load_grids
     from gridmgmt.inputs.district import load_district
     from gridmgmt.pipeline import run_risk
@@ -557,9 +673,10 @@ def events_add(
     corrects: Annotated[str, typer.Option("--corrects", help="event_id of an earlier event this one corrects.")] = "",
     event_id: Annotated[str, typer.Option("--event-id", help="Own id for the event (default: generated).")] = "",
     district: DistrictOpt = DEMO_DISTRICT,
-    store: StoreOpt = DEFAULT_STORE,
+    store: StoreOpt = None,
 ) -> None:
     """Append one event to the shared log; an inspection with outcome violation also records the violation."""
+    store = _district_store(district, store)
     import pandas as pd
 
     from gridmgmt.pipeline import add_events
@@ -590,26 +707,115 @@ def events_add(
 def events_import(
     file: Annotated[Path, typer.Argument(help="Events to append: CSV (UTF-8/GBK), GeoJSON, GPKG or Parquet.")],
     district: DistrictOpt = DEMO_DISTRICT,
-    store: StoreOpt = DEFAULT_STORE,
+    store: StoreOpt = None,
 ) -> None:
     """Append many events from a file, all or nothing: one bad row adds nothing and names the row."""
-    from gridmgmt import io
-    from gridmgmt.pipeline import add_events
+    store = _district_store(district, store)
+    from gridmgmt.pipeline import import_events
 
-    added = add_events(district, store, io.read_table(file), file=str(file))
-    console.print(f"added {len(added)} events from {file} to {store}")
+    result = import_events(district, store, file)
+    console.print(result.summary(str(file)), highlight=False)
+
+
+@_command(events_app, "list")
+def events_list(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+    since: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: 30 days ago).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Day after the last, YYYY-MM-DD (default: none).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only these types, comma-separated.")] = None,
+    retailer: Annotated[str | None, typer.Option("--retailer", help="Only this retailer's events.")] = None,
+    format_: Annotated[str, typer.Option("--format", help="table, csv or json (to standard output).")] = "table",
+) -> None:
+    """List events of the shared log (indexed reads: fast on millions of events)."""
+    import pandas as pd
+
+    from gridmgmt.store import open_store
+
+    store = _district_store(district, store)
+    if format_ not in ("table", "csv", "json"):
+        raise typer.BadParameter(f"{format_!r}: use table, csv or json")
+    start = _check_date(since) if since else (pd.Timestamp.now().normalize() - pd.Timedelta(days=30)).date().isoformat()
+    with open_store(store) as shared:
+        events = shared.events_between(
+            start, _check_date(until) if until else None, types=_split(type_), retailer_ids=_split(retailer)
+        )
+    if format_ == "csv":
+        typer.echo(events.to_csv(index=False), nl=False)
+    elif format_ == "json":
+        typer.echo(events.to_json(orient="records", date_format="iso", force_ascii=False))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{len(events)} events since {start}")
+        columns = ["event_id", "time", "retailer_id", "type", "department", "outcome", "severity", "note"]
+        for column in columns:
+            table.add_column(column)
+        for row in events.itertuples():
+            table.add_row(*(text_or_blank(getattr(row, c, "")) for c in columns))
+        Console().print(table)
+
+
+store_app = typer.Typer(
+    name="store",
+    help="The shared store both departments write: init, backup, export (共享数据库).",
+    no_args_is_help=True,
+)
+app.add_typer(store_app, name="store")
+
+
+@_command(store_app, "init")
+def store_init(district: DistrictOpt = DEMO_DISTRICT, store: StoreOpt = None) -> None:
+    """Load the district's files (retailers, staff, pairs, layers, events) into the shared store, once."""
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.store import open_store
+
+    store = _district_store(district, store)
+    d = load_district(district)
+    with open_store(store) as shared, console.status("loading the district into the store..."):
+        counts = shared.init_district(d, events_source=str(d.settings.path("events")))
+    console.print(f"{shared.label}: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), highlight=False)
+
+
+@_command(store_app, "backup")
+def store_backup(
+    to: Annotated[Path, typer.Option("--to", help="The backup file to write.")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """An online backup: a consistent copy of the store while others go on writing."""
+    from gridmgmt.store import open_store
+
+    with open_store(_district_store(district, store)) as shared:
+        path = shared.backup(to)
+    console.print(f"backed up {shared.label} to {path}", highlight=False)
+
+
+@_command(store_app, "export")
+def store_export(
+    to: Annotated[Path, typer.Option("--to", help="The GeoPackage to write (FILE.gpkg).")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Every current layer of the store in one GeoPackage, for QGIS or ArcGIS users."""
+    from gridmgmt.store import open_store
+
+    with open_store(_district_store(district, store)) as shared:
+        path, layers = shared.export(to)
+    console.print(f"wrote {len(layers)} layers to {path}: {', '.join(layers)}", highlight=False)
 
 
 @_command(tasks_app, "list")
 def tasks_list(
     district: DistrictOpt = DEMO_DISTRICT,
-    store: StoreOpt = DEFAULT_STORE,
+    store: StoreOpt = None,
     date: DateOpt = "2026-12-01",
     overdue: Annotated[bool, typer.Option("--overdue", help="Only tasks past their deadline and still open.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Also closed tasks (default: open ones only).")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the list as CSV.")] = None,
 ) -> None:
     """List joint-visit tasks with deadline, status and the responsible pair."""
+    store = _district_store(district, store)
     from rich.table import Table
 
     from gridmgmt import io
@@ -660,15 +866,17 @@ app.add_typer(report_app, name="report")
 @_command(report_app, "responsibility")
 def report_responsibility(
     district: DistrictOpt = DEMO_DISTRICT,
-    store: StoreOpt = DEFAULT_STORE,
+    store: StoreOpt = None,
     date: DateOpt = "2026-12-01",
     grids: Annotated[
         Path | None,
         typer.Option("--grids", help="grids.gpkg (default: the store's grids, else the retailers' grid_id)."),
     ] = None,
-    out: OutDirOpt = Path("out/responsibility"),
+    out: DistrictOutOpt = None,
 ) -> None:
     """Grids without a full pair, retailers outside any grid or past their cycle, overdue tasks; per grid and person."""
+    out = _district_out(district, out, "responsibility")
+    store = _district_store(district, store)
     from gridmgmt.grids.plan import load_grids, stored_grids
     from gridmgmt.inputs.district import load_district
     from gridmgmt.loop.district_loop import responsibility
@@ -744,3 +952,184 @@ def init(
     console.print(f"[green]done[/green]: {len(result.files)} files in {folder}/; next:", highlight=False)
     for command in result.next_commands():  # one line each, unwrapped, to copy and paste
         console.print(f"  {command}", highlight=False, markup=False, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- province (issue 15)
+
+province_app = typer.Typer(
+    name="province", help="A whole province on Dask: every district's steps as distributed tasks.", no_args_is_help=True
+)
+app.add_typer(province_app, name="province")
+
+
+@_command(province_app, "run")
+def province_run(
+    districts: Annotated[
+        str, typer.Option("--districts", help="Glob of district folders or district.toml files, e.g. 'province/*'.")
+    ],
+    out: DistrictOutOpt = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="Planning day YYYY-MM-DD (default: each district's day after history).")
+    ] = None,
+    steps: Annotated[
+        str, typer.Option("--steps", help="Comma-separated steps to run.")
+    ] = "validate,risk,grids,plan,maps",
+    scheduler: Annotated[
+        str, typer.Option("--scheduler", help="local (a LocalCluster), none (in this process) or tcp://HOST:PORT.")
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="LocalCluster workers (default: one per core).")
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Rerun only the tasks that failed or were skipped last time.")
+    ] = False,
+    solution_limit: Annotated[
+        int | None,
+        typer.Option("--solution-limit", help="Route solutions per day (default: the deterministic budget)."),
+    ] = None,
+    lang: LangOpt = "zh",
+    seed: SeedOpt = 0,
+) -> None:
+    """Run validate, risk, grids, plan and maps for every district on Dask; writes status.csv and province.html."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS
+    from gridmgmt.province import StepOptions, find_districts, parse_steps, run_province
+
+    tomls = find_districts(districts)
+    options = StepOptions(seed=seed, solution_limit=solution_limit or DETERMINISTIC_SOLUTIONS, lang=lang)
+    when = _check_date(date) if date else None
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task(f"{len(tomls)} districts", total=None)
+
+        def started(n: int, dashboard: str | None) -> None:
+            bar.update(task, total=n)
+            where = f"; dashboard {dashboard}" if dashboard else ""
+            console.print(f"{n} tasks on scheduler {scheduler}{where}", highlight=False)
+
+        def finished(row: dict) -> None:
+            bar.advance(task)
+            if row["status"] == "failed":
+                console.print(f"[red]failed:[/red] {row['district']} {row['step']}: {row['message']}", highlight=False)
+
+        result = run_province(
+            tomls,
+            out,
+            steps=parse_steps(steps),
+            date=when,
+            scheduler=scheduler,
+            workers=workers,
+            retry_failed=retry_failed,
+            options=options,
+            on_start=started,
+            on_row=finished,
+        )
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+    counts = result.status["status"].value_counts()
+    console.print(
+        f"{counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped -> "
+        f"{result.status_path}" + (f", {result.overview_path}" if result.overview_path else ""),
+        highlight=False,
+    )
+    if not result.ok:
+        console.print("[red]some districts failed[/red]: fix them and rerun with --retry-failed")
+        raise typer.Exit(code=1)
+
+
+# ----------------------------------------------------------------------------- the web service (issue 14)
+
+users_app = typer.Typer(name="users", help="Users and roles of the web service (用户与角色).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@_command(app, "serve")
+def serve(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Fix the service's day YYYY-MM-DD (demos); default the real date.")
+    ] = None,
+    proxy: Annotated[
+        bool, typer.Option("--behind-proxy", help="Trust X-Forwarded-For/-Proto from a local nginx (TLS there).")
+    ] = False,
+    secure_cookies: Annotated[
+        bool, typer.Option("--secure-cookies", help="Always mark cookies Secure (when TLS ends before the proxy).")
+    ] = False,
+) -> None:
+    """Run the bureau's shared web service (pages in zh/en and a JSON API at /openapi.json) over the store."""
+    import uvicorn
+
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.service import ServiceOptions, create_app
+    from gridmgmt.store import open_store
+
+    shared = open_store(_district_store(district, store))
+    if not shared.is_initialised():
+        raise GridMgmtError(f"{shared.label}: the store holds no district yet; run `gridmgmt store init` first")
+    options = ServiceOptions(
+        today=_check_date(today) if today else None, trust_proxy=proxy, secure_cookies=secure_cookies
+    )
+    web = create_app(load_district(district), shared, options=options)
+    console.print(f"serving {shared.label} on http://{host}:{port}/ (Ctrl+C stops)", highlight=False)
+    uvicorn.run(web, host=host, port=port, proxy_headers=proxy, forwarded_allow_ips="127.0.0.1" if proxy else None)
+
+
+@_command(users_app, "add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user name to log in with.")],
+    role: Annotated[
+        str, typer.Option("--role", help="marketing, monopoly, squad_leader, planner, manager, mediator or admin.")
+    ],
+    staff_id: Annotated[
+        str, typer.Option("--staff-id", help="Their staff id (customer managers and officers: names their grid).")
+    ] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (one line).")
+    ] = False,
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Add a user with a role; the password is read from standard input, never from the command line."""
+    from gridmgmt.service.accounts import add_user
+    from gridmgmt.store import open_store
+
+    if not password_stdin:
+        raise typer.BadParameter("give --password-stdin and the password on standard input")
+    password = sys.stdin.readline().rstrip("\r\n")
+    with open_store(_district_store(district, store)) as shared:
+        user = add_user(shared.engine, name, role, password, staff_id=staff_id)
+    console.print(f"added {user.username} ({user.role})", highlight=False)
+
+
+@_command(users_app, "list")
+def users_list(district: DistrictOpt = DEMO_DISTRICT, store: StoreOpt = None) -> None:
+    """List users: name, role, staff id, enabled or disabled."""
+    from gridmgmt.service.accounts import list_users
+    from gridmgmt.store import open_store
+
+    with open_store(_district_store(district, store)) as shared:
+        for user in list_users(shared.engine):
+            state = "disabled" if user.disabled else "enabled"
+            print(f"{user.username}\t{user.role}\t{user.staff_id}\t{state}")
+
+
+@_command(users_app, "disable")
+def users_disable(
+    name: Annotated[str, typer.Argument(help="The user to disable (their sessions end at once).")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Disable a user: they cannot log in any more and their open sessions end."""
+    from gridmgmt.service.accounts import disable_user
+    from gridmgmt.store import open_store
+
+    with open_store(_district_store(district, store)) as shared:
+        disable_user(shared.engine, name)
+    console.print(f"disabled {name}", highlight=False)

@@ -10,7 +10,9 @@ import pytest
 LAYERS: dict[str, int] = {
     "gridmgmt.__main__": 8,
     "gridmgmt.cli": 7,
+    "gridmgmt.service": 7,
     "gridmgmt.pipeline": 6,
+    "gridmgmt.province": 6,
     "gridmgmt.init_district": 6,
     "gridmgmt.patrol": 5,
     "gridmgmt.loop": 4,

@@ -112,3 +112,31 @@ def test_risk_inputs_take_the_districts_tables_and_settings() -> None:
     assert inputs.retailers is district.retailers and inputs.events is district.events
     assert inputs.orders is district.orders and inputs.schools is None
     assert inputs.weights.violation == 40.0 and inputs.crs == "EPSG:32648"
+
+
+def test_risk_map_without_significant_hotspots_still_draws() -> None:
+    """Hotspot cells none of which is significant give a map without a hotspot layer, not an error."""
+    import geopandas as gpd
+    import shapely
+
+    from gridmgmt.maps import label, to_offline_html
+    from gridmgmt.risk.risk_map import risk_map
+
+    table = pd.DataFrame(
+        {"retailer_id": ["R1", "R2"], "name": ["甲", "乙"], "lon": [106.70, 106.71], "lat": [26.57, 26.58]}
+        | {"address": ["", ""], "customer_class": ["C", "C"]}
+    )
+    retailers = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
+    scores = pd.DataFrame(
+        {"retailer_id": ["R1", "R2"], "score": [5.0, 70.0], "level": ["low", "high"], "last_inspection": [None, None]}
+        | {f"reason_{i}_en": ["", ""] for i in (1, 2, 3)}
+    )
+    boundary = gpd.GeoDataFrame(geometry=[shapely.box(106.69, 26.56, 106.72, 26.59)], crs="EPSG:4326")
+    cells = gpd.GeoDataFrame(
+        {"cell_id": [0], "count": [1], "gi_z": [0.3], "p_fdr": [0.9], "hotspot_class": ["not_significant"]},
+        geometry=[shapely.box(106.70, 26.57, 106.705, 26.575)],
+        crs="EPSG:4326",
+    )
+    html = to_offline_html(risk_map(retailers, scores, as_of=AS_OF, boundary=boundary, hotspot_cells=cells, lang="en"))
+    assert "fitBounds" in html and "R2" in html
+    assert label("gi_hotspots", "en") not in html  # no hotspot layer in the layer switcher

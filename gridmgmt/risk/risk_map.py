@@ -84,8 +84,9 @@ def risk_map(
     )
     if violation_points is not None and len(violation_points):
         maps.add_heat(m, violation_points["lon"], violation_points["lat"], name=maps.label("violation_heat", lang))
-    if hotspot_cells is not None and len(hotspot_cells):
-        cells = hotspot_cells.loc[hotspot_cells["hotspot_class"] != "not_significant"].copy()
+    cells = None if hotspot_cells is None else hotspot_cells.loc[hotspot_cells["hotspot_class"] != "not_significant"]
+    if cells is not None and len(cells):  # no significant cell: no hotspot layer (folium needs rows to style)
+        cells = cells.copy()
         cells["class_label"] = cells["hotspot_class"].map(lambda c: maps.label(c, lang))
         cells["fill"] = cells["hotspot_class"].map(HOTSPOT_COLORS)
         cells["gi_z"] = cells["gi_z"].round(2)
