@@ -32,6 +32,8 @@ def _plan(folder: Path) -> Path:
         str(SOLUTIONS),
         "--out",
         str(out),
+        "--store",
+        str(folder / "store.sqlite"),  # each run its own store, never the repository's data/demo/out
     ]
     subprocess.run(command, cwd=folder, check=True, capture_output=True, timeout=600)
     return out

@@ -19,6 +19,8 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
+from gridmgmt.store import EVENT_COLUMNS
+
 log = logging.getLogger(__name__)
 
 # Hidden risk process (see data/demo/README.md): log-rate effects and parameters.
@@ -509,20 +511,7 @@ def _events_frame(
     ev["time"] = stamp.strftime("%Y-%m-%dT%H:%M")
     ev["retailer_id"] = ids[ev["retailer"].to_numpy()]
     ev["corrects"] = ""
-    ev = ev[
-        [
-            "event_id",
-            "retailer_id",
-            "time",
-            "type",
-            "department",
-            "outcome",
-            "severity",
-            "violation_kind",
-            "note",
-            "corrects",
-        ]
-    ]
+    ev = ev[list(EVENT_COLUMNS)]
     # a few recorded violations are later corrected (append-only log: the correction is a new event)
     viol = np.flatnonzero(ev["type"].to_numpy() == "violation")
     if len(viol) >= 10:
