@@ -9,6 +9,7 @@ one-line message the CLI would print (the traceback of an unexpected error goes 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -29,6 +30,7 @@ from gridmgmt.grids.plan import load_grids
 from gridmgmt.inputs.district import District, load_district
 from gridmgmt.inputs.validate import validate_inputs
 from gridmgmt.loop.district_loop import responsibility
+from gridmgmt.patrol.day_model import PATROL_PARAMS
 from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS
 from gridmgmt.pipeline import plan_patrol, run_grids, run_risk, write_overview, write_responsibility
 from gridmgmt.risk.district_risk import score_risk, violation_points
@@ -195,6 +197,9 @@ def _grids(district_toml: Path, out: Path, date: str, options: dict) -> str:
     return f"{len(grids)} grids, balance {balance:.3f}"
 
 
+ONE_CORE_SEARCH = dataclasses.replace(PATROL_PARAMS, workers=1)
+
+
 def _plan(district_toml: Path, out: Path, date: str, options: dict) -> str:
     """The day's joint routes (``gridmgmt patrol plan --solution-limit``): reproducible on any worker."""
     district = load_district(district_toml)
@@ -208,6 +213,7 @@ def _plan(district_toml: Path, out: Path, date: str, options: dict) -> str:
         seed=options["seed"],
         time_limit_s=None,
         solution_limit=options["solution_limit"],
+        params=ONE_CORE_SEARCH,  # Dask runs one task per core: the solver's second worker would oversubscribe it
     )
     return f"{len(plan.stops)} visits, {len(plan.unplanned)} left for later days"
 
