@@ -129,6 +129,7 @@ def backtests(demo_district) -> pd.DataFrame:
     return pd.concat([backtest_table(demo_district, cutoff=c) for c in CUTOFFS], ignore_index=True)
 
 
+@pytest.mark.slow
 def test_backtest_meets_the_target_on_the_mean_of_three_cutoffs(backtests: pd.DataFrame) -> None:
     """Mean over three cutoffs: PAI >= 3 at 10% of the area and >= 1.2x the count grid; above past violations."""
     mean = backtests.groupby("model")[["pai_10", "auc"]].mean()

@@ -9,7 +9,7 @@ import time
 import pytest
 from service_fixtures import PASSWORD, TODAY, service_store, small_district, template_store  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _free_port() -> int:

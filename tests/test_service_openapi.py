@@ -10,6 +10,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from gridmgmt.service import ServiceOptions, create_app  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server or many generated requests: outside the quick loop
+
 MAX_EXAMPLES = 6  # per operation and identity: bounded, the whole module runs in about a minute
 
 

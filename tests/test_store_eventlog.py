@@ -15,6 +15,8 @@ import store_workers
 from gridmgmt._errors import GridMgmtError, InputError, StoreError
 from gridmgmt.store import new_event_id, open_store
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server or many generated requests: outside the quick loop
+
 
 def _events(n: int, *, ids: bool = True, start: str = "2026-01-05T08:00") -> pd.DataFrame:
     times = pd.date_range(start, periods=n, freq="7min")

@@ -16,6 +16,8 @@ from gridmgmt.store import open_store
 from gridmgmt.store.engine import HEAD
 from gridmgmt.store.schema import metadata
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server or many generated requests: outside the quick loop
+
 
 def _district() -> SimpleNamespace:
     """A tiny district as load_district gives one: 4 retailers in 2 grids, a pair per grid, 6 events."""
