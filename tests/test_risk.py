@@ -141,6 +141,7 @@ def test_backtest_meets_the_target_on_the_mean_of_three_cutoffs(backtests: pd.Da
     assert mean.loc["ground_truth", "pai_10"] > mean.loc["count_grid", "pai_10"], "the oracle beats the baseline"
 
 
+@pytest.mark.slow
 def test_backtest_beats_the_count_grid_at_every_cutoff(backtests: pd.DataFrame) -> None:
     """Not one lucky date: the calibrated model beats the count grid at each cutoff on its own."""
     by_cutoff = backtests.pivot(index="cutoff", columns="model", values="pai_10")

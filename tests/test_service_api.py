@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from gridmgmt.service import ServiceOptions, create_app
 from gridmgmt.service import audit as audit_log
 
+pytestmark = pytest.mark.slow  # builds and serves a district per test: outside the quick loop
+
 
 @pytest.fixture
 def client(small_district, service_store):  # noqa: F811

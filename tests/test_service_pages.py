@@ -12,6 +12,8 @@ from gridmgmt.service import ServiceOptions, create_app
 from gridmgmt.service.pages import NAV
 from gridmgmt.service.permissions import allowed
 
+pytestmark = pytest.mark.slow  # builds and serves a district per test: outside the quick loop
+
 PAGES = [(perm, path) for perm, path, _key in NAV if path not in ("/overview", "/risk")]  # heavy: own test below
 
 

@@ -32,6 +32,10 @@ MAJOR_HIGHWAYS = frozenset({"motorway", "trunk", "primary", "secondary", "motorw
                             "primary_link", "secondary_link"})  # fmt: skip
 
 
+#: spacing of the lattice that cuts large fringe blocks, metres
+LATTICE_M = 500.0
+
+
 @dataclass
 class Blocks:
     """Street blocks of a district (metric CRS).
@@ -46,9 +50,9 @@ class Blocks:
         Shared boundary length, metres.
     major_share : numpy.ndarray, shape (m,)
         Share of the shared boundary lying along a major road (0..1).
-    street_share : numpy.ndarray, shape (m,)
-        Share of the shared boundary lying along any street (0..1): below 1 where blocks meet on a
-        lattice cut or the split of a heavy block.
+    split_share : numpy.ndarray, shape (m,)
+        Share of the shared boundary lying on the split of a heavy block (0..1): off every street
+        and off the lattice that cuts large fringe blocks.
     streets : geopandas.GeoSeries
         Undirected street centrelines (metric CRS), for boundary checks.
     major : geopandas.GeoSeries
@@ -59,7 +63,7 @@ class Blocks:
     edges: np.ndarray
     shared_m: np.ndarray
     major_share: np.ndarray
-    street_share: np.ndarray
+    split_share: np.ndarray
     streets: gpd.GeoSeries
     major: gpd.GeoSeries
 
@@ -100,7 +104,7 @@ def street_blocks(
     *,
     min_block_m2: float = 2000.0,
     max_block_m2: float = 250_000.0,
-    cut_m: float = 500.0,
+    cut_m: float = LATTICE_M,
 ) -> Blocks:
     """Polygonize the streets and the boundary line into blocks that partition the boundary.
 
@@ -144,11 +148,11 @@ def street_blocks(
     faces = faces[~shapely.is_empty(faces)]
     faces = _merge_slivers(faces, min_block_m2)
     cells = gpd.GeoDataFrame({"block_id": np.arange(len(faces))}, geometry=faces, crs=crs)
-    edges, shared, major_share, street_share = _adjacency(faces, streets)
+    edges, shared, major_share, split_share = _adjacency(faces, streets)
     covered = float(shapely.area(faces).sum())
     logger.info("street blocks: %d blocks, %d adjacencies, cover %.3f%% of the boundary",
                 len(faces), len(edges), 100 * covered / max(area.area, 1e-9))  # fmt: skip
-    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share, street_share=street_share,
+    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share, split_share=split_share,
                   streets=streets.geometry, major=streets.geometry[streets["major"].to_numpy()])  # fmt: skip
 
 
@@ -236,13 +240,17 @@ def _merge_slivers(faces: np.ndarray, min_m2: float) -> np.ndarray:
 
 
 def _adjacency(faces: np.ndarray, streets: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rook pairs, their shared length (m), and the share of it along a major road and along any street."""
+    """Rook pairs, their shared length (m), and the share of it along a major road and on a heavy-block split."""
     a, b, shared = _pairs(faces)
     length = shapely.length(shared)
     lines = np.asarray(streets.geometry.array)
     major_share = _share_near(shared, lines[streets["major"].to_numpy()])
-    street_share = _share_near(shared, lines)
-    return np.stack([a, b], axis=1).astype(np.int64), length, major_share, street_share
+    off_street = 1.0 - _share_near(shared, lines)
+    split_share = np.clip(off_street - _share_on_lattice(shared), 0.0, 1.0)
+    return np.stack([a, b], axis=1).astype(np.int64), length, major_share, split_share
+
+
+_SAMPLES = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
 
 
 def _share_near(shared: np.ndarray, lines: np.ndarray, distance_m: float = 2.0) -> np.ndarray:
@@ -250,13 +258,21 @@ def _share_near(shared: np.ndarray, lines: np.ndarray, distance_m: float = 2.0) 
     if not lines.size or not len(shared):
         return np.zeros(len(shared))
     tree = shapely.STRtree(lines)
-    fracs = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
     hits = np.zeros(len(shared))
-    for f in fracs:
+    for f in _SAMPLES:
         pts = shapely.line_interpolate_point(shared, f, normalized=True)
         near, _ = tree.query(pts, predicate="dwithin", distance=distance_m)
         hits[np.unique(near)] += 1.0
-    return hits / fracs.size
+    return hits / _SAMPLES.size
+
+
+def _share_on_lattice(shared: np.ndarray, cut_m: float = LATTICE_M) -> np.ndarray:
+    """Share of each shared boundary on a lattice cut line (x or y a multiple of ``cut_m``), sampled at 5 points."""
+    on = np.zeros(len(shared))
+    for f in _SAMPLES if len(shared) else ():
+        xy = shapely.get_coordinates(shapely.line_interpolate_point(shared, f, normalized=True))
+        on += np.abs(xy - np.round(xy / cut_m) * cut_m).min(axis=1) < 0.05
+    return on / _SAMPLES.size
 
 
 def split_heavy_blocks(
@@ -311,10 +327,10 @@ def split_heavy_blocks(
     )
     streets = gpd.GeoDataFrame({"major": np.zeros(len(blocks.streets), dtype=bool)}, geometry=blocks.streets)
     streets.loc[blocks.streets.index.isin(blocks.major.index), "major"] = True
-    edges, shared, major_share, street_share = _adjacency(faces, streets)
+    edges, shared, major_share, split_share = _adjacency(faces, streets)
     cells = gpd.GeoDataFrame({"block_id": np.arange(len(faces))}, geometry=faces, crs=blocks.cells.crs)
     logger.info("split %d dense blocks: %d -> %d units", heavy.size, blocks.n, len(faces))
-    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share, street_share=street_share,
+    return Blocks(cells=cells, edges=edges, shared_m=shared, major_share=major_share, split_share=split_share,
                   streets=blocks.streets,
                   major=blocks.major)  # fmt: skip
 
