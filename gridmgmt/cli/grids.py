@@ -1,0 +1,197 @@
+"""`gridmgmt grids`: build, rebalance, report and map the service grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gridmgmt.cli.common import (
+    DEMO_DISTRICT,
+    DistrictOpt,
+    DistrictOutOpt,
+    GridPlanOpt,
+    LangOpt,
+    PlanDistrictOpt,
+    SeedOpt,
+    TilesOpt,
+    app,
+    command,
+    console,
+    district_out,
+    plan_and_district,
+)
+from gridmgmt.text import text_or_blank
+
+grids_app = typer.Typer(
+    name="grids", help="Balanced service grids: build, rebalance, report and map (网格划分).", no_args_is_help=True
+)
+app.add_typer(grids_app, name="grids")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _print_metrics(title: str, metrics: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        if isinstance(value, (str, int, float, bool)):
+            table.add_row(str(key), str(value))
+    console.print(table)
+
+
+@command(grids_app, "build")
+def grids_build(
+    district: DistrictOpt = DEMO_DISTRICT,
+    grids: Annotated[int | None, typer.Option("--grids", "-k", help="Number of grids (default: staff pairs).")] = None,
+    out: DistrictOutOpt = None,
+    tolerance: Annotated[
+        float | None, typer.Option("--tolerance", help="Max/min workload allowed (default grids.balance_tolerance).")
+    ] = None,
+    seed: SeedOpt = 0,
+    pin: Annotated[
+        list[str] | None, typer.Option("--pin", help="Pair to grid, by a member: M03=5 (repeatable or M03=5,Z07=2).")
+    ] = None,
+) -> None:
+    """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs."""
+    out = district_out(district, out, "grids")
+    from gridmgmt.grids.build import build_grids
+    from gridmgmt.grids.pairs import parse_pins
+    from gridmgmt.grids.plan import write_grid_plan
+    from gridmgmt.inputs.district import load_district
+
+    pins = parse_pins(pin)
+    d = load_district(district)
+    with console.status("building grids..."):
+        plan = build_grids(d, grids, seed=seed, tolerance=tolerance, pins=pins)
+    written = write_grid_plan(plan, out)
+    _print_metrics(f"{len(plan.grids)} grids", plan.metrics)
+    for path in written.values():
+        console.print(f"wrote {path}", highlight=False)
+
+
+@command(grids_app, "rebalance")
+def grids_rebalance(
+    current: Annotated[
+        Path | None, typer.Option("--current", help="The current grids.gpkg or its folder (default: the district's).")
+    ] = None,
+    district: PlanDistrictOpt = None,
+    out: DistrictOutOpt = None,
+    grids: Annotated[
+        int | None, typer.Option("--grids", "-k", help="New number of grids (default: unchanged).")
+    ] = None,
+    lock_retailers: Annotated[
+        Path | None, typer.Option("--lock-retailers", help="CSV with a retailer_id column: these never move.")
+    ] = None,
+    lock_grids: Annotated[
+        str | None, typer.Option("--lock-grids", help="Comma-separated grid ids that neither give nor take retailers.")
+    ] = None,
+    tolerance: Annotated[
+        float | None, typer.Option("--tolerance", help="Max/min workload to reach (default grids.routed_tolerance).")
+    ] = None,
+    seed: SeedOpt = 0,
+    pin: Annotated[
+        list[str] | None, typer.Option("--pin", help="Pair to current grid, by a member: M03=5 (repeatable).")
+    ] = None,
+) -> None:
+    """Restore balance after retailers open or close or staff change, moving as few retailers as possible."""
+    _, district = plan_and_district(current, district)
+    current = current or district_out(district, None, "grids")
+    out = district_out(district, out, "grids_rebalanced")
+    from gridmgmt.grids.build import rebalance_grids
+    from gridmgmt.grids.pairs import parse_pins
+    from gridmgmt.grids.plan import write_grid_plan
+    from gridmgmt.inputs.district import load_district
+
+    pins = parse_pins(pin)
+    locked: list[int] | None = None
+    if lock_grids:
+        try:
+            locked = [int(x) for x in lock_grids.split(",") if x.strip()]
+        except ValueError:
+            raise typer.BadParameter(f"{lock_grids!r}: write grid ids separated by commas, e.g. 3,7") from None
+    d = load_district(district)
+    with console.status("rebalancing grids..."):
+        plan, moves, metrics = rebalance_grids(
+            d,
+            current,
+            k=grids,
+            lock_retailers=lock_retailers,
+            lock_grids=locked,
+            seed=seed,
+            tolerance=tolerance,
+            pins=pins,
+        )
+    written = write_grid_plan(plan, out, moves=moves)
+    before, after = metrics.get("before", {}), metrics.get("after", {})
+    _print_metrics("before -> after", {k: f"{_fmt(before.get(k, ''))} -> {_fmt(after.get(k, ''))}" for k in after})
+    console.print(f"{len(moves)} retailers moved; moves.csv lists each with its reason")
+    for path in written.values():
+        console.print(f"wrote {path}", highlight=False)
+
+
+@command(grids_app, "report")
+def grids_report(
+    grids: GridPlanOpt = None,
+    district: PlanDistrictOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the report as CSV.")] = None,
+) -> None:
+    """Per-grid table: retailers, workload hours (service and travel), area, density, compactness, staff pair."""
+    from rich.table import Table
+
+    from gridmgmt import io
+    from gridmgmt.grids.report import grid_report
+
+    report = grid_report(plan_and_district(grids, district, need_district=False)[0])
+    if out is not None:
+        io.write_csv(report, out)
+    table = Table(title=f"{len(report)} grids")
+    columns = [
+        "grid_id",
+        "retailers",
+        "workload_h",
+        "service_h",
+        "travel_h",
+        "area_km2",
+        "polsby_popper",
+        "customer_manager_name",
+        "monopoly_officer_name",
+    ]
+    for column in columns:
+        table.add_column(column.replace("_name", ""))
+    for row in report.itertuples():
+        table.add_row(*(text_or_blank(getattr(row, c, ""), whole_as_int=True) for c in columns))
+    Console().print(table)
+    w = report["workload_h"]
+    console.print(f"max/min workload {w.max() / w.min():.3f}")
+
+
+@command(grids_app, "map")
+def grids_map(
+    grids: GridPlanOpt = None,
+    district: PlanDistrictOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The HTML file to write (default: the district folder's out/grid_map.html)."),
+    ] = None,
+    lang: LangOpt = "zh",
+    tiles: TilesOpt = "none",
+) -> None:
+    """Write the self-contained offline grid map: grids with labels and popups, retailers, subdistricts."""
+    from gridmgmt.grids.grid_map import grid_map
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.maps import save_map
+
+    plan, district = plan_and_district(grids, district)
+    out = district_out(district, out, "grid_map.html")
+    path = save_map(grid_map(plan, load_district(district), lang=lang, tiles=tiles), out)
+    console.print(f"wrote {path}", highlight=False)

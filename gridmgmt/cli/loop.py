@@ -1,0 +1,266 @@
+"""The shared log and the joint-work loop: `events`, `store`, `tasks`, `report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gridmgmt.cli.common import (
+    DEMO_DISTRICT,
+    DateOpt,
+    DistrictOpt,
+    DistrictOutOpt,
+    StoreOpt,
+    app,
+    check_date,
+    command,
+    console,
+    district_out,
+    district_store,
+    split_list,
+)
+from gridmgmt.text import text_or_blank
+
+events_app = typer.Typer(
+    name="events", help="The shared event log both departments write (共享事件日志).", no_args_is_help=True
+)
+app.add_typer(events_app, name="events")
+tasks_app = typer.Typer(
+    name="tasks", help="Joint-visit tasks opened by tip-offs, complaints and reports (联合任务).", no_args_is_help=True
+)
+app.add_typer(tasks_app, name="tasks")
+
+
+@command(events_app, "add")
+def events_add(
+    type_: Annotated[
+        str, typer.Option("--type", help="inspection, violation, complaint, tip_off, marketing_report or visit.")
+    ],
+    retailer: Annotated[str, typer.Option("--retailer", help="The retailer's licence number (retailer_id).")],
+    department: Annotated[str, typer.Option("--department", help="monopoly, marketing or public.")] = "",
+    time: Annotated[str, typer.Option("--time", help="When it happened, YYYY-MM-DDTHH:MM (default: now).")] = "",
+    outcome: Annotated[str, typer.Option("--outcome", help="For inspections: ok or violation.")] = "",
+    severity: Annotated[str, typer.Option("--severity", help="For violations: minor, serious or criminal.")] = "",
+    note: Annotated[str, typer.Option("--note", help="Free text: what was reported or found.")] = "",
+    corrects: Annotated[str, typer.Option("--corrects", help="event_id of an earlier event this one corrects.")] = "",
+    event_id: Annotated[str, typer.Option("--event-id", help="Own id for the event (default: generated).")] = "",
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Append one event to the shared log; an inspection with outcome violation also records the violation."""
+    store = district_store(district, store)
+    import pandas as pd
+
+    from gridmgmt.pipeline import add_events
+
+    default_department = {
+        "inspection": "monopoly",
+        "violation": "monopoly",
+        "visit": "marketing",
+        "marketing_report": "marketing",
+    }.get(type_, "public")
+    row = {
+        "event_id": event_id,
+        "retailer_id": retailer,
+        "time": time or pd.Timestamp.now().strftime("%Y-%m-%dT%H:%M"),
+        "type": type_,
+        "department": department or default_department,
+        "outcome": outcome,
+        "severity": severity,
+        "note": note,
+        "corrects": corrects,
+    }
+    added = add_events(district, store, pd.DataFrame([row]), file="command line", derive_violations=True)
+    for event in added.itertuples():
+        console.print(f"added {event.event_id}: {event.type} at {event.retailer_id} ({event.time:%Y-%m-%d %H:%M})")
+
+
+@command(events_app, "import")
+def events_import(
+    file: Annotated[Path, typer.Argument(help="Events to append: CSV (UTF-8/GBK), GeoJSON, GPKG or Parquet.")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Append many events from a file, all or nothing: one bad row adds nothing and names the row."""
+    store = district_store(district, store)
+    from gridmgmt.pipeline import import_events
+
+    result = import_events(district, store, file)
+    console.print(result.summary(str(file)), highlight=False)
+
+
+@command(events_app, "list")
+def events_list(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+    since: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: 30 days ago).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Day after the last, YYYY-MM-DD (default: none).")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only these types, comma-separated.")] = None,
+    retailer: Annotated[str | None, typer.Option("--retailer", help="Only this retailer's events.")] = None,
+    format_: Annotated[str, typer.Option("--format", help="table, csv or json (to standard output).")] = "table",
+) -> None:
+    """List events of the shared log (indexed reads: fast on millions of events)."""
+    import pandas as pd
+
+    from gridmgmt.store import open_store
+
+    store = district_store(district, store)
+    if format_ not in ("table", "csv", "json"):
+        raise typer.BadParameter(f"{format_!r}: use table, csv or json")
+    start = check_date(since) if since else (pd.Timestamp.now().normalize() - pd.Timedelta(days=30)).date().isoformat()
+    with open_store(store) as shared:
+        events = shared.events_between(
+            start, check_date(until) if until else None, types=split_list(type_), retailer_ids=split_list(retailer)
+        )
+    if format_ == "csv":
+        typer.echo(events.to_csv(index=False), nl=False)
+    elif format_ == "json":
+        typer.echo(events.to_json(orient="records", date_format="iso", force_ascii=False))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{len(events)} events since {start}")
+        columns = ["event_id", "time", "retailer_id", "type", "department", "outcome", "severity", "note"]
+        for column in columns:
+            table.add_column(column)
+        for row in events.itertuples():
+            table.add_row(*(text_or_blank(getattr(row, c, "")) for c in columns))
+        Console().print(table)
+
+
+store_app = typer.Typer(
+    name="store",
+    help="The shared store both departments write: init, backup, export (共享数据库).",
+    no_args_is_help=True,
+)
+app.add_typer(store_app, name="store")
+
+
+@command(store_app, "init")
+def store_init(district: DistrictOpt = DEMO_DISTRICT, store: StoreOpt = None) -> None:
+    """Load the district's files (retailers, staff, pairs, layers, events) into the shared store, once."""
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.store import open_store
+
+    store = district_store(district, store)
+    d = load_district(district)
+    with open_store(store) as shared, console.status("loading the district into the store..."):
+        counts = shared.init_district(d, events_source=str(d.settings.path("events")))
+    console.print(f"{shared.label}: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), highlight=False)
+
+
+@command(store_app, "backup")
+def store_backup(
+    to: Annotated[Path, typer.Option("--to", help="The backup file to write.")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """An online backup: a consistent copy of the store while others go on writing."""
+    from gridmgmt.store import open_store
+
+    with open_store(district_store(district, store)) as shared:
+        path = shared.backup(to)
+    console.print(f"backed up {shared.label} to {path}", highlight=False)
+
+
+@command(store_app, "export")
+def store_export(
+    to: Annotated[Path, typer.Option("--to", help="The GeoPackage to write (FILE.gpkg).")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Every current layer of the store in one GeoPackage, for QGIS or ArcGIS users."""
+    from gridmgmt.store import open_store
+
+    with open_store(district_store(district, store)) as shared:
+        path, layers = shared.export(to)
+    console.print(f"wrote {len(layers)} layers to {path}: {', '.join(layers)}", highlight=False)
+
+
+@command(tasks_app, "list")
+def tasks_list(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+    date: DateOpt = "2026-12-01",
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only tasks past their deadline and still open.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Also closed tasks (default: open ones only).")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the list as CSV.")] = None,
+) -> None:
+    """List joint-visit tasks with deadline, status and the responsible pair."""
+    store = district_store(district, store)
+    from rich.table import Table
+
+    from gridmgmt import io
+    from gridmgmt.loop.district_loop import district_tasks
+
+    date = check_date(date)
+    tasks = district_tasks(district, store, as_of=date)
+    if overdue:
+        tasks = tasks.loc[tasks["status"] == "overdue"]
+    elif not all_:
+        tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
+    if out is not None:
+        io.write_csv(tasks, out)
+    table = Table(title=f"tasks as of {date}: {len(tasks)}")
+    for column in (
+        "task_id",
+        "retailer_id",
+        "type",
+        "opened",
+        "deadline",
+        "status",
+        "grid_id",
+        "customer_manager",
+        "monopoly_officer",
+    ):
+        table.add_column(column)
+    for task in tasks.itertuples():
+        table.add_row(
+            task.task_id,
+            task.retailer_id,
+            task.type,
+            f"{task.opened:%Y-%m-%d %H:%M}",
+            f"{task.deadline:%Y-%m-%d}",
+            task.status,
+            str(getattr(task, "grid_id", "")),
+            str(getattr(task, "customer_manager", "")),
+            str(getattr(task, "monopoly_officer", "")),
+        )
+    Console().print(table)
+
+
+report_app = typer.Typer(
+    name="report", help="Reports for managers: responsibility and blind spots (责任落实).", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+
+
+@command(report_app, "responsibility")
+def report_responsibility(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+    date: DateOpt = "2026-12-01",
+    grids: Annotated[
+        Path | None,
+        typer.Option("--grids", help="grids.gpkg (default: the store's grids, else the retailers' grid_id)."),
+    ] = None,
+    out: DistrictOutOpt = None,
+) -> None:
+    """Grids without a full pair, retailers outside any grid or past their cycle, overdue tasks; per grid and person."""
+    out = district_out(district, out, "responsibility")
+    store = district_store(district, store)
+    from gridmgmt.grids.plan import load_grids, stored_grids
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.loop.district_loop import responsibility
+    from gridmgmt.pipeline import write_responsibility
+
+    date = check_date(date)
+    d = load_district(district, store=store)
+    plan = load_grids(grids) if grids else stored_grids(store)
+    report = responsibility(d, as_of=date, grids=plan)
+    written = write_responsibility(report, out)
+    console.print(report.summary(), highlight=False)
+    console.print(f"{len(written)} tables in {out}/")

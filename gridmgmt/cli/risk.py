@@ -1,0 +1,134 @@
+"""`gridmgmt risk`: scores, hotspots and the risk map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gridmgmt.cli.common import (
+    DEMO_DISTRICT,
+    DateOpt,
+    DistrictOpt,
+    DistrictOutOpt,
+    LangOpt,
+    SeedOpt,
+    StoreOpt,
+    TilesOpt,
+    app,
+    check_date,
+    command,
+    console,
+    district_out,
+    district_store,
+)
+
+risk_app = typer.Typer(
+    name="risk", help="Risk scores, hotspots and the managers' offline risk map (风险).", no_args_is_help=True
+)
+app.add_typer(risk_app, name="risk")
+
+
+@command(risk_app, "score")
+def risk_score(
+    district: DistrictOpt = DEMO_DISTRICT,
+    date: DateOpt = "2026-12-01",
+    out: DistrictOutOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Score every retailer 0-100 as of a date, with level and top three reasons (zh/en); writes risk.csv."""
+    out = district_out(district, out, "risk")
+    store = district_store(district, store)
+    from gridmgmt import io
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.pipeline import district_inputs
+    from gridmgmt.risk.district_risk import risk_layer, score_risk
+    from gridmgmt.store import open_store
+
+    date = check_date(date)
+    d = load_district(district, store=store)
+    scores = score_risk(d, date)
+    path = io.write_csv(scores, out / "risk.csv")
+    with open_store(store) as shared:
+        shared.write_run("risk", {"risk": risk_layer(d, scores)}, inputs=district_inputs(d), parameters={"as_of": date})
+    levels = scores["level"].value_counts()
+    console.print(
+        f"{len(scores)} retailers scored as of {date}: high {levels.get('high', 0)}, medium "
+        f"{levels.get('medium', 0)}, low {levels.get('low', 0)} -> {path}"
+    )
+
+
+@command(risk_app, "hotspots")
+def risk_hotspots_cmd(
+    points: Annotated[
+        Path, typer.Option("--points", help="Any point layer: CSV with lon/lat, GeoJSON, GPKG, Parquet.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output cells (GeoJSON).")] = Path("cells.geojson"),
+    weight: Annotated[str | None, typer.Option("--weight", help="Numeric column weighting each point.")] = None,
+    lon: Annotated[str, typer.Option("--lon", help="Longitude column (WGS-84).")] = "lon",
+    lat: Annotated[str, typer.Option("--lat", help="Latitude column (WGS-84).")] = "lat",
+    district: Annotated[
+        Path | None, typer.Option("--district", "-d", help="district.toml: its boundary limits the hexagons.")
+    ] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Getis-Ord Gi* hotspots (FDR-corrected, hot/cold at 90/95/99%) and the KDE peak of any point layer."""
+    from gridmgmt import io
+    from gridmgmt.inputs.tables import load_boundary
+    from gridmgmt.risk.hotspots import find_hotspots, points_from_table
+
+    boundary = None
+    if district is not None:
+        from gridmgmt.config import load_settings
+
+        boundary = load_boundary(load_settings(district).path("boundary"))
+    frame = points_from_table(io.read_table(points), lon=lon, lat=lat, weight=weight, file=str(points))
+    result = find_hotspots(frame, weight=weight, boundary=boundary, seed=seed, source=str(points))
+    io.write_vector(result.cells, out)
+    io.write_json(
+        {"kde_peak": result.kde_peak, "scale_info": result.scale_info, "notes": result.notes},
+        out.with_suffix(".json"),
+    )
+    console.print(result.summary(), highlight=False)
+    console.print(f"cells -> {out}; scale and KDE peak -> {out.with_suffix('.json')}")
+
+
+@command(risk_app, "map")
+def risk_map_cmd(
+    district: DistrictOpt = DEMO_DISTRICT,
+    date: DateOpt = "2026-12-01",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The HTML file to write (default: the district folder's out/risk_map.html)."),
+    ] = None,
+    grids: Annotated[
+        Path | None, typer.Option("--grids", help="grids.gpkg from `grids build`, to colour grids by mean risk.")
+    ] = None,
+    lang: LangOpt = "zh",
+    tiles: TilesOpt = "none",
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+) -> None:
+    """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level)."""
+    out = district_out(district, out, "risk_map.html")
+    store = district_store(district, store)
+    from gridmgmt.grids.plan import load_grids
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.pipeline import run_risk
+
+    date = check_date(date)
+    d = load_district(district, store=store)
+    written = run_risk(
+        d,
+        date,
+        out.parent,
+        lang=lang,
+        tiles=tiles,
+        seed=seed,
+        map_path=out,
+        grids=load_grids(grids) if grids else None,
+        store=store,
+    ).written
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)

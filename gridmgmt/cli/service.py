@@ -1,0 +1,115 @@
+"""`gridmgmt serve` and `gridmgmt users`: the bureau's web service."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from gridmgmt._errors import GridMgmtError
+from gridmgmt.cli.common import (
+    DEMO_DISTRICT,
+    DistrictOpt,
+    StoreOpt,
+    app,
+    check_date,
+    command,
+    console,
+    district_store,
+)
+
+# ----------------------------------------------------------------------------- the web service (issue 14)
+
+users_app = typer.Typer(name="users", help="Users and roles of the web service (用户与角色).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@command(app, "serve")
+def serve(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    today: Annotated[
+        str | None, typer.Option("--today", help="Fix the service's day YYYY-MM-DD (demos); default the real date.")
+    ] = None,
+    proxy: Annotated[
+        bool, typer.Option("--behind-proxy", help="Trust X-Forwarded-For/-Proto from a local nginx (TLS there).")
+    ] = False,
+    secure_cookies: Annotated[
+        bool, typer.Option("--secure-cookies", help="Always mark cookies Secure (when TLS ends before the proxy).")
+    ] = False,
+) -> None:
+    """Run the bureau's shared web service (pages in zh/en and a JSON API at /openapi.json) over the store."""
+    import uvicorn
+
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.service import ServiceOptions, create_app
+    from gridmgmt.store import open_store
+
+    shared = open_store(district_store(district, store))
+    if not shared.is_initialised():
+        raise GridMgmtError(f"{shared.label}: the store holds no district yet; run `gridmgmt store init` first")
+    options = ServiceOptions(
+        today=check_date(today) if today else None, trust_proxy=proxy, secure_cookies=secure_cookies
+    )
+    web = create_app(load_district(district), shared, options=options)
+    console.print(f"serving {shared.label} on http://{host}:{port}/ (Ctrl+C stops)", highlight=False)
+    uvicorn.run(web, host=host, port=port, proxy_headers=proxy, forwarded_allow_ips="127.0.0.1" if proxy else None)
+
+
+@command(users_app, "add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The user name to log in with.")],
+    role: Annotated[
+        str, typer.Option("--role", help="marketing, monopoly, squad_leader, planner, manager, mediator or admin.")
+    ],
+    staff_id: Annotated[
+        str, typer.Option("--staff-id", help="Their staff id (customer managers and officers: names their grid).")
+    ] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (one line).")
+    ] = False,
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Add a user with a role; the password is read from standard input, never from the command line."""
+    from gridmgmt.service.accounts import add_user
+    from gridmgmt.store import open_store
+
+    if not password_stdin:
+        raise typer.BadParameter("give --password-stdin and the password on standard input")
+    password = sys.stdin.readline().rstrip("\r\n")
+    with open_store(district_store(district, store)) as shared:
+        user = add_user(shared.engine, name, role, password, staff_id=staff_id)
+    console.print(f"added {user.username} ({user.role})", highlight=False)
+
+
+@command(users_app, "list")
+def users_list(district: DistrictOpt = DEMO_DISTRICT, store: StoreOpt = None) -> None:
+    """List users: name, role, staff id, enabled or disabled."""
+    from gridmgmt.service.accounts import list_users
+    from gridmgmt.store import open_store
+
+    with open_store(district_store(district, store)) as shared:
+        for user in list_users(shared.engine):
+            state = "disabled" if user.disabled else "enabled"
+            print(f"{user.username}\t{user.role}\t{user.staff_id}\t{state}")
+
+
+@command(users_app, "disable")
+def users_disable(
+    name: Annotated[str, typer.Argument(help="The user to disable (their sessions end at once).")],
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+) -> None:
+    """Disable a user: they cannot log in any more and their open sessions end."""
+    from gridmgmt.service.accounts import disable_user
+    from gridmgmt.store import open_store
+
+    with open_store(district_store(district, store)) as shared:
+        disable_user(shared.engine, name)
+    console.print(f"disabled {name}", highlight=False)
