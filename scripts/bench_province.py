@@ -13,8 +13,8 @@ For each run: wall time, the sum of task times per step, the peak memory per wor
 largest per-task peak of that worker process), and the model ``T(N) ~ max(sum of task times / N,
 longest district chain)`` for N = 1, 2, 4, 8, 16, 40 workers.
 
-    .venv/bin/python scripts/bench_province.py --work /tmp/bench_province --phase gen8,seq8,par8
-    .venv/bin/python scripts/bench_province.py --work /tmp/bench_province --phase gen40,run40 --solution-limit 200
+    .venv/bin/python scripts/bench_province.py --work out/bench_province --phase gen8,seq8,par8
+    .venv/bin/python scripts/bench_province.py --work out/bench_province --phase gen40,run40 --solution-limit 200
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _run(work: Path, name: str, phase: str, scheduler: str, workers: int, option
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/bench_province"))
+    parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parents[1] / "out" / "bench_province")
     parser.add_argument("--phase", default="gen8,seq8,par8", help="comma-separated: gen8,seq8,par8,gen40,run40")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--solution-limit", type=int, default=200, help="route solutions per district and day")

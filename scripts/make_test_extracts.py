@@ -7,7 +7,7 @@ clipped Geofabrik/BBBike extract looks like at its edge, which is what the tests
 
 Usage::
 
-    .venv/bin/python scripts/make_test_extracts.py [--src ../shared/data/osm] [--out tests/data/osm]
+    .venv/bin/python scripts/make_test_extracts.py --src FOLDER_WITH_THE_FULL_EXTRACTS [--out tests/data/osm]
 
 The same files can be made with Debian's ``osmium-tool``::
 
@@ -82,7 +82,7 @@ def main() -> None:
     """Write every cut in ``CUTS``."""
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=root.parent / "shared" / "data" / "osm")
+    parser.add_argument("--src", type=Path, required=True, help="folder holding the full extracts")
     parser.add_argument("--out", type=Path, default=root / "tests" / "data" / "osm")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
