@@ -3,12 +3,14 @@
 Builds a small district (300 retailers, 60 days of history) in a fresh store (SQLite, and
 PostgreSQL on a throwaway server when Debian's binaries are there), starts the service in its
 own process on 127.0.0.1, and runs N virtual users (asyncio + httpx), each logged in as one of
-the 24 pair members, each looping: record an event for a retailer of their grid, read Today.
-Bounded by --seconds and --max-requests. Then checks that every acknowledged event is in the
+the 24 pair members, each looping: record an event for a retailer of their grid, read Today,
+pause (--think-s: a person reading the screen; 0 hammers the server without pause, a stress
+test). Bounded by --seconds and --max-requests. Then checks that every acknowledged event is in the
 store exactly once. Prints a markdown table: requests, errors, lost events, p50/p95 of
 recording and of Today, in ms.
 
     .venv/bin/python scripts/bench_service.py --users 50 --seconds 60
+    .venv/bin/python scripts/bench_service.py --users 50 --seconds 60 --think-s 0
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
 
 
-async def _user(client, name: str, retailers: list[str], stop_at: float, budget: list[int], out: dict) -> None:
+async def _user(
+    client, name: str, retailers: list[str], stop_at: float, budget: list[int], out: dict, think_s: float
+) -> None:
     r = await client.post("/api/login", json={"username": name, "password": PASSWORD})
     r.raise_for_status()
     headers = {"Authorization": f"Bearer {r.json()['token']}"}
@@ -103,9 +107,13 @@ async def _user(client, name: str, retailers: list[str], stop_at: float, budget:
                 out["errors"].append(f"today {r.status_code}")
         except Exception as error:
             out["errors"].append(f"today {type(error).__name__}")
+        if think_s > 0:  # a person reads the screen before the next tap
+            await asyncio.sleep(random.uniform(0.5, 1.5) * think_s)
 
 
-async def load(base: str, owners: dict[str, list[str]], users: int, seconds: float, max_requests: int) -> dict:
+async def load(
+    base: str, owners: dict[str, list[str]], users: int, seconds: float, max_requests: int, think_s: float
+) -> dict:
     import httpx
 
     out: dict = {"record": [], "today": [], "acked": [], "errors": []}
@@ -117,7 +125,15 @@ async def load(base: str, owners: dict[str, list[str]], users: int, seconds: flo
         started = time.monotonic()
         await asyncio.gather(
             *(
-                _user(client, names[i % len(names)], owners[str(int(names[i % len(names)][2:]))], stop_at, budget, out)
+                _user(
+                    client,
+                    names[i % len(names)],
+                    owners[str(int(names[i % len(names)][2:]))],
+                    stop_at,
+                    budget,
+                    out,
+                    think_s,
+                )
                 for i in range(users)
             )
         )
@@ -144,7 +160,9 @@ def run_backend(label: str, folder: Path, url: str, args: argparse.Namespace) ->
                 break
             except OSError:
                 time.sleep(0.2)
-        result = asyncio.run(load(f"http://127.0.0.1:{port}", owners, args.users, args.seconds, args.max_requests))
+        result = asyncio.run(
+            load(f"http://127.0.0.1:{port}", owners, args.users, args.seconds, args.max_requests, args.think_s)
+        )
     finally:
         server.terminate()
         server.wait(20)
@@ -157,6 +175,7 @@ def run_backend(label: str, folder: Path, url: str, args: argparse.Namespace) ->
     return {
         "backend": label,
         "users": args.users,
+        "think_s": args.think_s,
         "seconds": round(result["elapsed_s"], 1),
         "requests": requests,
         "req_per_s": round(requests / result["elapsed_s"], 1),
@@ -187,6 +206,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50, help="concurrent virtual users")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the load lasts (bound)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="requests in all (bound)")
+    parser.add_argument(
+        "--think-s",
+        type=float,
+        default=1.0,
+        help="mean pause of a user after each record + Today (uniform 0.5-1.5 times it); 0: no pause (stress)",
+    )
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     rows = []

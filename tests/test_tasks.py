@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from gridmgmt._errors import InputError
 from gridmgmt.config import Settings
 from gridmgmt.inputs.events import prepare_appended
-from gridmgmt.loop.tasks import task_table
+from gridmgmt.loop.tasks import task_table, update_tasks
 
 PRIOR = pd.DataFrame(
     {
@@ -86,3 +89,55 @@ def test_appended_events_keep_to_the_log() -> None:
         prepare_appended(_new(corrects="NOPE"), log, file="d.csv", retailer_ids={"R1", "R2"})
     fresh = prepare_appended(_new(event_id=""), log, file="e.csv", retailer_ids={"R1", "R2"})
     assert fresh.loc[0, "event_id"].startswith("G-") and len(fresh.loc[0, "event_id"]) == 38
+
+
+def _random_log(seed: int, n: int) -> pd.DataFrame:
+    """A log of tip-offs, complaints, reports, inspections and visits over 6 retailers and 3 weeks, in time order."""
+    rng = np.random.default_rng(seed)
+    times = pd.Timestamp("2026-11-02T08:00") + pd.to_timedelta(np.sort(rng.integers(0, 21 * 24 * 60, n)), unit="min")
+    types = rng.choice(
+        ["tip_off", "complaint", "marketing_report", "inspection", "visit"], n, p=[0.2, 0.1, 0.2, 0.3, 0.2]
+    )
+    return pd.DataFrame(
+        {
+            "event_id": [f"E{k:04d}" for k in range(n)],
+            "retailer_id": [f"R{r}" for r in rng.integers(0, 6, n)],
+            "time": times,
+            "type": types,
+            "department": "monopoly",
+            "outcome": np.where(types == "inspection", "ok", ""),
+            "severity": "",
+            "note": "",
+            "corrects": "",
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_updated_task_table_equals_the_rebuilt_one(seed: int) -> None:
+    """Updating the task table batch by batch gives what task_table gives over the whole log."""
+    log = _random_log(seed, 120)
+    owners = pd.DataFrame({"retailer_id": [f"R{r}" for r in range(6)], "grid_id": ["1", "1", "2", "2", "3", "3"]})
+    as_of = "2026-11-20"
+    cuts = [0, 1, 7, 30, 31, 60, 95, 120]
+    table = task_table(log.iloc[:0], as_of=as_of, settings=Settings(), owners=owners)
+    for start, end in itertools.pairwise(cuts):
+        latest = log["time"].iloc[start - 1] if start else pd.Timestamp.min
+        table = update_tasks(table, log.iloc[start:end], latest=latest, as_of=as_of, settings=Settings(), owners=owners)
+        assert table is not None
+        want = task_table(log.iloc[:end], as_of=as_of, settings=Settings(), owners=owners)
+        got = table.sort_values("task_id").reset_index(drop=True)
+        want = want.sort_values("task_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert "closed" in set(table["status"]) and len(set(table["status"])) >= 3  # closing and deadlines exercised
+
+
+def test_task_update_refuses_corrections_and_back_dated_events() -> None:
+    """A correction or an event older than the table's newest asks the caller to rebuild (None)."""
+    log = _random_log(1, 40)
+    table = task_table(log.iloc[:30], as_of="2026-11-20", settings=Settings())
+    latest = log["time"].iloc[29]
+    fix = log.iloc[[30]].assign(corrects="E0001")
+    assert update_tasks(table, fix, latest=latest, as_of="2026-11-20", settings=Settings()) is None
+    old = log.iloc[[30]].assign(time=latest - pd.Timedelta(minutes=1))
+    assert update_tasks(table, old, latest=latest, as_of="2026-11-20", settings=Settings()) is None

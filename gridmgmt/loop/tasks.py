@@ -102,6 +102,54 @@ def task_table(
     return merged[columns + [c for c in merged.columns if c not in columns]].reset_index(drop=True)
 
 
+def update_tasks(
+    table: pd.DataFrame,
+    new_events: pd.DataFrame,
+    *,
+    latest: pd.Timestamp,
+    as_of: str | pd.Timestamp,
+    settings: Settings,
+    owners: pd.DataFrame | None = None,
+) -> pd.DataFrame | None:
+    """``table`` (from :func:`task_table`) brought up to date with events appended to the log since.
+
+    Equal to ``task_table`` over the whole log, but only touches the new events' tasks, so a
+    service can keep the table current after every recorded event. Returns None when an
+    incremental update cannot be exact and the caller must rebuild: a new event corrects
+    another, or is older than ``latest`` (the newest event time ``table`` was built from).
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if new_events.empty:
+        return table
+    times = pd.to_datetime(new_events["time"])
+    if (new_events["corrects"].fillna("") != "").any() or times.min() < latest:
+        return None
+    table = table.copy()  # callers may still hold the old table
+    fresh = new_events.assign(time=times).loc[times < as_of]
+    opened = fresh.loc[fresh["type"].isin(TASK_TYPES)]
+    if len(opened):
+        added = task_table(opened, as_of=as_of, settings=settings, owners=owners)
+        table = pd.concat([table, added], ignore_index=True) if len(table) else added
+    for inspection in fresh.loc[fresh["type"] == "inspection"].itertuples(index=False):
+        closes = (
+            (table["retailer_id"] == inspection.retailer_id)
+            & (table["closed_by"] == "")
+            & (table["opened"] < inspection.time)
+        )
+        if not closes.any():
+            continue
+        day = inspection.time.normalize()
+        deadline = table.loc[closes, "deadline"]
+        table.loc[closes, "closed_by"] = inspection.event_id
+        table.loc[closes, "closed_at"] = inspection.time
+        table.loc[closes, "status"] = np.where(day > deadline, "closed_late", "closed")
+        table.loc[closes, "response_working_days"] = np.busday_count(
+            table.loc[closes, "opened"].dt.normalize().to_numpy(dtype="datetime64[D]"),
+            np.datetime64(day.date(), "D"),
+        ).astype(float)
+    return table
+
+
 def owners_table(assignment: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
     """retailer_id -> grid_id, customer_manager, monopoly_officer (staff names; '' where the post is empty)."""
     staffed = staff.dropna(subset=["grid_id"]).assign(grid_id=lambda s: s["grid_id"].astype(int))

@@ -210,8 +210,7 @@ def events(
 @router.post("/events", status_code=201, tags=["events"])
 def record_event(body: EventIn, request: Request, user: User = Depends(require())) -> list[dict[str, Any]]:
     """Record an event now (an inspection finding a violation records it too); 403 outside the role or grid."""
-    added = service_of(request).live.record(user, body.model_dump())
-    return records_json(added)
+    return service_of(request).live.record(user, body.model_dump())
 
 
 @router.post("/events/{event_id}/corrections", status_code=201, tags=["events"])
@@ -226,8 +225,7 @@ def correct_event(
     frame = live.events()
     if not (frame["event_id"] == event_id).any():
         raise refuse(request, 404, f"no event {event_id}", username=user.username)
-    added = live.record(user, {**body.model_dump(), "corrects": event_id})
-    return records_json(added)
+    return live.record(user, {**body.model_dump(), "corrects": event_id})
 
 
 @router.get("/risk/{retailer_id}", tags=["risk"])

@@ -13,6 +13,7 @@ import json
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -22,8 +23,7 @@ import sqlalchemy as sa
 
 from gridmgmt._errors import InputError, StoreError
 from gridmgmt.inputs.district import District
-from gridmgmt.inputs.events import with_violation_records
-from gridmgmt.loop.tasks import task_table
+from gridmgmt.loop.tasks import task_table, update_tasks
 from gridmgmt.risk.district_risk import score_risk
 from gridmgmt.service.accounts import User
 from gridmgmt.service.permissions import DEPARTMENT, GRID_SCOPED, allowed
@@ -35,6 +35,29 @@ PLAN_KIND = "plan"  # a published day plan (the route sheets' stops)
 DRAFT_KIND = "plan_draft"  # a generated plan waiting for review
 ATTEMPTS = ("not_found", "closed")  # results of a stop that are no finding
 OWNER_TTL_S = 5.0  # grids and pairs change rarely (a publish); re-read them at most this often
+
+
+BATCHES_KEPT = 512  # recent reads of the log kept for updating the task table without a rebuild
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """Events read from the log in one refresh: ``seq`` after ``after`` up to ``upto``."""
+
+    after: int
+    upto: int
+    events: pd.DataFrame
+    latest_before: pd.Timestamp  # the newest event time read before this batch
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tasks:
+    """The task table as of log position ``seq`` on ``day`` for one owners table."""
+
+    day: str
+    owners: pd.DataFrame
+    seq: int
+    table: pd.DataFrame
 
 
 class Forbidden(Exception):
@@ -70,6 +93,13 @@ class LiveDistrict:
         self._lock = threading.RLock()
         self._events = pd.DataFrame(columns=[*EVENT_COLUMNS])
         self._last_seq = 0
+        self._latest = pd.Timestamp.min  # the newest event time read so far
+        self._unmerged: list[pd.DataFrame] = []  # batches read but not yet in self._events
+        self._batches: deque[_Batch] = deque(maxlen=BATCHES_KEPT)
+        self._tasks: _Tasks | None = None
+        self._tasks_of: dict[tuple, pd.DataFrame] = {}
+        self._grid_of: dict[str, str] = {}
+        self._routes: dict[tuple, pd.DataFrame] = {}  # (run id, squads) -> their stops
         self._derived: dict[str, tuple[Any, Any]] = {}
         self._owners: tuple[float, str, pd.DataFrame] | None = None
         self._pairs: tuple[float, str, pd.DataFrame] | None = None
@@ -93,8 +123,8 @@ class LiveDistrict:
 
     # ------------------------------------------------------------------ event log
 
-    def events(self) -> pd.DataFrame:
-        """The whole event log (as :meth:`SharedStore.events_between` gives it), refreshed incrementally."""
+    def refresh(self) -> int:
+        """Fetch the events appended since the last read (any process may have added them); the newest seq."""
         with self._lock:
             stmt = (
                 sa.select(
@@ -109,16 +139,30 @@ class LiveDistrict:
                 rows = conn.execute(stmt).all()
             if rows:
                 new = pd.DataFrame(rows, columns=["seq", *EVENT_COLUMNS, "extra"])
-                self._last_seq = int(new["seq"].max())
                 new["time"] = pd.to_datetime(new["time"], format="ISO8601")
                 new["corrects"] = new["corrects"].fillna("")
                 extras = new.pop("extra")
                 if extras.notna().any():
                     parsed = pd.DataFrame([json.loads(x) if x else {} for x in extras], index=new.index)
                     new = new.join(parsed.fillna(""))
-                frames = [f for f in (self._events, new.drop(columns="seq")) if len(f)]
-                self._events = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-                self._events = self._events.sort_values("time", kind="stable").reset_index(drop=True)
+                seq = int(new.pop("seq").max())
+                self._batches.append(_Batch(self._last_seq, seq, new, self._latest))
+                self._unmerged.append(new)
+                self._last_seq = seq
+                self._latest = max(self._latest, new["time"].max())
+            return self._last_seq
+
+    def events(self) -> pd.DataFrame:
+        """The whole event log (as :meth:`SharedStore.events_between` gives it), oldest first, kept current."""
+        with self._lock:
+            self.refresh()
+            if self._unmerged:
+                frames = [f for f in (self._events, *self._unmerged) if len(f)]
+                merged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                if not merged["time"].is_monotonic_increasing:
+                    merged = merged.sort_values("time", kind="stable").reset_index(drop=True)
+                self._events = merged
+                self._unmerged = []
             return self._events
 
     def derived(self, name: str, build: Callable[[pd.DataFrame], Any], *, key: Any = None) -> Any:
@@ -148,6 +192,10 @@ class LiveDistrict:
         table = assignment.merge(pairs, on="grid_id", how="left").fillna(
             {"customer_manager": "", "monopoly_officer": ""}
         )
+        if cached is not None and cached[1] == today and cached[2].equals(table):
+            table = cached[2]  # unchanged: keep the object, so tables derived from it stay valid
+        else:
+            self._grid_of = dict(zip(table["retailer_id"], table["grid_id"], strict=True))
         self._owners = (time.monotonic(), today, table)
         return table
 
@@ -186,9 +234,8 @@ class LiveDistrict:
 
     def grid_of_retailer(self, retailer_id: str) -> str:
         """Today's grid of a retailer ('' when unassigned)."""
-        owners = self.owners()
-        hit = owners.loc[owners["retailer_id"] == retailer_id, "grid_id"]
-        return str(hit.iat[0]) if len(hit) else ""
+        self.owners()
+        return str(self._grid_of.get(retailer_id, ""))
 
     def staff_names(self) -> dict[str, str]:
         """staff_id -> name."""
@@ -233,27 +280,54 @@ class LiveDistrict:
     # ------------------------------------------------------------------ tasks and risk
 
     def tasks(self) -> pd.DataFrame:
-        """Every task as of now (today's events count), with today's owners; overdue only past the deadline day."""
-        owners = self.owners()
+        """Every task as of now (today's events count), with today's owners; overdue only past the deadline day.
 
-        def build(events: pd.DataFrame) -> pd.DataFrame:
-            today = pd.Timestamp(self.today())
-            table = task_table(
-                events, as_of=today + pd.Timedelta(days=1), settings=self.district.settings, owners=owners
-            )
+        Kept current incrementally after each event (:func:`update_tasks`); rebuilt from the whole
+        log on a new day, new owners, a correction or a back-dated event.
+        """
+        owners = self.owners()
+        with self._lock:
+            seq = self.refresh()
+            day = self.today()
+            state = self._tasks
+            if state is not None and state.day == day and state.owners is owners and state.seq == seq:
+                return state.table
+            today = pd.Timestamp(day)
+            as_of = today + pd.Timedelta(days=1)
+            table = None
+            if state is not None and state.day == day and state.owners is owners:
+                batches = [b for b in self._batches if b.after >= state.seq]
+                if batches and batches[0].after == state.seq:
+                    new = pd.concat([b.events for b in batches], ignore_index=True)
+                    table = update_tasks(
+                        state.table,
+                        new,
+                        latest=batches[0].latest_before,
+                        as_of=as_of,
+                        settings=self.district.settings,
+                        owners=owners,
+                    )
+            if table is None:
+                table = task_table(self.events(), as_of=as_of, settings=self.district.settings, owners=owners)
             due_today = (table["status"] == "overdue") & (table["deadline"] >= today)
             table.loc[due_today, "status"] = "open"
+            self._tasks = _Tasks(day, owners, seq, table)
+            self._tasks_of = {}
             return table
-
-        return self.derived("tasks", build, key=id(owners))
 
     def tasks_for(self, user: User, *, open_only: bool = True) -> pd.DataFrame:
         """The tasks a user may see: their grids' (customer manager, officer) or all (other roles)."""
         tasks = self.tasks()
+        scope = None if allowed(user.role, "tasks:view_all") else frozenset(self.grids_of(user))
+        key = (id(tasks), scope, open_only)
+        cached = self._tasks_of.get(key)
+        if cached is not None:
+            return cached
         if open_only:
             tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
-        if not allowed(user.role, "tasks:view_all"):
-            tasks = tasks.loc[tasks["grid_id"].isin(self.grids_of(user))]
+        if scope is not None:
+            tasks = tasks.loc[tasks["grid_id"].isin(scope)]
+        self._tasks_of[key] = tasks
         return tasks
 
     def risk(self) -> pd.DataFrame:
@@ -272,8 +346,8 @@ class LiveDistrict:
 
     # ------------------------------------------------------------------ recording
 
-    def record(self, user: User, fields: dict[str, Any], *, source: str = "web") -> pd.DataFrame:
-        """Record one event for ``user`` after checking role and grid; return the stored events.
+    def record(self, user: User, fields: dict[str, Any], *, source: str = "web") -> list[dict[str, Any]]:
+        """Record one event for ``user`` after checking role and grid; return the stored events (JSON-ready).
 
         An inspection with outcome ``violation`` also records the violation (kind, severity).
 
@@ -298,14 +372,23 @@ class LiveDistrict:
         if finding and fields.get("severity") not in ("minor", "serious", "criminal"):
             raise InputError("a violation needs a severity: minor, serious or criminal", file="form")
         row = {c: str(fields.get(c, "") or "") for c in EVENT_COLUMNS if c != "time"}
-        row["time"] = pd.Timestamp(self.now())
+        row["event_id"] = ""
+        row["time"] = self.now()
         row["department"] = DEPARTMENT.get(user.role, "public")
-        extra = {k: v for k, v in fields.items() if k.startswith("x_") and v not in (None, "")}
-        frame = pd.DataFrame([{**row, **extra}])
+        row.update({k: v for k, v in fields.items() if k.startswith("x_") and v not in (None, "")})
+        records = [row]
         if kind == "inspection" and row["outcome"] == "violation":
-            frame = with_violation_records(frame.assign(event_id="")).assign(event_id="")
-            frame.loc[frame["type"] == "inspection", ["severity", "violation_kind"]] = ""
-        return self.store.add_events(frame, source=source, recorded_by=user.username)
+            # the finding is recorded twice, as the log's contract says (see with_violation_records)
+            violation = {
+                **row,
+                "type": "violation",
+                "outcome": "",
+                "severity": row["severity"] or "serious",
+                "corrects": "",
+            }
+            records = [{**row, "severity": "", "violation_kind": ""}, violation]
+        added = self.store.add_records(records, source=source, recorded_by=user.username)
+        return [{**event, "time": event["time"].strftime("%Y-%m-%dT%H:%M:%S")} for event in added]
 
     # ------------------------------------------------------------------ day plans
 
@@ -330,9 +413,13 @@ class LiveDistrict:
         run = self.latest_plan()
         if run is None:
             return None
-        stops = pd.DataFrame(run.layers.get("stops", pd.DataFrame())).drop(columns="geometry", errors="ignore")
-        if stops.empty:
-            return stops
-        squads = {f"G{int(g):02d}" for g in self.grids_of(user) if g.isdigit()}
-        mine = stops["squad_id"].astype(str).isin(squads)
-        return stops.loc[mine].sort_values(["squad_id", "seq"]).reset_index(drop=True)
+        squads = frozenset(f"G{int(g):02d}" for g in self.grids_of(user) if g.isdigit())
+        key = (run.run_id, squads)
+        cached = self._routes.get(key)
+        if cached is None:
+            stops = pd.DataFrame(run.layers.get("stops", pd.DataFrame())).drop(columns="geometry", errors="ignore")
+            if not stops.empty:
+                mine = stops["squad_id"].astype(str).isin(squads)
+                stops = stops.loc[mine].sort_values(["squad_id", "seq"]).reset_index(drop=True)
+            cached = self._routes[key] = stops
+        return cached

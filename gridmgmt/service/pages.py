@@ -186,7 +186,7 @@ def report_post(
     live = service_of(request).live
     added = live.record(user, {"type": kind, "retailer_id": retailer_id, "note": note})
     kinds = [k for k in ("tip_off", "complaint", "marketing_report") if allowed(user.role, f"record:{k}")]
-    return render(request, "report.html", {"q": "", "found": [], "kinds": kinds, "done": added["event_id"].iat[0]})
+    return render(request, "report.html", {"q": "", "found": [], "kinds": kinds, "done": added[0]["event_id"]})
 
 
 # ------------------------------------------------------------------ public channel

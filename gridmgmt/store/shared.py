@@ -83,6 +83,10 @@ class SharedStore:
         """Append events, all or nothing; see :func:`gridmgmt.store.eventlog.append_events`."""
         return eventlog.append_events(self.engine, frame, label=self.label, source=source, recorded_by=recorded_by)
 
+    def add_records(self, records: list[dict], *, source: str = "", recorded_by: str = "") -> list[dict]:
+        """Append a few events given as dicts, all or nothing; see :func:`gridmgmt.store.eventlog.append_records`."""
+        return eventlog.append_records(self.engine, records, label=self.label, source=source, recorded_by=recorded_by)
+
     def add_event(self, *, source: str = "command line", recorded_by: str = "", **fields: Any) -> pd.Series:
         """Append one event given as keyword fields (``retailer_id=``, ``time=``, ``type=``, ...); return it."""
         return self.add_events(pd.DataFrame([fields]), source=source, recorded_by=recorded_by).iloc[0]
