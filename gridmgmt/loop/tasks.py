@@ -124,13 +124,17 @@ def update_tasks(
     times = pd.to_datetime(new_events["time"])
     if (new_events["corrects"].fillna("") != "").any() or times.min() < latest:
         return None
-    table = table.copy()  # callers may still hold the old table
     fresh = new_events.assign(time=times).loc[times < as_of]
     opened = fresh.loc[fresh["type"].isin(TASK_TYPES)]
+    waiting = set(table.loc[table["closed_by"] == "", "retailer_id"]) | set(opened["retailer_id"])
+    inspections = fresh.loc[(fresh["type"] == "inspection") & fresh["retailer_id"].isin(waiting)]
+    if opened.empty and inspections.empty:
+        return table  # nothing to do: the same object, so what callers derived from it stays valid
+    table = table.copy()  # callers may still hold the old table
     if len(opened):
         added = task_table(opened, as_of=as_of, settings=settings, owners=owners)
         table = pd.concat([table, added], ignore_index=True) if len(table) else added
-    for inspection in fresh.loc[fresh["type"] == "inspection"].itertuples(index=False):
+    for inspection in inspections.itertuples(index=False):
         closes = (
             (table["retailer_id"] == inspection.retailer_id)
             & (table["closed_by"] == "")

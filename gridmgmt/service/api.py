@@ -88,14 +88,36 @@ class OutcomeIn(BaseModel):
     outcome: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+_SHARED_JSON: dict[int, tuple[pd.DataFrame, list[dict[str, Any]]]] = {}
+
+
+def shared_records_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`records_json` of a table the service caches and never changes (today's tasks and routes).
+
+    Many users read the same few tables between two events; converting each once saves most of
+    a Today request. Keyed by the object, which the entry keeps alive so its id stays its own.
+    """
+    hit = _SHARED_JSON.get(id(frame))
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    if len(_SHARED_JSON) > 1000:
+        _SHARED_JSON.clear()
+    records = records_json(frame)
+    _SHARED_JSON[id(frame)] = (frame, records)
+    return records
+
+
 def records_json(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame as JSON-safe records (times as ISO text, missing values as null)."""
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S")
-    out = out.astype(object).where(out.notna(), None)
-    return out.to_dict("records")
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        missing = values.isna().to_numpy()
+        columns.append([None if gone else value for value, gone in zip(values.tolist(), missing, strict=True)])
+    names = [str(name) for name in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 # ------------------------------------------------------------------ session
@@ -161,8 +183,8 @@ def today(request: Request, user: User = Depends(require("today:view"))) -> dict
     return {
         "date": live.today(),
         "grids": sorted(live.grids_of(user)),
-        "route": None if route is None else records_json(route),
-        "tasks": records_json(live.tasks_for(user)),
+        "route": None if route is None else shared_records_json(route),
+        "tasks": shared_records_json(live.tasks_for(user)),
     }
 
 
@@ -173,7 +195,7 @@ def tasks(
     user: User = Depends(require("tasks:view")),
 ) -> list[dict[str, Any]]:
     """Tasks the user may see (their grids' for a pair, all for squad leaders, planners and managers)."""
-    return records_json(service_of(request).live.tasks_for(user, open_only=status == "open"))
+    return shared_records_json(service_of(request).live.tasks_for(user, open_only=status == "open"))
 
 
 @router.get("/retailers", tags=["field work"])

@@ -5,13 +5,13 @@ The request-level pieces (sessions, permission checks, refusals) are in :mod:`gr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.inputs.district import District
@@ -30,6 +30,34 @@ from gridmgmt.service.jobs import Jobs
 from gridmgmt.service.live import Forbidden, LiveDistrict
 from gridmgmt.service.security import SECURITY_HEADERS, FormSigner, RateLimiter
 from gridmgmt.store import SharedStore
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding :data:`SECURITY_HEADERS` (and no-store on live data) to every response.
+
+    Cheaper than ``@app.middleware("http")``, which wraps every response in a stream and a task.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        no_store = scope["path"].startswith(("/api/", "/today", "/tasks"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in SECURITY_HEADERS.items():
+                    if key not in headers:
+                        headers[key] = value
+                if no_store and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(district: District, store: SharedStore, *, options: ServiceOptions | None = None) -> FastAPI:
@@ -70,14 +98,7 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
     app.add_exception_handler(Forbidden, forbidden_handler)
     app.add_exception_handler(GridMgmtError, input_error_handler)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        if request.url.path.startswith(("/api/", "/today", "/tasks")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["monitoring"])
     def healthz(request: Request) -> dict[str, Any]:

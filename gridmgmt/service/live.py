@@ -2,8 +2,9 @@
 
 Everything is read from the shared store, so what one user records the next request of any
 other user sees. Reading stays cheap under many users: the event log is fetched incrementally
-(only rows with a higher sequence number than the last read), and derived tables (tasks, risk)
-are recomputed only when the log grew.
+(rows with a higher sequence number than the last read, one read shared by concurrent
+requests), the task table is updated with the new events only, and other derived tables
+(risk) are recomputed only when the log grew.
 """
 
 from __future__ import annotations
@@ -38,25 +39,26 @@ OWNER_TTL_S = 5.0  # grids and pairs change rarely (a publish); re-read them at 
 
 
 BATCHES_KEPT = 512  # recent reads of the log kept for updating the task table without a rebuild
+GAP_WAIT_S = 60.0  # how long a skipped seq number is looked for again (a slow commit on PostgreSQL)
+MAX_GAPS = 10_000  # more skipped numbers at once than this: a jump of the sequence, not transactions
 
 
 @dataclasses.dataclass(frozen=True)
 class _Batch:
-    """Events read from the log in one refresh: ``seq`` after ``after`` up to ``upto``."""
+    """Events read from the log in one refresh, which made the view's ``version``."""
 
-    after: int
-    upto: int
+    version: int
     events: pd.DataFrame
     latest_before: pd.Timestamp  # the newest event time read before this batch
 
 
 @dataclasses.dataclass(frozen=True)
 class _Tasks:
-    """The task table as of log position ``seq`` on ``day`` for one owners table."""
+    """The task table as of the view's ``version`` on ``day`` for one owners table."""
 
     day: str
     owners: pd.DataFrame
-    seq: int
+    version: int
     table: pd.DataFrame
 
 
@@ -92,14 +94,21 @@ class LiveDistrict:
         self.fixed_today = today
         self._lock = threading.RLock()
         self._events = pd.DataFrame(columns=[*EVENT_COLUMNS])
-        self._last_seq = 0
+        self._last_seq = 0  # the highest seq read
+        self._version = 0  # +1 for every refresh that read events
+        self._gaps: dict[int, float] = {}  # seq numbers skipped by a read -> when first missed (monotonic s)
+        self._fetch_lock = threading.Lock()
+        self._fetched_at = -math.inf  # when the last completed read of the log began (monotonic s)
         self._latest = pd.Timestamp.min  # the newest event time read so far
         self._unmerged: list[pd.DataFrame] = []  # batches read but not yet in self._events
         self._batches: deque[_Batch] = deque(maxlen=BATCHES_KEPT)
         self._tasks: _Tasks | None = None
         self._tasks_of: dict[tuple, pd.DataFrame] = {}
         self._grid_of: dict[str, str] = {}
+        self._grids_of: dict[Any, Any] = {}  # (id of pairs, staff id) -> grids
         self._routes: dict[tuple, pd.DataFrame] = {}  # (run id, squads) -> their stops
+        self._runs_read: dict[str, Any] = {}  # run id -> the stored run (runs never change)
+        self._latest_run: dict[tuple, tuple] = {}  # (kind, day) -> (runs table, newest run of the day)
         self._derived: dict[str, tuple[Any, Any]] = {}
         self._owners: tuple[float, str, pd.DataFrame] | None = None
         self._pairs: tuple[float, str, pd.DataFrame] | None = None
@@ -124,51 +133,76 @@ class LiveDistrict:
     # ------------------------------------------------------------------ event log
 
     def refresh(self) -> int:
-        """Fetch the events appended since the last read (any process may have added them); the newest seq."""
-        with self._lock:
-            stmt = (
-                sa.select(
-                    events_table.c.seq,
-                    *(events_table.c[c] for c in EVENT_COLUMNS),
-                    events_table.c.extra,
-                )
-                .where(events_table.c.seq > self._last_seq)
-                .order_by(events_table.c.seq)
-            )
+        """Read the events appended since the last read (any process may have added them); the view's version.
+
+        Concurrent callers share one read: a caller that waited while another read ran returns
+        at once if that read began after it asked. On PostgreSQL a transaction can commit after
+        one with a higher ``seq``; the seq numbers a read skipped are asked for again by every
+        later read for :data:`GAP_WAIT_S` seconds (after that the insert was rolled back).
+        """
+        asked = time.monotonic()
+        with self._fetch_lock:
+            if self._fetched_at >= asked:
+                return self._version
+            began = time.monotonic()
+            seq = events_table.c.seq
+            wanted = seq > self._last_seq
+            if self._gaps:
+                wanted = sa.or_(wanted, seq.in_(sorted(self._gaps)))
+            columns = [seq, *(events_table.c[c] for c in EVENT_COLUMNS), events_table.c.extra]
             with read_connection(self.store.engine, self.store.label) as conn:
-                rows = conn.execute(stmt).all()
+                rows = conn.execute(sa.select(*columns).where(wanted).order_by(seq)).all()
+            self._fetched_at = began
+            for missed in [k for k, since in self._gaps.items() if began - since > GAP_WAIT_S]:
+                del self._gaps[missed]
             if rows:
-                new = pd.DataFrame(rows, columns=["seq", *EVENT_COLUMNS, "extra"])
-                new["time"] = pd.to_datetime(new["time"], format="ISO8601")
-                new["corrects"] = new["corrects"].fillna("")
-                extras = new.pop("extra")
-                if extras.notna().any():
-                    parsed = pd.DataFrame([json.loads(x) if x else {} for x in extras], index=new.index)
-                    new = new.join(parsed.fillna(""))
-                seq = int(new.pop("seq").max())
-                self._batches.append(_Batch(self._last_seq, seq, new, self._latest))
-                self._unmerged.append(new)
-                self._last_seq = seq
-                self._latest = max(self._latest, new["time"].max())
-            return self._last_seq
+                self._add_rows(rows, began)
+            return self._version
+
+    def _add_rows(self, rows: list, now: float) -> None:
+        """Turn rows read from the log into a batch of the view (called with the fetch lock held)."""
+        new = pd.DataFrame(rows, columns=["seq", *EVENT_COLUMNS, "extra"])
+        new["time"] = pd.to_datetime(new["time"], format="ISO8601")
+        new["corrects"] = new["corrects"].fillna("")
+        extras = new.pop("extra")
+        if extras.notna().any():
+            parsed = pd.DataFrame([json.loads(x) if x else {} for x in extras], index=new.index)
+            new = new.join(parsed.fillna(""))
+        seqs = set(new.pop("seq").astype(int))
+        top = max(seqs)
+        for found in seqs & self._gaps.keys():
+            del self._gaps[found]
+        if top > self._last_seq and top - self._last_seq - len(seqs) < MAX_GAPS:
+            for skipped in set(range(self._last_seq + 1, top)) - seqs:
+                self._gaps[skipped] = now
+        with self._lock:
+            self._version += 1
+            self._batches.append(_Batch(self._version, new, self._latest))
+            self._unmerged.append(new)
+            self._last_seq = max(self._last_seq, top)
+            self._latest = max(self._latest, new["time"].max())
 
     def events(self) -> pd.DataFrame:
         """The whole event log (as :meth:`SharedStore.events_between` gives it), oldest first, kept current."""
+        self.refresh()
         with self._lock:
-            self.refresh()
-            if self._unmerged:
-                frames = [f for f in (self._events, *self._unmerged) if len(f)]
-                merged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-                if not merged["time"].is_monotonic_increasing:
-                    merged = merged.sort_values("time", kind="stable").reset_index(drop=True)
-                self._events = merged
-                self._unmerged = []
-            return self._events
+            return self._merged_events()
+
+    def _merged_events(self) -> pd.DataFrame:
+        """The log as read so far, with the batches not yet merged (called with the lock held)."""
+        if self._unmerged:
+            frames = [f for f in (self._events, *self._unmerged) if len(f)]
+            merged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            if not merged["time"].is_monotonic_increasing:
+                merged = merged.sort_values("time", kind="stable").reset_index(drop=True)
+            self._events = merged
+            self._unmerged = []
+        return self._events
 
     def derived(self, name: str, build: Callable[[pd.DataFrame], Any], *, key: Any = None) -> Any:
         """A table derived from the log, rebuilt only when the log (or ``key``) changed."""
         events = self.events()
-        stamp = (self._last_seq, len(events), self.today(), key)
+        stamp = (self._version, len(events), self.today(), key)
         cached = self._derived.get(name)
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -206,6 +240,8 @@ class LiveDistrict:
         if cached is not None and cached[1] == today and time.monotonic() - cached[0] < OWNER_TTL_S:
             return cached[2]
         table = self.store.pairs_on(today)
+        if cached is not None and cached[1] == today and cached[2].equals(table):
+            table = cached[2]  # unchanged: keep the object (look-ups keyed on it stay valid)
         self._pairs = (time.monotonic(), today, table)
         return table
 
@@ -229,8 +265,14 @@ class LiveDistrict:
         if not user.staff_id:
             return set()
         pairs = self.pairs()
-        mine = (pairs["customer_manager"] == user.staff_id) | (pairs["monopoly_officer"] == user.staff_id)
-        return {grid_key(g) for g in pairs.loc[mine, "grid_id"]}
+        key = (id(pairs), user.staff_id)
+        grids = self._grids_of.get(key)
+        if grids is None:
+            if len(self._grids_of) > 10_000 or self._grids_of.get("pairs") is not pairs:
+                self._grids_of = {"pairs": pairs}  # keeps ``pairs`` alive, so its id stays its own
+            mine = (pairs["customer_manager"] == user.staff_id) | (pairs["monopoly_officer"] == user.staff_id)
+            grids = self._grids_of[key] = frozenset(grid_key(g) for g in pairs.loc[mine, "grid_id"])
+        return set(grids)
 
     def grid_of_retailer(self, retailer_id: str) -> str:
         """Today's grid of a retailer ('' when unassigned)."""
@@ -286,18 +328,22 @@ class LiveDistrict:
         log on a new day, new owners, a correction or a back-dated event.
         """
         owners = self.owners()
+        version = self.refresh()
+        day = self.today()
+        state = self._tasks
+        if state is not None and state.day == day and state.owners is owners and state.version == version:
+            return state.table  # the usual case under load: nothing new for this process since the last read
         with self._lock:
-            seq = self.refresh()
-            day = self.today()
+            version = self._version
             state = self._tasks
-            if state is not None and state.day == day and state.owners is owners and state.seq == seq:
+            if state is not None and state.day == day and state.owners is owners and state.version == version:
                 return state.table
             today = pd.Timestamp(day)
             as_of = today + pd.Timedelta(days=1)
             table = None
             if state is not None and state.day == day and state.owners is owners:
-                batches = [b for b in self._batches if b.after >= state.seq]
-                if batches and batches[0].after == state.seq:
+                batches = [b for b in self._batches if b.version > state.version]
+                if batches and batches[0].version == state.version + 1:
                     new = pd.concat([b.events for b in batches], ignore_index=True)
                     table = update_tasks(
                         state.table,
@@ -308,11 +354,13 @@ class LiveDistrict:
                         owners=owners,
                     )
             if table is None:
-                table = task_table(self.events(), as_of=as_of, settings=self.district.settings, owners=owners)
-            due_today = (table["status"] == "overdue") & (table["deadline"] >= today)
-            table.loc[due_today, "status"] = "open"
-            self._tasks = _Tasks(day, owners, seq, table)
-            self._tasks_of = {}
+                events = self._merged_events()
+                table = task_table(events, as_of=as_of, settings=self.district.settings, owners=owners)
+            if state is None or table is not state.table:
+                due_today = (table["status"] == "overdue") & (table["deadline"] >= today)
+                table.loc[due_today, "status"] = "open"
+                self._tasks_of = {}
+            self._tasks = _Tasks(day, owners, version, table)
             return table
 
     def tasks_for(self, user: User, *, open_only: bool = True) -> pd.DataFrame:
@@ -395,18 +443,22 @@ class LiveDistrict:
     def latest_plan(self, *, kind: str = PLAN_KIND, day: str | None = None) -> Any | None:
         """The newest stored plan run of ``kind`` for ``day`` (default today), or None."""
         day = day or self.today()
-        for run in self.plan_runs(kind).itertuples():
+        runs = self.plan_runs(kind)
+        memo = self._latest_run.get((kind, day))
+        if memo is not None and memo[0] is runs:
+            return memo[1]
+        found = None
+        for run in runs.itertuples():
             if (run.parameters or {}).get("date") == day:
-                key = f"run:{run.run_id}"
-                cached = self._derived.get(key)
-                if cached is None:
+                found = self._runs_read.get(run.run_id)
+                if found is None:
                     try:
-                        cached = (None, self.store.read_run(run.run_id))
+                        found = self._runs_read[run.run_id] = self.store.read_run(run.run_id)
                     except StoreError:
                         return None
-                    self._derived[key] = cached
-                return cached[1]
-        return None
+                break
+        self._latest_run[(kind, day)] = (runs, found)  # until the runs are re-read (a few seconds)
+        return found
 
     def route_for(self, user: User) -> pd.DataFrame | None:
         """Today's published stops of the user's pair (None: no plan published for today)."""

@@ -157,6 +157,14 @@ def append_records(
             )
     if problems:
         raise InputError(problems)
+    # checked before the write lock, as they cannot turn false meanwhile: the log only grows, retailers stay
+    with read_connection(engine, label) as conn:
+        if any(row["corrects"] for row in rows):
+            problems += _check_corrections(conn, pd.DataFrame(rows), file=file)
+        if check_retailers:
+            problems += _check_retailers(conn, [(row["row"], row["retailer_id"]) for row in rows], file=file)
+    if problems:
+        raise InputError(problems)
     with translate_errors(label), engine.connect() as conn:
         conn = conn.execution_options(write=True)
         with conn.begin():
@@ -174,10 +182,6 @@ def append_records(
                             hint="the log is append-only: give the new event its own id (or leave event_id empty)",
                         )
                     )
-            if any(row["corrects"] for row in rows):
-                problems += _check_corrections(conn, pd.DataFrame(rows), file=file)
-            if check_retailers:
-                problems += _check_retailers(conn, pd.DataFrame(rows), file=file)
             if problems:
                 raise InputError(problems)
             now = datetime.now().replace(microsecond=0)
@@ -441,7 +445,8 @@ def write_rows(
         skip |= rows["import_key"].isin(stored_keys.keys()).to_numpy()
     problems += _check_corrections(conn, rows, file=file)
     if check:
-        problems += _check_retailers(conn, rows.loc[~skip], file=file)
+        kept = rows.loc[~skip]
+        problems += _check_retailers(conn, zip(kept["row"], kept["retailer_id"], strict=True), file=file)
     if problems:
         raise InputError(problems)
     new = rows.loc[~skip].copy()
@@ -485,12 +490,13 @@ def _check_corrections(conn: sa.Connection, rows: pd.DataFrame, *, file: str) ->
     return problems
 
 
-def _check_retailers(conn: sa.Connection, rows: pd.DataFrame, *, file: str) -> list[Problem]:
-    """Events must name a retailer the store knows, once the store holds retailers."""
-    if rows.empty or conn.execute(sa.select(retailers.c.retailer_id).limit(1)).first() is None:
+def _check_retailers(conn: sa.Connection, rows: Iterable[tuple[int, str]], *, file: str) -> list[Problem]:
+    """Events must name a retailer the store knows, once the store holds retailers; ``rows``: (row, retailer_id)."""
+    rows = list(rows)
+    known = _lookup(conn, retailers.c.retailer_id, [r for _, r in rows])
+    unknown = [(row, value) for row, value in rows if value not in known]
+    if not unknown or conn.execute(sa.select(retailers.c.retailer_id).limit(1)).first() is None:
         return []
-    known = _lookup(conn, retailers.c.retailer_id, rows["retailer_id"])
-    unknown = ~rows["retailer_id"].isin(known.keys())
     return [
         Problem(
             file=file,
@@ -500,7 +506,7 @@ def _check_retailers(conn: sa.Connection, rows: pd.DataFrame, *, file: str) -> l
             message="unknown retailer",
             hint="use a licence number of the district's retailers",
         )
-        for row, value in zip(rows.loc[unknown, "row"], rows.loc[unknown, "retailer_id"], strict=True)
+        for row, value in unknown
     ]
 
 
