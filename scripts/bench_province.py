@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -72,11 +73,13 @@ def _generate(work: Path, name: str, n: int, per_district: int) -> None:
 
 
 def _run(work: Path, name: str, phase: str, scheduler: str, workers: int, options: dict) -> None:
+    out = work / f"out_{phase}"
+    shutil.rmtree(out, ignore_errors=True)  # a run into an earlier run's folder finds its stores full
     load_before = _load()
     started = time.perf_counter()
     result = run_province(
         find_districts(str(work / name / "d*")),
-        work / f"out_{phase}",
+        out,
         scheduler=scheduler,
         workers=workers,
         options=options,

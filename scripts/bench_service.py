@@ -64,11 +64,14 @@ def serve(district: str, url: str, port: int) -> None:
 
     from gridmgmt.inputs.district import load_district
     from gridmgmt.service import ServiceOptions, create_app
+    from gridmgmt.service.deps import KEEP_ALIVE_S
     from gridmgmt.store import open_store
 
     logging.basicConfig(level=logging.WARNING)
     app = create_app(load_district(district), open_store(url), options=ServiceOptions(today="2026-12-01"))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=KEEP_ALIVE_S
+    )
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -215,6 +215,7 @@ def test_runs_on_a_dask_scheduler_and_two_workers_on_loopback(province, tmp_path
         districts = find_districts(str(province / "*"))
         run = run_province(districts, tmp_path / "out", steps=("validate", "risk"), scheduler=address, options=FAST)
         assert run.ok, run.failed
+        assert any("MALLOC_TRIM_THRESHOLD_=65536" in note for note in run.notes)  # plain `dask worker`s trim
         assert run.status["worker"].nunique() == 2
         assert (tmp_path / "out" / "d02_ordinary" / "risk" / "risk.csv").exists()
     finally:

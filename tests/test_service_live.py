@@ -76,3 +76,22 @@ def test_live_tasks_equal_a_rebuild_after_every_recorded_event(small_district, s
     assert tables[4] is tables[3]  # a visit changes no task: the same table, so cached views stay valid
     mine_now = live.tasks().loc[lambda t: t["retailer_id"].isin(mine[:2])].sort_values("opened")
     assert mine_now["status"].tail(2).tolist() == ["closed", "closed"]  # both new tasks closed by inspections
+
+
+def test_today_map_follows_the_published_streets(small_district, service_store) -> None:  # noqa: F811
+    """A published plan with a routes layer: the pair gets its own squad's street line as [lat, lon] points."""
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from gridmgmt.service.live import PLAN_KIND
+
+    routes = gpd.GeoDataFrame(
+        {"squad_id": ["G01", "G02"], "travel_mode": ["walk", "walk"], "visits": [5, 5]},
+        geometry=[LineString([(106.70, 26.57), (106.71, 26.58), (106.72, 26.58)]), LineString([(1, 2), (3, 4)])],
+        crs="EPSG:4326",
+    )
+    stops = pd.DataFrame({"squad_id": ["G01"], "seq": [1], "retailer_id": ["x"], "lon": [106.71], "lat": [26.58]})
+    service_store.write_run(PLAN_KIND, {"stops": stops, "routes": routes}, parameters={"date": TODAY})
+    live = LiveDistrict(small_district, service_store, today=TODAY)
+    assert live.route_line_for(OFFICER) == [[26.57, 106.7], [26.58, 106.71], [26.58, 106.72]]
+    assert live.route_line_for(User("nobody", "monopoly", "Z99")) == []

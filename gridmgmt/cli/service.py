@@ -48,6 +48,7 @@ def serve(
 
     from gridmgmt.inputs.district import load_district
     from gridmgmt.service import ServiceOptions, create_app
+    from gridmgmt.service.deps import KEEP_ALIVE_S
     from gridmgmt.store import open_store
 
     shared = open_store(district_store(district, store))
@@ -58,7 +59,14 @@ def serve(
     )
     web = create_app(load_district(district), shared, options=options)
     console.print(f"serving {shared.label} on http://{host}:{port}/ (Ctrl+C stops)", highlight=False)
-    uvicorn.run(web, host=host, port=port, proxy_headers=proxy, forwarded_allow_ips="127.0.0.1" if proxy else None)
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        proxy_headers=proxy,
+        forwarded_allow_ips="127.0.0.1" if proxy else None,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 @command(users_app, "add")

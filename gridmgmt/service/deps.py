@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "gm_session"
+#: How long the server keeps an idle connection open (uvicorn's default is 5 s). Longer than a
+#: proxy's or a client's own idle limit (nginx: 60 s), so the server never closes a connection at
+#: the moment a client sends on it: under load that race dropped a few requests (httpx ReadError).
+KEEP_ALIVE_S = 75
 LANG_COOKIE = "gm_lang"
 
 

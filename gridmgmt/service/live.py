@@ -106,7 +106,7 @@ class LiveDistrict:
         self._tasks_of: dict[tuple, pd.DataFrame] = {}
         self._grid_of: dict[str, str] = {}
         self._grids_of: dict[Any, Any] = {}  # (id of pairs, staff id) -> grids
-        self._routes: dict[tuple, pd.DataFrame] = {}  # (run id, squads) -> their stops
+        self._routes: dict[tuple, Any] = {}  # (run id, squads) -> their stops; ("line", ...) -> their street line
         self._runs_read: dict[str, Any] = {}  # run id -> the stored run (runs never change)
         self._latest_run: dict[tuple, tuple] = {}  # (kind, day) -> (runs table, newest run of the day)
         self._derived: dict[str, tuple[Any, Any]] = {}
@@ -459,6 +459,28 @@ class LiveDistrict:
                 break
         self._latest_run[(kind, day)] = (runs, found)  # until the runs are re-read (a few seconds)
         return found
+
+    def route_line_for(self, user: User) -> list[list[float]]:
+        """Today's published route of the user's squads along the streets, as ``[lat, lon]`` points ([] if none).
+
+        The plan's ``routes`` layer (depot -> stops -> depot along the road network); squads in
+        stop order, so a pair with two grids gets one line per squad joined end to start.
+        """
+        run = self.latest_plan()
+        if run is None or "routes" not in run.layers:
+            return []
+        squads = frozenset(f"G{int(g):02d}" for g in self.grids_of(user) if g.isdigit())
+        key = ("line", run.run_id, squads)
+        cached = self._routes.get(key)
+        if cached is None:
+            routes = run.layers["routes"]
+            mine = routes.loc[routes["squad_id"].astype(str).isin(squads)].sort_values("squad_id")
+            points: list[list[float]] = []
+            for geometry in mine.geometry:
+                parts = getattr(geometry, "geoms", [geometry])
+                points += [[round(y, 6), round(x, 6)] for part in parts for x, y in part.coords]
+            cached = self._routes[key] = points
+        return cached
 
     def route_for(self, user: User) -> pd.DataFrame | None:
         """Today's published stops of the user's pair (None: no plan published for today)."""

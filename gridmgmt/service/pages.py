@@ -125,6 +125,7 @@ def today_page(request: Request, user: User = Depends(require("today:view")), do
             "has_plan": route is not None,
             "stops": stops,
             "points": [[float(s["lat"]), float(s["lon"]), f"{s['seq']}. {s['name']}"] for s in stops],
+            "street_line": live.route_line_for(user),
             "tasks": tasks.to_dict("records"),
             "done": done,
             "is_officer": allowed(user.role, "record:inspection"),

@@ -20,6 +20,11 @@ from gridmgmt.service.live import DRAFT_KIND, PLAN_KIND, LiveDistrict, grid_key
 if TYPE_CHECKING:
     from gridmgmt.service.deps import Service
 
+#: A day plan started from the page stops at its solution count or after this long, whichever
+#: comes first: a small problem can take minutes to reach a large solution count, and the job
+#: pool runs one job at a time. (The CLI's --solution-limit alone gives byte-identical plans.)
+PLAN_JOB_TIME_LIMIT_S = 60.0
+
 GRIDS_KIND = "grids"
 GRIDS_PREVIEW_KIND = "grids_preview"
 
@@ -55,7 +60,7 @@ def plan_job(service: Service, user: User, *, day: str, squads: list[str], solut
             risk=risk,
             grids=_assignment(live),
             squads=tuple(squads) or None,
-            time_limit_s=None,
+            time_limit_s=PLAN_JOB_TIME_LIMIT_S,
             solution_limit=solutions,
             progress=progress,
         )
@@ -99,6 +104,8 @@ def publish_plan(service: Service, user: User, run_id: str, *, address: str = ""
     draft = live.store.read_run(run_id)
     if draft.kind != DRAFT_KIND:
         raise HTTPException(400, f"run {run_id} is not a draft day plan")
+    if any((params or {}).get("from_run") == run_id for params in live.store.list_runs(kind=PLAN_KIND)["parameters"]):
+        raise HTTPException(409, f"draft {run_id} is already published")
     params = {**draft.parameters, "from_run": run_id, "published_by": user.username}
     published = live.store.write_run(PLAN_KIND, draft.layers, parameters=params)
     live.invalidate_owners()
@@ -119,7 +126,9 @@ def grids_preview_job(service: Service, user: User, *, k: int | None, lock_grids
     def work(progress) -> str:
         district = live.live_district()
         progress("reading today's grids")
-        current = plan_from_assignment(district, _assignment(live))
+        assignment = _assignment(live)
+        # the polygons follow each street block's majority; the moves must be counted from the real assignment
+        current = dataclasses.replace(plan_from_assignment(district, assignment), assignment=assignment)
         progress("rebalancing")
         plan, moves, metrics = rebalance_grids(district, current, k=k, lock_grids=lock_grids or None)
         progress(f"{len(moves)} retailers would move")

@@ -6,7 +6,10 @@
   if (route && route.dataset.points) {
     var pts = JSON.parse(route.dataset.points), map = L.map(route), ll = [];
     pts.forEach(function (p) { ll.push([p[0], p[1]]); L.circleMarker([p[0], p[1]], {radius: 7}).bindTooltip(p[2]).addTo(map); });
-    if (route.dataset.line) { L.polyline(ll, {weight: 3}).addTo(map); }
+    // the published route along the streets when the plan has one, else straight legs between the stops
+    var street = JSON.parse(route.dataset.streetLine || "[]");
+    if (street.length) { L.polyline(street, {weight: 3}).addTo(map); ll = ll.concat(street); }
+    else if (route.dataset.line) { L.polyline(ll, {weight: 3}).addTo(map); }
     fit(map, ll);
   }
   if (route && route.dataset.gridPoints) {
