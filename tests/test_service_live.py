@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 from service_fixtures import TODAY, service_store, small_district, template_store  # noqa: F401
 

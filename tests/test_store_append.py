@@ -7,22 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from gridmgmt._errors import InputError
-from gridmgmt.store import open_store
+from gridmgmt.store import EVENT_COLUMNS, open_store
 from gridmgmt.store.eventlog import SMALL_APPEND
 from gridmgmt.store.schema import events
 
-STORED = (
-    "retailer_id",
-    "time",
-    "type",
-    "department",
-    "outcome",
-    "severity",
-    "note",
-    "corrects",
-    "extra",
-    "content_hash",
-)
+STORED = (*(c for c in EVENT_COLUMNS if c != "event_id"), "extra", "content_hash")
 
 
 def _rows(n: int) -> pd.DataFrame:
