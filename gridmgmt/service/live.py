@@ -460,6 +460,10 @@ class LiveDistrict:
         self._latest_run[(kind, day)] = (runs, found)  # until the runs are re-read (a few seconds)
         return found
 
+    def squads_of(self, user: User) -> frozenset[str]:
+        """The squads (``G01``, ...) of the user's grids: a squad is named after the grid it works."""
+        return frozenset(f"G{int(g):02d}" for g in self.grids_of(user) if g.isdigit())
+
     def route_line_for(self, user: User) -> list[list[float]]:
         """Today's published route of the user's squads along the streets, as ``[lat, lon]`` points ([] if none).
 
@@ -469,7 +473,7 @@ class LiveDistrict:
         run = self.latest_plan()
         if run is None or "routes" not in run.layers:
             return []
-        squads = frozenset(f"G{int(g):02d}" for g in self.grids_of(user) if g.isdigit())
+        squads = self.squads_of(user)
         key = ("line", run.run_id, squads)
         cached = self._routes.get(key)
         if cached is None:
@@ -487,7 +491,7 @@ class LiveDistrict:
         run = self.latest_plan()
         if run is None:
             return None
-        squads = frozenset(f"G{int(g):02d}" for g in self.grids_of(user) if g.isdigit())
+        squads = self.squads_of(user)
         key = (run.run_id, squads)
         cached = self._routes.get(key)
         if cached is None:
