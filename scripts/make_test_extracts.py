@@ -19,6 +19,7 @@ The same files can be made with Debian's ``osmium-tool``::
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import osmium
@@ -29,9 +30,20 @@ CUTS = (
     ("beijing_haidian_wudaokou.osm", "wudaokou_clipped.osm", (116.3150, 39.9970, 116.3250, 40.0060)),
     ("monaco.osm.pbf", "monaco_district_clipped.osm.pbf", (7.4050, 43.7230, 7.4400, 43.7520)),
 )
-#: Real shops and eateries of a cut, as a bare retailer list (the "own district" tests' retailers).
-SHOP_LISTS = (("monaco_district_clipped.osm.pbf", "monaco_district_shops.csv"),)
-SHOP_AMENITIES = {"cafe", "bar", "pub", "fast_food", "restaurant", "pharmacy", "fuel"}
+#: Full extracts copied unchanged (the real-streets tests run on whole city centres).
+COPIES = (
+    ("monaco.osm.pbf", "monaco.osm.pbf"),
+    ("beijing_haidian_wudaokou.osm", "wudaokou.osm"),
+)
+#: Real shops of an extract as a bare retailer list (the "own district" tests' retailers):
+#: (extract in --out, list, amenities kept: ``SHOP_AMENITIES`` or ``None`` for every ``amenity=*``).
+SHOP_AMENITIES = frozenset({"cafe", "bar", "pub", "fast_food", "restaurant", "pharmacy", "fuel"})
+SHOP_LISTS = (
+    ("monaco_district_clipped.osm.pbf", "monaco_district_shops.csv", SHOP_AMENITIES),
+    # shops and every amenity node: ~500 points, the size of the city centre in issue 20
+    ("monaco.osm.pbf", "monaco_shops.csv", None),
+    ("wudaokou.osm", "wudaokou_shops.csv", None),
+)
 
 
 def clip_simple(source: Path, target: Path, bbox: tuple[float, float, float, float]) -> dict[str, int]:
@@ -66,12 +78,13 @@ def clip_simple(source: Path, target: Path, bbox: tuple[float, float, float, flo
     return counts
 
 
-def shop_list(source: Path, target: Path) -> int:
-    """Write the ``shop=*`` nodes and the eateries, pharmacies and fuel stations of ``source`` as a
-    retailer list (retailer_id, name, lon, lat); returns the number of rows."""
+def shop_list(source: Path, target: Path, amenities: frozenset[str] | None = SHOP_AMENITIES) -> int:
+    """Write the ``shop=*`` nodes and the ``amenities`` nodes (all ``amenity=*`` for ``None``) of
+    ``source`` as a retailer list (retailer_id, name, lon, lat); returns the number of rows."""
     rows = []
     for node in osmium.FileProcessor(str(source), osmium.osm.NODE):
-        if "shop" in node.tags or node.tags.get("amenity") in SHOP_AMENITIES:
+        amenity = node.tags.get("amenity")
+        if "shop" in node.tags or (amenity is not None and (amenities is None or amenity in amenities)):
             name = node.tags.get("name", node.tags.get("shop", node.tags.get("amenity", "")))
             rows.append(f"OSM{node.id},{name.replace(',', ' ')},{node.location.lon:.7f},{node.location.lat:.7f}")
     target.write_text("retailer_id,name,lon,lat\n" + "\n".join(rows) + "\n", encoding="utf-8")
@@ -79,7 +92,7 @@ def shop_list(source: Path, target: Path) -> int:
 
 
 def main() -> None:
-    """Write every cut in ``CUTS``."""
+    """Write every cut in ``CUTS``, the copies in ``COPIES`` and the shop lists."""
     root = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, required=True, help="folder holding the full extracts")
@@ -90,8 +103,11 @@ def main() -> None:
         counts = clip_simple(args.src / source, args.out / target, bbox)
         size = (args.out / target).stat().st_size
         print(f"{target}: {counts} ({size:,} bytes)")
-    for source, target in SHOP_LISTS:
-        print(f"{target}: {shop_list(args.out / source, args.out / target)} retailers")
+    for source, target in COPIES:
+        shutil.copyfile(args.src / source, args.out / target)
+        print(f"{target}: copied ({(args.out / target).stat().st_size:,} bytes)")
+    for source, target, amenities in SHOP_LISTS:
+        print(f"{target}: {shop_list(args.out / source, args.out / target, amenities)} retailers")
 
 
 if __name__ == "__main__":
