@@ -27,6 +27,7 @@ from gridmgmt.network import (
     time_attr,
     travel_time_matrix,
 )
+from gridmgmt.network.modes import back_attr
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_roads.osm"
@@ -61,27 +62,27 @@ def _split_graph(graph: nx.MultiDiGraph, snapped: pd.DataFrame, mode: str) -> nx
     go both ways) and joined to ``("q", i)`` by its access leg, so networkx's own Dijkstra
     between ``("q", i)`` and ``("q", j)`` gives the expected matrix entry.
     """
-    attr = time_attr(mode)
+    attr, back = time_attr(mode), back_attr(mode)
     speed_mps = {"walk": 4.5, "ebike": 15.0, "car": 30.0}[mode] / 3.6
     ref = nx.DiGraph()
     for u, v, data in graph.edges(data=True):
-        w = data[attr]
-        if not math.isfinite(w) or u == v:
+        if u == v:
             continue
-        pairs = [(u, v), (v, u)] if mode == "walk" else [(u, v)]
-        for a, b in pairs:
-            if not ref.has_edge(a, b) or ref[a][b]["w"] > w:
+        for a, b, w in ((u, v, data[attr]), (v, u, data[back])):
+            if math.isfinite(w) and (not ref.has_edge(a, b) or ref[a][b]["w"] > w):
                 ref.add_edge(a, b, w=w)
     for (u, v, key), group in snapped.groupby(["u", "v", "key"]):
-        w = graph.edges[u, v, key][attr]
-        two_way = mode == "walk" or not bool(group["oneway"].iloc[0])
+        data = graph.edges[u, v, key]
+        w = data[attr]
+        w_back = data[back] if data["oneway"] else graph.edges[v, u, key][attr]
         chain = [(0.0, u), *sorted((f, ("p", i)) for i, f in zip(group.index, group["frac"], strict=True))]
         chain.append((1.0, v))
-        ref.remove_edges_from([(u, v)] + ([(v, u)] if two_way else []))
+        ref.remove_edges_from([(u, v), (v, u)])
         for (fa, a), (fb, b) in itertools.pairwise(chain):
-            ref.add_edge(a, b, w=(fb - fa) * w)
-            if two_way:
-                ref.add_edge(b, a, w=(fb - fa) * w)
+            if math.isfinite(w):
+                ref.add_edge(a, b, w=(fb - fa) * w)
+            if math.isfinite(w_back):
+                ref.add_edge(b, a, w=(fb - fa) * w_back)
     for i, dist in snapped["snap_dist_m"].items():
         ref.add_edge(("q", i), ("p", i), w=dist / speed_mps)
         ref.add_edge(("p", i), ("q", i), w=dist / speed_mps)
@@ -113,7 +114,10 @@ def test_load_osm_xml_builds_street_graph(tiny: nx.MultiDiGraph) -> None:
 
 
 def test_travel_times_follow_maxspeed_cap_and_mode(tiny: nx.MultiDiGraph) -> None:
-    """Car time is min(maxspeed or default, car cap); walk/ebike speeds are constant; the footway is walk-only."""
+    """Car time is min(maxspeed or default, car cap); walk/ebike speeds are constant; cars stay off the footway.
+
+    E-bikes are pushed along the footway at walking speed, and against one-way 南街.
+    """
     primary = tiny.edges[4, 5, 0]  # maxspeed 50 > cap 30
     assert primary["time_s_car"] == pytest.approx(primary["length"] / (30 / 3.6))
     south = tiny.edges[1, 2, 0]  # maxspeed 20
@@ -123,8 +127,11 @@ def test_travel_times_follow_maxspeed_cap_and_mode(tiny: nx.MultiDiGraph) -> Non
     assert south["time_s_walk"] == pytest.approx(south["length"] / (4.5 / 3.6))
     assert south["time_s_ebike"] == pytest.approx(south["length"] / (15 / 3.6))
     footway = tiny.edges[5, 10, 0]
-    assert math.isinf(footway["time_s_car"]) and math.isinf(footway["time_s_ebike"])
+    assert math.isinf(footway["time_s_car"])
+    assert footway["time_s_ebike"] == pytest.approx(footway["time_s_walk"])
     assert math.isfinite(footway["time_s_walk"])
+    assert south["time_s_ebike_back"] == pytest.approx(south["time_s_walk"])  # pushed against the one-way
+    assert math.isinf(south["time_s_car_back"]) and south["time_s_walk_back"] == pytest.approx(south["time_s_walk"])
     slow = load_network(TINY, speeds=Speeds(car_kmh=10.0))
     assert slow.edges[4, 5, 0]["time_s_car"] == pytest.approx(primary["length"] / (10 / 3.6))
 

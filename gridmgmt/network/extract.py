@@ -27,6 +27,7 @@ import shapely
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.io import atomic_path, write_json
+from gridmgmt.network.access import keeps_way
 from gridmgmt.network.modes import ROUTABLE_HIGHWAYS
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ EXTRACT_FORMATS: dict[str, str] = {
 }
 
 #: Bump when the output of ``prepare_extract`` changes for the same input and settings.
-_CACHE_VERSION = 1
+#: 2: ``access=no`` ways kept where a mode-specific tag allows a mode (``foot=yes``).
+_CACHE_VERSION = 2
 #: Sources larger than this (bytes) keep node locations in a file index, not in memory.
 _DISK_INDEX_BYTES = 64 * 1024 * 1024
 _METRE_PROJ = "+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m +no_defs"
@@ -184,7 +186,8 @@ def prepare_extract(
     the file: pass 1 stores node locations in an osmium index (in memory for small files,
     in a temporary file beside the cache for large ones) and looks at the street ways only;
     pass 2 reads the tags of the tagged nodes those ways use (traffic signals, crossings).
-    Ways of the ``highway`` classes (not ``area=yes``, not ``access=no``) that reach into
+    Ways of the ``highway`` classes (not ``area=yes``, not ``access=no`` unless a mode-specific
+    tag such as ``foot=yes`` opens them, see ``access.keeps_way``) that reach into
     ``boundary`` buffered by ``buffer_m`` are kept whole; references to nodes missing from
     the source split or shorten the way there and are counted. The result is OSM XML that
     ``osmnx.graph_from_xml`` loads.
@@ -379,7 +382,7 @@ def _location_store(path: Path, scratch: Path) -> str:
 
 
 def _keep(tags: Any, classes: frozenset[str]) -> bool:
-    return tags.get("highway") in classes and tags.get("area") != "yes" and tags.get("access") != "no"
+    return tags.get("highway") in classes and tags.get("area") != "yes" and keeps_way(tags)
 
 
 def _runs(xs: list[float]) -> list[tuple[int, int]]:

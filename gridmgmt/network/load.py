@@ -3,8 +3,10 @@
 The road network is an osmnx ``MultiDiGraph`` in WGS-84 with ``length`` in metres. Every
 source ends in the same canonical builder, ``add_travel_times``, which adds one travel-time
 attribute per travel mode (``time_s_walk``, ``time_s_ebike``, ``time_s_car``; seconds, ``inf``
-where the mode may not use the street). One-way streets bind cars and e-bikes; people on foot
-may walk them both ways.
+where the mode may not use the street) and, on one-way edges, the time against the edge
+(``time_s_<mode>_back``). Which mode may use which street in which direction follows the OSM
+access tags (:mod:`gridmgmt.network.access`): one-way streets bind cars and e-bikes (which may be
+pushed against them at walking speed); people on foot may walk them both ways.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,20 @@ import networkx as nx
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import TRAVEL_MODES, Speeds
+from gridmgmt.network.access import (
+    ACCESS_TAGS,
+    DRIVE,
+    NONE,
+    PUSH,
+    RIDE,
+    TRAVEL_ATTR,
+    WALK,
+    check_preset,
+    set_travel_codes,
+)
 from gridmgmt.network.cache import forget_graph
 from gridmgmt.network.extract import prepare_extract
-from gridmgmt.network.modes import DEFAULT_CAR_KMH, FALLBACK_CAR_KMH, MODE_HIGHWAYS
+from gridmgmt.network.modes import ACCESS_PRESETS, DEFAULT_CAR_KMH, FALLBACK_CAR_KMH, back_attr, time_attr
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +55,7 @@ def load_network(
     buffer_m: float = 1000.0,
     street_classes: str | Sequence[str] = "default",
     cache_dir: str | os.PathLike | None = None,
+    access: str | None = None,
 ) -> nx.MultiDiGraph:
     """Load a road network file as an osmnx graph with per-mode travel times.
 
@@ -67,13 +82,21 @@ def load_network(
         list of OSM ``highway`` values to keep.
     cache_dir
         Folder of the cleaned extracts (default: the user's cache folder).
+    access
+        Highway class defaults of the access rules, a key of ``modes.ACCESS_PRESETS``
+        (``default``, ``cn``); None takes ``cn`` when ``street_classes`` is ``"cn"``, else
+        ``default``.
 
     Returns
     -------
     networkx.MultiDiGraph
         WGS-84 graph (``x`` = lon, ``y`` = lat), one-way streets one-way, edge ``length``
-        in metres and ``time_s_walk``, ``time_s_ebike``, ``time_s_car`` in seconds;
-        ``graph.graph["extract"]`` summarises what the extract preparation kept and dropped.
+        in metres, ``travel`` (access code, see :mod:`gridmgmt.network.access`) and
+        ``time_s_walk``, ``time_s_ebike``, ``time_s_car`` (plus ``time_s_<mode>_back`` against
+        the edge) in seconds; every weakly connected piece of the extract is kept (routing uses
+        each mode's largest strongly connected component); ``graph.graph["extract"]``
+        summarises what the extract preparation kept and dropped, ``graph.graph["access"]``
+        names the preset.
 
     Raises
     ------
@@ -83,6 +106,12 @@ def load_network(
     path = Path(source)
     file = str(path)
     _check_network_file(path)
+    if access is None:
+        access = street_classes if isinstance(street_classes, str) and street_classes in ACCESS_PRESETS else "default"
+    try:
+        check_preset(access)
+    except ValueError as exc:
+        raise InputError(Problem(file=file, field="access", value=access, message=str(exc))) from None
     import osmnx as ox
 
     try:
@@ -94,7 +123,9 @@ def load_network(
             prepared = prepare_extract(
                 path, boundary=boundary, buffer_m=buffer_m, cache_dir=cache_dir, highway=street_classes
             )
-            graph = ox.graph_from_xml(prepared.path, bidirectional=False, simplify=True, retain_all=False)
+            with _access_tags_kept():
+                raw = ox.graph_from_xml(prepared.path, bidirectional=False, simplify=False, retain_all=True)
+            graph = _simplify(raw, access)
             graph.graph["extract"] = prepared.summary()
             if prepared.dangling_refs:
                 log.info("%s", prepared.summary())
@@ -116,7 +147,28 @@ def load_network(
         )
     graph.graph["source"] = file
     log.info("road network %s: %d nodes, %d edges", file, graph.number_of_nodes(), graph.number_of_edges())
-    return add_travel_times(graph, speeds=speeds)
+    return add_travel_times(graph, speeds=speeds, access=access)
+
+
+@contextmanager
+def _access_tags_kept() -> Iterator[None]:
+    """osmnx keeps the way tags the access rules read (``access.ACCESS_TAGS``) while building a graph."""
+    import osmnx as ox
+
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = list(dict.fromkeys([*saved, *ACCESS_TAGS]))
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = saved
+
+
+def _simplify(graph: nx.MultiDiGraph, access: str) -> nx.MultiDiGraph:
+    """osmnx's simplification, never merging edges the modes may use differently (their ``travel`` code)."""
+    import osmnx as ox
+
+    set_travel_codes(graph, access)
+    return ox.simplify_graph(graph, edge_attrs_differ=[TRAVEL_ATTR])
 
 
 def _check_network_file(path: Path) -> None:
@@ -144,7 +196,7 @@ def _check_network_file(path: Path) -> None:
         )
 
 
-def graph_from_place(name: str, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph:  # noqa: B008
+def graph_from_place(name: str, *, speeds: Speeds = Speeds(), access: str = "default") -> nx.MultiDiGraph:  # noqa: B008
     """Download the street network of a named place from OpenStreetMap (needs internet).
 
     Uses ``osmnx.graph_from_place`` with ``network_type="all"`` (streets and footways,
@@ -157,6 +209,8 @@ def graph_from_place(name: str, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph
         Place name Nominatim knows, e.g. ``"云岩区, 贵阳市, 贵州省, 中国"``.
     speeds
         Travel speeds (km/h).
+    access
+        Highway class defaults of the access rules (``default``, ``cn``).
 
     Returns
     -------
@@ -165,18 +219,31 @@ def graph_from_place(name: str, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph
     """
     import osmnx as ox
 
-    graph = ox.graph_from_place(name, network_type="all", simplify=True, retain_all=False)
+    check_preset(access)
+    with _access_tags_kept():
+        raw = ox.graph_from_place(name, network_type="all", simplify=False, retain_all=True)
+    graph = _simplify(raw, access)
     graph.graph["source"] = name
-    return add_travel_times(graph, speeds=speeds)
+    return add_travel_times(graph, speeds=speeds, access=access)
 
 
-def add_travel_times(graph: nx.MultiDiGraph, *, speeds: Speeds = Speeds()) -> nx.MultiDiGraph:  # noqa: B008
-    """Add ``speed_kph`` and per-mode ``time_s_<mode>`` (seconds) to every edge, in place.
+def add_travel_times(
+    graph: nx.MultiDiGraph,
+    *,
+    speeds: Speeds = Speeds(),  # noqa: B008
+    access: str = "default",
+) -> nx.MultiDiGraph:
+    """Add ``speed_kph`` and per-mode travel times (seconds) to every edge, in place.
 
-    Cars drive at the street's ``maxspeed`` (per-highway defaults in ``DEFAULT_CAR_KMH``
-    where untagged), capped at ``speeds.car_kmh``; walking and e-bikes use constant speeds.
-    A street a mode may not use (see ``MODE_HIGHWAYS``, ``access=private`` for cars) gets
-    ``inf``.
+    Which mode may travel an edge in which direction comes from its ``travel`` code (set from
+    the edge's OSM tags by :func:`gridmgmt.network.access.set_travel_codes` where missing, with
+    the ``access`` preset's highway class defaults). Cars drive at the street's ``maxspeed``
+    (per-highway defaults in ``DEFAULT_CAR_KMH`` where untagged), capped at ``speeds.car_kmh``;
+    walking, riding an e-bike and pushing it (at walking speed) use constant speeds.
+
+    Sets ``time_s_<mode>`` (along the edge) and ``time_s_<mode>_back`` (against it; finite
+    only on one-way edges, where osmnx added no reverse twin, for modes that may go both ways:
+    walking, e-bikes pushed or with ``oneway:bicycle=no``). ``inf`` where the mode may not.
 
     Parameters
     ----------
@@ -184,6 +251,8 @@ def add_travel_times(graph: nx.MultiDiGraph, *, speeds: Speeds = Speeds()) -> nx
         osmnx graph with ``length`` (m) and ``highway`` on its edges.
     speeds
         Travel speeds (km/h).
+    access
+        Highway class defaults (``default``, ``cn``) for edges without a ``travel`` code.
 
     Returns
     -------
@@ -194,22 +263,21 @@ def add_travel_times(graph: nx.MultiDiGraph, *, speeds: Speeds = Speeds()) -> nx
 
     if graph.number_of_edges() == 0:
         return graph
+    if any(TRAVEL_ATTR not in data for _, _, data in graph.edges(data=True)):
+        set_travel_codes(graph, access)
     ox.routing.add_edge_speeds(graph, hwy_speeds=DEFAULT_CAR_KMH, fallback=FALLBACK_CAR_KMH)
-    mode_kmh = {"walk": speeds.walk_kmh, "ebike": speeds.ebike_kmh}
+    mps = {NONE: 0.0, WALK: speeds.walk_kmh / 3.6, PUSH: speeds.walk_kmh / 3.6, RIDE: speeds.ebike_kmh / 3.6}
+    names = [(time_attr(mode), back_attr(mode)) for mode in TRAVEL_MODES]
     for _, _, data in graph.edges(data=True):
-        highways = data.get("highway", "road")
-        highways = highways if isinstance(highways, list) else [highways]
+        code = data[TRAVEL_ATTR]
         length_m = float(data["length"])
-        for mode in TRAVEL_MODES:
-            allowed = all(h in MODE_HIGHWAYS[mode] for h in highways)
-            if mode == "car" and data.get("access") in ("private", "no"):
-                allowed = False
-            if not allowed:
-                data[f"time_s_{mode}"] = math.inf
-                continue
-            kmh = min(float(data["speed_kph"]), speeds.car_kmh) if mode == "car" else mode_kmh[mode]
-            data[f"time_s_{mode}"] = length_m / (kmh / 3.6)
+        car_mps = min(float(data["speed_kph"]), speeds.car_kmh) / 3.6
+        for i, (along, back) in enumerate(names):
+            for attr, kind in ((along, code[2 * i]), (back, code[2 * i + 1])):
+                speed = car_mps if kind == DRIVE else mps[kind]
+                data[attr] = length_m / speed if speed > 0 else math.inf
     graph.graph["speeds"] = asdict(speeds)
+    graph.graph.setdefault("access", access)
     forget_graph(graph)
     return graph
 

@@ -1,17 +1,17 @@
 """Travel-time and distance matrices along the streets (scipy csgraph Dijkstra on a CSR form).
 
 Matrices run scipy's Dijkstra on a CSR array form of the graph (built once per graph, mode
-and weight, then cached), only from the street nodes next to the points, in chunks. Each
-point routes from its snapped position along its edge, not from the nearest node.
+and weight, then cached: :mod:`gridmgmt.network.arrays`), only from the street nodes next to
+the points, in chunks. Each point routes from its snapped position along its edge, not from the
+nearest node; a point a car or e-bike cannot reach directly is reached by parking and walking
+(:mod:`gridmgmt.network.reach`); a point not reachable at all is ``inf``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -20,78 +20,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from gridmgmt.network.cache import graph_cache
-from gridmgmt.network.modes import check_mode, mode_kmh, time_attr, weight_attr
-from gridmgmt.network.snap import snap_points
+from gridmgmt.network.arrays import NetworkArrays, network_arrays
+from gridmgmt.network.modes import check_mode
+from gridmgmt.network.reach import Ends, ends_of, point_ends
+
+__all__ = ["Ends", "NetworkArrays", "Points", "distance_matrix", "ends_of", "network_arrays", "travel_time_matrix"]
 
 log = logging.getLogger(__name__)
 
 Points = pd.DataFrame | tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]
-
-
-@dataclass
-class NetworkArrays:
-    """The graph as a sparse matrix for one travel mode and weight.
-
-    Attributes
-    ----------
-    nodes
-        Graph node ids; row/column ``i`` of ``csr`` is ``nodes[i]``.
-    csr
-        ``(n, n)`` CSR array of edge weights (seconds for ``"time"``, metres for
-        ``"length"``), the cheapest of parallel edges; streets the mode may not use are
-        absent; for walking every edge also runs backwards.
-    mode, weight
-        What the weights mean.
-    """
-
-    nodes: np.ndarray
-    csr: sp.csr_array
-    mode: str
-    weight: str
-
-    @classmethod
-    def from_graph(cls, graph: nx.MultiDiGraph, mode: str, weight: str = "time") -> NetworkArrays:
-        """Build the array form of ``graph`` for ``mode`` (``weight`` ``"time"`` or ``"length"``)."""
-        check_mode(mode)
-        nodes = np.array(list(graph.nodes))
-        index = pd.Index(nodes)
-        u, v, w = _edge_weights(graph, mode, weight)
-        keep = np.isfinite(w) & (u != v)
-        ui, vi, w = index.get_indexer(u[keep]), index.get_indexer(v[keep]), w[keep]
-        if mode == "walk":
-            ui, vi, w = np.concatenate([ui, vi]), np.concatenate([vi, ui]), np.concatenate([w, w])
-        # cheapest parallel edge: csr_array would sum duplicates, so reduce first
-        frame = pd.DataFrame({"u": ui, "v": vi, "w": np.maximum(w, 1e-6)})  # csgraph drops zero weights
-        frame = frame.groupby(["u", "v"], sort=False)["w"].min().reset_index()
-        n = len(nodes)
-        csr = sp.csr_array((frame["w"].to_numpy(), (frame["u"].to_numpy(), frame["v"].to_numpy())), shape=(n, n))
-        return cls(nodes=nodes, csr=csr, mode=mode, weight=weight)
-
-    def index_of(self, node_ids: Sequence[Any] | np.ndarray) -> np.ndarray:
-        """Row indices of ``node_ids`` (``-1`` for unknown ids)."""
-        return pd.Index(self.nodes).get_indexer(np.asarray(node_ids))
-
-
-def network_arrays(graph: nx.MultiDiGraph, mode: str, weight: str = "time") -> NetworkArrays:
-    """Cached ``NetworkArrays`` of ``graph`` (treat the graph as read-only after loading)."""
-    cache = graph_cache(graph)
-    key = ("arrays", mode, weight, graph.number_of_edges())
-    if key not in cache:
-        cache[key] = NetworkArrays.from_graph(graph, mode, weight)
-    return cache[key]
-
-
-def _edge_weights(graph: nx.MultiDiGraph, mode: str, weight: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    attr = weight_attr(mode, weight)
-    rows = [(u, v, d.get(attr, math.inf), d.get("time_s_" + mode, math.inf)) for u, v, d in graph.edges(data=True)]
-    if not rows:
-        empty = np.array([])
-        return empty, empty, empty
-    u, v, w, t = zip(*rows, strict=True)
-    w_arr = np.asarray(w, dtype=float)
-    w_arr[~np.isfinite(np.asarray(t, dtype=float))] = math.inf  # a street the mode may not use
-    return np.asarray(u), np.asarray(v), w_arr
 
 
 def travel_time_matrix(
@@ -105,10 +42,16 @@ def travel_time_matrix(
 ) -> np.ndarray:
     """Travel times between two point sets along the streets, seconds.
 
-    Each point sits on its snapped edge: it leaves along the edge to either end the mode may
-    drive towards, arrives likewise, and walks/rides/drives its snap distance at the mode's
-    speed at both ends (access time). Two points on the same edge in an order the mode may
-    travel go straight along it.
+    Each point sits on its snapped edge of the mode's routing network (its largest strongly
+    connected component): it leaves along the edge to either end the mode may travel towards,
+    arrives likewise, and walks/rides/drives its snap distance at the mode's speed at both
+    ends (access time). Two points on the same edge in an order the mode may travel go
+    straight along it. A car or e-bike that cannot reach a point directly (a pedestrian zone,
+    an island reached by a footbridge) parks at the node nearest on foot and walks: leg
+    ``i -> j`` is the walk back to the vehicle, the drive, parking (``reach.PARK_S``) and the
+    walk in. Points the walk network does not reach either are ``inf``: see
+    :func:`gridmgmt.network.reach.reachability` for which and why. Origins or destinations
+    given as a ``snap_points`` frame without ``lon``/``lat`` join at their snapped edge only.
 
     Parameters
     ----------
@@ -128,7 +71,7 @@ def travel_time_matrix(
     Returns
     -------
     numpy.ndarray
-        ``(n_origins, n_destinations)`` seconds; ``inf`` where unreachable. With
+        ``(n_origins, n_destinations)`` seconds; ``inf`` only where truly unreachable. With
         ``destinations=None`` the diagonal is 0.
     """
     return _matrix(graph, origins, destinations, mode=mode, weight="time", dtype=dtype, workers=workers)
@@ -145,83 +88,34 @@ def distance_matrix(
 ) -> np.ndarray:
     """Shortest street distances between two point sets for ``mode``, metres (snap distances included).
 
-    Same conventions as ``travel_time_matrix``; routes minimise length, not time.
+    Same conventions as ``travel_time_matrix``; routes minimise length, not time (park and
+    walk legs: the metres of the fastest walk plus the drive).
     """
     return _matrix(graph, origins, destinations, mode=mode, weight="length", dtype=dtype, workers=workers)
 
 
-@dataclass
-class Ends:
-    """Where each snapped point joins the network: two candidate nodes with the cost to/from each.
+def _ends(graph: nx.MultiDiGraph, points: Points, mode: str, weight: str) -> Ends:
+    """How the points join ``mode``'s network: by their coordinates (park and walk where needed), or as snapped.
 
-    Attributes
-    ----------
-    edge_u, edge_v, edge_key
-        The directed edge each point is snapped onto.
-    frac
-        Position along the edge, 0 at ``u`` .. 1 at ``v``.
-    edge_w
-        The edge's weight (seconds or metres); ``inf`` if the mode may not use it.
-    two_way
-        Whether the mode may travel the edge against its direction.
-    access
-        Cost of the snap distance itself (point to street), seconds or metres.
+    A frame from ``snap_points`` without ``lon``/``lat`` columns is taken as snapped: every
+    point joins directly at its snapped edge.
     """
-
-    edge_u: np.ndarray
-    edge_v: np.ndarray
-    edge_key: np.ndarray
-    frac: np.ndarray
-    edge_w: np.ndarray
-    two_way: np.ndarray
-    access: np.ndarray
-
-    def leave(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(node_a, cost_a, node_b, cost_b): leave forwards via v, backwards via u."""
-        cost_v = (1.0 - self.frac) * self.edge_w
-        cost_u = np.where(self.two_way, self.frac * self.edge_w, np.where(self.frac == 0.0, 0.0, np.inf))
-        return self.edge_v, cost_v, self.edge_u, cost_u
-
-    def arrive(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(node_a, cost_a, node_b, cost_b): arrive forwards from u, backwards from v."""
-        cost_u = self.frac * self.edge_w
-        cost_v = np.where(self.two_way, (1.0 - self.frac) * self.edge_w, np.where(self.frac == 1.0, 0.0, np.inf))
-        return self.edge_u, cost_u, self.edge_v, cost_v
-
-
-def _as_snapped(graph: nx.MultiDiGraph, points: Points, mode: str) -> pd.DataFrame:
     if isinstance(points, pd.DataFrame) and {"u", "v", "key", "frac", "oneway", "snap_dist_m"} <= set(points.columns):
         snapped_mode = points.attrs.get("mode")
         if snapped_mode not in (None, mode):
             log.warning("points were snapped for mode %r but routed for %r", snapped_mode, mode)
-        return points
+        if not {"lon", "lat"} <= set(points.columns):
+            return ends_of(graph, points, mode, weight)
     if isinstance(points, pd.DataFrame):
         lon, lat = points["lon"].to_numpy(float), points["lat"].to_numpy(float)
     else:
-        lon, lat = points
+        lon, lat = np.asarray(points[0], float), np.asarray(points[1], float)
+    if lon.shape != lat.shape or lon.ndim != 1:
+        raise ValueError("lon and lat must be 1-d arrays of the same length")
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise ValueError("lon and lat must be finite; drop or fix points without coordinates first")
     speeds = graph.graph.get("speeds") or {}
-    return snap_points(graph, lon, lat, mode=mode, far_snap_m=float(speeds.get("far_snap_m", 150.0)))
-
-
-def ends_of(graph: nx.MultiDiGraph, snapped: pd.DataFrame, mode: str, weight: str) -> Ends:
-    """The ``Ends`` of points snapped by ``snap_points``, for ``mode`` and ``weight`` (``"time"`` or ``"length"``).
-
-    Access costs are the snap distances at the mode's constant speed (seconds), or in metres.
-    """
-    attr = weight_attr(mode, weight)
-    time_key = time_attr(mode)
-    u = snapped["u"].to_numpy()
-    v = snapped["v"].to_numpy()
-    k = snapped["key"].to_numpy()
-    edges = graph.edges
-    w = np.empty(len(snapped))
-    for i, (a, b, c) in enumerate(zip(u, v, k, strict=True)):
-        data = edges[a, b, c]
-        w[i] = data[attr] if math.isfinite(data.get(time_key, math.inf)) else math.inf
-    two_way = np.ones(len(snapped), bool) if mode == "walk" else ~snapped["oneway"].to_numpy(bool)
-    dist = snapped["snap_dist_m"].to_numpy(float)
-    access = dist if weight == "length" else dist / (mode_kmh(graph, mode) / 3.6)
-    return Ends(u, v, k, snapped["frac"].to_numpy(float), w, two_way, access)
+    return point_ends(graph, lon, lat, mode, weight, far_snap_m=float(speeds.get("far_snap_m", 150.0)))
 
 
 def _matrix(
@@ -236,11 +130,9 @@ def _matrix(
 ) -> np.ndarray:
     check_mode(mode)
     arrays = network_arrays(graph, mode, weight)
-    snap_o = _as_snapped(graph, origins, mode)
-    snap_d = snap_o if destinations is None else _as_snapped(graph, destinations, mode)
-    o = ends_of(graph, snap_o, mode, weight)
-    d = o if destinations is None else ends_of(graph, snap_d, mode, weight)
-    out = np.full((len(snap_o), len(snap_d)), np.inf, dtype=dtype)
+    o = _ends(graph, origins, mode, weight)
+    d = o if destinations is None else _ends(graph, destinations, mode, weight)
+    out = np.full((len(o.frac), len(d.frac)), np.inf, dtype=dtype)
     if out.size == 0:
         return out
 
@@ -266,8 +158,8 @@ def _matrix(
     node_d = node_d.astype(work, copy=False)
     lca, lcb, aca, acb = (x.astype(work) for x in (lca, lcb, aca, acb))
     acc_o, acc_d = o.access.astype(work), d.access.astype(work)
-    chunk = max(1, 262_144 // max(1, len(snap_d)))
-    for start in range(0, len(snap_o), chunk):
+    chunk = max(1, 262_144 // max(1, len(d.frac)))
+    for start in range(0, len(o.frac), chunk):
         rows = slice(start, start + chunk)
         reach = node_d[s_pos_a[rows]]
         reach += lca[rows, None]
@@ -289,14 +181,17 @@ def _matrix(
 
 def _direct_same_edge(out: np.ndarray, o: Ends, d: Ends) -> None:
     """Lower ``out`` where origin and destination share an edge and may go straight along it."""
-    left = pd.DataFrame({"u": o.edge_u, "v": o.edge_v, "k": o.edge_key, "i": np.arange(len(o.frac))})
-    right = pd.DataFrame({"u": d.edge_u, "v": d.edge_v, "k": d.edge_key, "j": np.arange(len(d.frac))})
+    i_all, j_all = np.flatnonzero(o.direct), np.flatnonzero(d.direct)
+    left = pd.DataFrame({"u": o.edge_u[i_all], "v": o.edge_v[i_all], "k": o.edge_key[i_all], "i": i_all})
+    right = pd.DataFrame({"u": d.edge_u[j_all], "v": d.edge_v[j_all], "k": d.edge_key[j_all], "j": j_all})
     pairs = left.merge(right, on=["u", "v", "k"])
     if pairs.empty:
         return
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    f, g, w = o.frac[i], d.frac[j], o.edge_w[i]
-    along = np.where(g >= f, (g - f) * w, np.where(o.two_way[i], (f - g) * w, np.inf))
+    f, g = o.frac[i], d.frac[j]
+    with np.errstate(invalid="ignore"):
+        along = np.where(g >= f, (g - f) * o.edge_w[i], (f - g) * o.edge_w_back[i])
+    along = np.where(f == g, 0.0, np.nan_to_num(along, nan=np.inf))
     direct = along + o.access[i] + d.access[j]
     out[i, j] = np.minimum(out[i, j], direct)
 

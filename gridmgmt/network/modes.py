@@ -1,7 +1,9 @@
 """Travel modes on the street graph: which streets each may use, car speeds, edge attribute names.
 
-E-bikes are non-motor vehicles in China: not on motorways, but on cycleways and tracks; people
-on foot use everything but motorways and cycleways (as osmnx's "walk" network does).
+E-bikes are ridden like bicycles (non-motor vehicles in China): not on motorways, but on
+cycleways and tracks, and pushed along footways; people on foot use everything but motorways
+and cycleways (as osmnx's "walk" network does). Access tags refine this per street: see
+:mod:`gridmgmt.network.access`.
 """
 
 from __future__ import annotations
@@ -31,12 +33,25 @@ _DRIVE = frozenset(
         "road",
     }
 )
-#: Highway types each travel mode may use.
-MODE_HIGHWAYS: dict[str, frozenset[str]] = {
-    "car": _DRIVE,
-    "ebike": (_DRIVE - {"motorway", "motorway_link"}) | {"cycleway", "track", "path"},
-    "walk": (_DRIVE - {"motorway", "motorway_link"}) | {"pedestrian", "footway", "path", "steps", "track"},
+_WALK = (_DRIVE - {"motorway", "motorway_link"}) | {"pedestrian", "footway", "path", "steps", "track"}
+_RIDE = (_DRIVE - {"motorway", "motorway_link"}) | {"cycleway", "track", "path"}
+
+#: Highway classes each travel mode may use where no access tag says otherwise, per country
+#: preset (``walk``: on foot; ``ebike``: riding; ``car``: driving). An e-bike is pushed at
+#: walking speed where it may not be ridden but people may walk (footways, pedestrian
+#: streets, steps), as OSRM's bicycle profile does. ``default`` follows OSM's worldwide
+#: defaults and OSRM's profiles; ``cn`` adds that Chinese ``trunk`` roads are urban
+#: expressways (快速路) closed to non-motor vehicles (e-bikes) and pedestrians.
+ACCESS_PRESETS: dict[str, dict[str, frozenset[str]]] = {
+    "default": {"walk": _WALK, "ebike": _RIDE, "car": _DRIVE},
+    "cn": {
+        "walk": _WALK - {"trunk", "trunk_link"},
+        "ebike": _RIDE - {"trunk", "trunk_link"},
+        "car": _DRIVE,
+    },
 }
+#: Highway types each travel mode may use by default (the ``default`` preset; e-bikes riding).
+MODE_HIGHWAYS: dict[str, frozenset[str]] = ACCESS_PRESETS["default"]
 ROUTABLE_HIGHWAYS = frozenset().union(*MODE_HIGHWAYS.values())
 
 #: Car speed (km/h) of a street without a ``maxspeed`` tag: Chinese urban defaults.
@@ -77,6 +92,15 @@ def time_attr(mode: str) -> str:
     """Name of the edge attribute holding a mode's travel time in seconds, e.g. ``time_s_car``."""
     check_mode(mode)
     return f"time_s_{mode}"
+
+
+def back_attr(mode: str) -> str:
+    """Edge attribute of a mode's time (s) against the edge's direction, e.g. ``time_s_car_back``.
+
+    Set on edges without a reverse twin (one-way streets): ``inf`` unless the mode may travel
+    the street backwards too (walking, or an e-bike pushed or allowed by ``oneway:bicycle=no``).
+    """
+    return time_attr(mode) + "_back"
 
 
 def weight_attr(mode: str, weight: str) -> str:

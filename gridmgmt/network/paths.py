@@ -14,8 +14,9 @@ import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from gridmgmt.network.matrix import ends_of, network_arrays
-from gridmgmt.network.modes import check_mode, time_attr
+from gridmgmt.network.arrays import network_arrays
+from gridmgmt.network.modes import back_attr, check_mode, time_attr
+from gridmgmt.network.reach import ends_of, point_access
 from gridmgmt.network.snap import snap_points
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,37 @@ def shortest_path_geometry(
     -------
     shapely.LineString
         WGS-84 line from the origin through its snapped position, along the streets, to the
-        destination. A straight two-point line with a logged warning if unreachable.
+        destination. Where a car or e-bike parks and walks (see ``travel_time_matrix``), the
+        walks to and from the parking node follow the walk network. A straight two-point line
+        with a logged warning if unreachable.
     """
     check_mode(mode)
+    plan = point_access(graph, [origin[0], destination[0]], [origin[1], destination[1]], mode)
+    if not plan.reachable.all():
+        log.warning("no %s route from %s to %s; drawing a straight line", mode, origin, destination)
+        return shapely.LineString([origin, destination])
+    stops: list[tuple[tuple[float, float], str]] = [(tuple(origin), mode)]  # each stop and the mode to it
+    if plan.kind[0] == "park_and_walk":
+        stops.append((_node_xy(graph, plan.park_out[0]), "walk"))
+    if plan.kind[1] == "park_and_walk":
+        stops.append((_node_xy(graph, plan.park_in[1]), mode))
+        stops.append((tuple(destination), "walk"))
+    else:
+        stops.append((tuple(destination), mode))
+    coords: list[tuple[float, float]] = []
+    for (a, _), (b, leg_mode) in itertools.pairwise(stops):
+        coords += list(_direct_line(graph, a, b, leg_mode).coords)
+    return shapely.LineString(_dedupe(coords))
+
+
+def _node_xy(graph: nx.MultiDiGraph, node: Any) -> tuple[float, float]:
+    return (float(graph.nodes[node]["x"]), float(graph.nodes[node]["y"]))
+
+
+def _direct_line(
+    graph: nx.MultiDiGraph, origin: tuple[float, float], destination: tuple[float, float], mode: str
+) -> shapely.LineString:
+    """The fastest route of ``mode`` between two points that join its network at their nearest street."""
     snapped = snap_points(graph, [origin[0], destination[0]], [origin[1], destination[1]], mode=mode)
     ends = ends_of(graph, snapped, mode, "time")
     o, d = snapped.iloc[0], snapped.iloc[1]
@@ -55,7 +84,7 @@ def shortest_path_geometry(
     f, g = float(o["frac"]), float(d["frac"])
     same_edge = (o["u"], o["v"], o["key"]) == (d["u"], d["v"], d["key"])
     if same_edge and (g >= f or ends.two_way[0]):
-        best = (abs(g - f) * ends.edge_w[0], [], -1, -1)
+        best = (abs(g - f) * (ends.edge_w[0] if g >= f else ends.edge_w_back[0]), [], -1, -1)
     arrays = network_arrays(graph, mode, "time")
     for side, node, cost in ((0, la, lca), (1, lb, lcb)):
         if not math.isfinite(cost):
@@ -136,10 +165,9 @@ def _edge_piece(graph: nx.MultiDiGraph, row: pd.Series, start: float, end: float
 
 
 def _street_coords(graph: nx.MultiDiGraph, a: Any, b: Any, mode: str) -> list[tuple[float, float]]:
-    time_key = time_attr(mode)
+    time_key, back_key = time_attr(mode), back_attr(mode)
     options = [(d[time_key], (a, b, k), False) for k, d in graph.get_edge_data(a, b, default={}).items()]
-    if mode == "walk":
-        options += [(d[time_key], (b, a, k), True) for k, d in graph.get_edge_data(b, a, default={}).items()]
+    options += [(d.get(back_key, math.inf), (b, a, k), True) for k, d in graph.get_edge_data(b, a, default={}).items()]
     _, (u, v, k), backwards = min((o for o in options if math.isfinite(o[0])), key=lambda o: o[0])
     coords = list(_edge_line(graph, u, v, k).coords)
     return coords[::-1] if backwards else coords

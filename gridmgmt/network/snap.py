@@ -18,8 +18,9 @@ import pandas as pd
 import shapely
 
 from gridmgmt.config import TRAVEL_MODES
+from gridmgmt.network.arrays import network_arrays
 from gridmgmt.network.cache import graph_cache
-from gridmgmt.network.modes import check_mode, time_attr
+from gridmgmt.network.modes import back_attr, check_mode, time_attr
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,29 @@ class _EdgeIndex:
     length_m: np.ndarray
     oneway: np.ndarray
     geometry: np.ndarray  # projected LineStrings
-    allowed: dict[str, np.ndarray]  # mode -> bool mask
-    trees: dict[str | None, tuple[shapely.STRtree, np.ndarray]]
+    allowed: dict[str, np.ndarray]  # mode -> bool mask: the mode may travel the street one way or both
+    trees: dict[tuple[str | None, bool], tuple[shapely.STRtree, np.ndarray]]
 
-    def tree(self, mode: str | None) -> tuple[shapely.STRtree, np.ndarray]:
-        if mode not in self.trees:
-            rows = np.arange(len(self.u)) if mode is None else np.flatnonzero(self.allowed[mode])
-            self.trees[mode] = (shapely.STRtree(self.geometry[rows]), rows)
-        return self.trees[mode]
+    def tree(self, graph: nx.MultiDiGraph, mode: str | None, main_only: bool) -> tuple[shapely.STRtree, np.ndarray]:
+        key = (mode, main_only and mode is not None)
+        if key not in self.trees:
+            if mode is None:
+                rows = np.arange(len(self.u))
+            else:
+                mask = self.allowed[mode]
+                if key[1]:
+                    arrays = network_arrays(graph, mode)
+                    main = arrays.main
+                    mask = mask & main[arrays.index_of(self.u)] & main[arrays.index_of(self.v)]
+                rows = np.flatnonzero(mask)
+            self.trees[key] = (shapely.STRtree(self.geometry[rows]), rows)
+        return self.trees[key]
+
+
+def way_key(osmid: Any) -> str:
+    """The OSM way ids of an edge as one string (a simplified edge may list several): twins share it."""
+    ids = osmid if isinstance(osmid, list) else [osmid]
+    return ",".join(sorted(str(i) for i in ids))
 
 
 def _edge_index(graph: nx.MultiDiGraph) -> _EdgeIndex:
@@ -62,19 +78,22 @@ def _edge_index(graph: nx.MultiDiGraph) -> _EdgeIndex:
     edges["a"] = np.where(edges["u"].to_numpy() <= edges["v"].to_numpy(), edges["u"], edges["v"])
     edges["b"] = np.where(edges["u"].to_numpy() <= edges["v"].to_numpy(), edges["v"], edges["u"])
     edges["len_cm"] = np.round(edges["length"].astype(float) * 100).astype(np.int64)
+    edges["ways"] = [way_key(w) for w in edges["osmid"]] if "osmid" in edges else ""
     edges["backward"] = edges["u"].to_numpy() > edges["v"].to_numpy()
     edges = edges.sort_values(["backward", "a", "b", "key"], kind="stable")
-    twin = edges.duplicated(["a", "b", "len_cm", "oneway"]) & ~edges["oneway"]
+    street = ["a", "b", "len_cm", "ways", "oneway"]
+    for mode in TRAVEL_MODES:  # a mode may use the street if it may travel either twin, either way
+        usable = np.isfinite(edges[time_attr(mode)].astype(float)) if time_attr(mode) in edges else True
+        if back_attr(mode) in edges:
+            usable = usable | np.isfinite(edges[back_attr(mode)].astype(float))
+        edges["ok_" + mode] = usable
+        edges["ok_" + mode] = edges.groupby(street)["ok_" + mode].transform("max").astype(bool)
+    twin = edges.duplicated(street) & ~edges["oneway"]
     edges = edges[~twin.to_numpy()]
     geo = gpd.GeoSeries(edges["geometry"].to_numpy(), crs=graph.graph.get("crs", "EPSG:4326"))
     crs = geo.estimate_utm_crs()
     projected = geo.to_crs(crs).to_numpy()
-    allowed = {
-        mode: np.isfinite(edges[time_attr(mode)].astype(float).to_numpy())
-        if time_attr(mode) in edges
-        else np.ones(len(edges), bool)
-        for mode in TRAVEL_MODES
-    }
+    allowed = {mode: edges["ok_" + mode].to_numpy(bool) for mode in TRAVEL_MODES}
     index = _EdgeIndex(
         crs=crs,
         u=edges["u"].to_numpy(),
@@ -97,6 +116,7 @@ def snap_points(
     *,
     mode: str | None = None,
     far_snap_m: float = 150.0,
+    main_only: bool = True,
 ) -> pd.DataFrame:
     """Snap WGS-84 points onto their nearest street edge.
 
@@ -110,6 +130,10 @@ def snap_points(
         Only snap to streets this travel mode may use (``None``: any street).
     far_snap_m
         Log a warning naming how many points lie farther than this from any street, m.
+    main_only
+        With a ``mode``: only streets of the mode's routing network (its largest strongly
+        connected component, see :mod:`gridmgmt.network.arrays`), so routes can start and end
+        there. False: any street the mode may use (to find islands).
 
     Returns
     -------
@@ -130,7 +154,7 @@ def snap_points(
     if not (np.isfinite(lon_arr).all() and np.isfinite(lat_arr).all()):
         raise ValueError("lon and lat must be finite; drop or fix points without coordinates first")
     index = _edge_index(graph)
-    tree, rows = index.tree(mode)
+    tree, rows = index.tree(graph, mode, main_only)
     if len(rows) == 0:
         raise ValueError(f"the road network has no street that mode {mode!r} may use")
     to_m = Transformer.from_crs("EPSG:4326", index.crs, always_xy=True)
