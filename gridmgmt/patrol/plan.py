@@ -288,7 +288,12 @@ def _squads_of_the_day(district: Any, day: pd.Timestamp, options: PlanOptions, g
     staff = staff_in_grids(district.staff, None if grids is None else pd.DataFrame(grids))
     roster = build_squads(staff, district.settings, squads=options.squads, absent=options.absent)
     if not roster.squads:
-        why = "; ".join(f"grid {g}: {r}" for g, r in roster.uncovered) or "no squads selected"
+        why = "; ".join(f"grid {g}: {r}" for g, r in roster.uncovered) or (
+            "no staff pair has a grid yet (staff.grid_id is empty and no grid plan names them): build grids "
+            "first (`gridmgmt grids build`) and plan with them"
+            if "grid_id" not in staff or staff["grid_id"].isna().all()
+            else "no squads selected"
+        )
         raise NoSquadsError(Problem("staff", "no squad is available on this day", value=str(day.date()), hint=why))
     return roster
 
