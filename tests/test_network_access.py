@@ -18,6 +18,7 @@ import shapely
 
 from gridmgmt.network import (
     PARK_S,
+    distance_matrix,
     load_network,
     network_arrays,
     reachability,
@@ -270,6 +271,8 @@ def islands(tmp_path_factory: pytest.TempPathFactory) -> nx.MultiDiGraph:
     ways += [([1, 11, 21], {}), ([2, 12, 22], {}), ([3, 13, 23], {})]
     ways += [([101, 102, 103, 104, 101], {}), ([13, 101], {"highway": "footway", "bridge": "yes"})]
     ways += [([201, 202], {})]
+    nodes |= {301: (400, -300), 302: (500, -300)}  # streets behind a private road
+    ways += [([3, 301], {"access": "private"}), ([301, 302], {})]
     return load_network(write_osm(tmp_path_factory.mktemp("islands") / "islands.osm", nodes, ways))
 
 
@@ -289,18 +292,21 @@ def test_island_reached_on_foot(islands: nx.MultiDiGraph) -> None:
 
 
 def test_unreachable_points_are_named_and_infinite(islands: nx.MultiDiGraph) -> None:
-    """A shop on the isolated street and one beyond the last street: inf in every matrix, with a reason."""
-    pts = points((100, 2), (50, 1002), (-900, 200))
+    """Shops on the isolated street, beyond the last street, behind a private road: inf everywhere, with a reason."""
+    pts = points((100, 2), (50, 1002), (-900, 200), (450, -298))
     for mode in ("walk", "ebike", "car"):
         table = reachability(islands, *pts, mode=mode)
-        assert list(table["reachable"]) == [True, False, False], mode
-        assert "main component" in table["reason"].iloc[1]
-        assert "farther than 500 m" in table["reason"].iloc[2]
+        assert list(table["reachable"]) == [True, False, False, False], mode
+        assert "not connected to the walk network's main component" in table["reason"].iloc[1]
+        assert "farther than 500 m from any street" in table["reason"].iloc[2]
+        assert "reached only through streets closed to walking" in table["reason"].iloc[3]
         assert table["reason"].iloc[0] == ""
         matrix = travel_time_matrix(islands, pts, mode=mode, dtype=np.float64)
         assert np.isfinite(matrix[0, 0])
-        off_diagonal = ~np.eye(3, dtype=bool)
-        assert np.isinf(matrix[1:][off_diagonal[1:]]).all() and np.isinf(matrix[0, 1:]).all()
+        assert np.isinf(matrix[1:, :][~np.eye(4, dtype=bool)[1:, :]]).all() and np.isinf(matrix[0, 1:]).all()
+        assert np.isinf(distance_matrix(islands, pts, mode=mode)[0, 1:]).all()
+    car = reachability(islands, *pts, mode="car")
+    assert "its car streets are cut off from the rest of the car network too" in car["reason"].iloc[1]
 
 
 def test_reachability_frame_shape(islands: nx.MultiDiGraph) -> None:

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import dijkstra
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from gridmgmt.network.access import RIDE, TRAVEL_ATTR
 from gridmgmt.network.arrays import network_arrays
@@ -212,6 +213,31 @@ def _snap(graph: nx.MultiDiGraph, lon: np.ndarray, lat: np.ndarray, mode: str, m
         return None
 
 
+def _pieces(graph: nx.MultiDiGraph) -> np.ndarray:
+    """Weakly connected piece of every node over all streets, whoever may use them (cached).
+
+    Row order as ``NetworkArrays.nodes``, plus a last entry: the piece of the walk network's
+    main component (-1 if it has none).
+    """
+    cache = graph_cache(graph)
+    key = ("pieces", graph.number_of_edges())
+    if key not in cache:
+        walk = network_arrays(graph, "walk")
+        index = pd.Index(walk.nodes)
+        u, v = (index.get_indexer(np.asarray(x)) for x in zip(*graph.edges(), strict=True))
+        n = len(walk.nodes)
+        adjacency = sp.csr_array((np.ones(len(u)), (u, v)), shape=(n, n))
+        _, labels = connected_components(adjacency, directed=True, connection="weak")
+        main = labels[walk.main][0] if walk.main.any() else -1
+        cache[key] = np.append(labels, main)
+    return cache[key]
+
+
+def _snap_any(graph: nx.MultiDiGraph, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
+    """Snapped onto any street, whoever may use it."""
+    return snap_points(graph, lon, lat, far_snap_m=math.inf)
+
+
 def _dist(snapped: pd.DataFrame | None, n: int) -> np.ndarray:
     return np.full(n, np.inf) if snapped is None else snapped["snap_dist_m"].to_numpy(float)
 
@@ -277,11 +303,24 @@ def point_access(
     off = ~island & (d_walk > OFF_NETWORK_M)
     kind = np.full(n, "street", dtype=object)
     reason = np.full(n, "", dtype=object)
-    walk_reason = np.where(
-        island,
-        "not connected to the walk network's main component (island, or beyond the last street)",
-        np.where(off, f"farther than {OFF_NETWORK_M:.0f} m from any street", ""),
+    walk_reason = np.full(n, "", dtype=object)
+    walk_reason[island] = (
+        "on streets not connected to the walk network's main component (an island, or cut off at the extract's edge)"
     )
+    if island.any():
+        assert walk_any is not None  # island implies a walkable street nearby
+        pieces = _pieces(graph)
+        joined = pieces[network_arrays(graph, "walk").index_of(walk_any["u"].to_numpy()[island])] == pieces[-1]
+        walk_reason[np.flatnonzero(island)[joined]] = (
+            "reached only through streets closed to walking (motorway, private, access=no)"
+        )
+    if off.any():
+        d_any = _dist(_snap_any(graph, lon[off], lat[off]), int(off.sum()))
+        walk_reason[off] = np.where(
+            d_any <= OFF_NETWORK_M,
+            f"only streets closed to walking (motorway, private, access=no) within {OFF_NETWORK_M:.0f} m",
+            f"farther than {OFF_NETWORK_M:.0f} m from any street",
+        )
     zeros = np.zeros(n)
     park_in = np.full(n, None, dtype=object)
     park_out = np.full(n, None, dtype=object)
@@ -325,6 +364,11 @@ def point_access(
         kind[lost], reason[lost] = "unreachable", f"no place to park a {mode} connects to it on foot"
     bad = ~direct & ~walk_ok
     kind[bad], reason[bad] = "unreachable", walk_reason[bad]
+    if bad.any():
+        own = _snap(graph, lon[bad], lat[bad], mode, False)
+        cut_off = _dist(own, int(bad.sum())) <= np.minimum(d_walk_any[bad], OFF_NETWORK_M) + PARK_WALK_M
+        rows = np.flatnonzero(bad)[cut_off]
+        reason[rows] = reason[rows] + f"; its {mode} streets are cut off from the rest of the {mode} network too"
     walk_in[kind == "unreachable"] = np.inf
     walk_out[kind == "unreachable"] = np.inf
     street = street if street is not None else _empty(n)
@@ -440,8 +484,11 @@ def reachability(graph: nx.MultiDiGraph, lon: np.ndarray, lat: np.ndarray, *, mo
         parking node to the point, seconds (0 when direct, ``inf`` when unreachable);
         ``street_m``: distance from the point to the street it joins at (the walk network's
         for park and walk), metres; ``reason``: empty when reachable, else a short English
-        reason, e.g. "not connected to the walk network's main component (island, or beyond
-        the last street)" or "farther than 500 m from any street".
+        reason: "on streets not connected to the walk network's main component (an island, or
+        cut off at the extract's edge)", "reached only through streets closed to walking
+        (motorway, private, access=no)", "only streets closed to walking (motorway, private,
+        access=no) within 500 m" or "farther than 500 m from any street"; for a car or
+        e-bike also "no place to park a car connects to it on foot".
     """
     plan = point_access(graph, lon, lat, mode)
     parked = plan.kind == "park_and_walk"
