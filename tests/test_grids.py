@@ -263,7 +263,8 @@ def test_bad_requests_raise_clear_errors_and_write_nothing(district, plan, tmp_p
 def test_write_and_read_a_plan(plan, tmp_path):
     """grids.gpkg holds the grids and assignment layers; CSV copies are written; reading gives the same plan."""
     paths = write_grid_plan(plan, tmp_path)
-    assert {p.name for p in paths.values()} == {"grids.gpkg", "grids.csv", "assignment.csv", "metrics.json"}
+    assert {p.name for p in paths.values()} == {"grids.gpkg", "grids.csv", "assignment.csv", "metrics.json",
+                                                "unreachable.csv"}  # fmt: skip
     back = read_grid_plan(tmp_path)
     assert back.district == plan.district  # the plan says which district.toml it came from (here: none)
     metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
@@ -274,7 +275,8 @@ def test_write_and_read_a_plan(plan, tmp_path):
                                   check_dtype=False)  # fmt: skip
     cols = set(pd.read_csv(tmp_path / "grids.csv").columns)
     assert {"grid_id", "retailers", "workload_min", "service_min", "travel_min", "area_km2", "polsby_popper",
-            "customer_manager", "monopoly_officer"} <= cols  # fmt: skip
+            "customer_manager", "monopoly_officer", "available_min", "utilisation", "routed_workload_min",
+            "unreachable"} <= cols  # fmt: skip
 
 
 def test_verify_workload_routes_every_grid(district, plan):

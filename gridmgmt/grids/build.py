@@ -27,6 +27,7 @@ from gridmgmt.grids.blocks import Blocks, assign_points, boundary_on_street_shar
 from gridmgmt.grids.calibration import Calibration, calibrate
 from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid, polygon_pieces
 from gridmgmt.grids.pairs import (
+    available_min,
     form_pairs,
     grid_staff,
     match_pairs,
@@ -41,6 +42,7 @@ from gridmgmt.grids.plan import WGS84, GridPlan, grids_gpkg_path, read_grid_plan
 from gridmgmt.grids.rebalance import fill_new, rebalance
 from gridmgmt.grids.search import SearchState
 from gridmgmt.grids.unit_table import UnitTable
+from gridmgmt.grids.verify import check_plan
 from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, WorkloadModel, retailer_workload
 
 if TYPE_CHECKING:
@@ -111,7 +113,12 @@ class _Setup:
     units: UnitTable
     cal: Calibration
     pairs: pd.DataFrame
-    models: dict[str, WorkloadModel]  # workload model of each pair travel mode (calibrated for that mode)
+    cals: dict[str, Calibration]  # calibration of each pair travel mode (and of the first partition's mode)
+
+    @property
+    def models(self) -> dict[str, WorkloadModel]:
+        """Workload model of each pair travel mode (calibrated for that mode)."""
+        return {m: c.model() for m, c in self.cals.items()}
 
 
 def _setup(
@@ -153,10 +160,9 @@ def _setup(
     )
     pairs = form_pairs(district.staff, district.depots["depot_id"].astype(str))
     # each pair's grid is priced for its travel mode: one calibration per mode (routes use one mode)
-    models = {cal.mode: cal.model()}
+    cals = {cal.mode: cal}
     for m in sorted(set(pairs["travel_mode"]) - {cal.mode}):
-        models[m] = calibrate(district, rb, blocks.cells, blocks.edges, work, k=k, mode=m,
-                              seed=CALIBRATION_SEED).model()  # fmt: skip
+        cals[m] = calibrate(district, rb, blocks.cells, blocks.edges, work, k=k, mode=m, seed=CALIBRATION_SEED)
     cent = blocks.cells.geometry.centroid
     xy = np.stack([cent.x.to_numpy(), cent.y.to_numpy()], axis=1)
     deps = district.depots.to_crs(district.crs).geometry
@@ -168,10 +174,16 @@ def _setup(
         perimeter_m=perimeter_m, unit_id=np.arange(n),
         depot_xy_m=np.stack([deps.x.to_numpy(), deps.y.to_numpy()], axis=1), cells=blocks.cells.geometry,
     )  # fmt: skip
-    return _Setup(blocks, work, rb, units, cal, pairs, models)
+    return _Setup(blocks, work, rb, units, cal, pairs, cals)
 
 
 # ---------------------------------------------------------------------------------- tables
+
+
+def _worst(values: Any) -> float:
+    """The largest finite value (NaN when there is none)."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    return max(finite) if finite else float("nan")
 
 
 def _old_town_share(district: District, geoms: gpd.GeoSeries) -> np.ndarray:
@@ -224,6 +236,9 @@ def _plan_from_labels(
     )
     grids["old_town_share"] = _old_town_share(district, grids.geometry).round(4)
     grids = grids.merge(staff, on="grid_id", how="left")
+    available = available_min(district.settings, district.staff, grids)
+    grids["available_min"] = available.round(1)
+    grids["utilisation"] = (workload / available).round(3)
     comps = components_per_grid(labels, s.units.edges, k)
     pieces = np.array([polygon_pieces(g) for g in geoms])
     on_street = boundary_on_street_share(metric, s.blocks.streets) if k > 1 else float("nan")
@@ -242,10 +257,19 @@ def _plan_from_labels(
         "c_tour_min": s.cal.c_tour_min,
         "depot_speed_kmh": s.cal.speed_kmh,
         "mode": s.cal.mode,
+        "calibration_fit_error": _worst(c.fit_error for c in s.cals.values()),
         "pair_modes": {
-            m: {"c_tour_min": round(v.c_tour_min, 3), "depot_speed_kmh": round(v.speed_kmh, 3)}
-            for m, v in sorted(s.models.items())
+            m: {
+                "c_tour_min": round(c.c_tour_min, 3),
+                "depot_speed_kmh": round(c.speed_kmh, 3),
+                "fit_error": round(c.fit_error, 4),
+                "sample_areas": len(c.samples),
+                "fallback": c.fallback,
+            }
+            for m, c in sorted(s.cals.items())
         },
+        "utilisation_min": _worst(-grids["utilisation"]) * -1.0,
+        "utilisation_max": _worst(grids["utilisation"]),
         "access_min_per_stop": access_min_per_stop,
         "elapsed_s": time.perf_counter() - t0,
     }
@@ -307,6 +331,7 @@ def build_grids(
     calibration: Calibration | None = None,
     min_units_per_grid: int = MIN_UNITS_PER_GRID,
     pins: Mapping[str, int] | None = None,
+    check: bool = True,
 ) -> GridPlan:
     """Partition all retailers of a district into ``k`` balanced, contiguous, compact grids, one pair each.
 
@@ -340,6 +365,10 @@ def build_grids(
         balance finer at the cost of boundaries off the streets and time.
     pins : mapping of str to int, optional
         ``{staff_id: grid_id}``: the pair holding that member serves that grid (``--pin M03=5``).
+    check : bool, default True
+        Route the plan's month and compare (:func:`~gridmgmt.grids.verify.check_plan`): adds
+        ``max_min_routed``, ``unreachable`` and ``warnings`` to the metrics and the routed workload
+        to the grids (about 3 s on the demo).
 
     Returns
     -------
@@ -391,6 +420,8 @@ def build_grids(
                              t0=t0)  # fmt: skip
     plan.metrics.update(seed=seed, matching_rounds=rounds,
                         pairs_matched_by="earlier grids" if old is not None else "travel")  # fmt: skip
+    if check:
+        check_plan(district, plan)
     logger.info("grids: K=%d, max/min %.4f, PP mean %.2f min %.2f, boundary on street %.1f%% in %.1f s",
                 k, plan.metrics["balance"], plan.metrics["polsby_popper_mean"], plan.metrics["polsby_popper_min"],
                 100 * plan.metrics["boundary_on_street"], plan.metrics["elapsed_s"])  # fmt: skip

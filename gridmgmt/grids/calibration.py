@@ -6,13 +6,18 @@ is split into daily tours (:func:`month_schedule`), every tour is solved as a TS
 on the network travel-time matrix (every 4th working day, scaled), and
 ``routed = c_tour * sqrt(n * a) + beta * depot term`` is fitted by non-negative least squares
 (see :mod:`gridmgmt.grids.workload` for the model).
+
+No impossible trip is ever priced: a stop the travel mode cannot reach from the day's depot and
+return from (``inf`` in the matrix) is left out of the tours and named, and :func:`tsp_tour_s`
+refuses a matrix with ``inf`` in it. The fit error (:func:`fit_error`) is reported; above
+:data:`MAX_FIT_ERROR` the theoretical tour coefficient is used instead and the calibration says why.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +33,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _CAL_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Largest accepted calibration fit error (:func:`fit_error`, 0-1). Above it the least-squares fit does not
+#: describe the routed tours and the theoretical tour coefficient at the measured network speed is used.
+MAX_FIT_ERROR = 0.25
+#: Columns of the table of stops left out of routed tours because the mode cannot reach them.
+UNREACHABLE_COLUMNS = ["retailer_id", "mode", "reason"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,16 @@ class Calibration:
     mode : str
         Travel mode of the routes.
     samples : pandas.DataFrame
-        Sample areas: stops, area_km2, routed_min, fitted_min.
+        Sample areas: retailers (reachable), unreachable, stops, area_km2, access_min, depot_min,
+        routed_min and fitted_min (by the coefficients in use).
+    fit_error : float
+        :func:`fit_error` of the least-squares fit on the sample areas (0-1; NaN when too few areas
+        to fit). Above :data:`MAX_FIT_ERROR` the fit is not used (``fallback`` says so).
+    fallback : str
+        Why the theoretical tour coefficient is used instead of the fit ('' when the fit is used).
+    unreachable : pandas.DataFrame
+        Stops of the sample areas the mode cannot reach (``UNREACHABLE_COLUMNS``): left out of the
+        tours and of the fit.
     """
 
     c_tour_min: float
@@ -53,6 +72,9 @@ class Calibration:
     days_per_month: float
     mode: str
     samples: pd.DataFrame
+    fit_error: float = float("nan")
+    fallback: str = ""
+    unreachable: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNREACHABLE_COLUMNS))
 
     def model(self) -> WorkloadModel:
         """The workload function with these coefficients."""
@@ -123,16 +145,25 @@ def tsp_tour_s(matrix_s: np.ndarray) -> float:
 
     OR-Tools routing with one vehicle from node 0: path-cheapest-arc start then local search
     to a local optimum (deterministic, no time limit needed).
+
+    Raises
+    ------
+    ValueError
+        If a trip of the matrix is impossible (``inf`` or NaN): leave unreachable stops out first
+        (:func:`reachable_from`); an impossible trip is never priced.
     """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     n = matrix_s.shape[0]
     if n <= 1:
         return 0.0
+    if not np.isfinite(matrix_s).all():
+        bad = np.argwhere(~np.isfinite(matrix_s))[0]
+        raise ValueError(f"the travel-time matrix has an impossible trip ({bad[0]} -> {bad[1]}): "
+                         "leave unreachable stops out of the tour instead of pricing them")  # fmt: skip
     if n == 2:
         return float(matrix_s[0, 1] + matrix_s[1, 0])
-    m = np.where(np.isfinite(matrix_s), matrix_s, 1e6)
-    mi = np.rint(m).astype(np.int64)
+    mi = np.rint(matrix_s).astype(np.int64)
     manager = pywrapcp.RoutingIndexManager(n, 1, 0)
     routing = pywrapcp.RoutingModel(manager)
     cb = routing.RegisterTransitMatrix(mi.tolist())
@@ -228,6 +259,12 @@ def calibrate(
     depot term`` is fitted by non-negative least squares; the depot speed becomes
     ``network speed / beta`` (a degenerate fit keeps ``beta = 1``).
 
+    Stops the mode cannot reach from the day's depot (or not return from) are left out of the
+    tours and of the fit and named in :attr:`Calibration.unreachable`; no trip is priced at a
+    made-up time. When fewer than two areas remain, or the fit error (:func:`fit_error`) is above
+    :data:`MAX_FIT_ERROR`, the theoretical tour coefficient at the network speed is used
+    (:meth:`WorkloadModel.from_speed`, ``beta = 1``) and :attr:`Calibration.fallback` says why.
+
     Parameters
     ----------
     district : District
@@ -280,7 +317,9 @@ def calibrate(
 
     stops_all = work["stops_per_month"].to_numpy(dtype=float)
     access_all = work["access_min"].to_numpy(dtype=float)
+    ids = work["retailer_id"].astype(str).to_numpy()
     rows = []
+    lost = []
     # seeds spread over the distance to the nearest depot (quantiles), so the depot term is fitted too
     occupied = np.flatnonzero(per_block > 0)
     depot_d = np.hypot(bxy[occupied, 0][:, None] - dxy[:, 0][None, :], bxy[occupied, 1][:, None] - dxy[:, 1][None, :])
@@ -295,37 +334,66 @@ def calibrate(
         members = np.flatnonzero(np.isin(unit_labels, take))
         if members.size < 10:
             continue
-        routed = routed_month_min(graph, (dlon, dlat), (lon[members], lat[members]), rxy[members],
-                                   work.iloc[members], mode=mode, days=days, day_stride=day_stride)  # fmt: skip
+        month = routed_month_min(graph, (dlon, dlat), (lon[members], lat[members]), rxy[members],
+                                 work.iloc[members], mode=mode, days=days, day_stride=day_stride)  # fmt: skip
+        if month.unreachable.size:
+            out = members[month.unreachable]
+            lost.append(unreachable_table(graph, pd.DataFrame({"retailer_id": ids[out], "lon": lon[out],
+                                                               "lat": lat[out]}), mode))  # fmt: skip
+        members = np.delete(members, month.unreachable)  # the tours, and so the fit, leave them out
+        if members.size < 10:
+            continue
         w = stops_all[members]
         centre = (rxy[members] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-9)
         d_m = float(np.hypot(*(dxy - centre).T).min())
         depot_min = days * 2.0 * d_m / 1000.0 / speed * 60.0
-        rows.append({"sample": s_i, "retailers": int(members.size), "stops": float(w.sum()),
-                     "area_km2": float(area_km2[take].sum()), "access_min": float(access_all[members].sum()),
-                     "depot_min": depot_min, "routed_min": routed})  # fmt: skip
+        rows.append({"sample": s_i, "retailers": int(members.size), "unreachable": int(month.unreachable.size),
+                     "stops": float(w.sum()), "area_km2": float(area_km2[take].sum()),
+                     "access_min": float(access_all[members].sum()), "depot_min": depot_min,
+                     "routed_min": month.minutes})  # fmt: skip
     samples = pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
-    # a sample some of whose stops the network cannot reach (a clipped extract's islands) says nothing
-    samples = samples.loc[np.isfinite(samples["routed_min"])].reset_index(drop=True)
+    unreachable = (pd.concat(lost).drop_duplicates("retailer_id", ignore_index=True) if lost
+                   else pd.DataFrame(columns=UNREACHABLE_COLUMNS))  # fmt: skip
     x = np.sqrt(samples["stops"] * samples["area_km2"]).to_numpy()
     dep_min = samples["depot_min"].to_numpy()
     y = samples["routed_min"].to_numpy()
     c, beta = _fit_tour_and_depot(x, dep_min, y)
-    if c <= 0:  # too few areas to fit (a small district): the theoretical tour coefficient at that speed
-        c = WorkloadModel.from_speed(speed, days).c_tour_min
-        logger.info("workload calibration: %d usable sample areas; theoretical tour coefficient", len(samples))
+    err = fit_error(c * x + beta * dep_min, y) if c > 0 else float("nan")
+    fallback = ""
+    if c <= 0:  # too few areas to fit (a small district)
+        fallback = f"{len(samples)} usable sample areas, too few to fit"
+    elif err > MAX_FIT_ERROR:
+        fallback = f"the fit error {err:.0%} is above the {MAX_FIT_ERROR:.0%} limit"
+    if fallback:  # the theoretical tour coefficient at the measured network speed
+        c, beta = WorkloadModel.from_speed(speed, days).c_tour_min, 1.0
+        fallback += f"; the theoretical tour coefficient at the network speed ({speed:.1f} km/h) is used"
     speed = speed / beta
     samples["depot_min"] = dep_min * beta
     samples["fitted_min"] = c * x + samples["depot_min"]
-    cal = Calibration(c_tour_min=float(c), speed_kmh=speed, days_per_month=days, mode=mode, samples=samples)
-    err = np.abs(samples["fitted_min"] - samples["routed_min"]).sum() / max(samples["routed_min"].sum(), 1e-9)
-    logger.info("workload calibration: c_tour %.2f min/sqrt(stop km2) from %d areas (fit error %.1f%%), "
-                "depot speed %.1f km/h", c, len(samples), 100 * err, speed)  # fmt: skip
+    cal = Calibration(c_tour_min=float(c), speed_kmh=speed, days_per_month=days, mode=mode, samples=samples,
+                      fit_error=err, fallback=fallback, unreachable=unreachable)  # fmt: skip
+    logger.info("workload calibration (%s): c_tour %.2f min/sqrt(stop km2) from %d areas (fit error %.1f%%), "
+                "depot speed %.1f km/h, %d sample stops unreachable", mode, c, len(samples), 100 * err, speed,
+                len(unreachable))  # fmt: skip
+    if fallback:  # Calibration.fallback says it; grids build prints it
+        logger.info("workload calibration (%s): %s", mode, fallback)
     _CAL_CACHE.setdefault(graph, {})[key] = cal
     return cal
 
 
-SAMPLE_COLUMNS = ["sample", "retailers", "stops", "area_km2", "access_min", "depot_min", "routed_min"]
+def fit_error(fitted_min: np.ndarray, routed_min: np.ndarray) -> float:
+    """Mean absolute relative error of fitted against routed minutes over the sample areas, 0-1 (NaN without any).
+
+    ``mean(|fitted - routed| / routed)``: 0.1 means the model misses a sample area's routed travel
+    by 10% on average.
+    """
+    y = np.asarray(routed_min, dtype=float)
+    if y.size == 0:
+        return float("nan")
+    return float(np.mean(np.abs(np.asarray(fitted_min, dtype=float) - y) / np.maximum(y, 1e-9)))
+
+
+SAMPLE_COLUMNS = ["sample", "retailers", "unreachable", "stops", "area_km2", "access_min", "depot_min", "routed_min"]
 
 
 def _fit_tour_and_depot(x: np.ndarray, dep_min: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -345,6 +413,26 @@ def _fit_tour_and_depot(x: np.ndarray, dep_min: np.ndarray, y: np.ndarray) -> tu
     return float(c), float(beta)
 
 
+@dataclass(frozen=True)
+class RoutedMonth:
+    """One month of both departments' visits to a set of stops, routed from one depot.
+
+    Attributes
+    ----------
+    minutes : float
+        Routed travel minutes per month (both departments), over the reachable stops only.
+    depot : int
+        Row of the depot the days start from, in the depots given.
+    unreachable : numpy.ndarray of int
+        Positions (in the stops given) the mode cannot reach from the depot or not return from:
+        left out of the tours, never priced.
+    """
+
+    minutes: float
+    depot: int
+    unreachable: np.ndarray
+
+
 def routed_month_min(
     graph: Any,
     depots_lonlat: tuple[np.ndarray, np.ndarray],
@@ -355,11 +443,13 @@ def routed_month_min(
     mode: str,
     days: float,
     day_stride: int,
-) -> float:
+) -> RoutedMonth:
     """Routed travel minutes of one month of both departments' visits to these stops, from the nearest depot.
 
     ``work`` holds the stops' ``visits_marketing`` and ``visits_monopoly`` (rows aligned with
-    ``stops_xy``, metres); each department's month is routed by :func:`route_month_min`.
+    ``stops_xy``, metres); each department's month is routed by :func:`route_month_min` from the
+    depot that reaches most stops (then the least mean round trip). Stops that depot cannot reach
+    in ``mode`` or not return from are left out (:attr:`RoutedMonth.unreachable`).
     """
     from gridmgmt.network import travel_time_matrix
 
@@ -368,21 +458,59 @@ def routed_month_min(
     mat = travel_time_matrix(graph, (np.concatenate([dlon, lon]), np.concatenate([dlat, lat])), mode=mode,
                              dtype=np.float64)  # fmt: skip
     nd = len(dlon)
-    keep = np.concatenate([[_nearest_depot(mat, nd)], nd + np.arange(len(lon))])
+    depot = _nearest_depot(mat, nd)
+    ok = reachable_from(mat, depot)[nd:]
+    keep = np.concatenate([[depot], nd + np.flatnonzero(ok)])
     sub = mat[np.ix_(keep, keep)]
-    xy = np.vstack([[0.0, 0.0], stops_xy])
+    xy = np.vstack([[0.0, 0.0], stops_xy[ok]])
     routed = 0.0
     for col in ("visits_marketing", "visits_monopoly"):
-        f = np.concatenate([[0.0], work[col].to_numpy()])
+        f = np.concatenate([[0.0], work[col].to_numpy()[ok]])
         minutes, _ = route_month_min(sub, xy, f, days_per_month=days, depot=0, day_stride=day_stride)
         routed += minutes
-    return routed
+    return RoutedMonth(minutes=routed, depot=depot, unreachable=np.flatnonzero(~ok))
+
+
+def reachable_from(mat: np.ndarray, row: int) -> np.ndarray:
+    """Points (rows of a square travel-time matrix) with a finite trip from ``row`` and back to it.
+
+    Travel times are shortest paths, so any two such points reach each other (through ``row``
+    if nothing shorter): a tour through them and ``row`` has no impossible leg.
+    """
+    return np.isfinite(mat[row, :]) & np.isfinite(mat[:, row])
 
 
 def _nearest_depot(mat: np.ndarray, nd: int) -> int:
-    """Depot (row < nd) with the least mean round trip to the other points of the matrix."""
-    if mat.shape[0] <= nd:
+    """Depot (row < nd) reaching the most other points both ways, then with the least mean round trip to them."""
+    if mat.shape[0] <= nd or nd <= 1:
         return 0
-    go = np.where(np.isfinite(mat[:nd, nd:]), mat[:nd, nd:], 1e6)
-    back = np.where(np.isfinite(mat[nd:, :nd]), mat[nd:, :nd], 1e6).T
-    return int(np.argmin((go + back).mean(axis=1)))
+    trip = mat[:nd, nd:] + mat[nd:, :nd].T  # inf where either way is impossible
+    ok = np.isfinite(trip)
+    mean = np.where(ok, trip, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+    return int(np.lexsort((mean, -ok.sum(axis=1)))[0])
+
+
+def unreachable_table(graph: Any, stops: pd.DataFrame, mode: str, *, depot: str = "") -> pd.DataFrame:
+    """Rows of ``UNREACHABLE_COLUMNS`` naming stops a tour from ``depot`` cannot include in ``mode``.
+
+    The reason is the network's (:func:`gridmgmt.network.reachability`: an island, a shop beyond
+    the last street, ...); a stop the network reaches but not from this depot (the depot itself
+    stranded) says so.
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph
+    stops : pandas.DataFrame
+        retailer_id, lon, lat (degrees) of the stops left out.
+    mode : str
+    depot : str, optional
+        The depot's id, for the reason.
+    """
+    from gridmgmt.network import reachability
+
+    where = f"depot {depot}" if depot else "the depot"
+    reach = reachability(graph, stops["lon"].to_numpy(float), stops["lat"].to_numpy(float), mode=mode)
+    reason = np.where(reach["reachable"].to_numpy(bool), f"no {mode} route from {where} to the shop and back",
+                      reach["reason"].to_numpy(str))  # fmt: skip
+    ids = stops["retailer_id"].astype(str).to_numpy()
+    return pd.DataFrame({"retailer_id": ids, "mode": mode, "reason": reason}, columns=UNREACHABLE_COLUMNS)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
+from gridmgmt.config import minutes_of_day
 from gridmgmt.grids.partition import PartitionResult, refine
 from gridmgmt.grids.workload import DEFAULT_MODE, PairWorkload, WorkloadModel, workload_min
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from gridmgmt.config import Settings
     from gridmgmt.grids.unit_table import UnitTable
 
 logger = logging.getLogger(__name__)
@@ -273,6 +275,30 @@ def grid_staff(pairs: pd.DataFrame, pair_of_grid: NDArray[np.int64], grid_ids: N
         values = pairs[col].astype(str).to_numpy()
         out[col] = [values[p] if p >= 0 else "" for p in pair_of_grid]
     return out
+
+
+def available_min(settings: Settings, staff: pd.DataFrame, grids: pd.DataFrame) -> NDArray[np.float64]:
+    """Minutes per month each grid's pair can work (NaN for a grid without a pair).
+
+    Each member works ``grids.working_days_per_month`` days of their shift (``staff.shift_start`` to
+    ``shift_end``, else district.toml ``[shift]``) less the ``[shift] lunch_min`` break; a pair's
+    minutes are its two members' (the grid workload counts both departments' minutes). With the
+    defaults: 2 x 21.75 x (540 - 60) = 20,880 min.
+    """
+    shifts = staff.assign(staff_id=staff["staff_id"].astype(str)).set_index("staff_id")
+    lunch, days = float(settings.shift.lunch_min), float(settings.grids.working_days_per_month)
+
+    def member_min(sid: str) -> float:
+        row = shifts.loc[sid] if sid in shifts.index else pd.Series(dtype=object)
+        start = _text(row.get("shift_start")) or settings.shift.start
+        end = _text(row.get("shift_end")) or settings.shift.end
+        return days * max(minutes_of_day(end) - minutes_of_day(start) - lunch, 0.0)
+
+    out = []
+    for _, g in grids.iterrows():
+        members = [s for s in (_text(g.get(col)) for col in ("customer_manager", "monopoly_officer")) if s]
+        out.append(sum(member_min(s) for s in members) if members else np.nan)
+    return np.asarray(out, dtype=float)
 
 
 def pairs_of_grids(pairs: pd.DataFrame, grids: pd.DataFrame) -> NDArray[np.int64]:

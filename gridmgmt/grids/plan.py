@@ -50,6 +50,10 @@ class GridPlan:
     district : str
         The district.toml the plan was built for ('' when unknown); ``grids.gpkg`` records it, so
         commands given a plan need no ``--district``.
+    unreachable : pandas.DataFrame or None
+        Shops the grid's pair cannot reach in its travel mode (retailer_id, mode, reason, grid_id),
+        from the routed check of a build (:func:`~gridmgmt.grids.verify.check_plan`); None when
+        the plan was not checked.
     """
 
     grids: gpd.GeoDataFrame
@@ -58,6 +62,7 @@ class GridPlan:
     block_grid: np.ndarray | None = None
     risk_level: pd.Series | None = None
     district: str = ""
+    unreachable: pd.DataFrame | None = None
 
     def as_frame(self) -> gpd.GeoDataFrame:
         """The grid polygons with the assignment (retailer_id, grid_id) in ``attrs["assignment"]``."""
@@ -141,11 +146,20 @@ def _read_about(path: Path, layers: list[str]) -> dict[str, Any]:
 
 
 def headline_metrics(plan: GridPlan) -> dict[str, Any]:
-    """The numbers ``metrics.json`` leads with (share 0-1, seconds), then every other metric of the plan."""
+    """The numbers ``metrics.json`` leads with (share 0-1, seconds), then every other metric of the plan.
+
+    ``max_min_routed``, ``calibration_fit_error`` (0-1), ``unreachable`` (shops) and the utilisation
+    range are None for a plan that was not checked against routed tours.
+    """
     m = plan.metrics
     head = {
         "grids": int(m.get("k", len(plan.grids))),
         "max_min_plan": m.get("balance"),
+        "max_min_routed": m.get("max_min_routed"),
+        "calibration_fit_error": m.get("calibration_fit_error"),
+        "unreachable": m.get("unreachable"),
+        "utilisation_min": m.get("utilisation_min"),
+        "utilisation_max": m.get("utilisation_max"),
         "polsby_popper_mean": m.get("polsby_popper_mean"),
         "polsby_popper_min": m.get("polsby_popper_min"),
         "boundary_on_street": m.get("boundary_on_street"),
@@ -174,10 +188,11 @@ def stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
 
 
 def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame | None = None) -> dict[str, Path]:
-    """Write ``grids.gpkg`` (layers grids, assignment, about), ``grids.csv``, ``assignment.csv``, ``metrics.json``
-    and ``moves.csv``.
+    """Write ``grids.gpkg`` (layers grids, assignment, about), ``grids.csv``, ``assignment.csv``, ``metrics.json``,
+    ``moves.csv`` (given moves) and ``unreachable.csv`` (a checked plan: retailer_id, mode, reason, grid_id).
 
-    Every file is written atomically; nothing is written when the plan is missing.
+    Every file is written atomically; nothing is written when the plan is missing. ``metrics.json``
+    is strict JSON: numbers as numbers, ``null`` for a value that is not a finite number.
 
     Returns
     -------
@@ -186,8 +201,10 @@ def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     grids = plan.grids.to_crs(WGS84)
-    metrics = json.loads(json.dumps(headline_metrics(plan), default=_json_value))
-    about = pd.DataFrame({"key": ["district", "metrics"], "value": [plan.district, json.dumps(metrics)]})
+    metrics = _json_ready(headline_metrics(plan))
+    about = pd.DataFrame(
+        {"key": ["district", "metrics"], "value": [plan.district, json.dumps(metrics, allow_nan=False)]}
+    )
     layers = {"grids": grids, "assignment": plan.assignment, "about": about}
     paths = {
         "gpkg": io.write_layers(layers, out / "grids.gpkg", replace=True),
@@ -197,12 +214,25 @@ def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame 
     }
     if moves is not None:
         paths["moves_csv"] = io.write_csv(moves, out / "moves.csv")
+    if plan.unreachable is not None:
+        paths["unreachable_csv"] = io.write_csv(plan.unreachable, out / "unreachable.csv")
     return paths
 
 
-def _json_value(value: Any) -> Any:
-    """numpy numbers as Python numbers, anything else as text (metrics.json)."""
-    return value.item() if isinstance(value, np.generic) else str(value)
+def _json_ready(value: Any) -> Any:
+    """A value for strict JSON (metrics.json): numpy numbers as Python numbers, NaN and infinities as None,
+    containers item by item, anything else as text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return str(value)
 
 
 def grid_assignment(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -16,8 +17,9 @@ def grid_report(plan: GridPlan) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        grid_id, retailers, workload_h, service_h, travel_h, workload_vs_mean (ratio), area_km2,
-        density_per_km2, polsby_popper, old_town_share, customer_manager(+_name),
+        grid_id, retailers, workload_h, service_h, travel_h, workload_vs_mean (ratio), utilisation
+        (workload over the pair's available minutes; NaN without a pair or for plans written before it),
+        area_km2, density_per_km2, polsby_popper, old_town_share, customer_manager(+_name),
         monopoly_officer(+_name), depot (the pair's depot id) and travel_mode (the pair's, the slower
         member's); '' where a plan has no pair.
     """
@@ -31,6 +33,7 @@ def grid_report(plan: GridPlan) -> pd.DataFrame:
             "service_h": (g["service_min"].to_numpy(dtype=float) / 60).round(1),
             "travel_h": (g["travel_min"].to_numpy(dtype=float) / 60).round(1),
             "workload_vs_mean": (w / w.mean()).round(3) if len(w) else w,
+            "utilisation": g["utilisation"].to_numpy(dtype=float).round(3) if "utilisation" in g else np.nan,
             "area_km2": g["area_km2"].to_numpy(dtype=float).round(2),
             "density_per_km2": g["density_per_km2"].to_numpy(dtype=float).round(1),
             "polsby_popper": g["polsby_popper"].to_numpy(dtype=float).round(3),

@@ -3,19 +3,22 @@
 For each grid and each department, one month of visits is split into working days and every day
 is routed from the grid's pair's depot, in the pair's travel mode (OR-Tools on the network
 travel-time matrix); the routed travel is compared with the planning estimate of
-:mod:`gridmgmt.grids.workload`.
+:mod:`gridmgmt.grids.workload`. :func:`check_plan` does this for every ``grids build`` and says
+what looks wrong: routes that disagree with the model, unreachable shops, a calibration that fell
+back, grids whose pair would be far from fully busy or overloaded.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from gridmgmt.grids.build import plan_from_assignment
-from gridmgmt.grids.calibration import lonlat, routed_month_min
+from gridmgmt.grids.calibration import UNREACHABLE_COLUMNS, lonlat, routed_month_min, unreachable_table
 from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation
 from gridmgmt.grids.pairs import MODE_ORDER
 from gridmgmt.grids.plan import GridPlan
@@ -25,6 +28,12 @@ if TYPE_CHECKING:
     from gridmgmt.inputs.district import District
 
 logger = logging.getLogger(__name__)
+
+#: Stops a month the check of a build routes at most: a district with more routes every n-th working
+#: day and scales (the demo's 11,000 stops a month are all routed, in about 3 s).
+CHECK_STOPS_PER_MONTH = 20_000
+#: Utilisation (planning workload / the pair's available minutes) outside this range is warned about.
+UTILISATION_RANGE = (0.5, 1.5)
 
 
 def verify_workload(
@@ -41,7 +50,9 @@ def verify_workload(
     depot as a TSP with OR-Tools on the network travel-time matrix, from the grid's pair's depot in
     the pair's travel mode (the grids' ``depot`` and ``travel_mode`` columns; without them the
     nearest depot by network time, in ``mode``). Routed travel = access time + routed minutes; the
-    planning travel is the model's.
+    planning travel is the model's. Shops the grid's mode cannot reach from its depot (or not
+    return from) are left out of the tours, never priced, and listed in ``attrs["unreachable"]``;
+    their service and access minutes still count.
 
     Parameters
     ----------
@@ -57,11 +68,14 @@ def verify_workload(
     Returns
     -------
     pandas.DataFrame
-        One row per grid: grid_id, travel_mode, depot, retailers, stops_per_month, service_min, planning_travel_min,
-        routed_travel_min, travel_error_pct, planning_workload_min, routed_workload_min.
-        ``attrs``: planning_ratio, routed_ratio, routed_cv, mean_abs_error_pct.
+        One row per grid: grid_id, travel_mode, depot, retailers, unreachable, stops_per_month, service_min,
+        planning_travel_min, routed_travel_min, travel_error_pct, planning_workload_min, routed_workload_min.
+        ``attrs``: planning_ratio, routed_ratio, routed_cv, mean_abs_error_pct, day_stride and unreachable
+        (retailer_id, mode, reason, grid_id).
     """
     if not isinstance(plan, GridPlan):
+        from gridmgmt.grids.build import plan_from_assignment  # build runs this check: import here, not above
+
         plan = plan_from_assignment(district, plan)
     mode = mode or plan.metrics.get("mode", DEFAULT_MODE)
     days = float(district.settings.grids.working_days_per_month)
@@ -73,35 +87,160 @@ def verify_workload(
     pts = district.retailers.to_crs(district.crs).geometry
     rxy = np.stack([pts.x.to_numpy(), pts.y.to_numpy()], axis=1)
     dlon, dlat = lonlat(district.depots)
-    depot_row = {str(d): i for i, d in enumerate(district.depots["depot_id"])}
-    rows = []
+    depot_ids = district.depots["depot_id"].astype(str).to_numpy()
+    depot_row = {d: i for i, d in enumerate(depot_ids)}
+    ids = work["retailer_id"].to_numpy()
+    rows, lost = [], []
     for _, g in plan.grids.iterrows():
         members = np.flatnonzero(gid == g["grid_id"])
         tm, dep = g.get("travel_mode"), g.get("depot")
         grid_mode = tm if isinstance(tm, str) and tm in MODE_ORDER else mode
         own = depot_row.get(dep) if isinstance(dep, str) else None
         deps = (dlon, dlat) if own is None else (dlon[[own]], dlat[[own]])  # one depot: the pair's
-        routed = routed_month_min(district.graph, deps, (lon[members], lat[members]), rxy[members],
-                                   work.iloc[members], mode=grid_mode, days=days, day_stride=day_stride)  # fmt: skip
+        month = routed_month_min(district.graph, deps, (lon[members], lat[members]), rxy[members],
+                                 work.iloc[members], mode=grid_mode, days=days, day_stride=day_stride)  # fmt: skip
+        if month.unreachable.size:
+            start = depot_ids[own if own is not None else month.depot]
+            out = members[month.unreachable]
+            stops = pd.DataFrame({"retailer_id": ids[out], "lon": lon[out], "lat": lat[out]})
+            lost.append(unreachable_table(district.graph, stops, grid_mode, depot=start).assign(grid_id=g["grid_id"]))
         access = float(work["access_min"].to_numpy()[members].sum())
         service = float(work["service_min"].to_numpy()[members].sum())
         planning_travel = float(g["travel_min"])
-        routed_travel = access + routed
+        routed_travel = access + month.minutes
         rows.append({
             "grid_id": int(g["grid_id"]), "travel_mode": grid_mode, "depot": "" if own is None else str(g["depot"]),
-            "retailers": int(members.size),
+            "retailers": int(members.size), "unreachable": int(month.unreachable.size),
             "stops_per_month": float(work["stops_per_month"].to_numpy()[members].sum()),
             "service_min": service, "planning_travel_min": planning_travel, "routed_travel_min": routed_travel,
             "travel_error_pct": 100.0 * (planning_travel - routed_travel) / max(routed_travel, 1e-9),
             "planning_workload_min": service + planning_travel, "routed_workload_min": service + routed_travel,
         })  # fmt: skip
     out = pd.DataFrame(rows)
+    lost_cols = [*UNREACHABLE_COLUMNS, "grid_id"]
     out.attrs.update(
         planning_ratio=balance_ratio(out["planning_workload_min"]),
         routed_ratio=balance_ratio(out["routed_workload_min"]),
         routed_cv=coefficient_of_variation(out["routed_workload_min"]),
         mean_abs_error_pct=float(out["travel_error_pct"].abs().mean()),
+        day_stride=int(day_stride),
+        unreachable=pd.concat(lost, ignore_index=True) if lost else pd.DataFrame(columns=lost_cols),
     )
     logger.info("verify: planning max/min %.3f, routed max/min %.3f, mean |travel error| %.1f%%",
                 out.attrs["planning_ratio"], out.attrs["routed_ratio"], out.attrs["mean_abs_error_pct"])  # fmt: skip
+    return out
+
+
+def check_plan(district: District, plan: GridPlan, *, day_stride: int | None = None) -> pd.DataFrame:
+    """Check a plan's workload estimate against routed tours and say what looks wrong (``grids build`` runs it).
+
+    Routes the plan's month (:func:`verify_workload`; every ``day_stride``-th working day, by default
+    every day up to :data:`CHECK_STOPS_PER_MONTH` stops) and records in ``plan.metrics``:
+    ``max_min_routed``, ``routed_cv``, ``travel_error_pct`` (mean absolute, planning against routed
+    travel), ``check_day_stride``, ``check_s``, ``unreachable`` (shops left out of the tours),
+    ``unreachable_by_mode`` and ``warnings`` (one line each: a calibration that fell back,
+    unreachable shops, routes that disagree with the model beyond ``grids.routed_tolerance``,
+    utilisation outside :data:`UTILISATION_RANGE`, each with its likely cause). ``plan.grids`` gets
+    ``routed_workload_min`` and ``unreachable``; ``plan.unreachable`` the shops (retailer_id, mode,
+    reason, grid_id).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of :func:`verify_workload`.
+    """
+    t0 = time.perf_counter()
+    if day_stride is None:
+        stops = float(retailer_workload(district, risk_level=plan.risk_level)["stops_per_month"].sum())
+        day_stride = max(1, math.ceil(stops / CHECK_STOPS_PER_MONTH))
+    v = verify_workload(district, plan, day_stride=day_stride)
+    lost = v.attrs["unreachable"]
+    by_grid = v.set_index("grid_id")
+    gid = plan.grids["grid_id"].astype(int)
+    plan.grids["routed_workload_min"] = by_grid["routed_workload_min"].reindex(gid).round(1).to_numpy()
+    plan.grids["unreachable"] = by_grid["unreachable"].reindex(gid).to_numpy()
+    plan.unreachable = lost
+    plan.metrics.update(
+        max_min_routed=v.attrs["routed_ratio"], routed_cv=v.attrs["routed_cv"],
+        travel_error_pct=v.attrs["mean_abs_error_pct"], check_day_stride=int(day_stride),
+        unreachable=len(lost), unreachable_by_mode=lost.groupby("mode").size().astype(int).to_dict(),
+        check_s=time.perf_counter() - t0,
+    )  # fmt: skip
+    plan.metrics["warnings"] = plan_warnings(district, plan)  # the caller says them (the CLI prints, the pipeline logs)
+    return v
+
+
+def plan_warnings(district: District, plan: GridPlan) -> list[str]:
+    """One line per thing a checked plan (:func:`check_plan`) gets wrong, each with its likely cause."""
+    m = plan.metrics
+    out = [f"calibration ({mode}): {c['fallback']}" for mode, c in m.get("pair_modes", {}).items() if c.get("fallback")]
+    lost = plan.unreachable if plan.unreachable is not None else pd.DataFrame(columns=["mode"])
+    if len(lost):
+        modes = ", ".join(f"{n} by {mode}" for mode, n in lost.groupby("mode").size().items())
+        out.append(f"{len(lost)} shops cannot be reached by their grid's pair ({modes}): left out of the routed "
+                   "tours and listed in unreachable.csv")  # fmt: skip
+    plan_ratio, routed = m.get("balance", float("nan")), m.get("max_min_routed", float("nan"))
+    tol = float(district.settings.grids.routed_tolerance)
+    if routed > tol:
+        err = m.get("travel_error_pct", 0.0)
+        out.append(f"routed max/min {routed:.2f} is above grids.routed_tolerance {tol:.2f} (planning "
+                   f"{plan_ratio:.3f}): the workload model and the routes disagree (travel off by {err:.0f}% on "
+                   f"average); likely cause: {_disagreement_cause(m, len(lost))}")  # fmt: skip
+    out += _utilisation_warnings(plan)
+    return out
+
+
+def _poor_fit(m: dict) -> list[str]:
+    """Travel modes whose calibration fell back or fits badly."""
+    from gridmgmt.grids.calibration import MAX_FIT_ERROR
+
+    modes = m.get("pair_modes", {})
+    return [mode for mode, c in modes.items() if c.get("fallback") or c.get("fit_error", 0) > MAX_FIT_ERROR]
+
+
+def _disagreement_cause(m: dict, n_lost: int) -> str:
+    causes = [f"poor calibration fit ({', '.join(poor)})" for poor in [_poor_fit(m)] if poor]
+    if n_lost:
+        causes.append(f"{n_lost} unreachable shops (no travel routed to them)")
+    causes.append("grids too small for the daily tours the model assumes (few stops a day)")
+    return "; ".join(causes)
+
+
+def _utilisation_warnings(plan: GridPlan) -> list[str]:
+    """A line for the grids below and one for those above :data:`UTILISATION_RANGE`, with the likely cause."""
+    g = plan.grids
+    if "utilisation" not in g:
+        return []
+    u = g["utilisation"].to_numpy(dtype=float)
+    w, avail = g["workload_min"].to_numpy(dtype=float), g["available_min"].to_numpy(dtype=float)
+    ok = np.isfinite(u)
+    if not ok.any():
+        return []
+    pairs_needed = w[ok].sum() / np.mean(avail[ok])
+    lo, hi = UTILISATION_RANGE
+    out = []
+    for below, side in ((True, f"below {lo}"), (False, f"above {hi}")):
+        bad = ok & ((u < lo) if below else (u > hi))
+        if not bad.any():
+            continue
+        ids = ", ".join(str(int(i)) for i in g.loc[bad, "grid_id"])
+        text = f"utilisation {u[bad].min():.2f}-{u[bad].max():.2f} {side} in grids {ids} (workload / pair's minutes)"
+        causes = []
+        if below:
+            causes.append(f"too many pairs for {int(g['retailers'].sum())} retailers: their workload keeps about "
+                          f"{pairs_needed:.1f} pairs busy, not {int(ok.sum())}")  # fmt: skip
+        else:
+            if pairs_needed > ok.sum():
+                causes.append(f"too few pairs: the workload needs about {pairs_needed:.1f} pairs, not {int(ok.sum())}")
+            travel = (g["travel_min"].to_numpy(dtype=float) / np.maximum(w, 1e-9))[bad]
+            if travel.max() >= 0.5:
+                modes = ", ".join(sorted(set(g.loc[bad, "travel_mode"].astype(str)))) if "travel_mode" in g else ""
+                causes.append(f"slow travel: up to {travel.max():.0%} of the workload is travel ({modes})")
+        poor = _poor_fit(plan.metrics)
+        if poor:
+            causes.append(f"poor calibration fit ({', '.join(poor)})")
+        if "unreachable" in g and int(g.loc[bad, "unreachable"].sum()):
+            causes.append(f"{int(g.loc[bad, 'unreachable'].sum())} unreachable shops in these grids")
+        causes = causes or ["the visits per month or minutes per visit of district.toml"]
+        out.append(f"{text}; likely cause: {'; '.join(causes)}")
     return out
