@@ -26,6 +26,11 @@ class Problem:
     severity: str = "error"  # "error" stops the run; "warning" and "info" are reported only
     unit: str = "row"  # "record" for GeoJSON/GeoPackage/Parquet, where row is the 1-based record number
 
+    def __post_init__(self) -> None:
+        # values taken from a table are numpy/pandas scalars: keep them as plain Python values, so a
+        # problem prints `124.95`, not `np.float64(124.95)`, and serialises to JSON
+        object.__setattr__(self, "value", plain_value(self.value))
+
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
@@ -38,6 +43,19 @@ class Problem:
         if self.hint:
             text += f". {self.hint}"
         return text
+
+
+def plain_value(value: object) -> object:
+    """``value`` as a plain Python value: numpy scalars as int/float/bool/str, timestamps as ISO text.
+
+    Anything else is returned unchanged.
+    """
+    module = type(value).__module__.split(".")[0]
+    if module == "numpy" and hasattr(value, "item"):
+        return value.item()
+    if module == "pandas" and hasattr(value, "isoformat"):  # Timestamp, Timedelta
+        return value.isoformat()
+    return value
 
 
 class InputError(GridMgmtError, ValueError):

@@ -142,3 +142,18 @@ def test_retailers_far_from_every_street_are_warned(tmp_path):
     assert len(far) == 1
     assert far[0].row == 3 and far[0].field == "lon/lat"
     assert report.ok
+
+
+def test_numbers_in_problems_print_as_numbers(tmp_path):
+    """A value read from a table prints as the number it is, never as numpy's repr (np.float64(95.5))."""
+    retailers = [*RETAILERS, "R4,四号店,106.7000,95.5,grocery,C,09:00,21:00"]
+    lines = validate_inputs(None, district=district(tmp_path, retailers=retailers)).lines()
+    latitude = [line for line in lines if "latitude out of range" in line]
+    assert len(latitude) == 1 and "(value: 95.5)" in latitude[0], lines
+    assert not any("np." in line for line in lines)
+
+
+def test_summary_says_the_settings_were_read(tmp_path):
+    """district.toml has no rows: read without errors it is "read", not "not read"."""
+    summary = validate_inputs(None, district=district(tmp_path)).summary()
+    assert "district.toml: read, 0 errors" in summary

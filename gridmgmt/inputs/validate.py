@@ -70,7 +70,7 @@ class ValidationReport:
             n_err = sum(p.file == path for p in errors)
             n_warn = sum(p.file == path for p in warnings)
             rows = self.counts.get(kind)
-            read = f"{rows:,} rows" if rows is not None else "not read"
+            read = f"{rows:,} rows" if rows is not None else "not read" if n_err else "read"
             lines.append(
                 f"{kind}: {path}: {read}, {n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
             )
@@ -183,9 +183,7 @@ def validate_inputs(
                 settings.path("schools"),
                 lambda f, p: check_points(f, file=p, coords=settings.coords.schools),
             )
-    log.info(
-        "validated %d inputs: %d errors, %d warnings", len(report.files), len(report.problems), len(report.warnings)
-    )
+    log.info("validated %d inputs: %d errors, %d warnings", len(report.files), len(report.errors), len(report.warnings))
     return report
 
 
