@@ -9,6 +9,7 @@ PostgreSQL needs nothing special: row locks and unique constraints do the work.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import re
@@ -31,6 +32,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # so the head is known from the file names alone: opening a current store never loads Alembic.
 HEAD = max(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 _MIGRATION_LOCK = 0x67726964  # pg_advisory_xact_lock key ("grid"): one migrating process at a time
+
+log = logging.getLogger(__name__)
 
 
 def store_url(url_or_path: str | os.PathLike | None, *, read_only: bool = False) -> sa.URL:
@@ -184,4 +187,5 @@ def upgrade(engine: sa.Engine, label: str, *, read_only: bool = False) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "head")  # Alembic logs each step at INFO on its own logger ("alembic")
+    log.info("%s: schema %s", label, f"upgraded {revision} -> {HEAD}" if revision else f"created ({HEAD})")
