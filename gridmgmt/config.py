@@ -21,6 +21,7 @@ CUSTOMER_CLASSES = ("AAA", "AA", "A", "B", "C", "D")
 TRAVEL_MODES = ("walk", "ebike", "car")
 EVENT_TYPES = ("inspection", "violation", "complaint", "tip_off", "marketing_report", "visit")
 DEPARTMENTS = ("monopoly", "marketing", "public")
+LANGS = ("zh", "en")  # label languages of maps and sheets
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -29,6 +30,18 @@ def minutes_of_day(hhmm: str) -> int:
     """``"08:30"`` -> 510 (minutes after midnight)."""
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True)
+class DistrictInfo:
+    """``[district]``: ``lang``, the label language of the district's maps and sheets (``zh`` or ``en``).
+
+    ``gridmgmt init`` sets it from where the retailers are (``zh`` in China, ``en`` elsewhere);
+    ``--lang`` on a map or sheet command overrides it for one run. A district.toml without it
+    (e.g. the demo) is ``zh``.
+    """
+
+    lang: str = "zh"
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,7 @@ class Settings:
     history_end: str = ""
     root: Path = Path(".")
     file: str = ""  # the district.toml these settings were read from (absolute path)
+    district: DistrictInfo = field(default_factory=DistrictInfo)
     files: Files = field(default_factory=Files)
     coords: Coords = field(default_factory=Coords)
     network: Network = field(default_factory=Network)
@@ -285,6 +299,16 @@ def _check_settings(s: Settings, file: str) -> None:
         )
     if minutes_of_day(s.shift.end) <= minutes_of_day(s.shift.start):
         problems.append(Problem(file=file, field="shift.end", value=s.shift.end, message="must be after shift.start"))
+    if s.district.lang not in LANGS:
+        problems.append(
+            Problem(
+                file=file,
+                field="district.lang",
+                value=s.district.lang,
+                message="unknown label language",
+                hint=f"use {' or '.join(LANGS)}",
+            )
+        )
     if s.coords.retailers not in ("wgs84", "gcj02", "bd09"):
         problems.append(
             Problem(

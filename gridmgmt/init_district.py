@@ -27,7 +27,8 @@ import shapely
 from pyproj import Transformer
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt.coords import COORD_SYSTEMS
+from gridmgmt.config import LANGS
+from gridmgmt.coords import COORD_SYSTEMS, in_china
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def init_district(
     depots: str | os.PathLike | None = None,
     coords: str = "wgs84",
     name: str | None = None,
+    lang: str | None = None,
     force: bool = False,
 ) -> InitResult:
     """Create a district folder from a retailer table and a road network extract.
@@ -138,6 +140,10 @@ def init_district(
         ``gcj02`` (Amap, Tencent) or ``bd09`` (Baidu); recorded in ``[coords]``.
     name
         District name; default the folder's name.
+    lang
+        Label language of the district's maps and sheets, ``zh`` or ``en`` (``[district] lang``);
+        default ``zh`` when the retailers' median position is in China (:func:`gridmgmt.coords.in_china`),
+        else ``en``.
     force
         Replace an existing district folder (one with a ``district.toml``), once the new one
         is complete.
@@ -153,7 +159,9 @@ def init_district(
         When the folder exists, an option is wrong or an input is unusable; nothing is written.
     """
     out = Path(out_dir)
-    coords = _check_options(out, pairs=pairs, staff=staff, depot=depot, depots=depots, coords=coords, force=force)
+    coords = _check_options(
+        out, pairs=pairs, staff=staff, depot=depot, depots=depots, coords=coords, lang=lang, force=force
+    )
     given = _validate_given(
         Path(retailers), Path(network), coords, boundary=boundary, staff=staff, depot=depot, depots=depots
     )
@@ -164,7 +172,7 @@ def init_district(
     work.mkdir()  # not tempfile.mkdtemp: the folder keeps the user's umask, not 0700
     try:
         folder = _Folder(work)
-        _build(folder, given, name=name, pairs=pairs)
+        _build(folder, given, name=name, pairs=pairs, lang=lang)
         _move_into_place(work, real, force=force)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -185,6 +193,7 @@ def _check_options(
     depot: tuple[float, float] | str | None,
     depots: str | os.PathLike | None,
     coords: str,
+    lang: str | None,
     force: bool,
 ) -> str:
     """Refuse contradictory options and an occupied target folder; return the normalised ``coords``."""
@@ -200,6 +209,8 @@ def _check_options(
         problems.append(
             _option_problem("--coords", "unknown coordinate system", value=coords, hint="use wgs84, gcj02 or bd09")
         )
+    if lang is not None and lang not in LANGS:
+        problems.append(_option_problem("--lang", "unknown label language", value=lang, hint="use zh or en"))
     problems += _target_problems(out, force=force)
     if problems:
         raise InputError(problems)
@@ -401,7 +412,7 @@ class _Folder:
         return target
 
 
-def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None) -> None:
+def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang: str | None = None) -> None:
     """Write every input of the district into ``folder``, ``district.toml`` last."""
     from gridmgmt import io
     from gridmgmt.config import load_settings
@@ -469,8 +480,10 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None) -> N
         "events, orders, schools: none yet, left out of district.toml; add them under [files] when you have them"
     )
 
+    lang, note = district_lang(shops, lang)
+    folder.notes.append(note)
     toml = folder.work / "district.toml"
-    io.write_text(district_toml(name, folder.files, folder.coords, grids=count, notes=folder.notes), toml)
+    io.write_text(district_toml(name, folder.files, folder.coords, grids=count, lang=lang, notes=folder.notes), toml)
     folder.written.append(toml)
     load_settings(toml)  # what we wrote must read back
 
@@ -494,17 +507,42 @@ def _pairs_in(staff: pd.DataFrame) -> int:
     return max(1, min(int(counts.get("marketing", 0)), int(counts.get("monopoly", 0))))
 
 
+def district_lang(retailers: gpd.GeoDataFrame, lang: str | None = None) -> tuple[str, str]:
+    """The district's label language and a note saying why: ``lang`` when given, else where the retailers are.
+
+    ``zh`` when the retailers' median position (WGS-84) lies in China (the coarse outline of
+    :func:`gridmgmt.coords.in_china`), else ``en``: a position, not tags, since few extracts carry
+    ``addr:country`` and a clipped one rarely holds its country's boundary.
+    """
+    if lang is not None:
+        return lang, f"lang: {lang} (labels of maps and sheets) from --lang"
+    lon, lat = float(np.median(retailers["lon"])), float(np.median(retailers["lat"]))
+    inside = bool(in_china(lon, lat))
+    lang, other = ("zh", "en") if inside else ("en", "zh")
+    where = "in China" if inside else "outside China"
+    return lang, (
+        f"lang: {lang} (labels of maps and sheets), the retailers are {where} ({lon:.4f}, {lat:.4f}); "
+        f"change [district] lang, or pass --lang {other} to a map command"
+    )
+
+
 def district_toml(
-    name: str, files: dict[str, str], coords: dict[str, str], *, grids: int, notes: list[str] | None = None
+    name: str,
+    files: dict[str, str],
+    coords: dict[str, str],
+    *,
+    grids: int,
+    lang: str = "zh",
+    notes: list[str] | None = None,
 ) -> str:
-    """The text of a ``district.toml``: name, ``[files]``, ``[coords]``, ``[grids] count``.
+    """The text of a ``district.toml``: name, ``[district] lang``, ``[files]``, ``[coords]``, ``[grids] count``.
 
     ``notes`` become comment lines at the top, so the folder says how it was made.
     """
     lines = [f"# Written by `gridmgmt init` on {date.today().isoformat()}."]
     lines += [f"#   {note}" for note in notes or []]
     lines += ["# Every other setting has the default of gridmgmt/config.py; state here only what differs.", ""]
-    lines += [f"name = {_toml_string(name)}", "", "[files]"]
+    lines += [f"name = {_toml_string(name)}", "", "[district]", f"lang = {_toml_string(lang)}", "", "[files]"]
     lines += [f"{key} = {_toml_string(value)}" for key, value in files.items()]
     lines += ["", "[coords]"]
     lines += [f"{key} = {_toml_string(value)}" for key, value in coords.items()]

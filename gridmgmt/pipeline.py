@@ -38,9 +38,11 @@ def run_demo(
     seed: int = 0,
     console: Console | None = None,
     patrol_time_limit_s: float = 12.0,
+    lang: str | None = None,
 ) -> list[Path]:
     """Run every capability on one district and write its outputs into ``out_dir``.
 
+    Maps, sheets and the overview are labelled in ``lang`` (default the district's ``[district] lang``).
     Returns the paths written, in order.
     """
     console = console or Console(stderr=True)
@@ -54,6 +56,7 @@ def run_demo(
 
     step("loading and validating the district")
     district = load_district(district_path)
+    lang = lang or district.settings.district.lang
     step(
         f"{district.settings.name}: {len(district.retailers)} retailers, {len(district.events)} events, "
         f"{len(district.staff)} staff"
@@ -76,7 +79,14 @@ def run_demo(
     scores = score_risk(district, as_of)
     step("balanced service grids (workload from risk levels and the road network)")
     grids = run_grids(
-        district, out / "grids", seed=seed, risk=scores, map_path=out / "grid_map.html", store=store, valid_from=as_of
+        district,
+        out / "grids",
+        seed=seed,
+        risk=scores,
+        map_path=out / "grid_map.html",
+        lang=lang,
+        store=store,
+        valid_from=as_of,
     )
     written += grids.attrs["written"]
     step(f"{len(grids)} grids, max/min workload {grids['workload_min'].max() / grids['workload_min'].min():.3f}")
@@ -86,6 +96,7 @@ def run_demo(
         district,
         as_of,
         out / "risk",
+        lang=lang,
         seed=seed,
         map_path=out / "risk_map.html",
         grids=grids,
@@ -101,6 +112,7 @@ def run_demo(
         out / "patrol",
         grids=grids,
         risk=scores,
+        lang=lang,
         seed=seed,
         time_limit_s=patrol_time_limit_s,
         store=store,
@@ -125,6 +137,7 @@ def run_demo(
             hotspot_cells=risk.hotspot_cells,
             report=report,
             links={"risk_map": "risk_map.html", "grid_map": "grid_map.html"},
+            lang=lang,
         )
     )
     step("every current layer of the store as one GeoPackage (for QGIS/ArcGIS)")
@@ -171,7 +184,7 @@ def run_risk(
     as_of: str,
     out_dir: str | Path,
     *,
-    lang: str = "zh",
+    lang: str | None = None,
     tiles: str = "none",
     grids: gpd.GeoDataFrame | None = None,
     seed: int = 0,
@@ -181,8 +194,8 @@ def run_risk(
 ) -> RiskRun:
     """Score (unless ``scores`` are given), find hotspots and draw the risk map.
 
-    Writes risk.csv, hotspots.geojson and the map; with ``store``, a ``risk`` run (layers ``risk`` and
-    ``hotspots``) in the shared store.
+    Writes risk.csv, hotspots.geojson and the map (labelled in ``lang``, default the district's
+    ``[district] lang``); with ``store``, a ``risk`` run (layers ``risk`` and ``hotspots``) in the shared store.
     """
     out = Path(out_dir)
     scores = scores if scores is not None else score_risk(district, as_of)
@@ -200,7 +213,8 @@ def run_risk(
         hotspot_cells=hot.cells,
         violation_points=violation_points(district, as_of),
         grids=grids,
-        lang=lang,
+        weights=district.settings.risk_weights,
+        lang=lang or district.settings.district.lang,
         tiles=tiles,
     )
     written = [
@@ -304,11 +318,13 @@ def run_grids(
     seed: int = 0,
     risk: pd.DataFrame | None = None,
     map_path: str | Path | None = None,
-    lang: str = "zh",
+    lang: str | None = None,
     store: str | Path | None = None,
     valid_from: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Build the grids, write grids.gpkg (and CSVs) and the grid map; with ``store``, a ``grids`` run.
+
+    The map is labelled in ``lang`` (default the district's ``[district] lang``).
 
     With ``valid_from`` (YYYY-MM-DD) the run's assignment also becomes the store's current grid
     assignment from that day.
@@ -322,7 +338,7 @@ def run_grids(
     plan = build_grids(district, seed=seed, risk_level=level)
     written = list(write_grid_plan(plan, out).values())
     if map_path is not None:
-        written.append(save_map(grid_map(plan, district, lang=lang), map_path))
+        written.append(save_map(grid_map(plan, district, lang=lang or district.settings.district.lang), map_path))
     if store:
         with open_store(store) as shared:
             shared.write_run(
@@ -347,17 +363,19 @@ def plan_patrol(
     *,
     grids: gpd.GeoDataFrame | None = None,
     risk: pd.DataFrame | None = None,
-    lang: str = "zh",
+    lang: str | None = None,
     store: str | Path | None = None,
     **options,
 ):
     """Plan one day (:func:`gridmgmt.patrol.plan.plan_day`) and write its files; returns (plan, paths).
 
+    Route sheets and the map are labelled in ``lang`` (default the district's ``[district] lang``).
+
     With ``store``, the plan is also kept there as a ``plan`` run (stops and routes).
     """
     risk = risk if risk is not None else score_risk(district, date)
     plan = plan_day(district, date, risk=risk, grids=grids, **options)
-    written = write_plan(plan, out_dir, depots=district.depots, lang=lang)
+    written = write_plan(plan, out_dir, depots=district.depots, lang=lang or district.settings.district.lang)
     if store:
         with open_store(store) as shared:
             parameters = {"date": date, **{k: v for k, v in options.items() if isinstance(v, int | float | str)}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gridmgmt._errors import ConfigError
@@ -67,3 +69,15 @@ def test_minutes_of_day():
     """HH:MM converts to minutes after midnight."""
     assert minutes_of_day("08:30") == 510
     assert minutes_of_day("24:00") == 1440
+
+
+def test_district_lang(tmp_path):
+    """[district] lang sets the label language (zh or en); unstated it is zh, as for the demo; others are errors."""
+    assert load_settings(toml(tmp_path, '[district]\nlang = "en"\n')).district.lang == "en"
+    assert load_settings(toml(tmp_path, 'name = "x"\n')).district.lang == "zh"
+    demo = Path(__file__).resolve().parent.parent / "data" / "demo" / "district.toml"
+    assert load_settings(demo).district.lang == "zh"  # the demo (Guiyang) states no lang
+    with pytest.raises(ConfigError) as info:
+        load_settings(toml(tmp_path, '[district]\nlang = "fr"\n'))
+    assert "field 'district.lang': unknown label language" in str(info.value)
+    assert "use zh or en" in str(info.value)

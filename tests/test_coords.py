@@ -10,6 +10,7 @@ from gridmgmt.coords import (
     bd09_to_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
+    in_china,
     to_wgs84,
     wgs84_to_bd09,
     wgs84_to_gcj02,
@@ -95,6 +96,30 @@ def test_outside_china_unchanged():
     """GCJ-02 leaves points outside China unchanged (London)."""
     lon, lat = wgs84_to_gcj02(-0.1276, 51.5072)
     assert (lon, lat) == (-0.1276, 51.5072)
+
+
+# (lon, lat) WGS-84 of cities, for the coarse outline that sets a new district's label language
+CHINESE_CITIES = {
+    "Beijing (Wudaokou)": (116.32, 40.00), "Shanghai": (121.47, 31.23), "Guiyang": (106.63, 26.65),
+    "Urumqi": (87.62, 43.82), "Lhasa": (91.11, 29.65), "Harbin": (126.63, 45.75), "Sanya": (109.51, 18.25),
+    "Hong Kong": (114.17, 22.32), "Macau": (113.54, 22.19), "Taipei": (121.56, 25.03), "Kashgar": (75.99, 39.47),
+    "Mohe": (122.53, 52.97), "Hunchun": (130.36, 42.86), "Ruili": (97.85, 24.00), "Tacheng": (82.98, 46.75),
+}  # fmt: skip
+OTHER_CITIES = {
+    "Monaco": (7.42, 43.74), "Seoul": (126.98, 37.57), "Pyongyang": (125.75, 39.03), "Hanoi": (105.85, 21.03),
+    "Lang Son": (106.76, 21.85), "Ulaanbaatar": (106.92, 47.92), "Choibalsan": (114.50, 48.07),
+    "Vladivostok": (131.89, 43.12), "Khabarovsk": (135.07, 48.48), "Almaty": (76.90, 43.25), "Bishkek": (74.60, 42.87),
+    "Kathmandu": (85.32, 27.70), "Thimphu": (89.64, 27.47), "Leh": (77.58, 34.16), "Myitkyina": (97.40, 25.38),
+    "Tokyo": (139.69, 35.69), "Naha": (127.68, 26.21), "Manila": (120.98, 14.60), "Singapore": (103.82, 1.35),
+}  # fmt: skip
+
+
+def test_in_china_by_the_coarse_outline():
+    """China's cities (border towns too) are inside the outline; its neighbours' cities are not."""
+    for cities, inside in ((CHINESE_CITIES, True), (OTHER_CITIES, False)):
+        lon, lat = np.array(list(cities.values())).T
+        wrong = [name for name, got in zip(cities, in_china(lon, lat), strict=True) if got != inside]
+        assert wrong == [], f"{'outside' if inside else 'inside'} the outline: {wrong}"
 
 
 @pytest.mark.parametrize("system, convert", [("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
+from datetime import date, timedelta
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,6 +17,7 @@ from typer.testing import CliRunner
 
 from gridmgmt._errors import InputError
 from gridmgmt.cli import app
+from gridmgmt.config import load_settings
 from gridmgmt.coords import wgs84_to_gcj02
 from gridmgmt.init_district import default_pairs, init_district, placeholder_staff
 from gridmgmt.inputs.district import load_district
@@ -276,3 +280,109 @@ def test_cli_errors_are_one_line(town, tmp_path) -> None:
     assert result.exit_code == 1
     assert "not a position" in result.output
     assert not (tmp_path / "x").exists()
+
+
+MONACO = Path(__file__).parent / "data" / "osm" / "monaco_district_clipped.osm.pbf"  # real, clipped
+MONACO_SHOPS = MONACO.parent / "monaco_district_shops.csv"  # its real shops
+
+
+def test_label_language_follows_the_retailers_country(wudaokou_shops, tmp_path) -> None:
+    """[district] lang is "en" for Monaco's shops and "zh" for Wudaokou's (Beijing); the note says why."""
+    result = init_district(tmp_path / "monaco", MONACO_SHOPS, MONACO, depot="7.4215,43.7350")
+    assert tomllib.loads(result.district.read_text(encoding="utf-8"))["district"]["lang"] == "en"
+    assert load_settings(result.district).district.lang == "en"
+    assert any(note.startswith("lang: en") and "outside China" in note for note in result.notes)
+
+    table = tmp_path / "wudaokou_shops.csv"
+    wudaokou_shops.to_csv(table, index=False)
+    result = init_district(tmp_path / "wudaokou", table, WUDAOKOU, depot="116.3200,40.0010")
+    assert tomllib.loads(result.district.read_text(encoding="utf-8"))["district"]["lang"] == "zh"
+    assert any(note.startswith("lang: zh") and "in China" in note for note in result.notes)
+
+
+def _invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, ["-q", *args])
+    assert "Traceback" not in result.output, result.output
+    assert result.exit_code == 0, f"gridmgmt {' '.join(args)}:\n{result.output}"
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def en_town(town, tmp_path_factory) -> Path:
+    """The synthetic town (in Guiyang) made with `init --lang en`, its grids built; its district.toml.
+
+    Its 40 shops are all class B without history: 3.2 risk points each, all low risk.
+    """
+    network, retailers = town
+    folder = tmp_path_factory.mktemp("en") / "town"
+    _invoke("init", str(folder), "--retailers", str(retailers), "--network", str(network), "--pairs", "2")
+    assert load_settings(folder / "district.toml").district.lang == "zh"  # in China
+    _invoke(
+        "init", str(folder), "--retailers", str(retailers), "--network", str(network), "--pairs", "2", "--lang", "en",
+        "--force",
+    )  # fmt: skip
+    _invoke("grids", "build", "--district", str(folder / "district.toml"))
+    return folder / "district.toml"
+
+
+def _first_weekday(day: date) -> str:
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+def test_maps_and_sheets_speak_the_districts_language(en_town) -> None:
+    """An en district's grid map, risk map and route sheets are English without --lang; --lang zh overrides."""
+    out = en_town.parent / "out"
+    grids = out / "grids" / "grids.gpkg"
+    _invoke("grids", "map", "--grids", str(grids))
+    html = (out / "grid_map.html").read_text(encoding="utf-8")
+    assert "<title>Service grids</title>" in html and "服务网格" not in html
+    _invoke("risk", "map", "--district", str(en_town), "--date", "2026-12-01", "--grids", str(grids))
+    assert "Retailer risk map" in (out / "risk_map.html").read_text(encoding="utf-8")
+    day = _first_weekday(date.today())  # the placeholder pairs work from the day of init
+    _invoke("patrol", "plan", "--district", str(en_town), "--date", day, "--grids", str(grids), "--solution-limit", "5")
+    assert '<html lang="en"' in (out / "patrol" / "route_sheets.html").read_text(encoding="utf-8")
+
+    _invoke("grids", "map", "--grids", str(grids), "--lang", "zh")
+    assert "<title>服务网格</title>" in (out / "grid_map.html").read_text(encoding="utf-8")
+    result = CliRunner().invoke(app, ["grids", "map", "--grids", str(grids), "--lang", "fr"])
+    assert result.exit_code == 2 and "'fr' is not a label language" in result.output
+
+
+def _low_risk_map(en_town) -> Path:
+    out = en_town.parent / "out"
+    if not (out / "risk_map.html").exists():
+        grids = out / "grids" / "grids.gpkg"
+        _invoke("risk", "map", "--district", str(en_town), "--date", "2026-12-01", "--grids", str(grids))
+    return out / "risk_map.html"
+
+
+def test_risk_map_of_low_risk_shops_paints_low_risk_grids(en_town) -> None:
+    """Only low-risk shops: every grid has the low level's colour (not the top colour) and the map says no history."""
+    from gridmgmt.risk.risk_map import LEVEL_COLORS
+
+    html = _low_risk_map(en_town).read_text(encoding="utf-8")
+    strokes = re.findall(r'"stroke": "(#[0-9a-f]{6})"', html)
+    assert len(strokes) == 2 and set(strokes) == {LEVEL_COLORS["low"]}
+    assert "No history yet: risk scores use static evidence only" in html
+
+
+@pytest.mark.browser
+def test_no_history_note_shows_in_the_browser(en_town, chromium) -> None:
+    """In headless Chromium the note is on screen and the grids are drawn in the low level's colour."""
+    from gridmgmt.risk.risk_map import LEVEL_COLORS
+
+    grid_lines = f'path[stroke="{LEVEL_COLORS["low"]}"][stroke-width="3"]'
+    facts = chromium.open(
+        _low_risk_map(en_town),
+        wait_for=".gm-note",
+        action="(() => { const n = document.querySelector('.gm-note'), r = n.getBoundingClientRect();"
+        " return {text: n.innerText, left: r.left, top: r.top, right: r.right, bottom: r.bottom,"
+        f" grids: document.querySelectorAll({json.dumps(grid_lines)}).length}}; }})()",
+    )
+    assert facts.console_errors == [] and facts.page_errors == []
+    note = facts.result
+    assert note["text"].startswith("No history yet")
+    assert 0 <= note["left"] < note["right"] <= 1200 and 0 <= note["top"] < note["bottom"] <= 800  # in the viewport
+    assert note["grids"] == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pandas as pd
@@ -140,3 +141,60 @@ def test_risk_map_without_significant_hotspots_still_draws() -> None:
     html = to_offline_html(risk_map(retailers, scores, as_of=AS_OF, boundary=boundary, hotspot_cells=cells, lang="en"))
     assert "fitBounds" in html and "R2" in html
     assert label("gi_hotspots", "en") not in html  # no hotspot layer in the layer switcher
+
+
+def _risk_map_html(scores: list[float], *, reason_en: str = "", **options) -> str:
+    """The English risk map of four retailers with these scores: R1, R2 in grid 1 (west), R3, R4 in grid 2 (east)."""
+    import geopandas as gpd
+    import shapely
+
+    from gridmgmt.maps import to_offline_html
+    from gridmgmt.risk.risk_map import risk_map
+
+    ids = ["R1", "R2", "R3", "R4"]
+    table = pd.DataFrame(
+        {"retailer_id": ids, "name": ids, "lon": [106.702, 106.705, 106.712, 106.715], "lat": [26.575] * 4}
+        | {"address": "", "customer_class": "B", "grid_id": [1, 1, 2, 2]}
+    )
+    retailers = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
+    level = ["high" if s >= 20 else "medium" if s >= 8 else "low" for s in scores]
+    scores_table = pd.DataFrame(
+        {"retailer_id": ids, "score": scores, "level": level, "last_inspection": [None] * 4}
+        | {f"reason_{i}_{lang}": [reason_en if i == 1 else ""] * 4 for i in (1, 2, 3) for lang in ("zh", "en")}
+    )
+    boxes = [shapely.box(106.70, 26.57, 106.71, 26.58), shapely.box(106.71, 26.57, 106.72, 26.58)]
+    grids = gpd.GeoDataFrame({"grid_id": [1, 2]}, geometry=boxes, crs="EPSG:4326")
+    boundary = gpd.GeoDataFrame(geometry=[shapely.box(106.70, 26.57, 106.72, 26.58)], crs="EPSG:4326")
+    m = risk_map(retailers, scores_table, as_of=AS_OF, boundary=boundary, grids=grids, lang="en", **options)
+    return to_offline_html(m)
+
+
+def _grid_strokes(html: str) -> list[str]:
+    return re.findall(r'"stroke": "(#[0-9a-f]{6})"', html)
+
+
+def test_risk_map_grid_colours_use_the_absolute_score_scale() -> None:
+    """Grids take the colour of their mean score's level (the retailers' thresholds), not a share of the top grid.
+
+    All shops low risk (grid means 3 and 5.5 points): both grids low, none in the top colour; means of 11 and
+    35 points: medium and high; with high_min_score 50 both are medium.
+    """
+    from gridmgmt.config import RiskWeights
+    from gridmgmt.risk.risk_map import LEVEL_COLORS
+
+    low, medium, high = LEVEL_COLORS["low"], LEVEL_COLORS["medium"], LEVEL_COLORS["high"]
+    html = _risk_map_html([2.0, 4.0, 5.0, 6.0])
+    assert _grid_strokes(html) == [low, low]
+    assert "Grid mean risk" in html and "Low (&lt; 8)" in html  # the grids' legend states the scale
+    assert _grid_strokes(_risk_map_html([10.0, 12.0, 30.0, 40.0])) == [medium, high]
+    strict = RiskWeights(high_min_score=50.0)
+    assert _grid_strokes(_risk_map_html([10.0, 12.0, 30.0, 40.0], weights=strict)) == [medium, medium]
+
+
+def test_risk_map_says_no_history_on_the_map() -> None:
+    """Scores made without history put a note on the map itself (in the page's language), not only in popups."""
+    from gridmgmt.risk.scores import NO_HISTORY_REASON
+
+    note = "No history yet: risk scores use static evidence only"
+    assert note in _risk_map_html([3.2] * 4, reason_en=NO_HISTORY_REASON[1])
+    assert note not in _risk_map_html([3.2] * 4, reason_en="")

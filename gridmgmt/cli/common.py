@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from gridmgmt._errors import GridMgmtError, InputError
+from gridmgmt.config import LANGS
 
 app = typer.Typer(
     help="gridmgmt: balanced service grids, daily joint patrol routes and risk hotspots for a district "
@@ -43,7 +44,23 @@ DistrictOutOpt = Annotated[
     Path | None,
     typer.Option("--out", "-o", help="Where to write (default: the district folder's out/, never the current folder)."),
 ]
-LangOpt = Annotated[str, typer.Option("--lang", help="Label language of maps and sheets: zh or en.")]
+
+
+def _check_lang(value: str | None) -> str | None:
+    """``--lang`` is zh or en; not given (None) means the district's ``[district] lang``."""
+    if value is not None and value not in LANGS:
+        raise typer.BadParameter(f"{value!r} is not a label language; use {' or '.join(LANGS)}")
+    return value
+
+
+LangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        callback=_check_lang,
+        help="Label language of maps and sheets: zh or en (default: the district's [district] lang).",
+    ),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same inputs and seed give the same outputs.")]
 StoreOpt = Annotated[
     str | None,

@@ -10,6 +10,7 @@ import typer
 from gridmgmt.cli.common import (
     DEMO_DISTRICT,
     DistrictOpt,
+    LangOpt,
     OutDirOpt,
     SeedOpt,
     app,
@@ -89,11 +90,12 @@ def demo(
     out: OutDirOpt = Path("out"),
     district: DistrictOpt = DEMO_DISTRICT,
     seed: SeedOpt = 0,
+    lang: LangOpt = None,
 ) -> None:
     """Run the whole loop on the bundled demo district and write every output into OUT."""
     from gridmgmt.pipeline import run_demo
 
-    written = run_demo(district, out, seed=seed, console=console)
+    written = run_demo(district, out, seed=seed, console=console, lang=lang)
     console.print(f"[green]done[/green]: {len(written)} outputs in {out}/")
     for path in written:
         console.print(f"  {path}", highlight=False)
@@ -125,6 +127,14 @@ def init(
         str, typer.Option("--coords", help="Coordinate system of the retailers and depots: wgs84, gcj02 or bd09.")
     ] = "wgs84",
     name: Annotated[str | None, typer.Option("--name", help="District name (default: the folder's name).")] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Label language of its maps and sheets, [district] lang: zh or en (default: zh when the "
+            "retailers are in China, else en).",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing district folder (its outputs too) once done.")
     ] = False,
@@ -144,6 +154,7 @@ def init(
             depots=depots,
             coords=coords,
             name=name,
+            lang=lang,
             force=force,
         )
     for note in result.notes:

@@ -183,7 +183,7 @@ def grids_map(
         Path | None,
         typer.Option("--out", "-o", help="The HTML file to write (default: the district folder's out/grid_map.html)."),
     ] = None,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
     tiles: TilesOpt = "none",
 ) -> None:
     """Write the self-contained offline grid map: grids with labels and popups, retailers, subdistricts."""
@@ -193,5 +193,6 @@ def grids_map(
 
     plan, district = plan_and_district(grids, district)
     out = district_out(district, out, "grid_map.html")
-    path = save_map(grid_map(plan, load_district(district), lang=lang, tiles=tiles), out)
+    d = load_district(district)
+    path = save_map(grid_map(plan, d, lang=lang or d.settings.district.lang, tiles=tiles), out)
     console.print(f"wrote {path}", highlight=False)

@@ -65,7 +65,7 @@ def patrol_plan(
     deterministic: Annotated[
         bool, typer.Option("--deterministic", help="Deterministic plan with the default solution limit.")
     ] = False,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
     """Plan one day: who visits which retailers, in what order and when; writes stops, route sheets and map."""

@@ -105,7 +105,7 @@ def risk_map_cmd(
     grids: Annotated[
         Path | None, typer.Option("--grids", help="grids.gpkg from `grids build`, to colour grids by mean risk.")
     ] = None,
-    lang: LangOpt = "zh",
+    lang: LangOpt = None,
     tiles: TilesOpt = "none",
     seed: SeedOpt = 0,
     store: StoreOpt = None,

@@ -7,7 +7,7 @@ Domain maps (grids, risk, routes) build on the modules here:
 * :mod:`~gridmgmt.maps.escape`: the one escape helper (:func:`esc`) and its companions;
 * :mod:`~gridmgmt.maps.base`: :func:`new_map` and the map's coordinate system (GCJ-02 for Amap
   tiles: :func:`to_map_lonlat`, :func:`to_map_geometry`);
-* :mod:`~gridmgmt.maps.layers`: points, heat, GeoJSON, legends, layer control;
+* :mod:`~gridmgmt.maps.layers`: points, heat, GeoJSON, legends, notes, layer control;
 * :mod:`~gridmgmt.maps.offline_html`: :func:`to_offline_html` and :func:`save_map` inline the
   vendored assets of :mod:`~gridmgmt.maps.offline_assets`.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from gridmgmt.maps.base import COORD_DECIMALS, MapInfo, fit_to, map_info, new_map, to_map_geometry, to_map_lonlat
 from gridmgmt.maps.escape import check_color, esc, escape_frame, popup_html
 from gridmgmt.maps.labels import LABELS, label, labels_of, register_labels
-from gridmgmt.maps.layers import add_geojson, add_heat, add_layer_control, add_legend, add_points
+from gridmgmt.maps.layers import add_geojson, add_heat, add_layer_control, add_legend, add_note, add_points
 from gridmgmt.maps.offline_assets import FETCH_COMMAND
 from gridmgmt.maps.offline_html import external_urls, save_map, to_offline_html
 
@@ -30,6 +30,7 @@ __all__ = [
     "add_heat",
     "add_layer_control",
     "add_legend",
+    "add_note",
     "add_points",
     "check_color",
     "esc",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-LANGS = ("zh", "en")
+from gridmgmt.config import LANGS  # the one list of label languages (district.toml's [district] lang)
 
 LABELS: dict[str, dict[str, str]] = {
     "retailers": {"zh": "零售户", "en": "Retailers"},

@@ -327,6 +327,15 @@ def add_legend(
     return legend
 
 
+def add_note(m: folium.Map, text: str, *, position: str = "bottomleft") -> folium.MacroElement:
+    """Add a note box stating what the map cannot show (e.g. "no history yet"); ``text`` is escaped."""
+    if position not in ("topleft", "topright", "bottomleft", "bottomright"):
+        raise GridMgmtError(f"unknown note position {position!r}")
+    note = _Legend(f'<div class="gm-note" style="max-width:260px;font-weight:bold">{esc(text)}</div>', position)
+    m.add_child(note)
+    return note
+
+
 def add_layer_control(m: folium.Map, *, collapsed: bool = False) -> folium.LayerControl:
     """Add the layer switcher (add it last, after every layer)."""
     control = folium.LayerControl(collapsed=collapsed)

@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt import maps
+from gridmgmt.config import RiskWeights
+from gridmgmt.risk.scores import NO_HISTORY_REASON
 
 LEVEL_COLORS = {"high": "#d7301f", "medium": "#fc8d59", "low": "#91bfdb"}
+NO_RETAILERS_COLOR = "#999999"  # a grid without scored retailers
 HOTSPOT_COLORS = {
     "hot_99": "#b2182b",
     "hot_95": "#ef8a62",
@@ -27,6 +30,11 @@ maps.register_labels(
         "violation_heat": {"zh": "近一年违规热力", "en": "Violations, last 12 months (heat)"},
         "gi_hotspots": {"zh": "Gi* 热点(FDR校正)", "en": "Gi* hotspots (FDR-corrected)"},
         "grid_mean_risk": {"zh": "网格平均风险", "en": "Grid mean risk"},
+        "grid_level": {"zh": "平均分所属等级", "en": "Level of the mean"},
+        "no_history_note": {
+            "zh": "尚无历史记录：风险分仅按静态信息（档位、学校）计算",
+            "en": "No history yet: risk scores use static evidence only (credit class, schools)",
+        },
         "mean_risk": {"zh": "平均风险分", "en": "Mean risk score"},
         "hot_99": {"zh": "热点 99%", "en": "Hot spot 99%"},
         "hot_95": {"zh": "热点 95%", "en": "Hot spot 95%"},
@@ -51,6 +59,7 @@ def risk_map(
     hotspot_cells: gpd.GeoDataFrame | None = None,
     violation_points: pd.DataFrame | None = None,
     grids: gpd.GeoDataFrame | None = None,
+    weights: RiskWeights | None = None,
     lang: str = "zh",
     tiles: str = "none",
 ) -> folium.Map:
@@ -58,6 +67,11 @@ def risk_map(
 
     Layers: violation heat, Gi* hexes by class, grids by mean risk, retailers clustered and
     coloured by level with popups (name, class, score, top reasons, last inspection).
+
+    A grid is drawn in the colour of the level its retailers' mean score has on the retailers'
+    own absolute scale (``weights.medium_min_score``, ``weights.high_min_score``; default the
+    :class:`gridmgmt.config.RiskWeights` defaults), so a district of low-risk shops shows low-risk
+    grids. When the scores say there is no history yet, a note on the map says so.
     """
     table = retailers.drop(columns="geometry").merge(scores, on="retailer_id", how="left")
     reason = f"reason_1_{lang}"
@@ -123,16 +137,30 @@ def risk_map(
             g["mean_risk"] = g["grid_id"].astype(int).map(mean).round(1)
         else:
             g["mean_risk"] = np.nan
-        top = float(np.nanmax(g["mean_risk"])) if g["mean_risk"].notna().any() else 1.0
-        g["stroke"] = g["mean_risk"].map(lambda v: _ramp(v / top if top else 0.0))
+        levels = _levels(g["mean_risk"], weights)
+        g["stroke"] = levels.map(LEVEL_COLORS).fillna(NO_RETAILERS_COLOR)
+        g["grid_level"] = levels.map(lambda v: maps.label(v, lang), na_action="ignore").fillna("-")
         g["grid_label"] = g["grid_id"].astype(str)
         maps.add_geojson(
             m,
             g,
             name=maps.label("grid_mean_risk", lang),
-            tooltip_fields={"grid_label": maps.label("grid", lang), "mean_risk": maps.label("mean_risk", lang)},
+            tooltip_fields={
+                "grid_label": maps.label("grid", lang),
+                "mean_risk": maps.label("mean_risk", lang),
+                "grid_level": maps.label("grid_level", lang),
+            },
             keep_columns=["stroke"],
             style=lambda f: {"color": f["properties"]["stroke"], "weight": 3, "fillOpacity": 0.0},
+        )
+        w = weights or RiskWeights()
+        medium, high = f"{w.medium_min_score:g}", f"{w.high_min_score:g}"
+        scale = {"high": f"≥ {high}", "medium": f"{medium}–{high}", "low": f"< {medium}"}
+        maps.add_legend(
+            m,
+            maps.label("grid_mean_risk", lang),
+            [(f"{maps.label(k, lang)} ({scale[k]})", c) for k, c in LEVEL_COLORS.items()],
+            shape="line",
         )
     fields = {
         "retailer_id": maps.label("retailer_id", lang),
@@ -156,12 +184,24 @@ def risk_map(
     maps.add_legend(
         m, maps.label("risk_level", lang), [(maps.label(k, lang), c) for k, c in LEVEL_COLORS.items()], shape="circle"
     )
+    if _no_history(scores):
+        maps.add_note(m, maps.label("no_history_note", lang))
     maps.add_layer_control(m)
     return m
 
 
-def _ramp(x: float) -> str:
-    """Yellow (0) to dark red (1)."""
-    x = 0.0 if not np.isfinite(x) else min(max(x, 0.0), 1.0)
-    r, g, b = 255, int(235 - 200 * x), int(120 - 100 * x)
-    return f"#{r:02x}{g:02x}{b:02x}"
+def _levels(score: pd.Series, weights: RiskWeights | None = None) -> pd.Series:
+    """``high``, ``medium`` or ``low`` for each score (points) by the retailer levels' thresholds; NaN stays NaN."""
+    w = weights or RiskWeights()
+    level = pd.Series(
+        np.select([score >= w.high_min_score, score >= w.medium_min_score], ["high", "medium"], "low"),
+        index=score.index,
+        dtype=object,
+    )
+    return level.where(score.notna())
+
+
+def _no_history(scores: pd.DataFrame) -> bool:
+    """Whether the scores say they were made without any history (the reason every retailer then carries)."""
+    columns = [c for c in ("reason_1_en", "reason_2_en", "reason_3_en") if c in scores]
+    return bool(scores[columns].eq(NO_HISTORY_REASON[1]).to_numpy().any())
