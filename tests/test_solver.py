@@ -14,6 +14,7 @@ import pytest
 
 from gridmgmt._errors import InfeasiblePlanError, InputError
 from gridmgmt.patrol import Break, MaxSolutions, RoutingProblem, SearchParams, Vehicle, solve
+from gridmgmt.patrol.model import SolverCrashError
 
 #: The Solomon instances kept in the repository (data/benchmarks/solomon/README.md).
 SOLOMON = Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "solomon"
@@ -283,34 +284,109 @@ def test_portfolio_is_deterministic_and_no_worse_than_one_worker():
     assert a.is_feasible()
 
 
-def test_failed_helper_falls_back_to_worker_zero(monkeypatch, caplog):
-    """When the helper process fails, solve logs a warning and returns worker 0's result."""
+def test_a_failed_worker_is_skipped(monkeypatch, caplog):
+    """When one worker's helper process fails, solve logs a warning and returns the other worker's result."""
     from gridmgmt.patrol import _ortools
 
-    def broken(self, timeout_s):
-        raise RuntimeError("helper died")
+    receive, answers = _ortools._Helper.receive, []
 
-    monkeypatch.setattr(_ortools._Helper, "receive", broken)
+    def first_fails(self, timeout_s, problem):
+        answers.append(receive(self, timeout_s, problem))
+        return RuntimeError("helper died") if len(answers) == 1 else answers[-1]
+
+    monkeypatch.setattr(_ortools._Helper, "receive", first_fails)
     problem = _tiny_vrptw()
     with caplog.at_level("WARNING", logger="gridmgmt.patrol._ortools"):
         result = solve(problem, stop=MaxSolutions(200), seed=0, params=SearchParams(workers=2))
-    assert "helper died" in caplog.text
+    assert "solver worker 0 failed (helper died)" in caplog.text
     assert result.is_feasible()
     assert result.distance() == _brute_force(problem)
 
 
-def test_error_in_worker_zero_leaves_no_stale_helper_answer():
-    """After an invalid problem raised in worker 0, the next two-worker solve returns its own optimum."""
-    bad = RoutingProblem(
-        duration_matrix=np.zeros((2, 2), dtype=int),
-        vehicles=[Vehicle(start=0, end=0, shift_start=100, shift_end=200)],
-        time_windows=[(0, 50), (0, 300)],
-    )
-    with pytest.raises(InputError, match="does not meet"):
-        solve(bad, stop=MaxSolutions(10), seed=0, params=SearchParams(workers=2))
+def test_native_abort_of_the_search_is_an_error_naming_the_vehicles(monkeypatch):
+    """A search process that aborts (as on a failed OR-Tools check) raises SolverCrashError; the next solve works."""
+    from gridmgmt.patrol._ortools import FAULT_ABORT_ENV
+
+    xy = [(0, 0), (10, 0), (0, 10)]
+    vehicles = [Vehicle(start=0, end=0, name="G07"), Vehicle(start=0, end=0, name="G08")]
+    problem = RoutingProblem(duration_matrix=_euclid(xy), vehicles=vehicles)
+    monkeypatch.setenv(FAULT_ABORT_ENV, "G08")
+    with pytest.raises(SolverCrashError, match=r"of G07, G08 was killed by SIGABRT \(signal 6\)") as crash:
+        solve(problem, stop=MaxSolutions(20), seed=0, params=SearchParams(workers=2))
+    assert crash.value.vehicles == ("G07", "G08")
+    assert f"{FAULT_ABORT_ENV}=G08: aborting" in crash.value.details
+    monkeypatch.delenv(FAULT_ABORT_ENV)
+    assert solve(problem, stop=MaxSolutions(20), seed=0, params=SearchParams(workers=2)).distance() == 34
+
+
+def test_error_in_the_search_leaves_no_stale_helper_answer():
+    """An exception raised in the helper reaches the caller; the next two-worker solve returns its own optimum."""
     problem = _tiny_vrptw()
+    bad = SearchParams(workers=2, first_solutions=("NO_SUCH_STRATEGY",), iterated_local_search=False)
+    with pytest.raises(AttributeError, match="NO_SUCH_STRATEGY"):
+        solve(problem, stop=MaxSolutions(10), seed=0, params=bad)
     result = solve(problem, stop=MaxSolutions(200), seed=0, params=SearchParams(workers=2))
     assert result.distance() == _brute_force(problem)
+
+
+def test_shift_outside_the_depot_window_is_an_input_error():
+    """A vehicle whose shift does not meet its depot's window is refused when the problem is made."""
+    with pytest.raises(InputError, match="does not meet the window of depot"):
+        RoutingProblem(
+            duration_matrix=np.zeros((2, 2), dtype=int),
+            vehicles=[Vehicle(start=0, end=0, shift_start=100, shift_end=200)],
+            time_windows=[(0, 50), (0, 300)],
+        )
+
+
+def _lunch_problem(seed: int, visits: int, squads: int) -> RoutingProblem:
+    """Random optional visits (10-25 min) around one depot, squads 08:30-17:30 with lunch 11:30-13:30 (seconds)."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 3000, size=(visits + 1, 2))
+    duration = np.ceil(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) / 4).astype(int)
+    lunch = Break(41400, 45000, 3600, "lunch")
+    vehicles = [
+        Vehicle(start=0, end=0, shift_start=30600, shift_end=63000, breaks=(lunch,), name=f"G{k}")
+        for k in range(squads)
+    ]
+    return RoutingProblem(
+        duration_matrix=duration,
+        vehicles=vehicles,
+        service_durations=np.r_[0, rng.integers(10, 25, visits) * 60],
+        optional_penalties={i: int(rng.integers(1, 10)) * 600 for i in range(1, visits + 1)},
+        span_cost_coefficient=1,
+    )
+
+
+def test_unfinished_solution_of_the_iterated_local_search_is_timed_not_aborted():
+    """OR-Tools' ILS can return a ruin-and-recreate neighbour with its lunch breaks still open; solve times it.
+
+    Reading such a break's start aborted the process (``Check failed: start_max_ == start_min_
+    (45000 vs. 41400)``, issue 20). Without improving the perturbed solutions, OR-Tools returns one
+    under a solution limit, deterministically; the routes are then timed again in a fresh model.
+    """
+    from gridmgmt.patrol import _ortools
+
+    problem = _lunch_problem(0, visits=12, squads=2)
+    params = SearchParams(first_solutions=("PARALLEL_CHEAPEST_INSERTION",), workers=1, ils_improve=False)
+    model = _ortools._build(problem, params)
+    sp = _ortools._search_parameters(
+        params, "PARALLEL_CHEAPEST_INSERTION", time_limit_s=None, solution_limit=10, metaheuristic=True
+    )
+    raw = model.routing.SolveWithIteratedLocalSearch(sp)
+    if not _ortools._unfixed(model, raw):
+        pytest.skip("this OR-Tools returns a finished solution here: the case is not exercised")
+    with pytest.raises(RuntimeError, match="unfinished OR-Tools solution"):
+        _ortools._extract(problem, model, raw, 0.0, "")  # refused, never read into an abort
+
+    result = solve(problem, stop=MaxSolutions(10), seed=0, params=params)
+    assert result.found
+    for route in result.routes:
+        (lunch,) = route.breaks
+        assert 41400 <= lunch.start <= 45000 and lunch.end - lunch.start == 3600
+        for stop in route.stops:
+            assert lunch.end <= stop.start or lunch.start >= stop.departure
+    _check_schedule(problem, result)
 
 
 def test_portfolio_from_unguarded_script_runs_once(tmp_path):

@@ -1,8 +1,9 @@
 """Private OR-Tools backend of :func:`gridmgmt.patrol.solver.solve`: model building, search, extraction.
 
 Builds an OR-Tools RoutingModel from a :class:`gridmgmt.patrol.model.RoutingProblem`, runs the
-search (a portfolio of workers, the others in helper processes) and reads the routes back into
-a :class:`gridmgmt.patrol.model.Result`. In the package only :mod:`gridmgmt.patrol.solver` imports it.
+search (a portfolio of workers, each in a helper process, so that a native abort of OR-Tools ends
+a helper and never the caller) and reads the routes back into a
+:class:`gridmgmt.patrol.model.Result`. In the package only :mod:`gridmgmt.patrol.solver` imports it.
 """
 
 from __future__ import annotations
@@ -14,16 +15,27 @@ import os
 import pickle
 import random
 import select
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from gridmgmt._errors import InputError, Problem
-from gridmgmt.patrol.model import DroppedVisit, Result, Route, RoutingProblem, ScheduledBreak, Stop, diagnose_visit
+from gridmgmt.patrol.model import (
+    DroppedVisit,
+    Result,
+    Route,
+    RoutingProblem,
+    ScheduledBreak,
+    SolverCrashError,
+    Stop,
+    diagnose_visit,
+)
 from gridmgmt.patrol.search import SearchParams, StopCriterion
 
 logger = logging.getLogger(__name__)
@@ -106,19 +118,9 @@ def _build(problem: RoutingProblem, params: SearchParams, *, hard_mandatory: boo
         time_dim.CumulVar(index).SetRange(int(tw[node, 0]), int(tw[node, 1]))
     for k, v in enumerate(vehicles):
         for index, node in ((routing.Start(k), v.start), (routing.End(k), v.end)):
+            # RoutingProblem checked that the shift meets the depot's window
             lo = max(int(v.shift_start), int(tw[node, 0]))
-            hi = min(problem.shift_end_of(v), int(tw[node, 1]))
-            if lo > hi:
-                raise InputError(
-                    Problem(
-                        "routing problem",
-                        f"vehicle {v.name or k}: shift [{v.shift_start}, {problem.shift_end_of(v)}] does not meet "
-                        f"the window of depot {problem.node_name(node)}",
-                        field="vehicles",
-                        hint="check the shift times and the depot opening hours",
-                    )
-                )
-            time_dim.CumulVar(index).SetRange(lo, hi)
+            time_dim.CumulVar(index).SetRange(lo, min(problem.shift_end_of(v), int(tw[node, 1])))
         if v.soft_end is not None and v.late_end_penalty:
             time_dim.SetCumulVarSoftUpperBound(routing.End(k), int(v.soft_end), int(v.late_end_penalty))
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(k)))
@@ -258,54 +260,67 @@ def _routes_of(model: _Model, solution: pywrapcp.Assignment) -> list[list[int]]:
 
 
 def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
-    """Run one search per worker (worker 0 here, the others in helper processes) and keep the best.
+    """Run one search per worker, each in a helper process, and keep the best.
 
     Worker 0 runs ``params``; worker k >= 1 runs ``params`` with ``params.portfolio[(k - 1) % len]``
     applied. The best result is the lowest ``(cost, worker)``, so with a solution limit only the
-    outcome does not depend on timing. A helper that fails is logged and skipped.
+    outcome does not depend on timing. OR-Tools runs only in the helpers, so a native abort ends a
+    helper, never the caller: a worker that fails is logged and skipped, and when every worker
+    failed the first worker's error is raised (the search's exception, or
+    :class:`SolverCrashError` naming the vehicles when its process died). Only when no helper
+    process can be started does worker 0 search in this process.
     """
-    workers = params.num_workers()
-    if workers <= 1:
-        return _solve_one(problem, stop=stop, seed=seed, params=params)
     t0 = time.perf_counter()
     configs = [replace(params, workers=1)]
-    for k in range(1, workers):
+    for k in range(1, params.num_workers()):
         overrides = dict(params.portfolio[(k - 1) % len(params.portfolio)]) if params.portfolio else {}
         configs.append(replace(params, workers=1, portfolio=(), **overrides))
     deadline = None if stop.time_limit_s is None else time.time() + stop.time_limit_s
-    helpers: list[tuple[int, _Helper]] = []
-    for k, cfg in enumerate(configs[1:], start=1):
-        try:
-            helper = _helper(k - 1)
-            helper.send((problem, stop, deadline, seed, cfg))
-            helpers.append((k, helper))
-        except Exception as exc:  # a helper that cannot start must not stop the plan
-            logger.warning("solver helper %d unavailable (%s); it is skipped", k, exc)
-            _drop_helper(k - 1)
-    pending = list(helpers)
+    fault = os.environ.get(FAULT_ABORT_ENV, "")
+    running: list[tuple[int, _Helper]] = []
+    outcomes: list[tuple[int, Result | Exception]] = []
     try:
-        results = [(0, _solve_one(problem, stop=stop, seed=seed, params=configs[0]))]
-        while pending:
-            k, helper = pending[0]
+        for k, cfg in enumerate(configs):
+            try:
+                helper = _take_helper()
+            except OSError as exc:  # no process can start (resource limits): the other workers go on
+                logger.warning("solver worker %d has no helper process (%s); it is skipped", k, exc)
+                continue
+            running.append((k, helper))
+            helper.send((problem, stop, deadline, seed, cfg, fault))
+        if not running:
+            logger.warning("no solver helper process could start: searching in this process, unprotected")
+            return _solve_one(problem, stop=stop, seed=seed, params=configs[0])
+        while running:
+            k, helper = running[0]
             # A helper stops at the same deadline; allow a margin before giving up on it.
             wait_s = None if deadline is None else max(0.0, deadline - time.time()) + 5.0 + 0.5 * stop.time_limit_s
-            try:
-                results.append((k, helper.receive(wait_s)))
-            except Exception as exc:  # a failed helper must not stop the plan
-                logger.warning("solver helper %d failed (%s); keeping the other workers' results", k, exc)
-                _drop_helper(k - 1)
-            pending.pop(0)
+            outcomes.append((k, helper.receive(wait_s, problem)))
+            running.pop(0)
+            if helper.alive():
+                _give_helper(helper)
     finally:
-        for k, _ in pending:  # on an error or an interrupt: unread answers would go to the next call
-            _drop_helper(k - 1)
+        for _, helper in running:  # on an error or an interrupt: unread answers would go to the next call
+            helper.close(kill=True)
+    results = [(k, r) for k, r in outcomes if isinstance(r, Result)]
+    for k, r in outcomes:
+        if results and not isinstance(r, Result):
+            logger.warning("solver worker %d failed (%s); keeping the other workers' results", k, r)
+    if not results:
+        raise outcomes[0][1]
     k_best, best = min(results, key=lambda kr: (kr[1].cost(), kr[0]))
     logger.debug("portfolio costs: %s; worker %d kept", [(k, r.cost()) for k, r in results], k_best)
     return replace(best, runtime_s=time.perf_counter() - t0, num_solutions=sum(r.num_solutions for _, r in results))
 
 
-# Helper processes are plain interpreters running ``_serve`` (started once, kept for later calls).
-# They do not re-import the caller's main module (as multiprocessing's spawn does), so scripts
-# without an ``if __name__ == "__main__"`` guard are safe, and no OR-Tools state is forked.
+#: Fault injection for tests: the search of a problem with a vehicle of one of these names
+#: (comma-separated; ``*``: any) aborts its process the way a failed native check of OR-Tools does.
+FAULT_ABORT_ENV = "GRIDMGMT_FAULT_SOLVER_ABORT"
+
+# Helper processes are plain interpreters running ``_serve`` (started when needed, kept for later
+# calls). They do not re-import the caller's main module (as multiprocessing's spawn does), so
+# scripts without an ``if __name__ == "__main__"`` guard are safe, no OR-Tools state is forked, and
+# a daemonic process (a Dask worker) may start them.
 _BOOT = (
     "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
     "from gridmgmt.patrol._ortools import _serve; _serve()"
@@ -313,10 +328,18 @@ _BOOT = (
 
 
 class _Helper:
-    """One helper process; requests and results are pickles over its stdin and stdout."""
+    """One helper process; requests and results are pickles over its stdin and stdout.
+
+    Its stderr goes to a temporary file: what OR-Tools writes before an abort ends up in the
+    :class:`SolverCrashError`; anything else is logged after the answer.
+    """
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.owner = os.getpid()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process, in close)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr
+        )
         pickle.dump(list(sys.path), self.proc.stdin)
         self.proc.stdin.flush()
 
@@ -324,22 +347,61 @@ class _Helper:
         return self.proc.poll() is None
 
     def send(self, request: tuple) -> None:
-        pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.proc.stdin.flush()
+        """Send a request; a process that is gone already shows when its answer is read."""
+        self.stderr.seek(0)
+        self.stderr.truncate()  # the file offset is shared with the process: it writes from 0 again
+        with contextlib.suppress(OSError):
+            pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.flush()
 
-    def receive(self, timeout_s: float | None) -> Result:
+    def receive(self, timeout_s: float | None, problem: RoutingProblem) -> Result | Exception:
+        """The answer: a result, the exception the search raised, or why the process gave none.
+
+        A process that died gives a :class:`SolverCrashError` naming ``problem``'s vehicles; one
+        that does not answer within ``timeout_s`` seconds a TimeoutError (it is then killed).
+        """
         if timeout_s is not None and os.name == "posix":
             ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
             if not ready:
-                raise TimeoutError(f"no result within {timeout_s:.0f} s")
-        status, payload = pickle.load(self.proc.stdout)
-        if status != "ok":
-            raise payload
-        return payload
+                self.close(kill=True)
+                return TimeoutError(f"no result within {timeout_s:.0f} s")
+        try:
+            answer = pickle.load(self.proc.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):  # the process died
+            return self._crash(problem)
+        said = self._said()
+        if said:
+            logger.info("solver helper process wrote:\n%s", said)
+        return answer
+
+    def _crash(self, problem: RoutingProblem) -> SolverCrashError:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        said = self._said() or "(it wrote nothing)"
+        self.close(kill=True)
+        if code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name} (signal {-code})"
+        else:
+            how = "stopped answering" if code is None else f"ended with exit code {code}"
+        names = tuple(v.name or f"vehicle {k}" for k, v in enumerate(problem.vehicles))
+        return SolverCrashError(
+            f"the OR-Tools search process of {', '.join(names)} {how}",
+            vehicles=names,
+            details=f"what the search process wrote before it ended:\n{said}",
+        )
+
+    def _said(self, limit: int = 20_000) -> str:
+        """The end of what the process wrote to stderr since the last request."""
+        with contextlib.suppress(OSError, ValueError):
+            self.stderr.seek(0)
+            return self.stderr.read()[-limit:].decode("utf-8", "replace").strip()
+        return ""
 
     def close(self, *, kill: bool = False) -> None:
         """End the process: politely (end of input) or, with ``kill``, at once; release its pipes."""
-        if kill:
+        if kill and self.alive():
             self.proc.kill()
         with contextlib.suppress(OSError):  # a broken pipe to a process that is gone already
             self.proc.stdin.close()
@@ -349,51 +411,64 @@ class _Helper:
             self.proc.kill()
             self.proc.wait()
         self.proc.stdout.close()
+        self.stderr.close()
 
 
-_HELPERS: dict[int, _Helper] = {}
+# Idle helpers, shared by the threads of this process (a service runs plans in threads).
+_IDLE: list[_Helper] = []
+_IDLE_LOCK = threading.Lock()
 
 
-def _helper(slot: int) -> _Helper:
-    helper = _HELPERS.get(slot)
-    if helper is None or not helper.alive():
-        _drop_helper(slot)
-        helper = _HELPERS[slot] = _Helper()
-    return helper
+def _take_helper() -> _Helper:
+    """An idle helper of this process, or a new one."""
+    with _IDLE_LOCK:
+        while _IDLE:
+            helper = _IDLE.pop()
+            if helper.owner != os.getpid():  # inherited by a fork: the parent's, not ours to use or end
+                continue
+            if helper.alive():
+                return helper
+            helper.close(kill=True)
+    return _Helper()
 
 
-def _drop_helper(slot: int) -> None:
-    helper = _HELPERS.pop(slot, None)
-    if helper is not None:
-        helper.close(kill=True)
+def _give_helper(helper: _Helper) -> None:
+    with _IDLE_LOCK:
+        _IDLE.append(helper)
 
 
 @atexit.register
 def _close_helpers() -> None:
-    while _HELPERS:
-        _HELPERS.popitem()[1].close()
+    with _IDLE_LOCK:
+        while _IDLE:
+            helper = _IDLE.pop()
+            if helper.owner == os.getpid():
+                helper.close()
 
 
 def _serve() -> None:
-    """Helper process loop: read ``(problem, stop, deadline, seed, params)``, answer ``(status, result)``."""
+    """Helper process loop: read ``(problem, stop, deadline, seed, params, fault)``, answer a result or an exception."""
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed (e.g. solver logs) goes to stderr, not into the answers
     source = sys.stdin.buffer
     while True:
         try:
-            problem, stop, deadline, seed, params = pickle.load(source)
+            problem, stop, deadline, seed, params, fault = pickle.load(source)
         except EOFError:
             return
+        if fault and (fault == "*" or {v.name for v in problem.vehicles} & set(fault.split(","))):
+            os.write(2, f"{FAULT_ABORT_ENV}={fault}: aborting\n".encode())
+            os.abort()
         try:
             if deadline is not None:
                 stop = replace(stop, time_limit_s=max(0.1, deadline - time.time()))
-            answer = ("ok", _solve_one(problem, stop=stop, seed=seed, params=params))
+            answer = _solve_one(problem, stop=stop, seed=seed, params=params)
         except Exception as exc:  # sent back to the caller
-            answer = ("error", exc)
+            answer = exc
         try:
             data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # an unpicklable exception
-            data = pickle.dumps(("error", RuntimeError(repr(exc))))
+            data = pickle.dumps(RuntimeError(repr(exc)))
         out.write(data)
         out.flush()
 
@@ -454,6 +529,8 @@ def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, param
         if solution is None:
             solution = model.routing.SolveWithParameters(sp)
         total_solutions += model.counter[0]
+        if solution is not None:
+            model, solution = _settle(problem, params, model, solution)
         if solution is not None and (best is None or solution.ObjectiveValue() < best.ObjectiveValue()):
             best, best_model = solution, model
         if best_model is None:
@@ -470,9 +547,61 @@ def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, param
     return replace(result, num_solutions=total_solutions)
 
 
+def _unfixed(model: _Model, solution: pywrapcp.Assignment) -> str:
+    """What ``solution`` leaves open (a break's start, a time of day), or '' when everything is fixed.
+
+    OR-Tools' iterated local search can return a ruin-and-recreate neighbour as it was built (when
+    the time limit ends the search before that neighbour was improved): its routes are set, its
+    times and breaks are not, and reading such a break's start fails OR-Tools' native check
+    ``start_max_ == start_min_``, which aborts the process.
+    """
+    intervals = solution.IntervalVarContainer()
+    for i in range(intervals.Size()):
+        element = intervals.Element(i)
+        label = element.Var().Name()
+        performed = element.PerformedMin() == element.PerformedMax()
+        if label in model.breaks and not (performed and element.StartMin() == element.StartMax()):
+            return f"{label} starts in [{element.StartMin()}, {element.StartMax()}]"
+    routing, time_dim = model.routing, model.time_dim
+    for k in range(routing.vehicles()):
+        index = routing.Start(k)
+        while True:
+            cumul = time_dim.CumulVar(index)
+            if solution.Min(cumul) != solution.Max(cumul):
+                return f"vehicle {k} is at index {index} in [{solution.Min(cumul)}, {solution.Max(cumul)}]"
+            if routing.IsEnd(index):
+                break
+            index = solution.Value(routing.NextVar(index))
+    return ""
+
+
+def _settle(
+    problem: RoutingProblem, params: SearchParams, model: _Model, solution: pywrapcp.Assignment
+) -> tuple[_Model, pywrapcp.Assignment | None]:
+    """``solution``, or its routes timed again (in a fresh model) when OR-Tools returned them unfinished.
+
+    Returns the model and the solution to read; the solution is None when the routes cannot be
+    timed (they are then dropped, with a warning).
+    """
+    loose = _unfixed(model, solution)
+    if not loose:
+        return model, solution
+    fresh = _build(problem, params)
+    sp = _search_parameters(params, "AUTOMATIC", time_limit_s=None, solution_limit=1, metaheuristic=False)
+    fresh.routing.CloseModelWithParameters(sp)
+    timed = fresh.routing.ReadAssignmentFromRoutes(_routes_of(model, solution), True)
+    if timed is None or _unfixed(fresh, timed):
+        logger.warning("OR-Tools returned routes whose times cannot be fixed (%s); they are left out", loose)
+        return model, None
+    logger.debug("OR-Tools returned an unfinished solution (%s); its routes were timed again", loose)
+    return fresh, timed
+
+
 def _extract(
     problem: RoutingProblem, model: _Model, solution: pywrapcp.Assignment, runtime: float, status: str
 ) -> Result:
+    if loose := _unfixed(model, solution):  # never read an open value: OR-Tools aborts on it
+        raise RuntimeError(f"an unfinished OR-Tools solution cannot be read ({loose})")
     manager, routing, time_dim = model.manager, model.routing, model.time_dim
     dur, dist, service = problem.duration_matrix, problem.distance_matrix, problem.service_durations
 

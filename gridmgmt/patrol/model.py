@@ -25,6 +25,7 @@ __all__ = [
     "Route",
     "RoutingProblem",
     "ScheduledBreak",
+    "SolverCrashError",
     "Stop",
     "Vehicle",
     "diagnose_visit",
@@ -204,6 +205,26 @@ class RoutingProblem:
             problems.append(Problem(_SOURCE, f"names must have {n} entries", field="names"))
         if problems:
             raise InputError(problems)
+        if problems := self._shift_problems():  # needs the checks above (shapes, names)
+            raise InputError(problems)
+
+    def _shift_problems(self) -> list[Problem]:
+        """Vehicles whose shift does not meet the opening window of their start or end depot."""
+        problems = []
+        for k, v in enumerate(self.vehicles):
+            for node in (v.start, v.end):
+                lo = max(int(v.shift_start), int(self.time_windows[node, 0]))
+                if lo > min(self.shift_end_of(v), int(self.time_windows[node, 1])):
+                    problems.append(
+                        Problem(
+                            _SOURCE,
+                            f"vehicle {v.name or k}: shift [{v.shift_start}, {self.shift_end_of(v)}] does not meet "
+                            f"the window of depot {self.node_name(node)}",
+                            field="vehicles",
+                            hint="check the shift times and the depot opening hours",
+                        )
+                    )
+        return problems
 
     @property
     def num_nodes(self) -> int:
@@ -439,3 +460,25 @@ class Result:
         for d in self.dropped_mandatory():
             lines.append(f"  unserved {d.name}: {d.reason}")
         return "\n".join(lines)
+
+
+class SolverCrashError(RuntimeError):
+    """The OR-Tools search died in its helper process (a native abort or a kill); the caller did not.
+
+    Parameters
+    ----------
+    message : str
+        One line: which vehicles (squads) and how the process ended.
+    vehicles : tuple of str
+        Names of the vehicles of the problem whose search died.
+    details : str
+        What the helper process wrote before it died (OR-Tools' own message), for a log file; it
+        is also attached as a note, so a printed traceback shows it.
+    """
+
+    def __init__(self, message: str, *, vehicles: tuple[str, ...] = (), details: str = "") -> None:
+        super().__init__(message)
+        self.vehicles = tuple(vehicles)
+        self.details = details
+        if details:
+            self.add_note(details)
