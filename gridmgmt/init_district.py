@@ -64,24 +64,20 @@ class InitResult:
     files: tuple[Path, ...]
     notes: tuple[str, ...]
 
-    def next_commands(self, *, today: str | None = None) -> list[str]:
+    def next_commands(self) -> list[str]:
         """The commands to run next, as shell lines, outputs kept inside the district folder.
 
-        Parameters
-        ----------
-        today
-            Date for ``risk map`` and ``patrol plan`` (YYYY-MM-DD); default today's date.
+        Each works on the district's current grids (the last build) and, for the dated ones, on the
+        first day to plan (today, for a district without history), so none needs ``--grids`` or ``--date``.
         """
-        day = today or date.today().isoformat()
         toml = shlex.quote(str(self.district))
-        grids = shlex.quote(str(self.district.parent / "out" / "grids"))
         # every command writes into the district folder's out/ and its store there by default
         return [
             f"gridmgmt validate --district {toml}",
             f"gridmgmt grids build --district {toml}",
-            f"gridmgmt grids map --grids {grids}",
-            f"gridmgmt risk map --district {toml} --date {day} --grids {grids}",
-            f"gridmgmt patrol plan --district {toml} --date {day} --grids {grids}",
+            f"gridmgmt grids map --district {toml}",
+            f"gridmgmt risk map --district {toml}",
+            f"gridmgmt patrol plan --district {toml}",
         ]
 
 
@@ -460,7 +456,8 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang
         folder.add("depots", target, f"D1 at {given.depot[0]}, {given.depot[1]} from --depot")
         folder.coords["depots"] = given.coords
     else:
-        table, note = derive_depot(shops, given.network)
+        # the district's own cache/ (as every later load), never the user's cache folder
+        table, note = derive_depot(shops, folder.work / folder.files["network"], cache_dir=folder.work / "cache")
         target = io.write_csv(table, folder.work / "depots.csv")
         folder.add("depots", target, f"{note}; give the bureau's own with --depot LON,LAT")
         folder.coords["depots"] = "wgs84"
@@ -741,8 +738,13 @@ def _street_coordinates(source: Path) -> Iterator[tuple[list[float], list[float]
         ) from None
 
 
-def derive_depot(retailers: gpd.GeoDataFrame, network: str | os.PathLike) -> tuple[pd.DataFrame, str]:
+def derive_depot(
+    retailers: gpd.GeoDataFrame, network: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None
+) -> tuple[pd.DataFrame, str]:
     """One depot D1: the retailers' centre (mean in a metric CRS) snapped to the nearest street node.
+
+    ``cache_dir`` is where the prepared extract is cached (the district's ``cache/``; default the
+    user's cache folder, see :func:`gridmgmt.network.load_network`).
 
     Returns
     -------
@@ -758,7 +760,7 @@ def derive_depot(retailers: gpd.GeoDataFrame, network: str | os.PathLike) -> tup
     x, y = to_m.transform(lon, lat)
     cx, cy = float(np.mean(x)), float(np.mean(y))
     clon, clat = back.transform(cx, cy)
-    graph = load_network(network)
+    graph = load_network(network, cache_dir=cache_dir)
     try:
         snap = snap_points(graph, [clon], [clat], mode="ebike").iloc[0]
     except ValueError:  # no street e-bikes may use: any street

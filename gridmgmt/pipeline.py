@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,9 +14,10 @@ import pandas as pd
 from rich.console import Console
 
 from gridmgmt import io
+from gridmgmt._errors import InputError, Problem
 from gridmgmt.grids.build import build_grids
 from gridmgmt.grids.grid_map import grid_map
-from gridmgmt.grids.plan import write_grid_plan
+from gridmgmt.grids.plan import GridPlan, read_grid_plan, write_grid_plan
 from gridmgmt.inputs.district import District, load_district
 from gridmgmt.inputs.events import prepare_appended, with_violation_records
 from gridmgmt.loop.district_loop import overview_page, responsibility
@@ -74,7 +76,7 @@ def run_demo(
     written.append(io.write_csv(_inputs_summary(district), out / "inputs_summary.csv"))
     step("inputs stored")
 
-    as_of = _first_planning_day(district)
+    as_of = first_planning_day(district)
     step(f"risk scores as of {as_of}")
     scores = score_risk(district, as_of)
     step("balanced service grids (workload from risk levels and the road network)")
@@ -147,9 +149,14 @@ def run_demo(
     return written
 
 
-def _first_planning_day(district: District) -> str:
-    """The day after the history ends (district.toml ``history_end``), else the day after the last event."""
-    end = district.settings.history_end or str(pd.to_datetime(district.events["time"]).max().date())
+def first_planning_day(district: District) -> str:
+    """The first day to plan (YYYY-MM-DD): the day after the history ends (district.toml ``history_end``),
+    else the day after the last event, else today (a new district without history)."""
+    end = district.settings.history_end
+    if not end and len(district.events):
+        end = str(pd.to_datetime(district.events["time"]).max().date())
+    if not end:
+        return date.today().isoformat()
     return (pd.Timestamp(end) + pd.Timedelta(days=1)).date().isoformat()
 
 
@@ -311,6 +318,130 @@ def write_overview(district: District, out_path: str | Path, **options) -> Path:
 # ----------------------------------------------------------------------------- grids
 
 
+def _stored_store(store: str | Path | None) -> str | None:
+    """``store`` when it names an existing store (a SQLite file that exists, or a server URL), else None.
+
+    Reading the current grids must not create an empty store as a side effect.
+    """
+    if not store:
+        return None
+    text = str(store)
+    if "://" in text and not text.startswith("sqlite:"):
+        return text
+    path = Path(text.removeprefix("sqlite:///")).expanduser()
+    return text if path.is_file() else None
+
+
+def current_grids(district_path: str | Path, store: str | Path | None = None) -> GridPlan | None:
+    """The district's current grids: its last ``grids build`` or the store's last published grids, the newer.
+
+    The build is ``<district folder>/out/grids/grids.gpkg``; the store's is its newest ``grids`` run
+    (the demo's build, a grid plan published by the service). Returns None when there is neither.
+
+    Parameters
+    ----------
+    district_path
+        The district.toml.
+    store
+        The shared store (path or URL); a store that does not exist yet is not created.
+    """
+    built = Path(district_path).resolve().parent / "out" / "grids" / "grids.gpkg"
+    plan = read_grid_plan(built) if built.is_file() else None
+    built_at = datetime.fromtimestamp(built.stat().st_mtime) if plan is not None else None
+    existing = _stored_store(store)
+    if existing is None:
+        return plan
+    with open_store(existing) as shared:
+        runs = shared.list_runs("grids")
+        if runs.empty:
+            return plan
+        created = pd.Timestamp(runs["created"].iloc[0])
+        created = created.tz_convert(None) if created.tzinfo is not None else created  # as local naive time
+        if built_at is not None and built_at >= created:
+            return plan
+        run = shared.read_run(runs["run_id"].iloc[0])
+    grids = gpd.GeoDataFrame(run.layers["grids"], geometry="geometry", crs="EPSG:4326")
+    assignment = pd.DataFrame(run.layers["assignment"])[["retailer_id", "grid_id"]]
+    return GridPlan(grids=grids, assignment=assignment, district=str(district_path))
+
+
+def no_grids_error(district_path: str | Path) -> InputError:
+    """The error of a command that needs grids when the district has none yet."""
+    return InputError(
+        Problem(
+            file=str(district_path),
+            message="no grids yet",
+            hint=f"run `gridmgmt grids build --district {district_path}` first (or give --grids DIR)",
+        )
+    )
+
+
+def has_own_grids(district: District) -> bool:
+    """Whether the district's own tables assign grids: a filled ``grid_id`` of staff (as the demo's) or retailers."""
+    return any(
+        "grid_id" in table.columns and bool(table["grid_id"].notna().any())
+        for table in (district.staff, district.retailers)
+    )
+
+
+def pair_gaps(grids: pd.DataFrame, staff: pd.DataFrame) -> dict[str, list]:
+    """Grids without a full staff pair and staff pairs without a grid, from a grid plan's pair columns.
+
+    Parameters
+    ----------
+    grids
+        A grid plan's grids (``grid_id``, ``customer_manager``, ``monopoly_officer``); a plan without
+        these columns (written before pairs were matched) gives no gaps.
+    staff
+        The district's staff table.
+
+    Returns
+    -------
+    dict
+        ``grids_without_pair``: ids of the grids lacking a customer manager or a monopoly officer;
+        ``pairs_without_grid``: the pairs (``"M05+Z05"``, a missing member as ``?``) serving no grid.
+    """
+    from gridmgmt.grids.pairs import form_pairs
+
+    members = ("customer_manager", "monopoly_officer")
+    if not {"grid_id", *members} <= set(grids.columns):
+        return {"grids_without_pair": [], "pairs_without_grid": []}
+    ids = grids[list(members)].fillna("").astype(str)
+    lacking = (ids == "").any(axis=1)
+    serving = set(ids.to_numpy().ravel()) - {""}
+    pairs = form_pairs(staff)
+    idle = [
+        "+".join(str(p) or "?" for p in pair)
+        for pair in pairs[list(members)].itertuples(index=False)
+        if not ({str(p) for p in pair} & serving)
+    ]
+    return {"grids_without_pair": [int(g) for g in grids.loc[lacking, "grid_id"]], "pairs_without_grid": idle}
+
+
+def check_pairs(plan: GridPlan, staff: pd.DataFrame) -> list[str]:
+    """Record :func:`pair_gaps` in ``plan.metrics`` and return one warning line per kind of gap (none: [])."""
+    gaps = pair_gaps(plan.grids, staff)
+    plan.metrics.update(gaps)
+    grids, pairs = gaps["grids_without_pair"], gaps["pairs_without_grid"]
+    k = len(plan.grids)
+    full = k - len(grids)
+    lines = []
+    if grids and full:
+        names = f"grid{'s' * (len(grids) > 1)} {', '.join(map(str, grids))}"
+        lines.append(
+            f"{len(grids)} of {k} grids have no full staff pair ({names}): nobody patrols them; add pairs to the "
+            f"staff table or build {full} grids (--grids {full})"
+        )
+    elif grids:
+        lines.append("no grid has a full staff pair: the staff table needs a customer manager and a monopoly officer")
+    if pairs:
+        lines.append(
+            f"{len(pairs)} staff pair{'s serve' if len(pairs) != 1 else ' serves'} no grid ({', '.join(pairs)}): build "
+            f"{k + len(pairs)} grids (--grids {k + len(pairs)}) to give each a grid"
+        )
+    return lines
+
+
 def run_grids(
     district: District,
     out_dir: str | Path,
@@ -336,6 +467,8 @@ def run_grids(
     out = Path(out_dir)
     level = risk.set_index("retailer_id")["level"] if risk is not None else None
     plan = build_grids(district, seed=seed, risk_level=level)
+    for line in check_pairs(plan, district.staff):
+        log.warning("%s", line)
     written = list(write_grid_plan(plan, out).values())
     if map_path is not None:
         written.append(save_map(grid_map(plan, district, lang=lang or district.settings.district.lang), map_path))
@@ -356,6 +489,44 @@ def run_grids(
 # ----------------------------------------------------------------------------- patrol
 
 
+def pairs_valid_from(store: str | Path) -> date | None:
+    """The first day of the staff pairs the store records (``store init``), None without any or without a store."""
+    import sqlalchemy as sa
+
+    from gridmgmt.store.engine import read_connection
+    from gridmgmt.store.schema import pairs
+
+    existing = _stored_store(store)
+    if existing is None:
+        return None
+    with open_store(existing) as shared, read_connection(shared.engine, shared.label) as conn:
+        return conn.execute(sa.select(sa.func.min(pairs.c.valid_from))).scalar()
+
+
+def check_pairs_exist(day: str, store: str | Path) -> None:
+    """Refuse a day before the store's staff pairs begin: nobody was responsible for the retailers yet.
+
+    Raises
+    ------
+    InputError
+        Naming the first day of the pairs and how to plan anyway.
+    """
+    first = pairs_valid_from(store)
+    if first is None or pd.Timestamp(day).date() >= first:
+        return
+    raise InputError(
+        Problem(
+            file=str(store),
+            field="date",
+            value=day,
+            message=f"the staff pairs are valid from {first} (the day the store was first loaded: `store init`, "
+            "or the first `events add` or `events import`), so nobody was responsible before",
+            hint=f"plan a day on or after {first} (--date {first}); to start them earlier, load a new store with "
+            f"`gridmgmt store init --valid-from YYYY-MM-DD`",
+        )
+    )
+
+
 def plan_patrol(
     district: District,
     date: str,
@@ -373,6 +544,8 @@ def plan_patrol(
 
     With ``store``, the plan is also kept there as a ``plan`` run (stops and routes).
     """
+    if store:
+        check_pairs_exist(date, store)
     risk = risk if risk is not None else score_risk(district, date)
     plan = plan_day(district, date, risk=risk, grids=grids, **options)
     written = write_plan(plan, out_dir, depots=district.depots, lang=lang or district.settings.district.lang)

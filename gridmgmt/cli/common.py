@@ -42,8 +42,16 @@ DistrictOpt = Annotated[
 OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder the outputs are written to (created if missing).")]
 DistrictOutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Where to write (default: the district folder's out/, never the current folder)."),
+    typer.Option(
+        "--out", "-o", help="Folder to write into (default: one in the district folder's out/, never the current one)."
+    ),
 ]
+MapOutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Folder to write the map into (default: the district folder's out/)."),
+]
+#: Endings of the file paths `--out` took before it always named a folder (still accepted, with a note).
+FILE_SUFFIXES = (".html", ".htm", ".csv", ".geojson", ".json", ".gpkg")
 
 
 def _check_lang(value: str | None) -> str | None:
@@ -75,12 +83,28 @@ TilesOpt = Annotated[
 ]
 
 
+#: Libraries whose INFO lines say nothing to a user (plugin set-up, file drivers); -vv shows them.
+NOISY_LOGGERS = ("alembic", "fiona", "pyogrio", "matplotlib", "numexpr", "urllib3", "asyncio")
+
+
+def log_level(verbose: int, quiet: bool) -> int:
+    """The logging level of the command line: warnings by default, INFO with -v, DEBUG with -vv, errors with -q."""
+    if quiet:
+        return logging.ERROR
+    return {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+
+
 @app.callback()
 def _setup(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Show progress logs (INFO); -vv also debug logs and every library's."
+        ),
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors: no warnings, no progress.")] = False,
 ) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    level = log_level(verbose, quiet)
     logging.basicConfig(
         level=level,
         format="%(message)s",
@@ -88,8 +112,8 @@ def _setup(
         handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
         force=True,
     )
-    for noisy in ("fiona", "pyogrio", "matplotlib", "numexpr"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level <= logging.DEBUG else max(level, logging.WARNING))
 
 
 def command(group: typer.Typer, name: str | None = None) -> Callable[[Callable[P, None]], Callable[P, None]]:
@@ -144,13 +168,21 @@ PlanDistrictOpt = Annotated[
 
 
 def plan_and_district(grids: Path | None, district: Path | None, *, need_district: bool = True):
-    """The grid plan and its district: a grids.gpkg records the district.toml it was built for."""
+    """The grid plan and its district: a grids.gpkg records the district.toml it was built for.
+
+    Without ``grids``, the district's current grids (its last build, or the store's last published
+    grids); an error saying to run `grids build` when it has none.
+    """
     from gridmgmt.grids.plan import read_grid_plan
+    from gridmgmt.pipeline import current_grids, no_grids_error
 
     if grids is None:
         district = district or DEMO_DISTRICT
-        grids = district_out(district, None, "grids")
-    plan = read_grid_plan(grids)
+        plan = current_grids(district, district_store(district, None))
+        if plan is None:
+            raise no_grids_error(district)
+    else:
+        plan = read_grid_plan(grids)
     if district is None and plan.district:
         district = Path(plan.district)
     if district is None and need_district:
@@ -161,6 +193,37 @@ def plan_and_district(grids: Path | None, district: Path | None, *, need_distric
 def district_out(district: Path, out: Path | None, name: str) -> Path:
     """``out`` when given, else ``<district folder>/out/<name>``: results belong to their district."""
     return out if out is not None else district.resolve().parent / "out" / name
+
+
+def out_file(out: Path | None, default_folder: Path, name: str) -> Path:
+    """The file ``name`` in the ``--out`` folder (default ``default_folder``).
+
+    ``--out`` always names a folder; a path ending like a file (``risk_map.html``, ``tasks.csv``) is
+    what older versions took, and is still written as given, with a note.
+    """
+    if out is None:
+        return default_folder / name
+    if out.suffix.lower() in FILE_SUFFIXES and not out.is_dir():
+        console.print(
+            f"note: --out names a folder now (it writes {name} there); {out} is written as given this time",
+            highlight=False,
+        )
+        return out
+    return out / name
+
+
+def current_grid_frame(grids: Path | None, district: Path, store: str | None):
+    """The grids a command works with: ``--grids`` when given, else the district's current grids (None: none).
+
+    As :func:`gridmgmt.grids.plan.load_grids` gives them (polygons, ``attrs["assignment"]``).
+    """
+    from gridmgmt.grids.plan import load_grids
+    from gridmgmt.pipeline import current_grids
+
+    if grids is not None:
+        return load_grids(grids)
+    plan = current_grids(district, store)
+    return None if plan is None else plan.as_frame()
 
 
 def district_store(district: Path, store: str | None) -> str:
@@ -184,7 +247,14 @@ def split_list(value: str | None) -> list[str] | None:
     return [x.strip() for x in value.split(",") if x.strip()] if value else None
 
 
-DateOpt = Annotated[str, typer.Option("--date", help="As-of date YYYY-MM-DD: only what was known before it is used.")]
+DateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date",
+        help="Day YYYY-MM-DD; only what was known before it is used (default: the day after the district's "
+        "history, else today).",
+    ),
+]
 
 
 def check_date(value: str) -> str:
@@ -194,6 +264,13 @@ def check_date(value: str) -> str:
         return pd.Timestamp(value).date().isoformat()
     except (ValueError, TypeError):
         raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-01") from None
+
+
+def day_or_first(value: str | None, district) -> str:
+    """``--date`` checked, else the district's first day to plan (:func:`gridmgmt.pipeline.first_planning_day`)."""
+    from gridmgmt.pipeline import first_planning_day
+
+    return check_date(value) if value else first_planning_day(district)
 
 
 def main() -> None:

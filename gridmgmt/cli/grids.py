@@ -14,6 +14,7 @@ from gridmgmt.cli.common import (
     DistrictOutOpt,
     GridPlanOpt,
     LangOpt,
+    MapOutOpt,
     PlanDistrictOpt,
     SeedOpt,
     TilesOpt,
@@ -21,6 +22,7 @@ from gridmgmt.cli.common import (
     command,
     console,
     district_out,
+    out_file,
     plan_and_district,
 )
 from gridmgmt.text import text_or_blank
@@ -68,15 +70,23 @@ def grids_build(
     from gridmgmt.grids.pairs import parse_pins
     from gridmgmt.grids.plan import write_grid_plan
     from gridmgmt.inputs.district import load_district
+    from gridmgmt.pipeline import check_pairs
 
     pins = parse_pins(pin)
     d = load_district(district)
     with console.status("building grids..."):
         plan = build_grids(d, grids, seed=seed, tolerance=tolerance, pins=pins)
+    odd = check_pairs(plan, d.staff)
     written = write_grid_plan(plan, out)
     _print_metrics(f"{len(plan.grids)} grids", plan.metrics)
+    _warn(odd)
     for path in written.values():
         console.print(f"wrote {path}", highlight=False)
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
 
 
 @command(grids_app, "rebalance")
@@ -104,13 +114,13 @@ def grids_rebalance(
     ] = None,
 ) -> None:
     """Restore balance after retailers open or close or staff change, moving as few retailers as possible."""
-    _, district = plan_and_district(current, district)
-    current = current or district_out(district, None, "grids")
+    current_plan, district = plan_and_district(current, district)
     out = district_out(district, out, "grids_rebalanced")
     from gridmgmt.grids.build import rebalance_grids
     from gridmgmt.grids.pairs import parse_pins
     from gridmgmt.grids.plan import write_grid_plan
     from gridmgmt.inputs.district import load_district
+    from gridmgmt.pipeline import check_pairs
 
     pins = parse_pins(pin)
     locked: list[int] | None = None
@@ -123,7 +133,7 @@ def grids_rebalance(
     with console.status("rebalancing grids..."):
         plan, moves, metrics = rebalance_grids(
             d,
-            current,
+            current_plan,
             k=grids,
             lock_retailers=lock_retailers,
             lock_grids=locked,
@@ -131,10 +141,12 @@ def grids_rebalance(
             tolerance=tolerance,
             pins=pins,
         )
+    odd = check_pairs(plan, d.staff)
     written = write_grid_plan(plan, out, moves=moves)
     before, after = metrics.get("before", {}), metrics.get("after", {})
     _print_metrics("before -> after", {k: f"{_fmt(before.get(k, ''))} -> {_fmt(after.get(k, ''))}" for k in after})
     console.print(f"{len(moves)} retailers moved; moves.csv lists each with its reason")
+    _warn(odd)
     for path in written.values():
         console.print(f"wrote {path}", highlight=False)
 
@@ -143,7 +155,9 @@ def grids_rebalance(
 def grids_report(
     grids: GridPlanOpt = None,
     district: PlanDistrictOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the report as CSV.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the report as grid_report.csv into this folder.")
+    ] = None,
 ) -> None:
     """Per-grid table: retailers, workload hours (service and travel), area, density, compactness, staff pair."""
     from rich.table import Table
@@ -153,7 +167,7 @@ def grids_report(
 
     report = grid_report(plan_and_district(grids, district, need_district=False)[0])
     if out is not None:
-        io.write_csv(report, out)
+        console.print(f"wrote {io.write_csv(report, out_file(out, out, 'grid_report.csv'))}", highlight=False)
     table = Table(title=f"{len(report)} grids")
     columns = [
         "grid_id",
@@ -179,10 +193,7 @@ def grids_report(
 def grids_map(
     grids: GridPlanOpt = None,
     district: PlanDistrictOpt = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="The HTML file to write (default: the district folder's out/grid_map.html)."),
-    ] = None,
+    out: MapOutOpt = None,
     lang: LangOpt = None,
     tiles: TilesOpt = "none",
 ) -> None:
@@ -192,7 +203,7 @@ def grids_map(
     from gridmgmt.maps import save_map
 
     plan, district = plan_and_district(grids, district)
-    out = district_out(district, out, "grid_map.html")
+    out = out_file(out, district_out(district, None, ""), "grid_map.html")
     d = load_district(district)
     path = save_map(grid_map(plan, d, lang=lang or d.settings.district.lang, tiles=tiles), out)
     console.print(f"wrote {path}", highlight=False)

@@ -18,8 +18,11 @@ from gridmgmt.cli.common import (
     check_date,
     command,
     console,
+    current_grid_frame,
+    day_or_first,
     district_out,
     district_store,
+    out_file,
     split_list,
 )
 from gridmgmt.text import text_or_blank
@@ -140,15 +143,27 @@ app.add_typer(store_app, name="store")
 
 
 @command(store_app, "init")
-def store_init(district: DistrictOpt = DEMO_DISTRICT, store: StoreOpt = None) -> None:
+def store_init(
+    district: DistrictOpt = DEMO_DISTRICT,
+    store: StoreOpt = None,
+    valid_from: Annotated[
+        str | None,
+        typer.Option(
+            "--valid-from",
+            help="First day of the staff pairs and grid assignment, YYYY-MM-DD (default: the first event's day, "
+            "else today).",
+        ),
+    ] = None,
+) -> None:
     """Load the district's files (retailers, staff, pairs, layers, events) into the shared store, once."""
     from gridmgmt.inputs.district import load_district
     from gridmgmt.store import open_store
 
     store = district_store(district, store)
     d = load_district(district)
+    start = check_date(valid_from) if valid_from else None
     with open_store(store) as shared, console.status("loading the district into the store..."):
-        counts = shared.init_district(d, events_source=str(d.settings.path("events")))
+        counts = shared.init_district(d, valid_from=start, events_source=str(d.settings.path("events")))
     console.print(f"{shared.label}: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), highlight=False)
 
 
@@ -184,10 +199,15 @@ def store_export(
 def tasks_list(
     district: DistrictOpt = DEMO_DISTRICT,
     store: StoreOpt = None,
-    date: DateOpt = "2026-12-01",
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="As of YYYY-MM-DD (default: the day after the history_end, else today)."),
+    ] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only tasks past their deadline and still open.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Also closed tasks (default: open ones only).")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the list as CSV.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the list as tasks.csv into this folder.")
+    ] = None,
 ) -> None:
     """List joint-visit tasks with deadline, status and the responsible pair."""
     store = district_store(district, store)
@@ -196,14 +216,21 @@ def tasks_list(
     from gridmgmt import io
     from gridmgmt.loop.district_loop import district_tasks
 
-    date = check_date(date)
+    if date is None:  # the settings only: listing tasks never loads the district's whole history
+        import pandas as pd
+
+        from gridmgmt.config import load_settings
+
+        end = load_settings(district).history_end
+        date = (pd.Timestamp(end) + pd.Timedelta(days=1)) if end else pd.Timestamp.now()
+    date = check_date(str(date))
     tasks = district_tasks(district, store, as_of=date)
     if overdue:
         tasks = tasks.loc[tasks["status"] == "overdue"]
     elif not all_:
         tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
     if out is not None:
-        io.write_csv(tasks, out)
+        console.print(f"wrote {io.write_csv(tasks, out_file(out, out, 'tasks.csv'))}", highlight=False)
     table = Table(title=f"tasks as of {date}: {len(tasks)}")
     for column in (
         "task_id",
@@ -242,25 +269,26 @@ app.add_typer(report_app, name="report")
 def report_responsibility(
     district: DistrictOpt = DEMO_DISTRICT,
     store: StoreOpt = None,
-    date: DateOpt = "2026-12-01",
+    date: DateOpt = None,
     grids: Annotated[
         Path | None,
-        typer.Option("--grids", help="grids.gpkg (default: the store's grids, else the retailers' grid_id)."),
+        typer.Option(
+            "--grids",
+            help="grids.gpkg or its folder (default: the district's current grids, else the retailers' grid_id).",
+        ),
     ] = None,
     out: DistrictOutOpt = None,
 ) -> None:
     """Grids without a full pair, retailers outside any grid or past their cycle, overdue tasks; per grid and person."""
     out = district_out(district, out, "responsibility")
     store = district_store(district, store)
-    from gridmgmt.grids.plan import load_grids, stored_grids
     from gridmgmt.inputs.district import load_district
     from gridmgmt.loop.district_loop import responsibility
     from gridmgmt.pipeline import write_responsibility
 
-    date = check_date(date)
     d = load_district(district, store=store)
-    plan = load_grids(grids) if grids else stored_grids(store)
-    report = responsibility(d, as_of=date, grids=plan)
+    date = day_or_first(date, d)
+    report = responsibility(d, as_of=date, grids=current_grid_frame(grids, district, store))
     written = write_responsibility(report, out)
     console.print(report.summary(), highlight=False)
     console.print(f"{len(written)} tables in {out}/")

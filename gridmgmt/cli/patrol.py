@@ -16,9 +16,10 @@ from gridmgmt.cli.common import (
     SeedOpt,
     StoreOpt,
     app,
-    check_date,
     command,
     console,
+    current_grid_frame,
+    day_or_first,
     district_out,
     district_store,
     split_list,
@@ -36,13 +37,27 @@ AbsentOpt = Annotated[
 ]
 GridsFileOpt = Annotated[
     Path | None,
-    typer.Option("--grids", help="grids.gpkg from `grids build` (default: the store's, else staff.grid_id)."),
+    typer.Option(
+        "--grids",
+        help="grids.gpkg (or its folder) from `grids build` (default: the district's current grids: its last "
+        "build or the store's last published grids, else the retailers' grid_id).",
+    ),
 ]
+
+
+def _grids_of(grids: Path | None, district: Path, d, store: str):
+    """The grids to plan with; an error saying to build grids when the district has none at all."""
+    from gridmgmt.pipeline import has_own_grids, no_grids_error
+
+    frame = current_grid_frame(grids, district, store)
+    if frame is None and not has_own_grids(d):
+        raise no_grids_error(district)
+    return frame
 
 
 @command(patrol_app, "plan")
 def patrol_plan(
-    date: DateOpt = "2026-12-01",
+    date: DateOpt = None,
     district: DistrictOpt = DEMO_DISTRICT,
     out: DistrictOutOpt = None,
     store: StoreOpt = None,
@@ -71,7 +86,6 @@ def patrol_plan(
     """Plan one day: who visits which retailers, in what order and when; writes stops, route sheets and map."""
     out = district_out(district, out, "patrol")
     store = district_store(district, store)
-    from gridmgmt.grids.plan import load_grids, stored_grids
     from gridmgmt.inputs.district import load_district
     from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS
     from gridmgmt.pipeline import plan_patrol
@@ -81,9 +95,9 @@ def patrol_plan(
     if time_limit is None and solution_limit is None:
         time_limit = 15.0
 
-    date = check_date(date)
     d = load_district(district, store=store)
-    plan_grids = load_grids(grids) if grids else stored_grids(store)
+    date = day_or_first(date, d)
+    plan_grids = _grids_of(grids, district, d, store)
     with console.status("planning routes...") as status:
         plan, written = plan_patrol(
             d,
@@ -102,30 +116,47 @@ def patrol_plan(
     for note in plan.notes:
         console.print(f"note: {note}", highlight=False)
     console.print(plan.summary.to_string(index=False), highlight=False)
-    console.print(f"{len(plan.stops)} visits planned, {len(plan.unplanned)} left out (reasons in unplanned.csv)")
+    console.print(
+        f"{date}: {len(plan.stops)} visits planned, {len(plan.unplanned)} left out (reasons in unplanned.csv)",
+        highlight=False,
+    )
     for path in written:
         console.print(f"wrote {path}", highlight=False)
 
 
 @command(patrol_app, "simulate")
 def patrol_simulate(
-    start: Annotated[str, typer.Option("--start", help="First day to plan, YYYY-MM-DD.")] = "2026-12-01",
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First day to plan, YYYY-MM-DD (default: the day after the history, else today)."),
+    ] = None,
     days: Annotated[int, typer.Option("--days", help="Working days to plan one after another.")] = 20,
     district: DistrictOpt = DEMO_DISTRICT,
     out: DistrictOutOpt = None,
+    grids: GridsFileOpt = None,
+    store: StoreOpt = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds per day.")] = 6.0,
     seed: SeedOpt = 0,
 ) -> None:
     """Plan consecutive days, mark visits done, and report cycle coverage, deadlines met and blind spots."""
     out = district_out(district, out, "simulation")
+    store = district_store(district, store)
     from gridmgmt.inputs.district import load_district
     from gridmgmt.pipeline import run_simulation
 
-    start = check_date(start)
     d = load_district(district)
+    start = day_or_first(start, d)
+    plan_grids = _grids_of(grids, district, d, store)
     with console.status("simulating...") as status:
         report, written = run_simulation(
-            d, start, days, out, time_limit_s=time_limit, seed=seed, progress=lambda text: status.update(text)
+            d,
+            start,
+            days,
+            out,
+            grids=plan_grids,
+            time_limit_s=time_limit,
+            seed=seed,
+            progress=lambda text: status.update(text),
         )
     console.print(report.summary(), highlight=False)
     for path in written:

@@ -13,15 +13,18 @@ from gridmgmt.cli.common import (
     DistrictOpt,
     DistrictOutOpt,
     LangOpt,
+    MapOutOpt,
     SeedOpt,
     StoreOpt,
     TilesOpt,
     app,
-    check_date,
     command,
     console,
+    current_grid_frame,
+    day_or_first,
     district_out,
     district_store,
+    out_file,
 )
 
 risk_app = typer.Typer(
@@ -33,7 +36,7 @@ app.add_typer(risk_app, name="risk")
 @command(risk_app, "score")
 def risk_score(
     district: DistrictOpt = DEMO_DISTRICT,
-    date: DateOpt = "2026-12-01",
+    date: DateOpt = None,
     out: DistrictOutOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -46,8 +49,8 @@ def risk_score(
     from gridmgmt.risk.district_risk import risk_layer, score_risk
     from gridmgmt.store import open_store
 
-    date = check_date(date)
     d = load_district(district, store=store)
+    date = day_or_first(date, d)
     scores = score_risk(d, date)
     path = io.write_csv(scores, out / "risk.csv")
     with open_store(store) as shared:
@@ -64,7 +67,12 @@ def risk_hotspots_cmd(
     points: Annotated[
         Path, typer.Option("--points", help="Any point layer: CSV with lon/lat, GeoJSON, GPKG, Parquet.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output cells (GeoJSON).")] = Path("cells.geojson"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder for cells.geojson and cells.json (default: the district's out/, else here)."
+        ),
+    ] = None,
     weight: Annotated[str | None, typer.Option("--weight", help="Numeric column weighting each point.")] = None,
     lon: Annotated[str, typer.Option("--lon", help="Longitude column (WGS-84).")] = "lon",
     lat: Annotated[str, typer.Option("--lat", help="Latitude column (WGS-84).")] = "lat",
@@ -83,6 +91,7 @@ def risk_hotspots_cmd(
         from gridmgmt.config import load_settings
 
         boundary = load_boundary(load_settings(district).path("boundary"))
+    out = out_file(out, district_out(district, None, "") if district is not None else Path(), "cells.geojson")
     frame = points_from_table(io.read_table(points), lon=lon, lat=lat, weight=weight, file=str(points))
     result = find_hotspots(frame, weight=weight, boundary=boundary, seed=seed, source=str(points))
     io.write_vector(result.cells, out)
@@ -97,37 +106,47 @@ def risk_hotspots_cmd(
 @command(risk_app, "map")
 def risk_map_cmd(
     district: DistrictOpt = DEMO_DISTRICT,
-    date: DateOpt = "2026-12-01",
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="The HTML file to write (default: the district folder's out/risk_map.html)."),
-    ] = None,
+    date: DateOpt = None,
+    out: MapOutOpt = None,
     grids: Annotated[
-        Path | None, typer.Option("--grids", help="grids.gpkg from `grids build`, to colour grids by mean risk.")
+        Path | None,
+        typer.Option(
+            "--grids",
+            help="grids.gpkg (or its folder) to colour grids by risk (default: the district's current grids).",
+        ),
     ] = None,
     lang: LangOpt = None,
     tiles: TilesOpt = "none",
     seed: SeedOpt = 0,
     store: StoreOpt = None,
 ) -> None:
-    """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level)."""
-    out = district_out(district, out, "risk_map.html")
-    store = district_store(district, store)
-    from gridmgmt.grids.plan import load_grids
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.pipeline import run_risk
+    """Write the managers' self-contained offline risk map (heat, Gi* hotspots, grids, retailers by level).
 
-    date = check_date(date)
+    Into the --out folder: risk_map.html, and risk.csv and hotspots.geojson in its risk/ (as `gridmgmt demo`).
+    """
+    map_path = out_file(out, district_out(district, None, ""), "risk_map.html")
+    tables = map_path.parent if map_path == out else map_path.parent / "risk"  # --out FILE.html (older form)
+    store = district_store(district, store)
+    from gridmgmt.inputs.district import load_district
+    from gridmgmt.pipeline import has_own_grids, run_risk
+
     d = load_district(district, store=store)
+    date = day_or_first(date, d)
+    plan_grids = current_grid_frame(grids, district, store)
+    if plan_grids is None and not has_own_grids(d):
+        console.print(
+            f"note: no grids yet, so the map shows none: run `gridmgmt grids build --district {district}` first",
+            highlight=False,
+        )
     written = run_risk(
         d,
         date,
-        out.parent,
+        tables,
         lang=lang,
         tiles=tiles,
         seed=seed,
-        map_path=out,
-        grids=load_grids(grids) if grids else None,
+        map_path=map_path,
+        grids=plan_grids,
         store=store,
     ).written
     for path in written:
