@@ -140,6 +140,14 @@ def test_tags_set_per_mode_times_on_edges(tagged: nx.MultiDiGraph) -> None:
     assert 50 not in tagged.nodes  # the access=no way without an exception
 
 
+def test_osmnx_settings_are_restored(tagged: nx.MultiDiGraph) -> None:
+    """Loading widens osmnx's kept way tags only while it reads: the global setting is as before."""
+    import osmnx as ox
+
+    assert "bicycle" in tagged.edges[11, 12, 0] and "motor_vehicle" in tagged.edges[2, 12, 0]
+    assert "bicycle" not in ox.settings.useful_tags_way and "foot" not in ox.settings.useful_tags_way
+
+
 def test_simplification_keeps_access_changes(tagged: nx.MultiDiGraph) -> None:
     """The spur 23-40-41 is not merged into one edge: its halves differ for e-bikes."""
     assert 40 in tagged.nodes
