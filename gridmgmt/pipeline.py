@@ -467,7 +467,7 @@ def run_grids(
     out = Path(out_dir)
     level = risk.set_index("retailer_id")["level"] if risk is not None else None
     plan = build_grids(district, seed=seed, risk_level=level)
-    for line in check_pairs(plan, district.staff):
+    for line in check_pairs(plan, district.staff) + plan.metrics.get("warnings", []):
         log.warning("%s", line)
     written = list(write_grid_plan(plan, out).values())
     if map_path is not None:

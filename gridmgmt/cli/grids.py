@@ -79,7 +79,7 @@ def grids_build(
     odd = check_pairs(plan, d.staff)
     written = write_grid_plan(plan, out)
     _print_metrics(f"{len(plan.grids)} grids", plan.metrics)
-    _warn(odd)
+    _warn(odd + plan.metrics.get("warnings", []))  # and what the routed check found (grids.verify.check_plan)
     for path in written.values():
         console.print(f"wrote {path}", highlight=False)
 

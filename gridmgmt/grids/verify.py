@@ -166,51 +166,65 @@ def check_plan(district: District, plan: GridPlan, *, day_stride: int | None = N
         unreachable=len(lost), unreachable_by_mode=lost.groupby("mode").size().astype(int).to_dict(),
         check_s=time.perf_counter() - t0,
     )  # fmt: skip
-    plan.metrics["warnings"] = plan_warnings(district, plan)  # the caller says them (the CLI prints, the pipeline logs)
+    plan.metrics["warnings"] = plan_warnings(district, plan, v)  # the caller says them (CLI prints, pipeline logs)
     return v
 
 
-def plan_warnings(district: District, plan: GridPlan) -> list[str]:
-    """One line per thing a checked plan (:func:`check_plan`) gets wrong, each with its likely cause."""
+def plan_warnings(district: District, plan: GridPlan, routed: pd.DataFrame) -> list[str]:
+    """One line per thing a checked plan gets wrong, each with its likely cause.
+
+    ``routed`` is the plan's :func:`verify_workload` table. Lines: a calibration that fell back;
+    shops the pairs cannot reach; a routed max/min above ``grids.routed_tolerance``; utilisation
+    outside :data:`UTILISATION_RANGE`.
+    """
     m = plan.metrics
     out = [f"calibration ({mode}): {c['fallback']}" for mode, c in m.get("pair_modes", {}).items() if c.get("fallback")]
-    lost = plan.unreachable if plan.unreachable is not None else pd.DataFrame(columns=["mode"])
+    lost = routed.attrs["unreachable"]
     if len(lost):
         modes = ", ".join(f"{n} by {mode}" for mode, n in lost.groupby("mode").size().items())
-        out.append(f"{len(lost)} shops cannot be reached by their grid's pair ({modes}): left out of the routed "
-                   "tours and listed in unreachable.csv")  # fmt: skip
-    plan_ratio, routed = m.get("balance", float("nan")), m.get("max_min_routed", float("nan"))
+        out.append(f"{len(lost)} shop{'s' * (len(lost) != 1)} cannot be reached by their grid's pair ({modes}): "
+                   "left out of the routed tours and listed in unreachable.csv")  # fmt: skip
     tol = float(district.settings.grids.routed_tolerance)
-    if routed > tol:
-        err = m.get("travel_error_pct", 0.0)
-        out.append(f"routed max/min {routed:.2f} is above grids.routed_tolerance {tol:.2f} (planning "
-                   f"{plan_ratio:.3f}): the workload model and the routes disagree (travel off by {err:.0f}% on "
-                   f"average); likely cause: {_disagreement_cause(m, len(lost))}")  # fmt: skip
-    out += _utilisation_warnings(plan)
+    days = float(district.settings.grids.working_days_per_month)
+    if routed.attrs["routed_ratio"] > tol:
+        worst = routed.loc[routed["travel_error_pct"].abs().idxmax()]
+        causes = _model_causes(m, routed, routed.index, days)
+        causes.append(f"the model's error on single grids: travel off by {abs(worst['travel_error_pct']):.0f}% in "
+                      f"grid {int(worst['grid_id'])} ({worst['travel_mode']})")  # fmt: skip
+        out.append(f"routed max/min {routed.attrs['routed_ratio']:.2f} is above grids.routed_tolerance {tol:.2f} "
+                   f"(planning {m.get('balance', float('nan')):.3f}): the workload model and the routes disagree "
+                   f"(travel off by {routed.attrs['mean_abs_error_pct']:.0f}% on average); likely cause: "
+                   f"{'; '.join(causes)}")  # fmt: skip
+    out += _utilisation_warnings(plan, routed, days)
     return out
 
 
-def _poor_fit(m: dict) -> list[str]:
-    """Travel modes whose calibration fell back or fits badly."""
+#: Share of a set of grids' shops unreachable from which they are named as a likely cause.
+_LOST_SHARE = 0.02
+#: Stops a person makes a day below which the tour model (many stops a day) fits loosely.
+_FEW_STOPS_A_DAY = 8.0
+
+
+def _model_causes(m: dict, routed: pd.DataFrame, rows: pd.Index, days: float) -> list[str]:
+    """Likely causes of model trouble in some grids (rows of ``routed``): a poor fit, unreachable shops, short tours."""
     from gridmgmt.grids.calibration import MAX_FIT_ERROR
 
     modes = m.get("pair_modes", {})
-    return [mode for mode, c in modes.items() if c.get("fallback") or c.get("fit_error", 0) > MAX_FIT_ERROR]
+    poor = [mode for mode, c in modes.items() if c.get("fallback") or (c.get("fit_error") or 0) > MAX_FIT_ERROR]
+    causes = [f"poor calibration fit ({', '.join(poor)})"] if poor else []
+    sel = routed.loc[rows]
+    if sel["unreachable"].sum() > _LOST_SHARE * max(sel["retailers"].sum(), 1):
+        causes.append(f"{int(sel['unreachable'].sum())} unreachable shops (no travel routed to them)")
+    per_day = float(sel["stops_per_month"].mean()) / days / 2.0  # two people, one department each
+    if per_day < _FEW_STOPS_A_DAY:
+        causes.append(f"few stops a day ({per_day:.1f} a person): the trip from the depot dominates and the tour "
+                      "model fits it loosely")  # fmt: skip
+    return causes
 
 
-def _disagreement_cause(m: dict, n_lost: int) -> str:
-    causes = [f"poor calibration fit ({', '.join(poor)})" for poor in [_poor_fit(m)] if poor]
-    if n_lost:
-        causes.append(f"{n_lost} unreachable shops (no travel routed to them)")
-    causes.append("grids too small for the daily tours the model assumes (few stops a day)")
-    return "; ".join(causes)
-
-
-def _utilisation_warnings(plan: GridPlan) -> list[str]:
+def _utilisation_warnings(plan: GridPlan, routed: pd.DataFrame, days: float) -> list[str]:
     """A line for the grids below and one for those above :data:`UTILISATION_RANGE`, with the likely cause."""
     g = plan.grids
-    if "utilisation" not in g:
-        return []
     u = g["utilisation"].to_numpy(dtype=float)
     w, avail = g["workload_min"].to_numpy(dtype=float), g["available_min"].to_numpy(dtype=float)
     ok = np.isfinite(u)
@@ -226,21 +240,19 @@ def _utilisation_warnings(plan: GridPlan) -> list[str]:
         ids = ", ".join(str(int(i)) for i in g.loc[bad, "grid_id"])
         text = f"utilisation {u[bad].min():.2f}-{u[bad].max():.2f} {side} in grids {ids} (workload / pair's minutes)"
         causes = []
-        if below:
+        if below and pairs_needed < ok.sum():
             causes.append(f"too many pairs for {int(g['retailers'].sum())} retailers: their workload keeps about "
                           f"{pairs_needed:.1f} pairs busy, not {int(ok.sum())}")  # fmt: skip
+        elif not below and pairs_needed > ok.sum():
+            causes.append(f"too few pairs: the workload needs about {pairs_needed:.1f} pairs, not {int(ok.sum())}")
         else:
-            if pairs_needed > ok.sum():
-                causes.append(f"too few pairs: the workload needs about {pairs_needed:.1f} pairs, not {int(ok.sum())}")
+            causes.append("the grids' workloads or the pairs' shifts differ")
+        if not below:
             travel = (g["travel_min"].to_numpy(dtype=float) / np.maximum(w, 1e-9))[bad]
             if travel.max() >= 0.5:
                 modes = ", ".join(sorted(set(g.loc[bad, "travel_mode"].astype(str)))) if "travel_mode" in g else ""
                 causes.append(f"slow travel: up to {travel.max():.0%} of the workload is travel ({modes})")
-        poor = _poor_fit(plan.metrics)
-        if poor:
-            causes.append(f"poor calibration fit ({', '.join(poor)})")
-        if "unreachable" in g and int(g.loc[bad, "unreachable"].sum()):
-            causes.append(f"{int(g.loc[bad, 'unreachable'].sum())} unreachable shops in these grids")
-        causes = causes or ["the visits per month or minutes per visit of district.toml"]
+        rows = routed.index[routed["grid_id"].isin(g.loc[bad, "grid_id"]).to_numpy()]
+        causes += [c for c in _model_causes(plan.metrics, routed, rows, days) if not c.startswith("few stops")]
         out.append(f"{text}; likely cause: {'; '.join(causes)}")
     return out
