@@ -37,6 +37,7 @@ from gridmgmt._errors import InputError, Problem
 from gridmgmt.grids.pairs import staff_in_grids
 from gridmgmt.network import snap_points
 from gridmgmt.patrol.day_model import PATROL_PARAMS, SolverRun, build_problem, preselect
+from gridmgmt.patrol.model import SolverCrashError
 from gridmgmt.patrol.route_lines import empty_routes, route_lines
 from gridmgmt.patrol.search import SearchParams, StopCriterion
 from gridmgmt.patrol.solver import solve
@@ -163,6 +164,10 @@ class PatrolPlan:
         (:class:`gridmgmt.patrol.day_model.SolverRun`).
     grids : GeoDataFrame, optional
         The grid polygons the plan was made for (WGS-84, ``grid_id``), for the route map.
+    failures : list of SolverCrashError
+        One per travel mode whose route search died (a native abort of OR-Tools in its helper
+        process), naming its squads; their candidates are in ``unplanned`` with that reason
+        (unless a later mode took them), the other squads' routes are planned as usual.
     """
 
     date: str
@@ -176,10 +181,24 @@ class PatrolPlan:
     runtime_s: float = 0.0
     runs: list[SolverRun] = field(default_factory=list)
     grids: gpd.GeoDataFrame | None = None
+    failures: list[SolverCrashError] = field(default_factory=list)
 
     def mandatory_unplanned(self) -> pd.DataFrame:
         """Mandatory visits (deadline today or past) that are not planned."""
         return self.unplanned.loc[self.unplanned["mandatory"].astype(bool)]
+
+    def failure(self) -> SolverCrashError | None:
+        """One error for every route search that died (None when none did), its details as notes."""
+        if not self.failures:
+            return None
+        error = SolverCrashError(
+            "; ".join(str(exc) for exc in self.failures)
+            + ": these squads have no routes today (see unplanned.csv); the other squads were planned",
+            vehicles=tuple(name for exc in self.failures for name in exc.vehicles),
+        )
+        for exc in self.failures:
+            error.add_note(f"{exc}\n{exc.details}")
+        return error
 
 
 def plan_day(
@@ -253,8 +272,9 @@ def plan_day(
     if cands.empty:
         notes.append("no visit candidates on this day")
     _check_depots(district, roster)
-    runs, stops, summaries = _plan_modes(district, cands, roster, reasons, options, started, say)
+    runs, stops, summaries, failures = _plan_modes(district, cands, roster, reasons, options, started, say)
     plan = _assemble(day, cands, roster, runs, stops, summaries, reasons, notes)
+    plan.failures = failures
     plan.grids = _grid_polygons(grids)
     if options.geometry:
         plan.routes = route_lines(district, plan.stops, roster)
@@ -344,16 +364,18 @@ def _plan_modes(
     options: PlanOptions,
     started: float,
     say: Callable[[str], None],
-) -> tuple[list[SolverRun], list[pd.DataFrame], list[dict]]:
+) -> tuple[list[SolverRun], list[pd.DataFrame], list[dict], list[SolverCrashError]]:
     """Plan the travel modes in turn, slowest first; what one leaves out passes on to the next.
 
-    Returns the solver runs, the stops of each run and the per-squad summaries; ``reasons`` is
-    updated for every candidate left out.
+    Returns the solver runs, the stops of each run, the per-squad summaries and the route
+    searches that died (the other modes are planned all the same); ``reasons`` is updated for
+    every candidate left out.
     """
     modes = [m for m in MODE_ORDER if any(s.travel_mode == m for s in roster.squads)]
     runs: list[SolverRun] = []
     stops_frames: list[pd.DataFrame] = []
     summaries: list[dict] = []
+    failures: list[SolverCrashError] = []
     done: set[str] = set(reasons)
     for k, mode in enumerate(modes):
         group = [s for s in roster.squads if s.travel_mode == mode]
@@ -366,7 +388,12 @@ def _plan_modes(
         limit = _mode_time_limit(options, started, roster, modes[k:], len(group))
         say(f"planning {len(group)} {mode} squad(s) from {len(pool)} candidates")
         stop = StopCriterion(time_limit_s=limit, solution_limit=_mode_solutions(options, roster, len(group)))
-        run = _plan_mode(district, mode, group, pool, options, stop, final=k == len(modes) - 1, reasons=reasons)
+        try:
+            run = _plan_mode(district, mode, group, pool, options, stop, final=k == len(modes) - 1, reasons=reasons)
+        except SolverCrashError as exc:  # this mode's squads get no routes; their candidates pass on
+            log.info("%s", exc)
+            failures.append(exc)
+            continue
         if run is None:
             continue
         runs.append(run)
@@ -375,7 +402,7 @@ def _plan_modes(
         summaries += summary
         # dropped or cut candidates pass on to the next mode, whose reasons overwrite these
         done |= set(stops["retailer_id"]) if len(stops) else set()
-    return runs, stops_frames, summaries
+    return runs, stops_frames, summaries, failures
 
 
 def _mode_time_limit(
@@ -427,7 +454,12 @@ def _plan_mode(
     if chosen.empty:
         return None
     problem = build_problem(district, mode, group, chosen, span_cost=options.span_cost)
-    result = solve(problem, stop=stop, seed=options.seed, params=options.params or PATROL_PARAMS)
+    try:
+        result = solve(problem, stop=stop, seed=options.seed, params=options.params or PATROL_PARAMS)
+    except SolverCrashError as exc:
+        for rid in chosen["retailer_id"]:
+            reasons[rid] = f"not planned: {exc}"
+        raise
     if not result.found:
         log.warning("no %s route plan found (%s)", mode, result.status)
     node_retailer = {i: problem.names[i] for i in problem.visits}
