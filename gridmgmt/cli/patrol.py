@@ -18,6 +18,7 @@ from gridmgmt.cli.common import (
     app,
     command,
     console,
+    crash,
     current_grid_frame,
     day_or_first,
     district_out,
@@ -122,6 +123,8 @@ def patrol_plan(
     )
     for path in written:
         console.print(f"wrote {path}", highlight=False)
+    if (failure := plan.failure()) is not None:  # a route search died: one line and a log file, exit 1
+        crash("patrol plan", failure)
 
 
 @command(patrol_app, "simulate")
