@@ -118,10 +118,10 @@ class SearchParams:
         Let OR-Tools log its search.
     workers : int or None
         Independent searches run at the same time, each with the full limit, the best kept
-        (lowest cost, then lowest worker index: deterministic under a solution limit). Worker 0
-        runs in this process, the others in helper processes started once and kept (plain
-        interpreters: the caller's main module is not re-imported). None: one per core, at most
-        2. 1: in this process only.
+        (lowest cost, then lowest worker index: deterministic under a solution limit). Each
+        runs in a helper process, started when first needed and kept for later searches (plain
+        interpreters: the caller's main module is not re-imported), so that a native abort of
+        OR-Tools ends a helper, never the caller. None: one per core, at most 2.
     portfolio : tuple of mapping
         Settings of workers 1, 2, ... as overrides of these (cycled); worker 0 runs these.
         Default: a smaller ruin (15 visits, strings up to 10) and a hotter start (1.0).
