@@ -64,6 +64,8 @@ def plan_job(service: Service, user: User, *, day: str, squads: list[str], solut
             solution_limit=solutions,
             progress=progress,
         )
+        for failure in plan.failures:  # a route search died in its helper process; the server and the rest go on
+            progress(f"route search failed: {failure}; the other squads are in the draft")
         progress("storing the draft")
         layers = {"stops": plan.stops, "unplanned": plan.unplanned, "summary": plan.summary}
         if len(plan.routes):
