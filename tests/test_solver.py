@@ -319,6 +319,18 @@ def test_native_abort_of_the_search_is_an_error_naming_the_vehicles(monkeypatch)
     assert solve(problem, stop=MaxSolutions(20), seed=0, params=SearchParams(workers=2)).distance() == 34
 
 
+def test_helper_without_an_answer_in_time_is_stopped_and_named():
+    """A helper that gives no answer within the wait is killed and reported as a SolverCrashError."""
+    from gridmgmt.patrol import _ortools
+
+    problem = RoutingProblem(duration_matrix=np.zeros((2, 2), dtype=int), vehicles=[Vehicle(0, 0, name="G09")])
+    helper = _ortools._Helper()  # asked nothing: it never answers
+    error = helper.receive(0.2, problem)
+    assert isinstance(error, SolverCrashError) and error.vehicles == ("G09",)
+    assert "G09 gave no result within 0 s and was stopped" in str(error)
+    assert not helper.alive()
+
+
 def test_error_in_the_search_leaves_no_stale_helper_answer():
     """An exception raised in the helper reaches the caller; the next two-worker solve returns its own optimum."""
     problem = _tiny_vrptw()

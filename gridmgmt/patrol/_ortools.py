@@ -357,14 +357,14 @@ class _Helper:
     def receive(self, timeout_s: float | None, problem: RoutingProblem) -> Result | Exception:
         """The answer: a result, the exception the search raised, or why the process gave none.
 
-        A process that died gives a :class:`SolverCrashError` naming ``problem``'s vehicles; one
-        that does not answer within ``timeout_s`` seconds a TimeoutError (it is then killed).
+        A process that died, or did not answer within ``timeout_s`` seconds (it is then killed),
+        gives a :class:`SolverCrashError` naming ``problem``'s vehicles.
         """
         if timeout_s is not None and os.name == "posix":
             ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
             if not ready:
-                self.close(kill=True)
-                return TimeoutError(f"no result within {timeout_s:.0f} s")
+                self.proc.kill()
+                return self._crash(problem, f"gave no result within {timeout_s:.0f} s and was stopped")
         try:
             answer = pickle.load(self.proc.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):  # the process died
@@ -374,16 +374,17 @@ class _Helper:
             logger.info("solver helper process wrote:\n%s", said)
         return answer
 
-    def _crash(self, problem: RoutingProblem) -> SolverCrashError:
+    def _crash(self, problem: RoutingProblem, how: str = "") -> SolverCrashError:
+        """The error for a process that gave no answer (``how``: why, else from its exit status); it is ended."""
         try:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
         said = self._said() or "(it wrote nothing)"
         self.close(kill=True)
-        if code is not None and code < 0:
+        if not how and code is not None and code < 0:
             how = f"was killed by {signal.Signals(-code).name} (signal {-code})"
-        else:
+        elif not how:
             how = "stopped answering" if code is None else f"ended with exit code {code}"
         names = tuple(v.name or f"vehicle {k}" for k, v in enumerate(problem.vehicles))
         return SolverCrashError(
