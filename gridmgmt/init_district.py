@@ -434,15 +434,9 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang
             target = io.write_vector(boundary, folder.work / "boundary.geojson")
             folder.add("boundary", target, f"from {given.boundary.name}, converted to GeoJSON ({area})")
     else:
-        extent = network_extent(given.network)
-        boundary = derive_boundary(shops, extent, name=name, file=str(given.retailers))
+        boundary, note = derive_boundary(shops, given.network, name=name, file=str(given.retailers))
         target = io.write_vector(boundary, folder.work / "boundary.geojson")
-        folder.add(
-            "boundary",
-            target,
-            f"derived from the retailers' concave hull buffered {BOUNDARY_BUFFER_M:.0f} m and clipped to the road "
-            f"network's extent ({_area_km2(boundary):.1f} km²); replace it with the official boundary when you can",
-        )
+        folder.add("boundary", target, f"{note}; replace it with the official boundary when you can")
 
     subs, note = derive_subdistricts(boundary, given.network, name=name)
     folder.add("subdistricts", io.write_vector(subs, folder.work / "subdistricts.geojson"), note)
@@ -607,21 +601,25 @@ def _metric_crs(lon: np.ndarray, lat: np.ndarray) -> str:
 
 def derive_boundary(
     retailers: gpd.GeoDataFrame,
-    extent: tuple[float, float, float, float],
+    network: str | os.PathLike,
     *,
     name: str = "",
     file: str = "retailers",
-) -> gpd.GeoDataFrame:
-    """The retailers' concave hull buffered ``BOUNDARY_BUFFER_M`` m, clipped to the network extent.
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The land around the retailers: their buffered concave hull within the streets' reach, without water.
 
-    The extent is widened by ``EXTENT_TOLERANCE_M`` so that the boundary holds every retailer.
+    The retailers' concave hull (ratio ``CONCAVE_RATIO``) buffered ``BOUNDARY_BUFFER_M`` m and
+    clipped to the street network's extent (widened by ``EXTENT_TOLERANCE_M``), cut down by
+    :func:`gridmgmt.inputs.land.land_within` to the streets' reach (``STREET_REACH_M``) without
+    the extract's water areas and the sea side of its coastline: one valid (multi)polygon holding
+    every retailer.
 
     Parameters
     ----------
     retailers
         WGS-84 points.
-    extent
-        ``(min_lon, min_lat, max_lon, max_lat)`` of the street network, degrees.
+    network
+        The OSM extract or GraphML the streets (and, from OSM, the water) come from.
     name
         The district's name, written in the ``name`` column.
     file
@@ -629,28 +627,48 @@ def derive_boundary(
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        One row (``name``), WGS-84 polygon.
+    (geopandas.GeoDataFrame, str)
+        One row (``name``), WGS-84 polygon; and a note saying how it was derived and what was left out.
 
     Raises
     ------
     InputError
-        When retailers lie farther than ``EXTENT_TOLERANCE_M`` outside the network's extent.
+        When the extract has no streets, or retailers lie farther than ``EXTENT_TOLERANCE_M``
+        outside its street network's extent.
     """
+    from gridmgmt.inputs.land import STREET_REACH_M, land_within, water_features
+    from gridmgmt.network import GRAPHML_SUFFIXES
+
+    streets = street_lines(network)
     lon, lat = retailers.geometry.x.to_numpy(), retailers.geometry.y.to_numpy()
     crs = _metric_crs(lon, lat)
     to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = to_m.transform(lon, lat)
-    box = shapely.box(*extent)
+    box = shapely.box(*shapely.total_bounds(streets))
     box_m = _transform(shapely.segmentize(box, 0.001), to_m).buffer(EXTENT_TOLERANCE_M, join_style="mitre")
-    outside = ~shapely.covers(box_m, shapely.points(x, y))
+    points = shapely.points(x, y)
+    outside = ~shapely.covers(box_m, points)
     if outside.any():
         raise InputError(_outside_problems(retailers, outside, file))
     hull = shapely.concave_hull(shapely.multipoints(np.column_stack([x, y])), ratio=CONCAVE_RATIO)
     area = shapely.make_valid(hull.buffer(BOUNDARY_BUFFER_M).intersection(box_m))
+    water = coast = np.empty(0, dtype=object)  # GraphML holds streets only
+    if _network_suffix(Path(network)) not in GRAPHML_SUFFIXES:
+        water, coast = water_features(network)
+    land = land_within(
+        area, _transform(streets, to_m), points, water=_transform(water, to_m), coastline=_transform(coast, to_m)
+    )
     back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    area = _transform(area, back)
-    return gpd.GeoDataFrame({"name": [name]}, geometry=[area], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame({"name": [name]}, geometry=[_transform(land.area, back)], crs="EPSG:4326")
+    note = (
+        f"derived from the retailers' concave hull buffered {BOUNDARY_BUFFER_M:.0f} m, clipped to the road network's "
+        f"extent and to {STREET_REACH_M:.0f} m around its streets, without water ({land.area.area / 1e6:.1f} km²; "
+        f"left out: {land.water_m2 / 1e6:.2f} km² of water and sea, {land.margin_m2 / 1e6:.2f} km² of street-less "
+        "margin)"
+    )
+    if land.kept_water_m2 > 0:
+        note += f"; {land.kept_water_m2 / 1e6:.2f} km² of water kept: leaving it out would cut the retailers apart"
+    return frame, note
 
 
 def _transform(geometry: shapely.Geometry, transformer: Transformer) -> shapely.Geometry:
@@ -682,11 +700,11 @@ def _outside_problems(retailers: gpd.GeoDataFrame, outside: np.ndarray, file: st
     return problems
 
 
-def network_extent(path: str | os.PathLike) -> tuple[float, float, float, float]:
-    """Bounding box of the street network in an extract: ``(min_lon, min_lat, max_lon, max_lat)``, degrees.
+def street_lines(path: str | os.PathLike) -> np.ndarray:
+    """The streets of an extract as WGS-84 line strings (points for ways with one node in the file).
 
-    OSM files are streamed once with osmium (nodes of ``highway=*`` ways; references to nodes
-    missing from a clipped extract are skipped); GraphML is loaded.
+    OSM files are streamed once with osmium (``highway=*`` ways; references to nodes missing
+    from a clipped extract are skipped); GraphML is loaded (its edges).
 
     Raises
     ------
@@ -697,16 +715,16 @@ def network_extent(path: str | os.PathLike) -> tuple[float, float, float, float]
 
     source = Path(path)
     if _network_suffix(source) in GRAPHML_SUFFIXES:
+        import osmnx as ox
+
         from gridmgmt.network import load_network
 
-        graph = load_network(source)
-        xs = np.array([d["x"] for _, d in graph.nodes(data=True)], dtype=float)
-        ys = np.array([d["y"] for _, d in graph.nodes(data=True)], dtype=float)
-        return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
-    bounds = [math.inf, math.inf, -math.inf, -math.inf]
-    for lons, lats in _street_coordinates(source):
-        bounds = [min(bounds[0], *lons), min(bounds[1], *lats), max(bounds[2], *lons), max(bounds[3], *lats)]
-    if not math.isfinite(bounds[0]):
+        edges = ox.convert.graph_to_gdfs(load_network(source), nodes=False, fill_edge_geometry=True)
+        lines = np.asarray(edges.geometry.array, dtype=object)
+    else:
+        ways = [np.column_stack(way) for way in _street_coordinates(source)]
+        lines = np.asarray([shapely.linestrings(xy) if len(xy) > 1 else shapely.points(xy[0]) for xy in ways])
+    if not len(lines):
         raise InputError(
             Problem(
                 file=str(source),
@@ -714,7 +732,7 @@ def network_extent(path: str | os.PathLike) -> tuple[float, float, float, float]
                 hint="use an OSM extract with highway=* ways covering the district",
             )
         )
-    return bounds[0], bounds[1], bounds[2], bounds[3]
+    return lines
 
 
 def _street_coordinates(source: Path) -> Iterator[tuple[list[float], list[float]]]:

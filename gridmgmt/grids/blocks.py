@@ -232,9 +232,9 @@ def _merge_slivers(faces: np.ndarray, min_m2: float) -> np.ndarray:
         merged = []
         for g in np.split(order, cuts):
             f = shapely.union_all(faces[g]) if len(g) > 1 else faces[g[0]]
-            if shapely.get_type_id(f) == 6:  # touching only at a point: keep the largest part
-                f = max(shapely.get_parts(f), key=shapely.area)
-            merged.append(f)
+            # faces whose target merged away, or touching only at a point, stay separate faces for the next
+            # round: dropping a part would leave a hole in the blocks and in the grid polygons
+            merged.extend(shapely.get_parts(f))
         faces = np.asarray(merged)
     return faces
 

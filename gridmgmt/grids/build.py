@@ -92,16 +92,24 @@ def split_weighted(blocks: Blocks, factor: float = SPLIT_PERIMETER) -> tuple[np.
     return blocks.shared_m + extra, perimeter
 
 
-def _dissolve_cells(cells: np.ndarray, max_slit_m2: float = 50.0) -> shapely.Geometry:
-    """Union of block cells without the zero-area slits floating-point noise leaves between them."""
+def _dissolve_cells(
+    cells: np.ndarray, others: np.ndarray | None = None, max_hole_m2: float = 2000.0
+) -> shapely.Geometry:
+    """Union of block cells without sliver holes: the slits floating-point noise leaves between cells.
+
+    A hole smaller than ``max_hole_m2`` (m2; the smallest street block, ``street_blocks``'
+    ``min_block_m2``) holding no cell of ``others`` (the other grids' cells) is filled.
+    """
     u = shapely.union_all(cells)
     if shapely.get_num_geometries(u) > 1:
         # neighbouring cells cut apart (street splits, Voronoi parts) may miss each other by centimetres
         u = shapely.union_all(cells, grid_size=_SNAP_M)
+    inner = shapely.point_on_surface(others) if others is not None and len(others) else np.empty(0, dtype=object)
     parts = []
     for p in shapely.get_parts(u):
-        holes = [r for r in p.interiors if shapely.Polygon(r).area > max_slit_m2]
-        parts.append(shapely.Polygon(p.exterior, holes))
+        rings = [shapely.Polygon(r) for r in p.interiors]
+        holes = [r for r in rings if r.area >= max_hole_m2 or shapely.contains_properly(r, inner).any()]
+        parts.append(shapely.Polygon(p.exterior, [r.exterior for r in holes]))
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
 
@@ -212,7 +220,7 @@ def _plan_from_labels(
     """Assemble the GridPlan: polygons by dissolving blocks, per-grid numbers, assignment."""
     k = int(labels.max()) + 1
     cells = s.blocks.cells.geometry.to_numpy()
-    geoms = [_dissolve_cells(cells[labels == g]) for g in range(k)]
+    geoms = [_dissolve_cells(cells[labels == g], cells[labels != g]) for g in range(k)]
     metric = gpd.GeoSeries(geoms, crs=district.crs)
     area_km2 = metric.area.to_numpy() / 1e6
     pp = 4 * np.pi * metric.area.to_numpy() / np.maximum(metric.length.to_numpy() ** 2, 1e-9)
