@@ -2,9 +2,9 @@
 
 The district is made as a bureau would (tests/test_own_district.py): `gridmgmt init` on the clipped
 Monaco extract and its 130 real shops (tests/data/osm/README.md), here with 2 staff pairs.
-Measured (2 pairs): planning max/min 1.014, routed 1.049, calibration fit error 15%, no shop
+Measured (2 pairs): planning max/min 1.016, routed 1.049, calibration fit error 10%, no shop
 unreachable, utilisation 0.11 (130 shops keep 0.2 pairs busy). With 4 pairs a grid gets about
-1.5 stops a person a day and the routed max/min is 1.12: the build says so.
+1.5 stops a person a day and the routed max/min is 1.08 (1.12 with five sample areas).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ UTILISATION_RANGE = (0.5, 1.5)
 
 def verify_workload(
     district: District,
-    plan: GridPlan | pd.DataFrame,
+    plan: GridPlan,
     *,
     mode: str | None = None,
     day_stride: int = 1,
@@ -57,9 +57,9 @@ def verify_workload(
     Parameters
     ----------
     district : District
-    plan : GridPlan or pandas.DataFrame
-        A plan from :func:`~gridmgmt.grids.build.build_grids`, or an assignment
-        (retailer_id, grid_id): then the grids are rebuilt from blocks to get their areas.
+    plan : GridPlan
+        A plan from :func:`~gridmgmt.grids.build.build_grids` (for an assignment table,
+        :func:`~gridmgmt.grids.build.plan_from_assignment` makes one).
     mode : str, optional
         Travel mode of grids without a pair's mode (default the plan's calibration mode).
     day_stride : int, default 1
@@ -73,10 +73,6 @@ def verify_workload(
         ``attrs``: planning_ratio, routed_ratio, routed_cv, mean_abs_error_pct, day_stride and unreachable
         (retailer_id, mode, reason, grid_id).
     """
-    if not isinstance(plan, GridPlan):
-        from gridmgmt.grids.build import plan_from_assignment  # build runs this check: import here, not above
-
-        plan = plan_from_assignment(district, plan)
     mode = mode or plan.metrics.get("mode", DEFAULT_MODE)
     days = float(district.settings.grids.working_days_per_month)
     work = retailer_workload(district, risk_level=plan.risk_level)

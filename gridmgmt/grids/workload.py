@@ -18,7 +18,9 @@ where
   network**: for sample areas of the district, one month of visits is split into daily tours
   (stops in a compact order, each visited at its frequency) and every tour is solved as a TSP with
   OR-Tools on the network travel-time matrix (travel mode ``ebike`` by default); ``c_tour`` is the
-  least-squares fit of the routed minutes against ``sqrt(n * a)``;
+  least-squares fit of the routed minutes against ``sqrt(n * a)``. Shops the mode cannot reach are
+  left out of the tours (never priced); a fit error above 25% (mean absolute relative error over
+  the sample areas) falls back to the theoretical coefficient of :meth:`WorkloadModel.from_speed`;
 * ``D * 2 * t_depot`` is the daily trip from the depot to the grid and back, ``D`` working
   days per month (``grids.working_days_per_month``), ``t_depot = d / v_eff`` with ``d`` the straight
   distance from the depot to the grid's work centre (visit-weighted mean of its stops) and
