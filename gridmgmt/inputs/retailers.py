@@ -202,8 +202,20 @@ def _empty_geoframe(frame: pd.DataFrame) -> gpd.GeoDataFrame:
 
 
 def _raise_or_log(problems: list[Problem]) -> None:
-    """Raise InputError if any problem is an error; log warnings and notes."""
+    """Raise InputError if any problem is an error; log warnings and notes.
+
+    Absent assumed columns are one warning line here (every command loads the retailers);
+    ``gridmgmt validate`` and ``init`` list them one by one with their fix.
+    """
     if any(p.severity == "error" for p in problems):
         raise InputError(problems)
+    assumed = [p for p in problems if p.field in ASSUMED and p.message.startswith("column absent")]
+    if assumed:
+        log.warning(
+            "%s: no %s column: defaults assumed (gridmgmt validate says more)",
+            assumed[0].file,
+            ", ".join(str(p.field) for p in assumed),
+        )
     for p in problems:
-        (log.warning if p.severity == "warning" else log.info)("%s", p)
+        if p not in assumed:
+            (log.warning if p.severity == "warning" else log.info)("%s", p)
