@@ -9,7 +9,7 @@ import pandas as pd
 
 from gridmgmt import maps
 from gridmgmt.config import RiskWeights
-from gridmgmt.risk.scores import NO_HISTORY_REASON
+from gridmgmt.risk.scores import NO_HISTORY_REASON, risk_levels
 
 LEVEL_COLORS = {"high": "#d7301f", "medium": "#fc8d59", "low": "#91bfdb"}
 NO_RETAILERS_COLOR = "#999999"  # a grid without scored retailers
@@ -137,7 +137,7 @@ def risk_map(
             g["mean_risk"] = g["grid_id"].astype(int).map(mean).round(1)
         else:
             g["mean_risk"] = np.nan
-        levels = _levels(g["mean_risk"], weights)
+        levels = risk_levels(g["mean_risk"], weights)
         g["stroke"] = levels.map(LEVEL_COLORS).fillna(NO_RETAILERS_COLOR)
         g["grid_level"] = levels.map(lambda v: maps.label(v, lang), na_action="ignore").fillna("-")
         g["grid_label"] = g["grid_id"].astype(str)
@@ -188,17 +188,6 @@ def risk_map(
         maps.add_note(m, maps.label("no_history_note", lang))
     maps.add_layer_control(m)
     return m
-
-
-def _levels(score: pd.Series, weights: RiskWeights | None = None) -> pd.Series:
-    """``high``, ``medium`` or ``low`` for each score (points) by the retailer levels' thresholds; NaN stays NaN."""
-    w = weights or RiskWeights()
-    level = pd.Series(
-        np.select([score >= w.high_min_score, score >= w.medium_min_score], ["high", "medium"], "low"),
-        index=score.index,
-        dtype=object,
-    )
-    return level.where(score.notna())
 
 
 def _no_history(scores: pd.DataFrame) -> bool:

@@ -224,6 +224,20 @@ def score_components(inputs: RiskInputs, *, as_of: str | pd.Timestamp) -> pd.Dat
     return out
 
 
+def risk_levels(score: pd.Series, weights: RiskWeights | None = None) -> pd.Series:
+    """``high``, ``medium`` or ``low`` for each score (points) by ``weights``' thresholds; NaN stays NaN.
+
+    One rule for retailers (risk.csv) and for anything scored on their scale (a grid's mean on the map).
+    """
+    w = weights or RiskWeights()
+    level = pd.Series(
+        np.select([score >= w.high_min_score, score >= w.medium_min_score], ["high", "medium"], "low"),
+        index=score.index,
+        dtype=object,
+    )
+    return level.where(score.notna())
+
+
 def risk_scores(
     inputs: RiskInputs, *, as_of: str | pd.Timestamp, components: tuple[str, ...] = COMPONENTS
 ) -> pd.DataFrame:
@@ -248,11 +262,7 @@ def risk_scores(
     w = {k: float(asdict(weights)[k]) for k in components}
     points = pd.DataFrame({k: w[k] * table[f"c_{k}"] for k in components}, index=table.index)
     table["score"] = points.sum(axis=1).clip(upper=100.0).round(2)
-    table["level"] = np.select(
-        [table["score"] >= weights.high_min_score, table["score"] >= weights.medium_min_score],
-        ["high", "medium"],
-        default="low",
-    )
+    table["level"] = risk_levels(table["score"], weights).to_numpy()
     values = points.to_numpy()
     order = np.argsort(-values, axis=1, kind="stable")
     rows = np.arange(len(points))
