@@ -128,7 +128,7 @@ def test_metrics_json_of_one_grid_is_strict_json_with_the_checks(one_grid, tmp_p
     metrics = _strict(paths["metrics_json"].read_text(encoding="utf-8"))
     assert metrics["grids"] == 1 and metrics["boundary_on_street"] is None
     assert metrics["max_min_plan"] == 1.0 and metrics["max_min_routed"] == 1.0
-    for key in ("calibration_fit_error", "utilisation_min", "utilisation_max", "elapsed_s", "check_s"):
+    for key in ("calibration_fit_error", "utilisation_min", "utilisation_max", "elapsed_s", "check_elapsed_s"):
         assert isinstance(metrics[key], float) and math.isfinite(metrics[key]), key
     assert metrics["unreachable"] == 1 and metrics["unreachable_by_mode"] == {"ebike": 1}
     lost = pd.read_csv(paths["unreachable_csv"], dtype=str)

@@ -133,7 +133,7 @@ def check_plan(district: District, plan: GridPlan, *, day_stride: int | None = N
     Routes the plan's month (:func:`verify_workload`; every ``day_stride``-th working day, by default
     every day up to :data:`CHECK_STOPS_PER_MONTH` stops) and records in ``plan.metrics``:
     ``max_min_routed``, ``routed_cv``, ``travel_error_pct`` (mean absolute, planning against routed
-    travel), ``check_day_stride``, ``check_s``, ``unreachable`` (shops left out of the tours),
+    travel), ``check_day_stride``, ``check_elapsed_s``, ``unreachable`` (shops left out of the tours),
     ``unreachable_by_mode`` and ``warnings`` (one line each: a calibration that fell back,
     unreachable shops, routes that disagree with the model beyond ``grids.routed_tolerance``,
     utilisation outside :data:`UTILISATION_RANGE`, each with its likely cause). ``plan.grids`` gets
@@ -160,7 +160,7 @@ def check_plan(district: District, plan: GridPlan, *, day_stride: int | None = N
         max_min_routed=v.attrs["routed_ratio"], routed_cv=v.attrs["routed_cv"],
         travel_error_pct=v.attrs["mean_abs_error_pct"], check_day_stride=int(day_stride),
         unreachable=len(lost), unreachable_by_mode=lost.groupby("mode").size().astype(int).to_dict(),
-        check_s=time.perf_counter() - t0,
+        check_elapsed_s=time.perf_counter() - t0,
     )  # fmt: skip
     plan.metrics["warnings"] = plan_warnings(district, plan, v)  # the caller says them (CLI prints, pipeline logs)
     return v
