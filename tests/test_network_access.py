@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import networkx as nx
 import numpy as np
@@ -27,6 +28,8 @@ from gridmgmt.network import (
     way_access,
 )
 from gridmgmt.network.access import keeps_way
+from gridmgmt.patrol.route_lines import route_lines
+from gridmgmt.patrol.squads import Squad, SquadRoster
 
 ORIGIN = (7.4200, 43.7300)
 M_LAT = 1 / 111_320.0
@@ -297,6 +300,19 @@ def test_island_reached_on_foot(islands: nx.MultiDiGraph) -> None:
     assert list(reachability(islands, *pts, mode="ebike")["access"]) == ["street", "street"]
     car_arrays = network_arrays(islands, "car")
     assert not car_arrays.main[car_arrays.index_of([101])[0]]  # the island's streets are not the car's network
+
+
+def test_day_route_line_parks_and_walks_over_the_bridge(islands: nx.MultiDiGraph) -> None:
+    """A car squad's day line (patrol.route_lines) parks at the bridge and walks over it, not across the water."""
+    depot, shop = lonlat(100, 2), lonlat(750, 152)
+    district = SimpleNamespace(
+        graph=islands, depots=pd.DataFrame({"depot_id": ["D1"], "lon": [depot[0]], "lat": [depot[1]]})
+    )
+    squad = Squad("G01", 1, ("M01", "Z01"), ("a", "b"), "D1", "car", 480, 1050, 690, 810, 60)
+    stops = pd.DataFrame({"squad_id": ["G01"], "seq": [1], "lon": [shop[0]], "lat": [shop[1]]})
+    line = route_lines(district, stops, SquadRoster((squad,))).geometry.iloc[0]
+    assert line.distance(shapely.Point(lonlat(400, 200))) < 1e-7  # parks at the bridge's end (node 13)
+    assert line.distance(shapely.Point(lonlat(550, 175))) < 1e-7  # walks over the footbridge
 
 
 def test_unreachable_points_are_named_and_infinite(islands: nx.MultiDiGraph) -> None:

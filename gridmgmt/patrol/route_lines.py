@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from gridmgmt.network import network_arrays, snap_points
+from gridmgmt.network import network_arrays, point_access, shortest_path_geometry, snap_points
 from gridmgmt.patrol.squads import MODE_ORDER, SquadRoster
 
 __all__ = ["empty_routes", "route_lines"]
@@ -27,7 +27,9 @@ def route_lines(district: Any, stops: pd.DataFrame, roster: SquadRoster) -> gpd.
 
     Each point joins the street network at the nearer end of its snapped street edge; legs
     follow the fastest path for the squad's mode (one Dijkstra run per stop, on the cached
-    array form of the network) and each street's own geometry.
+    array form of the network) and each street's own geometry. A leg to or from a stop that a
+    car or e-bike reaches by parking and walking (see ``gridmgmt.network.reachability``) is
+    drawn as the network routes it: the ride to the parking node, then the walk.
 
     Parameters
     ----------
@@ -58,11 +60,15 @@ def route_lines(district: Any, stops: pd.DataFrame, roster: SquadRoster) -> gpd.
             home = (float(depots.loc[s.depot, "lon"]), float(depots.loc[s.depot, "lat"]))
             points = [home, *zip(mine["lon"].astype(float), mine["lat"].astype(float), strict=True), home]
             snapped = snap_points(graph, [p[0] for p in points], [p[1] for p in points], mode=mode)
+            walks = point_access(graph, [p[0] for p in points], [p[1] for p in points], mode).kind == "park_and_walk"
             nodes = np.where(snapped["frac"] < 0.5, snapped["u"], snapped["v"])
             index = arrays.index_of(nodes)
             _, pred = dijkstra(arrays.csr, indices=index[:-1], return_predecessors=True)
             coords: list[tuple[float, float]] = []
             for leg in range(len(points) - 1):
+                if walks[leg] or walks[leg + 1]:
+                    coords += list(shortest_path_geometry(graph, points[leg], points[leg + 1], mode=mode).coords)
+                    continue
                 coords.append(points[leg])
                 coords.append((float(snapped["snap_lon"].iloc[leg]), float(snapped["snap_lat"].iloc[leg])))
                 path = [int(index[leg + 1])]
