@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +30,10 @@ from pyproj import Transformer
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import LANGS
 from gridmgmt.coords import COORD_SYSTEMS, in_china
+from gridmgmt.inputs.validate import PLACEHOLDER
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,6 @@ BOUNDARY_BUFFER_M = 300.0  # the derived boundary reaches this far beyond the ou
 CONCAVE_RATIO = 0.3  # shapely.concave_hull ratio: 0 follows the points closely, 1 is the convex hull
 EXTENT_TOLERANCE_M = 200.0  # retailers this far outside the street network are errors (as in load_retailers)
 SLIVER_SHARE = 0.01  # administrative pieces under this share of the district area are dropped
-PLACEHOLDER = "待分配 to assign"
 DEPOT_NAME = "局机关 depot"
 COMMAND_LINE = "command line"
 
@@ -111,6 +115,11 @@ def init_district(
       covers most of the district, else one subdistrict equal to the boundary.
 
     Events, orders and schools are left out of ``district.toml`` (a new district has none).
+
+    The district's road network is loaded once, as later commands load it (its prepared extract
+    cached in the folder's ``cache/``); the last note says, per travel mode of the staff (every
+    mode for placeholder pairs), how many shops that mode reaches and names the first it
+    cannot (:func:`reach_note`; ``gridmgmt validate`` names each with the reason).
 
     Parameters
     ----------
@@ -440,6 +449,7 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang
 
     subs, note = derive_subdistricts(boundary, given.network, name=name)
     folder.add("subdistricts", io.write_vector(subs, folder.work / "subdistricts.geojson"), note)
+    graph = _district_graph(folder)
 
     if given.depots is not None and given.depot_frame is not None:
         target = folder.copy("depots", given.depots, _table_suffix(given.depots))
@@ -450,8 +460,7 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang
         folder.add("depots", target, f"D1 at {given.depot[0]}, {given.depot[1]} from --depot")
         folder.coords["depots"] = given.coords
     else:
-        # the district's own cache/ (as every later load), never the user's cache folder
-        table, note = derive_depot(shops, folder.work / folder.files["network"], cache_dir=folder.work / "cache")
+        table, note = derive_depot(shops, graph)
         target = io.write_csv(table, folder.work / "depots.csv")
         folder.add("depots", target, f"{note}; give the bureau's own with --depot LON,LAT")
         folder.coords["depots"] = "wgs84"
@@ -477,6 +486,58 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang
     io.write_text(district_toml(name, folder.files, folder.coords, grids=count, lang=lang, notes=folder.notes), toml)
     folder.written.append(toml)
     load_settings(toml)  # what we wrote must read back
+    folder.notes.append(reach_note(graph, shops, given.staff_frame))
+
+
+def _district_graph(folder: _Folder) -> nx.MultiDiGraph:
+    """The district's road network as every later command loads it: its boundary file, default settings.
+
+    The prepared extract is cached in the district's own ``cache/`` (never the user's cache
+    folder) under the key later commands compute, so the first of them does not prepare it again.
+    """
+    from gridmgmt.config import Files, Settings
+    from gridmgmt.inputs.district import district_network
+    from gridmgmt.inputs.tables import load_boundary
+
+    files = Files(network=folder.files["network"], boundary=folder.files["boundary"])
+    settings = Settings(root=folder.work, files=files)
+    return district_network(settings, load_boundary(settings.path("boundary")))
+
+
+#: Unreachable shops named per mode in init's report (``gridmgmt validate`` names them all).
+REACH_NAMED = 3
+
+
+def reach_note(graph: nx.MultiDiGraph, retailers: gpd.GeoDataFrame, staff: pd.DataFrame | None) -> str:
+    """One line: per travel mode of the staff (every mode for placeholders), how many shops it reaches.
+
+    E.g. ``reachable: walk 508/508, ebike 503/508 (5 unreachable: OSM1 fast_food, ...; see gridmgmt
+    validate)``; :func:`gridmgmt.inputs.validate.unreachable_shops` says which and why.
+    """
+    from gridmgmt.inputs.validate import staff_modes, unreachable_shops
+
+    shops = pd.DataFrame(
+        {"retailer_id": retailers["retailer_id"].astype(str).to_numpy(), "lon": retailers.geometry.x.to_numpy(),
+         "lat": retailers.geometry.y.to_numpy(),
+         "name": retailers["name"].astype(str).to_numpy() if "name" in retailers else ""}
+    )  # fmt: skip
+    modes = staff_modes(staff)
+    lost = unreachable_shops(graph, shops, modes)
+    total = lost.attrs["checked"]
+    parts = []
+    for mode in modes:
+        mine = lost.loc[lost["mode"] == mode]
+        text = f"{mode} {total - len(mine)}/{total}"
+        if len(mine):
+            named = ", ".join(f"{r.retailer_id} {r.name}".strip() for r in mine.head(REACH_NAMED).itertuples())
+            more = f", {len(mine) - REACH_NAMED} more" if len(mine) > REACH_NAMED else ""
+            text += f" ({len(mine)} unreachable: {named}{more})"
+        parts.append(text)
+    whose = "of the staff" if staff is not None else "(every mode: the placeholder pairs have none set yet)"
+    line = f"reachable shops by travel mode {whose}: {', '.join(parts)}"
+    if len(lost):
+        line += "; `gridmgmt validate` says why and what to do"
+    return line
 
 
 def _link_or_copy(source: Path, target: Path) -> str:
@@ -756,20 +817,17 @@ def _street_coordinates(source: Path) -> Iterator[tuple[list[float], list[float]
         ) from None
 
 
-def derive_depot(
-    retailers: gpd.GeoDataFrame, network: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None
-) -> tuple[pd.DataFrame, str]:
+def derive_depot(retailers: gpd.GeoDataFrame, graph: nx.MultiDiGraph) -> tuple[pd.DataFrame, str]:
     """One depot D1: the retailers' centre (mean in a metric CRS) snapped to the nearest street node.
 
-    ``cache_dir`` is where the prepared extract is cached (the district's ``cache/``; default the
-    user's cache folder, see :func:`gridmgmt.network.load_network`).
+    ``graph`` is the district's road network (:func:`gridmgmt.network.load_network`).
 
     Returns
     -------
     (pandas.DataFrame, str)
         The depot table (``depot_id``, ``name``, ``lon``, ``lat``; WGS-84 degrees) and a note.
     """
-    from gridmgmt.network import load_network, snap_points
+    from gridmgmt.network import snap_points
 
     lon, lat = retailers.geometry.x.to_numpy(), retailers.geometry.y.to_numpy()
     crs = _metric_crs(lon, lat)
@@ -778,7 +836,6 @@ def derive_depot(
     x, y = to_m.transform(lon, lat)
     cx, cy = float(np.mean(x)), float(np.mean(y))
     clon, clat = back.transform(cx, cy)
-    graph = load_network(network, cache_dir=cache_dir)
     try:
         snap = snap_points(graph, [clon], [clat], mode="ebike").iloc[0]
     except ValueError:  # no street e-bikes may use: any street

@@ -279,6 +279,36 @@ def test_write_and_read_a_plan(plan, tmp_path):
             "unreachable"} <= cols  # fmt: skip
 
 
+def test_grid_map_shows_the_shops_a_pair_cannot_reach(district, plan, tmp_path):
+    """unreachable.csv beside grids.gpkg is read back with the plan; the map shows its shops as their own layer
+    (named in the layer control, a legend line with the count, the reason escaped); no layer when it is empty."""
+    import dataclasses
+
+    from gridmgmt.maps import save_map
+
+    shop = str(plan.assignment["retailer_id"].iloc[0])
+    lost = pd.DataFrame({"retailer_id": [shop], "mode": ["ebike"], "reason": ["cut off <b>&</b> far"],
+                         "grid_id": [int(plan.assignment["grid_id"].iloc[0])]})  # fmt: skip
+    checked = dataclasses.replace(plan, unreachable=lost, metrics={**plan.metrics, "unreachable": 1})
+    write_grid_plan(checked, tmp_path / "lost")
+    back = read_grid_plan(tmp_path / "lost")
+    assert back.unreachable is not None and list(back.unreachable["retailer_id"]) == [shop]
+    html = save_map(grid_map(back, district, lang="en"), tmp_path / "lost.html").read_text(encoding="utf-8")
+    assert '"Unreachable shops" :' in html  # in the layer control
+    assert "Their grid&#x27;s pair cannot reach them: 1 (see unreachable.csv)" in html  # the legend line
+    assert "cut off &lt;b&gt;&amp;&lt;/b&gt; far" in html and "<b>&</b>" not in html
+    assert f"{shop} " in html and "e-bike" in html
+    zh = save_map(grid_map(back, district, lang="zh"), tmp_path / "lost_zh.html").read_text(encoding="utf-8")
+    assert "无法到达的零售户" in zh or json.dumps("无法到达的零售户")[1:-1] in zh
+
+    none = dataclasses.replace(plan, unreachable=lost.head(0), metrics={**plan.metrics, "unreachable": 0})
+    write_grid_plan(none, tmp_path / "none")
+    html = save_map(grid_map(read_grid_plan(tmp_path / "none"), district, lang="en"), tmp_path / "none.html")
+    assert "Unreachable shops" not in html.read_text(encoding="utf-8")
+    (tmp_path / "none" / "unreachable.csv").write_text("retailer_id,mode,reason,grid_id\nX,car,old,1\n")
+    assert read_grid_plan(tmp_path / "none").unreachable is None  # a file left by another build is ignored
+
+
 def test_verify_workload_routes_every_grid(district, plan):
     """Routed tours exist for every grid; planning travel is within 25% of routed travel on this small grid."""
     v = verify_workload(district, plan, day_stride=3)

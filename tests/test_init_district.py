@@ -282,6 +282,44 @@ def test_cli_errors_are_one_line(town, tmp_path) -> None:
     assert not (tmp_path / "x").exists()
 
 
+def test_report_names_the_shops_each_mode_cannot_reach(town, tmp_path) -> None:
+    """A shop on a street cut off from the town: init's report says per mode how many shops it reaches and
+    names the one it cannot (every mode for placeholder pairs; the staff's modes for a staff table)."""
+    network, retailers = town
+    lon, lat = _LON0 + (_N - 1) * _DLON + 0.004, _LAT0 + 3 * _DLAT  # about 400 m east of the town's last street
+    island = tmp_path / "island.osm"
+    street = (
+        f'<node id="8001" lat="{lat:.7f}" lon="{lon - 0.0005:.7f}" version="1"/>'
+        f'<node id="8002" lat="{lat:.7f}" lon="{lon + 0.0005:.7f}" version="1"/>'
+        '<way id="8000" version="1"><nd ref="8001"/><nd ref="8002"/><tag k="highway" v="residential"/></way>'
+    )
+    island.write_text(network.read_text(encoding="utf-8").replace("</osm>", street + "</osm>"), encoding="utf-8")
+    shops = pd.read_csv(retailers, dtype=str)
+    lone = _retailer_table(np.array([lon]), np.array([lat + 0.00002])).assign(retailer_id="LONE1", name="孤街店")
+    table = tmp_path / "shops.csv"
+    pd.concat([shops, lone], ignore_index=True).to_csv(table, index=False)
+
+    result = init_district(tmp_path / "a", table, island, pairs=1, depot="106.703,26.5827")
+    reach = [note for note in result.notes if note.startswith("reachable shops")]
+    assert len(reach) == 1, result.notes
+    assert "every mode" in reach[0]
+    for mode in ("walk", "ebike", "car"):
+        assert f"{mode} 40/41 (1 unreachable: LONE1 孤街店)" in reach[0], reach[0]
+    assert "gridmgmt validate" in reach[0]
+
+    staff = tmp_path / "staff.csv"
+    staff.write_text("staff_id,name,department,depot,travel_mode\nM1,王,marketing,D1,walk\nZ1,李,monopoly,D1,car\n",
+                     encoding="utf-8")  # fmt: skip
+    result = init_district(tmp_path / "b", table, island, staff=staff, depot="106.703,26.5827")
+    reach = [note for note in result.notes if note.startswith("reachable shops")]
+    assert reach == ["reachable shops by travel mode of the staff: walk 40/41 (1 unreachable: LONE1 孤街店), car 40/41 "
+                     "(1 unreachable: LONE1 孤街店); `gridmgmt validate` says why and what to do"]  # fmt: skip
+
+    result = init_district(tmp_path / "c", retailers, network, pairs=1, depot="106.703,26.5827")
+    reach = [note for note in result.notes if note.startswith("reachable shops")]
+    assert len(reach) == 1 and reach[0].endswith("walk 40/40, ebike 40/40, car 40/40"), reach
+
+
 MONACO = Path(__file__).parent / "data" / "osm" / "monaco_district_clipped.osm.pbf"  # real, clipped
 MONACO_SHOPS = MONACO.parent / "monaco_district_shops.csv"  # its real shops
 

@@ -157,3 +157,86 @@ def test_summary_says_the_settings_were_read(tmp_path):
     """district.toml has no rows: read without errors it is "read", not "not read"."""
     summary = validate_inputs(None, district=district(tmp_path)).summary()
     assert "district.toml: read, 0 errors" in summary
+
+
+# ---------------------------------------------------------------- shops a pair's travel mode cannot reach
+
+_M_LAT = 1 / 111_320.0
+_M_LON = _M_LAT / 0.8966  # cos(26.3°): metres east of 106.70, 26.58 (Guiyang)
+
+
+def _lonlat(x_m: float, y_m: float) -> tuple[float, float]:
+    return 106.70 + x_m * _M_LON, 26.58 + y_m * _M_LAT
+
+
+def _reach_district(tmp_path: Path, staff_rows: list[str]) -> Path:
+    """A 3 x 3 street grid (200 m), an isolated street 1 km north, and shops on the grid, on that street and
+    700 m beyond the last street; the staff table as given."""
+    nodes = {10 * r + c + 1: (200.0 * c, 200.0 * r) for r in range(3) for c in range(3)}
+    nodes |= {201: (0.0, 1000.0), 202: (100.0, 1000.0)}
+    ways = [[1, 2, 3], [11, 12, 13], [21, 22, 23], [1, 11, 21], [2, 12, 22], [3, 13, 23], [201, 202]]
+    xml = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
+    for node_id, (x, y) in nodes.items():
+        lon, lat = _lonlat(x, y)
+        xml.append(f'<node id="{node_id}" version="1" lat="{lat:.8f}" lon="{lon:.8f}"/>')
+    for way_id, refs in enumerate(ways, start=1):
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        xml.append(f'<way id="{way_id}" version="1">{nds}<tag k="highway" v="residential"/></way>')
+    write(tmp_path, "roads.osm", [*xml, "</osm>"])
+    x0, y0 = _lonlat(-300, -300)
+    x1, y1 = _lonlat(1400, 1300)
+    gpd.GeoDataFrame(geometry=[box(x0, y0, x1, y1)], crs="EPSG:4326").to_file(tmp_path / "boundary.geojson")
+    shops = {"R1,街角店": (100, 2), "R2,孤街店": (50, 1002), "R3,野外店": (1100, 200)}
+    rows = [f"{key},{lon:.7f},{lat:.7f},grocery,A,08:00,22:00" for key, (lon, lat) in
+            ((k, _lonlat(*xy)) for k, xy in shops.items())]  # fmt: skip
+    write(tmp_path, "retailers.csv", [RETAILERS[0], *rows])
+    write(tmp_path, "depots.csv", ["depot_id,name,lon,lat", "D1,所,{:.7f},{:.7f}".format(*_lonlat(200, 200))])
+    write(tmp_path, "staff.csv", ["staff_id,name,department,grid_id,depot,travel_mode", *staff_rows])
+    files = ['network = "roads.osm"', 'events = ""', 'orders = ""', 'subdistricts = ""']
+    return write(tmp_path, "district.toml", ['name = "reach"', "[files]", *files])
+
+
+def _unreachable(report: ValidationReport) -> list[tuple[int | None, str, str]]:
+    return [(p.row, p.value, p.message) for p in report.warnings if p.message.startswith("unreachable by")]
+
+
+def test_shops_the_pairs_mode_cannot_reach_are_named(tmp_path):
+    """An e-bike pair: the shop on an isolated street and the one beyond the last street are named with mode
+    and reason (row, id and name, a hint); the shop on the streets is not; walk and car are not checked."""
+    staff = ["M1,甲,marketing,1,D1,ebike", "Z1,乙,monopoly,1,D1,ebike"]
+    report = validate_inputs(None, district=_reach_district(tmp_path, staff))
+    assert report.ok, report.lines()
+    lost = _unreachable(report)
+    assert [(row, value) for row, value, _ in lost] == [(3, "R2 孤街店"), (4, "R3 野外店")], report.lines()
+    assert lost[0][2].startswith("unreachable by ebike: on streets not connected to the walk network")
+    assert lost[1][2] == "unreachable by ebike: farther than 500 m from any street"
+    problems = [p for p in report.warnings if p.message.startswith("unreachable by")]
+    assert all(p.field == "lon/lat" and p.file.endswith("retailers.csv") for p in problems)
+    assert "use an extract that reaches further" in problems[0].hint
+    assert "check its coordinates" in problems[1].hint
+
+
+def test_placeholder_staff_have_every_mode_checked(tmp_path):
+    """init's placeholder pairs have no real mode yet: walk, e-bike and car are each checked, shop by shop."""
+    staff = ["M01,待分配 to assign M01,marketing,,D1,ebike", "Z01,待分配 to assign Z01,monopoly,,D1,ebike"]
+    lost = _unreachable(validate_inputs(None, district=_reach_district(tmp_path, staff)))
+    modes = [message.split(":")[0] for _, _, message in lost]
+    assert modes == ["unreachable by walk", "unreachable by ebike", "unreachable by car"] * 2
+    assert [row for row, _, _ in lost] == [3, 3, 3, 4, 4, 4]
+
+
+def test_many_unreachable_shops_are_listed_up_to_a_cap():
+    """Beyond MAX_LISTED shops, one more warning counts the rest by mode; a mode that reaches a shop is named."""
+    import pandas as pd
+
+    from gridmgmt.inputs.validate import MAX_LISTED, reach_problems
+
+    n = MAX_LISTED + 5
+    lost = pd.DataFrame({"position": range(n), "retailer_id": [f"R{i}" for i in range(n)], "name": "店",
+                         "mode": "ebike", "reason": "on streets not connected"})  # fmt: skip
+    lost.attrs["modes"] = ("walk", "ebike")
+    listed, more = reach_problems(lost, "shops.csv")
+    assert len(listed) == MAX_LISTED and listed[0].row == 2 and listed[0].value == "R0 店"
+    assert "a pair by walk reaches it" in listed[0].hint
+    assert [p.message for p in more] == ["5 more shops unreachable (5 by ebike)"]
+    assert reach_problems(lost.head(3), "shops.csv")[1] == []

@@ -1,4 +1,5 @@
-"""The folium grid map: coloured grids with numbers and popups, retailers, subdistricts (offline, escaped, zh/en)."""
+"""The folium grid map: coloured grids with numbers and popups, retailers, subdistricts (offline, escaped, zh/en),
+and the shops a grid's pair cannot reach (the build's ``unreachable.csv``)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,14 @@ _LABELS = {
     "pair_mode.walk": {"zh": "步行", "en": "walk"},
     "pair_mode.ebike": {"zh": "电动车", "en": "e-bike"},
     "pair_mode.car": {"zh": "汽车", "en": "car"},
-}
+    "unreachable_shops": {"zh": "无法到达的零售户", "en": "Unreachable shops"},
+    "unreachable_mode": {"zh": "无法到达的交通方式", "en": "Not reachable by"},
+    "unreachable_reason": {"zh": "原因", "en": "Why"},
+    "unreachable_count": {"zh": "网格搭档无法到达：{n} 户（见 unreachable.csv）",
+                          "en": "Their grid's pair cannot reach them: {n} (see unreachable.csv)"},
+}  # fmt: skip
+#: Marker colour of the shops a grid's pair cannot reach.
+UNREACHABLE_COLOUR = "#d62728"
 
 
 def _register() -> None:
@@ -75,6 +83,10 @@ def grid_map(
         Base map; ``"none"`` makes a file that opens offline.
     show_retailers : bool, default True
         Add the retailers as clustered points coloured by grid.
+
+    The shops the build's routed check found their grid's pair cannot reach (``plan.unreachable``,
+    read from ``unreachable.csv`` beside ``grids.gpkg``) are a layer of their own: red markers
+    with the shop, the mode and why on hover and click, and a legend line with their count.
 
     Returns
     -------
@@ -160,11 +172,49 @@ def grid_map(
                                       "grid_id": t("grid_id", lang)},
                         tooltip="name", color_column="colour", radius_px=4)  # fmt: skip
 
+    lost = _unreachable_points(plan, district, lang)
+    if len(lost):
+        maps.add_points(m, lost, name=t("unreachable_shops", lang), popup_title="name",
+                        popup_fields={"retailer_id": t("retailer_id", lang), "grid_id": t("grid_id", lang),
+                                      "mode": t("unreachable_mode", lang), "reason": t("unreachable_reason", lang)},
+                        tooltip="tooltip", color=UNREACHABLE_COLOUR, stroke="#000000", radius_px=7,
+                        cluster=False)  # fmt: skip
+
     items = [(f"{t('grid', lang)} {g}", colours[g]) for g in report.index]
     maps.add_legend(m, t("grids", lang), items, shape="square")
+    if len(lost):
+        text = t("unreachable_count", lang).format(n=len(lost))
+        maps.add_legend(m, t("unreachable_shops", lang), [(text, UNREACHABLE_COLOUR)], shape="circle")
     maps.add_layer_control(m)
     _ = layer
     return m
+
+
+def _unreachable_points(plan: GridPlan, district: District, lang: str) -> pd.DataFrame:
+    """The shops of ``plan.unreachable`` (the build's routed check) with the district's positions and names.
+
+    Columns lon, lat, retailer_id, name, grid_id, mode (as labelled), reason and tooltip (shop, mode
+    and reason); empty when the plan was not checked or every shop is reachable. Shops no longer
+    among the district's retailers are left out.
+    """
+    from gridmgmt import maps
+
+    columns = ["lon", "lat", "retailer_id", "name", "grid_id", "mode", "reason", "tooltip"]
+    if plan.unreachable is None or not len(plan.unreachable):
+        return pd.DataFrame(columns=columns)
+    lost = plan.unreachable.copy()
+    lost["retailer_id"] = lost["retailer_id"].astype(str)
+    r = district.retailers
+    where = pd.DataFrame({"retailer_id": r["retailer_id"].astype(str).to_numpy(), "lon": r.geometry.x.to_numpy(),
+                          "lat": r.geometry.y.to_numpy(), "name": r["name"].astype(str).to_numpy()})  # fmt: skip
+    lost = lost.merge(where.drop_duplicates("retailer_id"), on="retailer_id", how="inner")
+    known = ("walk", "ebike", "car")
+    lost["mode"] = [maps.label(f"pair_mode.{m}", lang) if m in known else str(m) for m in lost["mode"]]
+    lost["grid_id"] = lost["grid_id"].astype(str) if "grid_id" in lost else ""
+    lost["reason"] = lost["reason"].astype(str)
+    lost["tooltip"] = [f"{i} {n}: {m} – {why}" for i, n, m, why in
+                       zip(lost["retailer_id"], lost["name"], lost["mode"], lost["reason"], strict=True)]  # fmt: skip
+    return lost[columns]
 
 
 def _to_wgs(district: District, x: float, y: float) -> tuple[float, float]:

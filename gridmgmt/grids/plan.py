@@ -52,8 +52,8 @@ class GridPlan:
         commands given a plan need no ``--district``.
     unreachable : pandas.DataFrame or None
         Shops the grid's pair cannot reach in its travel mode (retailer_id, mode, reason, grid_id),
-        from the routed check of a build (:func:`~gridmgmt.grids.verify.check_plan`); None when
-        the plan was not checked.
+        from the routed check of a build (:func:`~gridmgmt.grids.verify.check_plan`; read back from
+        ``unreachable.csv`` beside ``grids.gpkg``); None when the plan was not checked.
     """
 
     grids: gpd.GeoDataFrame
@@ -128,12 +128,27 @@ def read_grid_plan(path: str | Path) -> GridPlan:
     assignment["grid_id"] = gid.astype(int)
     grids["grid_id"] = pd.to_numeric(grids["grid_id"]).astype(int)
     about = _read_about(path, layers)
+    metrics = about.get("metrics", {})
     return GridPlan(
         grids=grids.to_crs(WGS84),
         assignment=assignment[["retailer_id", "grid_id"]],
-        metrics=about.get("metrics", {}),
+        metrics=metrics,
         district=about.get("district", ""),
+        unreachable=_read_unreachable(path.parent / "unreachable.csv", metrics),
     )
+
+
+def _read_unreachable(path: Path, metrics: dict[str, Any]) -> pd.DataFrame | None:
+    """The ``unreachable.csv`` :func:`write_grid_plan` wrote beside a checked plan (retailer_id, mode, reason,
+    grid_id); None when the plan was not checked (no ``unreachable`` count in its metrics) or the file is
+    missing or does not hold that count (left by another build)."""
+    count = metrics.get("unreachable")
+    if count is None or not path.is_file():
+        return None
+    table = io.read_table(path)
+    if not {"retailer_id", "mode", "reason"} <= set(table.columns) or len(table) != int(count):
+        return None
+    return table
 
 
 def _read_about(path: Path, layers: list[str]) -> dict[str, Any]:

@@ -15,8 +15,12 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
+from gridmgmt.config import TRAVEL_MODES
 
 log = logging.getLogger(__name__)
+
+#: Name prefix of the placeholder staff ``gridmgmt init`` writes (their travel modes are to be set).
+PLACEHOLDER = "待分配 to assign"
 
 
 @dataclass
@@ -100,7 +104,10 @@ def validate_inputs(
         The event log; None to take ``files.events`` from ``district`` (if any).
     district
         A district.toml: its settings are checked, its boundary is used for the
-        coordinate checks, and its depots, staff, orders and schools are checked too.
+        coordinate checks, and its depots, staff, orders and schools are checked too. With
+        a road network, retailers far from every street are warned about, and so is each
+        shop the staff pairs' travel modes cannot reach (every mode for placeholder staff),
+        naming the mode and why (:func:`unreachable_shops`).
     coords
         Coordinate system of the retailer table (``wgs84``, ``gcj02``, ``bd09``); default
         the district's ``coords.retailers``, else ``wgs84``.
@@ -156,14 +163,13 @@ def validate_inputs(
         table = run("retailers", retailers, lambda f, p: check_retailers(f, file=p, coords=system, boundary=boundary))
         if table is not None and "retailer_id" in table.columns and len(table):
             retailer_ids = {r for r in table["retailer_id"].astype(str) if r}
-    if settings is not None and settings.files.network:
-        report.add(_check_snapping(settings, boundary, table, str(retailers)))
 
     if events is None and settings is not None and settings.files.events:
         events = settings.path("events")
     if events is not None:
         run("events", events, lambda f, p: check_events(f, file=p, retailer_ids=retailer_ids))
 
+    staff = None
     if settings is not None:
         files = settings.files
         depot_ids: set[str] | None = None
@@ -174,7 +180,7 @@ def validate_inputs(
             if depots is not None and "depot_id" in depots.columns:
                 depot_ids = {str(d) for d in depots["depot_id"]}
         if files.staff:
-            run("staff", settings.path("staff"), lambda f, p: check_staff(f, file=p, depot_ids=depot_ids))
+            staff = run("staff", settings.path("staff"), lambda f, p: check_staff(f, file=p, depot_ids=depot_ids))
         if files.orders:
             run("orders", settings.path("orders"), lambda f, p: check_orders(f, file=p, retailer_ids=retailer_ids))
         if files.schools:
@@ -183,31 +189,46 @@ def validate_inputs(
                 settings.path("schools"),
                 lambda f, p: check_points(f, file=p, coords=settings.coords.schools),
             )
+    if settings is not None and settings.files.network:
+        for problems in _check_network(settings, boundary, table, str(retailers), staff):
+            report.add(problems)
     log.info("validated %d inputs: %d errors, %d warnings", len(report.files), len(report.errors), len(report.warnings))
     return report
 
 
-def _check_snapping(settings, boundary, retailers: pd.DataFrame | None, file: str) -> list[Problem]:
-    """Load the road network; warn about retailers farther than ``speeds.far_snap_m`` from every street."""
-    from gridmgmt.inputs.checks import is_csv
+def _check_network(
+    settings, boundary, retailers: pd.DataFrame | None, file: str, staff: pd.DataFrame | None
+) -> list[list[Problem]]:
+    """Load the road network; warn about retailers far from every street and shops a pair's mode cannot reach.
+
+    Returns batches of problems for :meth:`ValidationReport.add` (each batch is sorted by row).
+    """
     from gridmgmt.inputs.district import district_network
-    from gridmgmt.network import snap_points
 
     try:
         graph = district_network(settings, boundary)
     except InputError as exc:
-        return list(exc.problems)
+        return [list(exc.problems)]
     if retailers is None or not {"lon", "lat"} <= set(retailers.columns):
         return []
-    lon = pd.to_numeric(retailers["lon"], errors="coerce")
-    lat = pd.to_numeric(retailers["lat"], errors="coerce")
-    ok = (lon.notna() & lat.notna()).to_numpy()
-    if not ok.any():
+    lon = pd.to_numeric(retailers["lon"], errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(retailers["lat"], errors="coerce").to_numpy(float)
+    if not (np.isfinite(lon) & np.isfinite(lat)).any():
         return []
-    snapped = snap_points(graph, lon[ok].to_numpy(), lat[ok].to_numpy(), far_snap_m=settings.speeds.far_snap_m)
+    far = _far_problems(graph, retailers, lon, lat, settings.speeds.far_snap_m, file)
+    listed, more = reach_problems(unreachable_shops(graph, retailers, staff_modes(staff)), file)
+    return [far, listed, more]
+
+
+def _far_problems(graph, retailers: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, far_m: float, file: str):
+    """A warning per retailer farther than ``far_m`` metres from every street (the first 50)."""
+    from gridmgmt.network import snap_points
+
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    snapped = snap_points(graph, lon[ok], lat[ok], far_snap_m=far_m)
     positions = np.flatnonzero(ok)
-    far = np.flatnonzero(snapped["snap_dist_m"].to_numpy() > settings.speeds.far_snap_m)
-    unit, offset = ("row", 2) if is_csv(file) else ("record", 1)
+    far = np.flatnonzero(snapped["snap_dist_m"].to_numpy() > far_m)
+    unit, offset = _row_unit(file)
     return [
         Problem(
             file=file,
@@ -217,7 +238,132 @@ def _check_snapping(settings, boundary, retailers: pd.DataFrame | None, file: st
             severity="warning",
             value=f"{snapped['snap_dist_m'].iloc[i]:.0f} m",
             message="far from every street of the road network",
-            hint=f"check the coordinates; routes will start {settings.speeds.far_snap_m:.0f}+ m away",
+            hint=f"check the coordinates; routes will start {far_m:.0f}+ m away",
         )
         for i in far[:50]
     ]
+
+
+def _row_unit(file: str) -> tuple[str, int]:
+    """How a problem names a retailer's position: ("row", 2) in a CSV (header row 1), else ("record", 1)."""
+    from gridmgmt.inputs.checks import is_csv
+
+    return ("row", 2) if is_csv(file) else ("record", 1)
+
+
+#: Unreachable shops listed one by one; the rest are counted in one line.
+MAX_LISTED = 20
+
+
+def staff_modes(staff: pd.DataFrame | None) -> tuple[str, ...]:
+    """The travel modes the district's staff pairs may travel by, slowest first.
+
+    A pair travels at its slower member's mode (:mod:`gridmgmt.grids.pairs`), always one of its
+    members' modes, so the members' modes hold every pair's. Every mode (walk, ebike, car) when
+    the staff are unknown: no staff table, one without a ``travel_mode`` column, or only
+    ``gridmgmt init``'s placeholders (named ``PLACEHOLDER``, their modes still to be set).
+    """
+    if staff is None or not len(staff) or "travel_mode" not in staff.columns:
+        return TRAVEL_MODES
+    names = staff["name"].astype(str) if "name" in staff.columns else pd.Series("", index=staff.index)
+    if names.str.startswith(PLACEHOLDER).all():
+        return TRAVEL_MODES
+    modes = set(staff["travel_mode"].astype(str))
+    return tuple(m for m in TRAVEL_MODES if m in modes) or TRAVEL_MODES
+
+
+def unreachable_shops(graph, retailers: pd.DataFrame, modes: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """The shops each travel mode cannot reach on the road network, and why.
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph
+        The district's road network.
+    retailers : pandas.DataFrame
+        ``retailer_id``, ``lon``, ``lat`` (WGS-84 degrees), optional ``name``; rows without
+        coordinates are skipped.
+    modes
+        Travel modes to check (``walk``, ``ebike``, ``car``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unreachable shop and mode, by position then mode: ``position`` (0-based row
+        of ``retailers``), ``retailer_id``, ``name``, ``mode``, ``reason``
+        (:func:`gridmgmt.network.reachability`'s). ``attrs["checked"]`` is the number of shops
+        with coordinates, ``attrs["modes"]`` the modes checked.
+    """
+    from gridmgmt.network import reachability
+
+    lon = pd.to_numeric(retailers["lon"], errors="coerce").to_numpy(float)
+    lat = pd.to_numeric(retailers["lat"], errors="coerce").to_numpy(float)
+    positions = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+    ids = retailers["retailer_id"].astype(str).to_numpy()
+    names = retailers["name"].astype(str).to_numpy() if "name" in retailers.columns else np.full(len(retailers), "")
+    parts = []
+    for mode in modes:
+        reach = reachability(graph, lon[positions], lat[positions], mode=mode)
+        lost = positions[~reach["reachable"].to_numpy(bool)]
+        reasons = reach.loc[~reach["reachable"].to_numpy(bool), "reason"].to_numpy(str)
+        parts.append(pd.DataFrame({"position": lost, "retailer_id": ids[lost], "name": names[lost], "mode": mode,
+                                   "reason": reasons}))  # fmt: skip
+    columns = ["position", "retailer_id", "name", "mode", "reason"]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    order = {m: i for i, m in enumerate(modes)}
+    out = out.sort_values(["position", "mode"], key=lambda c: c.map(order) if c.name == "mode" else c, kind="stable")
+    out = out.reset_index(drop=True)[columns]
+    out.attrs.update(checked=len(positions), modes=tuple(modes))
+    return out
+
+
+def reach_problems(lost: pd.DataFrame, file: str) -> tuple[list[Problem], list[Problem]]:
+    """Warnings naming the unreachable shops of :func:`unreachable_shops`: the first ``MAX_LISTED``, then a count.
+
+    Returns
+    -------
+    (list of Problem, list of Problem)
+        One warning per shop and mode (retailer file, row, field ``lon/lat``, value id and name,
+        message ``unreachable by <mode>: <reason>``, a hint what to do), and a warning counting
+        those not listed (empty when none).
+    """
+    unit, offset = _row_unit(file)
+    reachable_by = {
+        pos: [m for m in lost.attrs.get("modes", ()) if m not in set(group["mode"])]
+        for pos, group in lost.groupby("position")
+    }
+    listed = [
+        Problem(
+            file=file,
+            row=int(r.position) + offset,
+            unit=unit,
+            field="lon/lat",
+            severity="warning",
+            value=f"{r.retailer_id} {r.name}".strip(),
+            message=f"unreachable by {r.mode}: {r.reason}",
+            hint=_reach_hint(r.reason, reachable_by[r.position]),
+        )
+        for r in lost.head(MAX_LISTED).itertuples()
+    ]
+    rest = lost.iloc[MAX_LISTED:]
+    if not len(rest):
+        return listed, []
+    modes = ", ".join(f"{n} by {mode}" for mode, n in rest.groupby("mode", sort=False).size().items())
+    more = Problem(
+        file=file,
+        field="lon/lat",
+        severity="warning",
+        message=f"{len(rest)} more shops unreachable ({modes})",
+        hint="likely for the causes of the shops listed above",
+    )
+    return listed, [more]
+
+
+def _reach_hint(reason: str, other_modes: list[str]) -> str:
+    """What to do about a shop a mode cannot reach."""
+    if reason.startswith("farther than"):
+        hint = "check its coordinates: no street comes near it"
+    else:
+        hint = "check its coordinates, or use an extract that reaches further (its streets may be cut off at the edge)"
+    if other_modes:
+        hint += f"; a pair by {' or '.join(other_modes)} reaches it and can serve it"
+    return hint
