@@ -358,7 +358,7 @@ def test_resplit_cuts_a_strip_crosswise_where_boundary_moves_are_stuck() -> None
     assert compact(state, opt) == 0
     before = compactness_key(state.compactness())
 
-    moved = resplit(state, opt, lambda s, changed: _balance_and_compact(s, opt, True, changed))
+    moved = resplit(state, opt, lambda s, o, changed: _balance_and_compact(s, o, True, changed))
 
     assert moved > 0 and compactness_key(state.compactness()) < before
     np.testing.assert_allclose(state.compactness(), 4 * math.pi * 0.4 / 2.8**2)  # two 1 km x 400 m halves

@@ -229,7 +229,7 @@ def _balance_and_compact(
 
 def _resplit(state: SearchState, opt: SearchOptions, compact_search: bool) -> int:
     """Re-split neighbouring grids, each cut repaired by :func:`_balance_and_compact`; return the units moved."""
-    return resplit(state, opt, lambda s, changed: _balance_and_compact(s, opt, compact_search, changed))
+    return resplit(state, opt, lambda s, o, changed: _balance_and_compact(s, o, compact_search, changed))
 
 
 def refine(

@@ -637,6 +637,10 @@ RESPLIT_ANGLES = 16
 RESPLIT_TRIES = 1
 #: how far a cut's max/min may exceed the current one before the repair re-balances it
 RESPLIT_LOOSEN = 1.10
+#: cuts repaired at most by one re-split search (Monaco's 4 grids take about 10, the demo's 12 about 40)
+RESPLIT_MAX_CUTS = 60
+#: the repair of a cut moves units among grids at most this many grids away from the two cut
+RESPLIT_REACH = 3
 
 
 def compactness_key(pp: NDArray[np.float64]) -> tuple[float, float]:
@@ -664,15 +668,15 @@ def _connected(state: SearchState, members: NDArray[np.int64]) -> bool:
     return bool(csgraph.connected_components(graph, directed=False)[0] == 1)
 
 
-def _cuts(state: SearchState, g: int, h: int, limit: float, angles: int) -> list[tuple[tuple[float, float], Any]]:
+def _cuts(state: SearchState, g: int, h: int, limit: float, angles: int) -> list[tuple[tuple[float, ...], Any]]:
     """Cuts of grids g and h together into two pieces, each one piece, max/min <= ``limit``, more compact than now.
 
     Units are ordered along a direction (``angles`` straight cuts) or by distance from a centre of
     g or h (their stops' and their area's: circular cuts); a cut takes the first units of an order
-    for one grid and the rest for the other: each side for the grid that had more of its units. Per-
-    grid sums of every cut come from prefix sums, perimeters from the shared boundaries inside each
-    side. Returns ``(key, (first, second, grid of first, grid of second))`` best first, at most two
-    per order.
+    for one grid and the rest for the other (either way round; between equally compact cuts, the one
+    leaving more units in their grid). Per-grid sums of every cut come from prefix sums, perimeters
+    from the shared boundaries inside each side. Returns ``(key, (first, second, grid of first,
+    grid of second))`` best first, at most two per order and way round.
     """
     members = np.flatnonzero((state.lab == g) | (state.lab == h))
     m = members.size
@@ -700,7 +704,7 @@ def _cuts(state: SearchState, g: int, h: int, limit: float, angles: int) -> list
     cut_at = np.arange(1, m)
     was_g = state.lab[members] == g
     n_g = int(was_g.sum())
-    out: list[tuple[tuple[float, float], Any]] = []
+    out: list[tuple[tuple[float, ...], Any]] = []
     for key in orders:
         order = np.argsort(key, kind="stable")
         rank = np.empty(m, dtype=np.int64)
@@ -714,21 +718,20 @@ def _cuts(state: SearchState, g: int, h: int, limit: float, angles: int) -> list
         inv = 1.0 / np.maximum(polsby_popper_from_parts(np.stack([head[:, 3], tail[:, 3]]) * 1e6,
                                                         np.stack([head[:, 8], tail[:, 8]])), 1e-12)  # fmt: skip
         worst, total = np.maximum(inv.max(axis=0), worst_rest), inv.sum(axis=0)
-        # each side goes to the grid that had more of its units (grids stay where they were, as do their ids)
-        in_g = np.cumsum(was_g[order])[:-1]
-        head_is_g = in_g + (m - n_g) - (cut_at - in_g) >= (cut_at - in_g) + (n_g - in_g)
-        a, b = np.where(head_is_g, g, h), np.where(head_is_g, h, g)
-        wa, wb = state._workload(head, a), state._workload(tail, b)
-        ratio = np.maximum(np.maximum(wa, wb), hi_rest) / np.maximum(np.minimum(np.minimum(wa, wb), lo_rest), 1e-12)
-        ok = (ratio <= limit) & _better(worst, total, now)
-        found = 0
-        for j in np.flatnonzero(ok)[np.lexsort((total[ok], worst[ok]))][:4]:
-            one, two = members[order[: cut_at[j]]], members[order[cut_at[j] :]]
-            if _connected(state, one) and _connected(state, two):
-                out.append(((float(worst[j]), float(total[j])), (one, two, int(a[j]), int(b[j]))))
-                found += 1
-                if found == 2:
-                    break
+        in_g = np.cumsum(was_g[order])[:-1]  # units of g in the head
+        for a, b in ((g, h), (h, g)):
+            wa, wb = state._workload(head, np.full(m - 1, a)), state._workload(tail, np.full(m - 1, b))
+            ratio = np.maximum(np.maximum(wa, wb), hi_rest) / np.maximum(np.minimum(np.minimum(wa, wb), lo_rest), 1e-12)
+            ok = (ratio <= limit) & _better(worst, total, now)
+            kept = in_g + (m - n_g) - (cut_at - in_g) if a == g else (cut_at - in_g) + (n_g - in_g)
+            found = 0
+            for j in np.flatnonzero(ok)[np.lexsort((-kept[ok], total[ok], worst[ok]))][:4]:
+                one, two = members[order[: cut_at[j]]], members[order[cut_at[j] :]]
+                if _connected(state, one) and _connected(state, two):
+                    out.append(((float(worst[j]), float(total[j]), -int(kept[j])), (one, two, a, b)))
+                    found += 1
+                    if found == 2:
+                        break
     out.sort(key=lambda c: c[0])
     return out
 
@@ -736,12 +739,13 @@ def _cuts(state: SearchState, g: int, h: int, limit: float, angles: int) -> list
 def resplit(
     state: SearchState,
     opt: SearchOptions,
-    repair: Callable[[SearchState, NDArray[np.bool_]], int],
+    repair: Callable[[SearchState, SearchOptions, NDArray[np.bool_]], int],
     *,
     angles: int = RESPLIT_ANGLES,
     tries: int = RESPLIT_TRIES,
     loosen: float = RESPLIT_LOOSEN,
     passes: int = 3,
+    max_cuts: int = RESPLIT_MAX_CUTS,
 ) -> int:
     """Large moves: cut two neighbouring grids anew, repair, and keep the result if the grids got more compact.
 
@@ -753,8 +757,9 @@ def resplit(
     current one, more compact than now); the ``tries`` most compact cuts are each re-balanced by
     ``repair``, and the first whose grids are within the tolerance, in one piece each and more
     compact (:func:`compactness_key`: the least compact grid first) is kept. ``repair(state,
-    grids)`` is told which grids the cut changed (a mask). Pairs with a unit that may not move or
-    a closed grid are left alone.
+    options, grids)`` gets options closing every grid more than ``RESPLIT_REACH`` grids away from
+    the two, and the mask of the two. Pairs with a unit that may not move or a closed grid are
+    left alone; after ``max_cuts`` repairs the search stops (the least compact grids come first).
 
     Returns
     -------
@@ -770,6 +775,8 @@ def resplit(
         pairs.sort(key=lambda e: (min(pp[e[0]], pp[e[1]]), e))
         fresh[:] = False
         for g, h in pairs:
+            if tried >= max_cuts:
+                break
             both = (state.lab == g) | (state.lab == h)
             if opt.closed_grids[[g, h]].any() or not opt.movable[both].all():
                 continue
@@ -781,7 +788,11 @@ def resplit(
                 lab = saved.copy()
                 lab[one], lab[two] = a, b
                 state.set_labels(lab)
-                repair(state, np.isin(np.arange(state.k), (g, h)))
+                cut = np.isin(np.arange(state.k), (g, h))
+                near = cut.copy()  # the repair moves units among grids at most RESPLIT_REACH grids away
+                for _ring in range(RESPLIT_REACH):
+                    near[state.lab[state.dst[near[state.lab[state.src]]]]] = True
+                repair(state, dataclasses.replace(opt, closed_grids=opt.closed_grids | ~near), cut)
                 tried += 1
                 fits = balance_ratio(state.W[state.count > 0]) <= max(ratio, opt.tolerance) + 1e-12
                 if fits and _better(*compactness_key(state.compactness()), before):
