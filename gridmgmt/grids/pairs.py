@@ -347,8 +347,8 @@ def settle_pairs(
         again = match_pairs(travel_cost(pairs, units, labels, k, models), fixed=fixed, preferred=preferred)
         logger.info("pairs round %d: max/min %.4f, %d grids change pair", rounds, res.balance,
                     int((again != pair_of_grid).sum()))  # fmt: skip
-        if np.array_equal(again, pair_of_grid) or rounds >= max_rounds:
-            break  # settled, or out of rounds: keep the matching the grids were balanced for
+        if np.array_equal(again, pair_of_grid):
+            break
         pair_of_grid = again
     assert res is not None
     return res, pair_of_grid, rounds

@@ -18,11 +18,6 @@ area (the retailers' buffered hull) down to
 Water that would cut the retailers apart (a river through the town, crossed by bridges) stays in,
 and so does the land within ``RETAILER_MARGIN_M`` of every retailer (a kiosk on a pier, a shop
 beyond the last street): the result holds every retailer and, when the hull does, in one piece.
-
-Last, the outline is smoothed (:func:`smooth_outline`): parts narrower than ``2 * OPENING_M`` that
-lie farther than ``STREET_KEEP_M`` from every street (breakwaters, spits, the scallops between the
-streets' reaches) are cut off. It only ever removes land, never a retailer's margin, never land
-near a street, and never splits the retailers apart.
 """
 
 from __future__ import annotations
@@ -50,8 +45,6 @@ SEA_INLET_M = 150.0  # inlets and harbour basins with a mouth narrower than twic
 RETAILER_MARGIN_M = 50.0  # land within this of a retailer beyond the streets' reach or in water is kept
 MIN_AREA_M2 = 10_000.0  # water and holes smaller than this are ignored, pieces without retailers dropped
 COAST_EXTEND_M = 1000.0  # a coastline ending inside the area (where the extract was cut) is extended this far
-OPENING_M = 75.0  # the smoothed outline leaves out land narrower than twice this ...
-STREET_KEEP_M = 25.0  # ... unless within this of a street
 _PROBE_M = 0.5  # the sea-side probes lie this far right (and left) of a coastline segment
 
 
@@ -163,59 +156,11 @@ def land_within(
         else:
             land = cut
     dry = land.area
-    land = _tidy(smooth_outline(land, streets, retailers), retailers)
+    land = _tidy(land, retailers)
     logger.debug("land: %.2f km2 of %.2f km2", land.area / 1e6, total / 1e6)
     return Land(
         area=land, water_m2=reached - dry, margin_m2=total - reached + dry - land.area, kept_water_m2=kept_water
     )
-
-
-def smooth_outline(
-    land: shapely.Geometry,
-    streets: np.ndarray,
-    retailers: np.ndarray,
-    *,
-    opening_m: float = OPENING_M,
-    keep_m: float = STREET_KEEP_M,
-) -> shapely.Geometry:
-    """``land`` without its parts narrower than ``2 * opening_m`` lying farther than ``keep_m`` from every street.
-
-    A morphological opening (shrink by ``opening_m``, grow back) cuts off narrow spits, piers
-    and the notches' sharp corners, so grids drawn on the land have shorter outlines. The land
-    within ``keep_m`` of a street and within ``RETAILER_MARGIN_M`` of a retailer always stays,
-    and nothing is ever added (the result lies within ``land``); a narrow part joining two pieces
-    of the result stays too, so the retailers are never split apart. Metric CRS throughout.
-
-    Parameters
-    ----------
-    land
-        The land, (multi)polygon, metres.
-    streets
-        Street centrelines (line strings; points for one-node ways), metres.
-    retailers
-        Retailer points, metres.
-    opening_m
-        Half the width of the narrowest part kept, metres.
-    keep_m
-        Land this close to a street is never cut, metres.
-
-    Returns
-    -------
-    shapely.Geometry
-        A (multi)polygon within ``land``.
-    """
-    if land.is_empty or opening_m <= 0 or not len(streets):
-        return land
-    near = streets[shapely.STRtree(streets).query(land, predicate="dwithin", distance=keep_m)]
-    keep = shapely.union_all([*shapely.buffer(near, keep_m, quad_segs=2), _margins(retailers, shapely.Polygon())])
-    opened = shapely.buffer(shapely.buffer(land, -opening_m, quad_segs=4), opening_m, quad_segs=4)
-    smooth = shapely.make_valid(shapely.union(opened, keep).intersection(land))
-    if _pieces_holding(smooth, retailers) > _pieces_holding(land, retailers):
-        # put back what was cut between pieces (a street-less isthmus between two quarters)
-        pieces = np.asarray(_polygons(smooth), dtype=object)
-        joins = [p for p in _polygons(land.difference(smooth)) if shapely.intersects(pieces, p.buffer(0.01)).sum() > 1]
-        smooth = shapely.make_valid(shapely.union_all([smooth, *joins]))
-    return smooth
 
 
 def _margins(points: np.ndarray, geometry: shapely.Geometry, *, inside: bool = False) -> shapely.Geometry:
