@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "gridmgmt.io": 1,
     "gridmgmt.coords": 1,
     "gridmgmt.text": 1,
+    "gridmgmt.vocab": 1,
     "gridmgmt._errors": 1,
     "gridmgmt": 1,
 }
