@@ -83,22 +83,6 @@ def close_licence(conn: sa.Connection, retailer_id: str, closed: str | date) -> 
     )
 
 
-def open_licence(conn: sa.Connection, retailer_id: str, opened: str | date) -> None:
-    """Start a new licence period (a retailer that reopens) on ``opened``."""
-    conn.execute(licences.insert().values(retailer_id=retailer_id, opened=_day(opened), closed=None))
-
-
-def licensed_on(engine: sa.Engine, on_date: str | date, *, label: str = "store") -> set[str]:
-    """Ids of the retailers holding a licence on a date."""
-    day = _day(on_date)
-    stmt = sa.select(licences.c.retailer_id).where(
-        sa.or_(licences.c.opened.is_(None), licences.c.opened <= day),
-        sa.or_(licences.c.closed.is_(None), licences.c.closed > day),
-    )
-    with read_connection(engine, label) as conn:
-        return set(conn.execute(stmt).scalars())
-
-
 def _publish(
     conn: sa.Connection, table: sa.Table, key: str, frame: pd.DataFrame, values: list[str], valid_from: date, **extra
 ) -> int:
