@@ -86,7 +86,7 @@ def test_unauthenticated_calls_get_401_and_are_audited(client, method, path, per
 
 def test_every_role_gets_exactly_its_endpoints(client) -> None:
     """Each role gets 403 (audited with its name) exactly where its permission is missing."""
-    from gridmgmt.service.permissions import allowed
+    from gridmgmt.permissions import allowed
 
     engine = client.app.state.service.engine
     for name, (role, _staff) in USERS.items():

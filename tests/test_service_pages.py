@@ -8,9 +8,9 @@ from service_fixtures import PASSWORD, TODAY, USERS, service_store, small_distri
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
+from gridmgmt.permissions import allowed
 from gridmgmt.service import ServiceOptions, create_app
 from gridmgmt.service.pages import NAV
-from gridmgmt.service.permissions import allowed
 
 pytestmark = pytest.mark.slow  # builds and serves a district per test: outside the quick loop
 

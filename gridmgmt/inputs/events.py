@@ -2,8 +2,8 @@
 
 The log is append-only: a correction is a new event whose ``corrects`` names the event it
 corrects (which must exist and be no later). Columns: ``event_id``, ``retailer_id``,
-``time`` (``YYYY-MM-DDTHH:MM``), ``type`` (see :data:`gridmgmt.config.EVENT_TYPES`),
-``department`` (:data:`gridmgmt.config.DEPARTMENTS`), ``outcome``, ``severity``, ``note``,
+``time`` (``YYYY-MM-DDTHH:MM``), ``type`` (see :data:`gridmgmt.vocab.EVENT_TYPES`),
+``department`` (:data:`gridmgmt.vocab.DEPARTMENTS`), ``outcome``, ``severity``, ``note``,
 ``corrects`` and optionally ``violation_kind``; extra columns are kept.
 """
 
@@ -16,17 +16,23 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt.config import DEPARTMENTS, EVENT_TYPES
 from gridmgmt.inputs.checks import TableCheck
 from gridmgmt.store import new_event_id
+from gridmgmt.store.validate import EVENT_COLUMNS, check_columns
+from gridmgmt.vocab import (
+    DEPARTMENT_ALIASES,
+    DEPARTMENTS,
+    EVENT_TYPE_ALIASES,
+    EVENT_TYPES,
+    OUTCOMES,
+    SEVERITIES,
+    VIOLATION_KINDS,
+)
 
 log = logging.getLogger(__name__)
 
 REQUIRED = ("event_id", "retailer_id", "time", "type", "department")
 OPTIONAL = {"outcome": "", "severity": "", "note": "", "corrects": ""}
-OUTCOMES = ("ok", "violation")
-SEVERITIES = ("minor", "serious", "criminal")
-VIOLATION_KINDS = ("counterfeit", "smuggled", "illegal_channel", "unlicensed", "minors", "other")
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "event_id": ("事件编号", "编号"),
@@ -40,20 +46,6 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "corrects": ("更正", "corrects_event_id"),
     "violation_kind": ("违法类型", "违规类型"),
 }
-
-TYPE_LABELS = {
-    "检查": "inspection",
-    "违法": "violation",
-    "违规": "violation",
-    "投诉": "complaint",
-    "举报": "tip_off",
-    "营销报告": "marketing_report",
-    "走访": "visit",
-    "拜访": "visit",
-    "tip-off": "tip_off",
-    "tipoff": "tip_off",
-}
-DEPARTMENT_LABELS = {"专卖": "monopoly", "营销": "marketing", "公众": "public"}
 
 
 def load_events(path: str | os.PathLike, *, retailer_ids: set[str] | None = None) -> pd.DataFrame:
@@ -94,6 +86,7 @@ def check_events(
     file: str = "events",
     retailer_ids: set[str] | None = None,
     prior: pd.DataFrame | None = None,
+    corrections: bool = True,
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Validate a raw event table (as read by :func:`gridmgmt.io.read_table`), collecting every problem.
 
@@ -101,7 +94,7 @@ def check_events(
     ``department`` categories, ``outcome``/``severity``/``violation_kind`` values, unknown
     retailers (when ``retailer_ids`` is given) and that ``corrects`` names an existing, no
     later, other event. With ``prior`` (the log these rows are appended to), ids must also be
-    new to it and ``corrects`` may name its events.
+    new to it and ``corrects`` may name its events; ``corrections=False`` skips the ``corrects`` check.
 
     Returns
     -------
@@ -122,8 +115,8 @@ def check_events(
     check.required_values("retailer_id", hint="name the retailer's licence number")
     check.unique("event_id", what="event_id")
     check.to_datetime("time")
-    check.categories("type", EVENT_TYPES, aliases=TYPE_LABELS)
-    check.categories("department", DEPARTMENTS, aliases=DEPARTMENT_LABELS)
+    check.categories("type", EVENT_TYPES, aliases=EVENT_TYPE_ALIASES)
+    check.categories("department", DEPARTMENTS, aliases=DEPARTMENT_ALIASES)
     check.categories("outcome", OUTCOMES, required=False)
     check.categories("severity", SEVERITIES, required=False)
     if "violation_kind" in check.frame.columns:
@@ -155,7 +148,8 @@ def check_events(
             "event_id already in the log",
             hint="the log is append-only: give the new event its own id (or leave event_id empty)",
         )
-    _check_corrections(check, prior)
+    if corrections:
+        _check_corrections(check, prior)
     return check.frame, check.problems
 
 
@@ -204,26 +198,37 @@ def _check_corrections(check: TableCheck, prior: pd.DataFrame | None = None) -> 
 
 
 def prepare_appended(
-    new: pd.DataFrame, prior: pd.DataFrame, *, file: str, retailer_ids: set[str] | None = None
+    new: pd.DataFrame,
+    prior: pd.DataFrame,
+    *,
+    file: str,
+    retailer_ids: set[str] | None = None,
+    corrections: bool = True,
 ) -> pd.DataFrame:
     """Validate events to append to ``prior``: all or nothing.
 
-    Empty ``event_id`` cells get fresh ids (UUIDv7: unique across processes and machines). Every
-    problem (bad row, duplicate of an id in the log, correction of an unknown event) is reported at
-    once, naming ``file``, row and field.
+    The values are checked by the store's validator first (:mod:`gridmgmt.store.validate`: the
+    same refusals and messages as ``events import`` and the service). Empty ``event_id`` cells
+    get fresh ids (UUIDv7: unique across processes and machines). Every problem (bad row,
+    duplicate of an id in the log, correction of an unknown event) is reported at once, naming
+    ``file``, row and field. ``corrections=False`` leaves ``corrects`` to the store, which
+    checks it against the whole log (``prior`` then holds only some retailers' events).
 
     Raises
     ------
     InputError
         When any row is bad; then nothing may be appended.
     """
-    frame = new.copy()
+    checked, problems = check_columns({c: new[c].tolist() for c in EVENT_COLUMNS if c in new.columns}, file=file)
+    if problems:
+        raise InputError(problems)
+    frame = new.assign(**{c: checked[c] for c in EVENT_COLUMNS if c in new.columns and c != "time"})
     if "event_id" not in frame.columns:
         frame.insert(0, "event_id", "")
     blank = frame["event_id"].fillna("").astype(str).str.strip() == ""
     if blank.any():
         frame.loc[blank, "event_id"] = [new_event_id() for _ in range(int(blank.sum()))]
-    events, problems = check_events(frame, file=file, retailer_ids=retailer_ids, prior=prior)
+    events, problems = check_events(frame, file=file, retailer_ids=retailer_ids, prior=prior, corrections=corrections)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise InputError(errors)

@@ -6,7 +6,11 @@ Definitions (one month, ``[first day, first day of the next month)``):
   (customer manager) is not overdue on the month's last day (:func:`gridmgmt.loop.cycles.due_dates`);
 - *tasks on time*: share of the grid's tasks due in the month that were closed by their deadline;
 - *tip-off response*: mean working days from a tip-off to the inspection that closed it;
-- *violations found*: violation events of the grid's retailers in the month.
+- *violations found*: violation events of the grid's retailers in the month, as corrected (a
+  violation corrected by another counts once, with the correction's values);
+- *corrections*: events of the month that correct an earlier one; *violations withdrawn*: the
+  month's violations whose correction is no violation. A correction is counted as such, never
+  silently as a missing violation (who may correct what: :mod:`gridmgmt.permissions`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ PAIR_COLUMNS = [
     "tasks_on_time",
     "tip_off_response_days",
     "violations_found",
+    "corrections",
+    "violations_withdrawn",
     "inspections",
     "visits",
 ]
@@ -55,8 +61,13 @@ def assessment(
     due = due_dates(retailers, events, as_of=last_day, settings=settings, risk_level=risk_level)
     due = due.merge(owners[["retailer_id", "grid_id"]], on="retailer_id", how="inner")
     known = effective_events(events)
+    withdrawn = withdrawn_violations(events)
     times = pd.to_datetime(known["time"])
     in_month = known.loc[(times >= start) & (times < end)].merge(
+        owners[["retailer_id", "grid_id"]], on="retailer_id", how="inner"
+    )
+    all_times = pd.to_datetime(events["time"])
+    month_log = events.loc[(all_times >= start) & (all_times < end)].merge(
         owners[["retailer_id", "grid_id"]], on="retailer_id", how="inner"
     )
     task_due = tasks.loc[(tasks["deadline"] >= start) & (tasks["deadline"] < end)]
@@ -68,6 +79,7 @@ def assessment(
         grid_tasks = task_due.loc[task_due["grid_id"] == grid]
         grid_tips = tips.loc[tips["grid_id"] == grid]
         grid_events = in_month.loc[in_month["grid_id"] == grid]
+        grid_log = month_log.loc[month_log["grid_id"] == grid]
         rows.append(
             {
                 "grid_id": grid,
@@ -84,11 +96,23 @@ def assessment(
                     else None
                 ),
                 "violations_found": int((grid_events["type"] == "violation").sum()),
+                "corrections": int((grid_log["corrects"].fillna("") != "").sum()),
+                "violations_withdrawn": int(grid_log["event_id"].isin(withdrawn).sum()),
                 "inspections": int((grid_events["type"] == "inspection").sum()),
                 "visits": int((grid_events["type"] == "visit").sum()),
             }
         )
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def withdrawn_violations(events: pd.DataFrame) -> set[str]:
+    """Ids of violation events whose newest correction is no violation (the finding was withdrawn)."""
+    if "corrects" not in events or events.empty:
+        return set()
+    fixes = events.loc[events["corrects"].fillna("") != ""].drop_duplicates("corrects", keep="last")
+    newest = dict(zip(fixes["corrects"], fixes["type"], strict=True))
+    violations = events.loc[events["type"] == "violation", "event_id"]
+    return {v for v in violations if v in newest and newest[v] != "violation"}
 
 
 def per_person(pairs: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:

@@ -25,16 +25,23 @@ import sqlalchemy as sa
 from gridmgmt._errors import InputError, StoreError
 from gridmgmt.inputs.district import District
 from gridmgmt.loop.tasks import task_table, update_tasks
+from gridmgmt.ops.patrol import PLAN_KIND
+from gridmgmt.permissions import (
+    ATTEMPT_RESULTS,
+    NO_GRID,
+    OTHER,
+    OWN,
+    allowed,
+    correct_refusal,
+    department_of,
+    record_refusal,
+)
 from gridmgmt.risk.district_risk import score_risk
 from gridmgmt.service.accounts import User
-from gridmgmt.service.permissions import DEPARTMENT, GRID_SCOPED, allowed
 from gridmgmt.store import EVENT_COLUMNS, SharedStore
 from gridmgmt.store.engine import read_connection
 from gridmgmt.store.schema import events as events_table
 
-PLAN_KIND = "plan"  # a published day plan (the route sheets' stops)
-DRAFT_KIND = "plan_draft"  # a generated plan waiting for review
-ATTEMPTS = ("not_found", "closed")  # results of a stop that are no finding
 OWNER_TTL_S = 5.0  # grids and pairs change rarely (a publish); re-read them at most this often
 
 
@@ -101,6 +108,7 @@ class LiveDistrict:
         self._fetched_at = -math.inf  # when the last completed read of the log began (monotonic s)
         self._latest = pd.Timestamp.min  # the newest event time read so far
         self._unmerged: list[pd.DataFrame] = []  # batches read but not yet in self._events
+        self._corrected_by: dict[str, str] = {}  # event_id -> the newest event correcting it
         self._batches: deque[_Batch] = deque(maxlen=BATCHES_KEPT)
         self._tasks: _Tasks | None = None
         self._tasks_of: dict[tuple, pd.DataFrame] = {}
@@ -189,12 +197,19 @@ class LiveDistrict:
             return self._merged_events()
 
     def _merged_events(self) -> pd.DataFrame:
-        """The log as read so far, with the batches not yet merged (called with the lock held)."""
+        """The log as read so far, with the batches not yet merged (called with the lock held).
+
+        ``corrected_by`` names the newest event correcting each event ('' when none).
+        """
         if self._unmerged:
+            for batch in self._unmerged:
+                fixes = batch.loc[batch["corrects"] != ""]
+                self._corrected_by.update(zip(fixes["corrects"], fixes["event_id"], strict=True))
             frames = [f for f in (self._events, *self._unmerged) if len(f)]
-            merged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            merged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
             if not merged["time"].is_monotonic_increasing:
                 merged = merged.sort_values("time", kind="stable").reset_index(drop=True)
+            merged["corrected_by"] = merged["event_id"].map(self._corrected_by).fillna("") if self._corrected_by else ""
             self._events = merged
             self._unmerged = []
         return self._events
@@ -273,6 +288,19 @@ class LiveDistrict:
             mine = (pairs["customer_manager"] == user.staff_id) | (pairs["monopoly_officer"] == user.staff_id)
             grids = self._grids_of[key] = frozenset(grid_key(g) for g in pairs.loc[mine, "grid_id"])
         return set(grids)
+
+    def relation(self, user: User, retailer_id: str) -> str:
+        """The retailer's grid relation to the user today: own grid, other grid or no grid."""
+        grid = self.grid_of_retailer(retailer_id)
+        if not grid:
+            return NO_GRID
+        return OWN if grid in self.grids_of(user) else OTHER
+
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        """One event of the log as a dict, or None."""
+        frame = self.events()
+        found = frame.loc[frame["event_id"] == event_id]
+        return None if found.empty else found.iloc[-1].to_dict()
 
     def grid_of_retailer(self, retailer_id: str) -> str:
         """Today's grid of a retailer ('' when unassigned)."""
@@ -395,25 +423,36 @@ class LiveDistrict:
     # ------------------------------------------------------------------ recording
 
     def record(self, user: User, fields: dict[str, Any], *, source: str = "web") -> list[dict[str, Any]]:
-        """Record one event for ``user`` after checking role and grid; return the stored events (JSON-ready).
+        """Record one event for ``user`` after checking :mod:`gridmgmt.permissions`; return the stored events.
 
-        An inspection with outcome ``violation`` also records the violation (kind, severity).
+        A correction (``corrects``) is checked against the corrected event (its department and
+        today's grid of its retailer) and belongs to that event's department. An inspection with
+        outcome ``violation`` also records the violation (kind, severity).
 
         Raises
         ------
         Forbidden
-            The role may not record this type, or the retailer is outside the user's grids.
+            The rules refuse it (role, event type, grid; who may correct the corrected event).
         InputError
             The event is invalid (unknown retailer, type, correction target, ...).
         """
         kind = str(fields.get("type", ""))
-        attempt = kind == "visit" and fields.get("x_result") in ATTEMPTS  # an officer may record these too
-        if not allowed(user.role, "today:view" if attempt else f"record:{kind}"):
-            raise Forbidden(f"a {user.role} user may not record {kind or 'this'} events")
-        retailer = str(fields.get("retailer_id", ""))
-        scoped = user.role in GRID_SCOPED and kind not in ("tip_off", "complaint")
-        if scoped and self.grid_of_retailer(retailer) not in self.grids_of(user):
-            raise Forbidden(f"retailer {retailer} is not in your grid")
+        target_id = str(fields.get("corrects", "") or "")
+        if target_id:
+            target = self.event(target_id)
+            if target is None:
+                raise InputError(f"no event {target_id} to correct", file="form")
+            department = str(target["department"])
+            relation = self.relation(user, str(target["retailer_id"]))
+            refusal = correct_refusal(user.role, department, relation)
+        else:
+            department = department_of(user.role)
+            attempt = fields.get("x_result") in ATTEMPT_RESULTS  # a stop without a finding
+            refusal = record_refusal(
+                user.role, kind, self.relation(user, str(fields.get("retailer_id", ""))), attempt=attempt
+            )
+        if refusal is not None:
+            raise Forbidden(refusal)
         if kind == "inspection" and fields.get("outcome") not in ("ok", "violation"):
             raise InputError("an inspection's outcome is ok or violation", file="form")
         finding = kind == "violation" or fields.get("outcome") == "violation"
@@ -422,7 +461,7 @@ class LiveDistrict:
         row = {c: str(fields.get(c, "") or "") for c in EVENT_COLUMNS if c != "time"}
         row["event_id"] = ""
         row["time"] = self.now()
-        row["department"] = DEPARTMENT.get(user.role, "public")
+        row["department"] = department
         row.update({k: v for k, v in fields.items() if k.startswith("x_") and v not in (None, "")})
         records = [row]
         if kind == "inspection" and row["outcome"] == "violation":

@@ -26,25 +26,12 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from gridmgmt._errors import InputError, Problem
-from gridmgmt.config import DEPARTMENTS, EVENT_TYPES
 from gridmgmt.store.engine import read_connection, translate_errors
 from gridmgmt.store.schema import events, retailers
+from gridmgmt.store.validate import EVENT_COLUMNS, check_columns, correction_problem, is_missing
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = (
-    "event_id",
-    "retailer_id",
-    "time",
-    "type",
-    "department",
-    "outcome",
-    "severity",
-    "violation_kind",
-    "note",
-    "corrects",
-)
-_TEXT = ("event_id", "retailer_id", "type", "department", "outcome", "severity", "violation_kind", "note", "corrects")
 _INTERNAL = ("seq", "content_hash", "import_key", "source", "recorded_at", "recorded_by", "extra")
 SMALL_APPEND = 50  # appends of up to this many rows take the plain-Python path (append_records)
 _CHUNK = 900  # ids per IN (...) look-up, below every backend's parameter limit
@@ -137,11 +124,7 @@ def append_records(
     recording one event at a time. Returns the stored events as dicts of :data:`EVENT_COLUMNS`.
     """
     file = source or "events"
-    rows = [_prepare_record(record, file=file, row=i + 2) for i, record in enumerate(records)]
-    problems = [p for row in rows for p in row.pop("problems")]
-    if not records:
-        problems.append(Problem(file=file, message="no events to add", hint="the table has a header but no rows"))
-    else:
+    if records:
         missing = [c for c in ("retailer_id", "time", "type", "department") if c not in records[0]]
         if missing:
             raise InputError(
@@ -149,6 +132,9 @@ def append_records(
                     file=file, message=f"missing columns: {', '.join(missing)}", hint="see `gridmgmt events --help`"
                 )
             )
+    rows, problems = _prepare_records(records, file=file)
+    if not records:
+        problems.append(Problem(file=file, message="no events to add", hint="the table has a header but no rows"))
     ids = [row["event_id"] for row in rows]
     for row in rows:
         if row["event_id"] and ids.index(row["event_id"]) < row["row"] - 2:
@@ -159,8 +145,7 @@ def append_records(
         raise InputError(problems)
     # checked before the write lock, as they cannot turn false meanwhile: the log only grows, retailers stay
     with read_connection(engine, label) as conn:
-        if any(row["corrects"] for row in rows):
-            problems += _check_corrections(conn, pd.DataFrame(rows), file=file)
+        problems += _correction_problems(conn, rows, rows, file=file)
         if check_retailers:
             problems += _check_retailers(conn, [(row["row"], row["retailer_id"]) for row in rows], file=file)
     if problems:
@@ -202,63 +187,36 @@ def append_records(
     return [{c: row[c] for c in EVENT_COLUMNS} for row in rows]
 
 
-def _prepare_record(record: dict, *, file: str, row: int) -> dict:
-    """One event as :func:`prepare_rows` makes it (text, parsed time, extras, content hash) plus its problems."""
-    out: dict = {"row": row}
-    for column in _TEXT:
-        value = record.get(column)
-        out[column] = "" if _missing(value) else str(value).strip()
-    raw = record.get("time")
-    if _missing(raw):
-        stamp = pd.NaT
-    elif isinstance(raw, (datetime, np.datetime64)):
-        stamp = pd.Timestamp(raw)
-    else:  # text: parsed exactly as prepare_rows parses a column
-        stamp = pd.to_datetime(pd.Series([str(raw).strip()]), errors="coerce", format="mixed").iat[0]
-    if stamp is not pd.NaT and stamp.tzinfo is not None:
-        stamp = stamp.tz_localize(None)
-    problems = []
-    for column, hint in (("retailer_id", "name the retailer's licence number"), ("type", ""), ("department", "")):
-        if out[column] == "":
-            problems.append(Problem(file=file, row=row, field=column, message="empty", hint=hint))
-    if stamp is pd.NaT:
-        problems.append(Problem(file=file, row=row, field="time", message="not a time", value=raw, hint=""))
-    for column, allowed in (("type", EVENT_TYPES), ("department", DEPARTMENTS)):
-        if out[column] not in allowed and out[column] != "":
-            problems.append(
-                Problem(
-                    file=file,
-                    row=row,
-                    field=column,
-                    message="unknown value",
-                    value=out[column],
-                    hint=", ".join(allowed),
-                )
-            )
-    kept = {
-        k: (v if isinstance(v, (bool, int, float)) else str(v))
-        for k, v in record.items()
-        if k not in EVENT_COLUMNS and k not in _INTERNAL and not _missing(v) and v != ""
-    }
-    out["extra"] = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
-    out["time"] = None if stamp is pd.NaT else stamp.to_pydatetime()
-    if out["time"] is not None:
-        text = "\x1f".join(
-            [
-                out["retailer_id"],
-                stamp.strftime("%Y-%m-%dT%H:%M:%S"),
-                *(out[c] for c in ("type", "department", "outcome", "severity", "violation_kind", "note", "corrects")),
-                out["extra"] or "",
-            ]
-        )
-        out["content_hash"] = hashlib.sha256(text.encode()).hexdigest()[:40]
-    out["import_key"] = None
-    out["problems"] = problems
-    return out
+def _prepare_records(records: Sequence[dict], *, file: str) -> tuple[list[dict], list[Problem]]:
+    """Events as :func:`prepare_rows` makes them (checked values, extras, content hash) and their problems."""
+    checked, problems = check_columns({c: [r.get(c) for r in records] for c in EVENT_COLUMNS}, file=file)
+    rows = []
+    for i, record in enumerate(records):
+        out: dict = {"row": i + 2, **{c: checked[c][i] for c in EVENT_COLUMNS}}
+        kept = {
+            k: (v if isinstance(v, (bool, int, float)) else str(v))
+            for k, v in record.items()
+            if k not in EVENT_COLUMNS and k not in _INTERNAL and not is_missing(v) and v != ""
+        }
+        out["extra"] = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+        if out["time"] is not None:
+            out["content_hash"] = _content_hash(out)
+        out["import_key"] = None
+        rows.append(out)
+    return rows, problems
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
+def _content_hash(row: dict) -> str:
+    """The hash that knows a row again by its content (retailer, time, words, note, extras)."""
+    text = "\x1f".join(
+        [
+            row["retailer_id"],
+            row["time"].strftime("%Y-%m-%dT%H:%M:%S"),
+            *(row[c] for c in ("type", "department", "outcome", "severity", "violation_kind", "note", "corrects")),
+            row["extra"] or "",
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def import_events(
@@ -330,30 +288,11 @@ def prepare_rows(frame: pd.DataFrame, *, file: str, importing: bool = False) -> 
         )
     if frame.empty:
         raise InputError(Problem(file=file, message="no events to add", hint="the table has a header but no rows"))
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    for column in _TEXT:
-        values = frame[column] if column in frame.columns else pd.Series("", index=frame.index)
-        out[column] = values.fillna("").astype(str).str.strip().to_numpy()
-    raw_time = frame["time"].reset_index(drop=True)
-    if pd.api.types.is_datetime64_any_dtype(raw_time):
-        out["time"] = raw_time.dt.tz_localize(None) if raw_time.dt.tz is not None else raw_time
-    else:
-        out["time"] = pd.to_datetime(raw_time.astype(str).str.strip(), errors="coerce", format="mixed")
-    problems = []
+    columns = {c: frame[c].tolist() for c in EVENT_COLUMNS if c in frame.columns}
+    checked, problems = check_columns(columns, file=file)
+    out = pd.DataFrame({c: checked[c] for c in EVENT_COLUMNS if c != "time"}, index=pd.RangeIndex(len(frame)))
+    out.insert(2, "time", pd.to_datetime(pd.Series(checked["time"], dtype=object)))
     rows = np.arange(len(out)) + 2  # spreadsheet rows: the header is row 1
-    for column, hint in (("retailer_id", "name the retailer's licence number"), ("type", ""), ("department", "")):
-        for row in rows[(out[column] == "").to_numpy()]:
-            problems.append(Problem(file=file, row=int(row), field=column, message="empty", hint=hint))
-    for row, value in zip(rows[out["time"].isna().to_numpy()], raw_time[out["time"].isna()], strict=True):
-        problems.append(Problem(file=file, row=int(row), field="time", message="not a time", value=value, hint=""))
-    for column, allowed in (("type", EVENT_TYPES), ("department", DEPARTMENTS)):
-        bad = ~out[column].isin(allowed) & (out[column] != "")
-        for row, value in zip(rows[bad.to_numpy()], out.loc[bad, column], strict=True):
-            problems.append(
-                Problem(
-                    file=file, row=int(row), field=column, message="unknown value", value=value, hint=", ".join(allowed)
-                )
-            )
     for row in rows[(out["event_id"] != "").to_numpy() & out["event_id"].duplicated(keep="first").to_numpy()]:
         problems.append(Problem(file=file, row=int(row), field="event_id", message="duplicate event_id in this table"))
     if problems:
@@ -443,7 +382,10 @@ def write_rows(
     if keyed.any() and not empty_log:
         stored_keys = _lookup(conn, events.c.import_key, rows.loc[keyed, "import_key"])
         skip |= rows["import_key"].isin(stored_keys.keys()).to_numpy()
-    problems += _check_corrections(conn, rows, file=file)
+    fixes = rows.loc[rows["corrects"] != ""]
+    if len(fixes):
+        wanted = rows.loc[rows["event_id"].isin(set(fixes["corrects"]))]
+        problems += _correction_problems(conn, fixes.to_dict("records"), wanted.to_dict("records"), file=file)
     if check:
         kept = rows.loc[~skip]
         problems += _check_retailers(conn, zip(kept["row"], kept["retailer_id"], strict=True), file=file)
@@ -465,29 +407,20 @@ def write_rows(
     return ImportResult(added=added, skipped=int(skip.sum()))
 
 
-def _check_corrections(conn: sa.Connection, rows: pd.DataFrame, *, file: str) -> list[Problem]:
-    """``corrects`` names an event of the log or of this table, other and no later than the correction."""
-    has = (rows["corrects"] != "").to_numpy()
-    if not has.any():
+def _correction_problems(
+    conn: sa.Connection, fixes: Sequence[dict], batch: Iterable[dict], *, file: str
+) -> list[Problem]:
+    """What is wrong with the corrections among ``fixes``; their targets are in ``batch`` or the log."""
+    fixes = [row for row in fixes if row["corrects"]]
+    if not fixes:
         return []
-    batch = dict(zip(rows["event_id"], rows["time"], strict=True))
-    targets = set(rows.loc[has, "corrects"]) - set(batch)
-    stored = {k: v[0] for k, v in _lookup(conn, events.c.event_id, targets, events.c.time).items()}
-    problems = []
-    for pos in np.flatnonzero(has):
-        target, row = rows["corrects"].iat[pos], int(rows["row"].iat[pos])
-        when = batch.get(target, stored.get(target))
-        if target == rows["event_id"].iat[pos]:
-            message, hint = "an event cannot correct itself", "name the event_id of an earlier event"
-        elif when is None:
-            message, hint = "corrects an event that does not exist", "name the event_id of an earlier event in the log"
-        elif pd.Timestamp(when) > rows["time"].iat[pos]:
-            message = f"corrects a later event (at {pd.Timestamp(when):%Y-%m-%dT%H:%M})"
-            hint = "a correction is recorded after the event it corrects; check the time or the event_id"
-        else:
-            continue
-        problems.append(Problem(file=file, row=row, field="corrects", value=target, message=message, hint=hint))
-    return problems
+    wanted = {row["corrects"] for row in fixes}
+    targets = {row["event_id"]: row for row in batch if row["event_id"] in wanted}
+    fields = ("time", "retailer_id", "department")
+    found = _lookup(conn, events.c.event_id, wanted - targets.keys(), *(events.c[c] for c in fields))
+    targets.update({k: dict(zip(fields, v, strict=True)) for k, v in found.items()})
+    problems = [correction_problem(row, targets.get(row["corrects"]), file=file, row=int(row["row"])) for row in fixes]
+    return [p for p in problems if p is not None]
 
 
 def _check_retailers(conn: sa.Connection, rows: Iterable[tuple[int, str]], *, file: str) -> list[Problem]:
@@ -524,8 +457,9 @@ def events_between(
     Returns
     -------
     pandas.DataFrame
-        :data:`EVENT_COLUMNS` (``time`` as ``datetime64``, text columns '' when empty) plus any
-        extra columns the events were recorded with.
+        :data:`EVENT_COLUMNS` (``time`` as ``datetime64``, text columns '' when empty),
+        ``corrected_by`` (the newest event correcting it, '' when none) and any extra columns
+        the events were recorded with.
     """
     with read_connection(engine, label) as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -557,8 +491,16 @@ def events_between(
             frame = pd.DataFrame.from_records(cursor.fetchall(), columns=[*EVENT_COLUMNS, "extra"])
         finally:
             cursor.close()
+        # a correction is no earlier than the event it corrects: those of the window's events are in it or later
+        fixes = sa.select(events.c.corrects, events.c.event_id).where(events.c.corrects.is_not(None))
+        if start is not None:
+            fixes = fixes.where(time_col >= bound(start))
+        corrected_by = dict(conn.execute(fixes.order_by(events.c.time, events.c.seq)).all())  # the newest wins
     frame["time"] = pd.to_datetime(frame["time"], format="ISO8601") if len(frame) else pd.to_datetime(frame["time"])
     frame["corrects"] = frame["corrects"].fillna("")
+    frame.insert(
+        len(EVENT_COLUMNS), "corrected_by", frame["event_id"].map(corrected_by).fillna("") if corrected_by else ""
+    )
     extras = frame.pop("extra")
     if extras.notna().any():
         parsed = pd.DataFrame([json.loads(x) if x else {} for x in extras], index=frame.index)

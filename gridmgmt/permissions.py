@@ -1,0 +1,125 @@
+"""Who may do what: the one permission model of the API, the pages and the CLI.
+
+Two parts. :data:`PERMISSIONS` says which roles may open which views and start which jobs.
+The write rules say who may record which event type for which retailer and who may correct
+which event; they are derived from :mod:`gridmgmt.vocab` (an event type's ``recorded_by`` and
+``department``) and take the retailer's grid relation to the user: :data:`OWN` (the user is one
+of today's pair of its grid), :data:`OTHER` (another grid) or :data:`NO_GRID` (in no grid).
+
+- *record*: a role in the type's ``recorded_by``; a department's own work (inspection,
+  violation, visit, marketing report) for the retailers of the user's own grids only, reports
+  that either department files (tip-off, complaint) for any retailer.
+- *correct*: the corrected event's department in its own grid (a customer manager corrects a
+  visit of their grid, an officer an inspection or violation of theirs), or a squad leader or
+  manager for any grid; never one department over the other's event. A correction belongs to
+  the corrected event's department and retailer: the store refuses anything else on every path
+  (:func:`gridmgmt.store.validate.correction_problem`).
+
+This module imports only :mod:`gridmgmt.vocab`: the store and small commands use it without pandas.
+"""
+
+from __future__ import annotations
+
+from gridmgmt.vocab import DEPARTMENTS, EVENT_TYPES_BY_NAME, ROLE_DEPARTMENT, ROLES
+
+#: grid relations of a retailer to a user
+OWN, OTHER, NO_GRID = "own grid", "other grid", "no grid"
+RELATIONS: tuple[str, ...] = (OWN, OTHER, NO_GRID)
+#: roles scoped to the grids of their pair (the staff roles)
+GRID_SCOPED = frozenset(ROLE_DEPARTMENT)
+#: roles that may correct any event of the district
+SUPERVISORS = frozenset({"squad_leader", "manager"})
+#: what an officer may also record at a stop: a visit whose result is no finding (``x_result``)
+ATTEMPT_RESULTS: tuple[str, ...] = ("not_found", "closed")
+
+#: permission -> roles that hold it (``admin`` holds every view; recording is for staff only)
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "today:view": frozenset({"marketing", "monopoly"}),
+    "tasks:view": frozenset({"marketing", "monopoly", "squad_leader", "manager", "planner"}),
+    "tasks:view_all": frozenset({"squad_leader", "manager", "planner"}),
+    "retailers:search": frozenset({"marketing", "monopoly", "squad_leader", "manager", "planner", "mediator"}),
+    **{f"record:{name}": t.recorded_by for name, t in EVENT_TYPES_BY_NAME.items()},
+    "events:view_all": frozenset({"manager", "squad_leader", "planner"}),
+    "plan:generate": frozenset({"squad_leader"}),
+    "plan:view": frozenset({"squad_leader", "manager"}),
+    "grids:view": frozenset({"planner", "manager", "squad_leader"}),
+    "grids:publish": frozenset({"planner"}),
+    "overview:view": frozenset({"manager"}),
+    "assessment:view": frozenset({"manager"}),
+    "mediation:view": frozenset({"manager", "mediator"}),
+    "mediation:edit": frozenset({"mediator"}),
+    "audit:view": frozenset({"admin"}),
+    "users:view": frozenset({"admin"}),
+}
+#: where each role lands after logging in
+HOME = {
+    "marketing": "/today",
+    "monopoly": "/today",
+    "squad_leader": "/plan",
+    "planner": "/grids",
+    "manager": "/overview",
+    "mediator": "/mediation",
+    "admin": "/audit",
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (unknown permissions are refused; admin records nothing)."""
+    if permission not in PERMISSIONS:
+        return False
+    return role in PERMISSIONS[permission] or (role == "admin" and not permission.startswith("record:"))
+
+
+def department_of(role: str) -> str:
+    """The department an event recorded by ``role`` belongs to (``public`` for roles without one)."""
+    return ROLE_DEPARTMENT.get(role, "public")
+
+
+def record_refusal(role: str, event_type: str, relation: str, *, attempt: bool = False) -> str | None:
+    """Why ``role`` may not record an ``event_type`` event for a retailer in ``relation``; None when it may.
+
+    ``attempt``: a visit recording a stop without a finding (:data:`ATTEMPT_RESULTS`), which an
+    officer may record too.
+    """
+    kind = EVENT_TYPES_BY_NAME.get(event_type)
+    if kind is None:
+        return f"unknown event type {event_type!r}"
+    staff_attempt = attempt and event_type == "visit" and role in GRID_SCOPED
+    if role not in kind.recorded_by and not staff_attempt:
+        who = " or ".join(ROLES[r][1] for r in sorted(kind.recorded_by))
+        return f"a {role} user may not record {event_type} events (a {who} records them)"
+    if kind.department is not None and relation != OWN:
+        return f"the retailer is in {relation}: {event_type} events are recorded for your own grids' retailers only"
+    return None
+
+
+def correct_refusal(role: str, department: str, relation: str) -> str | None:
+    """Why ``role`` may not correct a ``department`` event of a retailer in ``relation``; None when it may."""
+    own_department = ROLE_DEPARTMENT.get(role) == department
+    if role in SUPERVISORS or (own_department and relation == OWN):
+        return None
+    if own_department:
+        where = f"the event's retailer is in {relation}"
+    else:
+        where = f"a {role} user may not correct a {department} event"
+    return f"{where}: only its department in its own grid, a squad leader or a manager may correct it"
+
+
+def write_table() -> str:
+    """The write rules as a Markdown table (the README's): per action, the grids each role may write for."""
+    staff_roles = [r for r in ROLES if r != "admin"]
+    lines = ["| action | " + " | ".join(staff_roles) + " |", "|---" * (len(staff_roles) + 1) + "|"]
+    for name in EVENT_TYPES_BY_NAME:
+        cells = [_scope([r for r in RELATIONS if record_refusal(role, name, r) is None]) for role in staff_roles]
+        lines.append(f"| record {name} | " + " | ".join(cells) + " |")
+    for department in DEPARTMENTS:
+        cells = [_scope([r for r in RELATIONS if correct_refusal(role, department, r) is None]) for role in staff_roles]
+        lines.append(f"| correct a {department} event | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _scope(relations: list[str]) -> str:
+    """How a table cell says where a role may write: any grid, own grid or nowhere."""
+    if len(relations) == len(RELATIONS):
+        return "any grid"
+    return ", ".join(relations) or "-"
