@@ -68,7 +68,7 @@ def run_demo(
     step(f"road network: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
 
     store = out / "store.sqlite"
-    with open_store(store) as shared:
+    with open_store(store, create=True) as shared:
         if not shared.is_initialised():
             step("loading the inputs and the event log into the shared store (once)")
             shared.init_district(district, events_source=str(district.settings.path("events")))

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from gridmgmt.cli import app
 from gridmgmt.demo import generate_demo
+from gridmgmt.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +126,7 @@ def test_every_command_works_without_an_optional_input(small: Path, tmp_path: Pa
     """Exit code 0 (or 1 with one line per problem), never a traceback."""
     toml = _variant(small, tmp_path, change)
     commands = _commands(toml, tmp_path / "out")
+    open_store(tmp_path / "out" / "store.sqlite", create=True).close()  # as `store init` would
     for name in CASES[change]:
         result = runner.invoke(app, ["-q", *commands[name]])
         assert "Traceback" not in result.output, f"{name} with {change}:\n{result.output}"

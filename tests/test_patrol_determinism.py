@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gridmgmt.store import open_store
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "district.toml"
 #: Small enough for a test (about 20-30 s a run on 2 cores), large enough that the search runs
@@ -35,6 +37,7 @@ def _plan(folder: Path) -> Path:
         "--store",
         str(folder / "store.sqlite"),  # each run its own store, never the repository's data/demo/out
     ]
+    open_store(folder / "store.sqlite", create=True).close()  # as `store init` would
     subprocess.run(command, cwd=folder, check=True, capture_output=True, timeout=600)
     return out
 

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from gridmgmt.cli import app
 from gridmgmt.grids.plan import load_grids
-from gridmgmt.inputs.district import load_district
+from gridmgmt.ops.district import load_district
 from gridmgmt.patrol._ortools import FAULT_ABORT_ENV
 from gridmgmt.patrol.plan import check_plan, plan_day
+from gridmgmt.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -75,6 +76,7 @@ def test_abort_in_a_search_is_one_line_and_the_other_squads_are_written(
     grids = district.parent / "out" / "grids" / "grids.gpkg"
     args = ["patrol", "plan", "--district", str(district), "--grids", str(grids), "--date", DAY]
     args += ["--solution-limit", "8", "--out", str(out), "--store", str(tmp_path / "store.sqlite")]
+    open_store(tmp_path / "store.sqlite", create=True).close()  # as `store init` would
     result = runner.invoke(app, ["-q", *args])
 
     text = " ".join(result.output.split())  # the console wraps the line at its width

@@ -39,7 +39,10 @@ def _stored(store) -> pd.DataFrame:
 def test_small_and_large_appends_store_the_same_rows(tmp_path) -> None:
     """The first rows, appended alone (plain Python) or inside a large frame (pandas), are stored identically."""
     frame = _rows(SMALL_APPEND + 10)
-    with open_store(tmp_path / "small.sqlite") as small, open_store(tmp_path / "large.sqlite") as large:
+    with (
+        open_store(tmp_path / "small.sqlite", create=True) as small,
+        open_store(tmp_path / "large.sqlite", create=True) as large,
+    ):
         added = small.add_events(frame.head(6), source="a.csv")
         large.add_events(frame, source="a.csv")
         assert added["event_id"].tolist() == frame["event_id"].head(6).tolist()
@@ -57,7 +60,7 @@ def test_small_and_large_appends_name_the_same_problems(tmp_path, size: int) -> 
     frame.loc[1, "time"] = "yesterday"
     frame.loc[2, "type"] = "raid"
     frame.loc[size - 1, "event_id"] = "E000"
-    with open_store(tmp_path / "s.sqlite") as store:
+    with open_store(tmp_path / "s.sqlite", create=True) as store:
         with pytest.raises(InputError) as error:
             store.add_events(frame, source="f.csv")
         text = sorted(str(p) for p in error.value.problems)
@@ -71,7 +74,7 @@ def test_small_and_large_appends_name_the_same_problems(tmp_path, size: int) -> 
 
 def test_small_appends_check_the_log(tmp_path) -> None:
     """An id already in the log, an unknown correction target: refused on the plain-Python path too."""
-    with open_store(tmp_path / "s.sqlite") as store:
+    with open_store(tmp_path / "s.sqlite", create=True) as store:
         store.add_events(_rows(3))
         with pytest.raises(InputError, match="already in the log"):
             store.add_events(_rows(1))

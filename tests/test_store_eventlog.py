@@ -45,7 +45,7 @@ def test_uuid7_ids_are_time_ordered_versioned_and_unique() -> None:
 
 def test_add_returns_ids_and_reads_back(store_url: str) -> None:
     """An added event gets a fresh id, keeps its fields and reads back through events_between."""
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         added = store.add_events(_events(3, ids=False))
         assert added["event_id"].str.startswith("G-").all() and added["event_id"].is_unique
         back = store.events_between("2026-01-05", "2026-01-06")
@@ -57,12 +57,12 @@ def test_add_returns_ids_and_reads_back(store_url: str) -> None:
 
 def test_concurrent_writers_lose_nothing_and_never_share_an_id(store_url: str) -> None:
     """4 processes x 60 appends at once: every acknowledged event is in the log exactly once, ids unique."""
-    open_store(store_url).close()  # create the schema once, as `store init` would
+    open_store(store_url, create=True).close()  # create the schema once, as `store init` would
     with multiprocessing.get_context("fork").Pool(4) as pool:
         results = pool.starmap(store_workers.append_many, [(store_url, w, 60) for w in range(4)])
     acknowledged = [event_id for ids in results for event_id in ids]
     assert len(acknowledged) == 240
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         log = store.events_between()
     assert log["event_id"].is_unique
     assert sorted(log["event_id"]) == sorted(acknowledged)
@@ -70,7 +70,7 @@ def test_concurrent_writers_lose_nothing_and_never_share_an_id(store_url: str) -
 
 def test_import_killed_midway_leaves_nothing_and_the_store_opens(store_url: str) -> None:
     """SIGKILL during an import's transaction (rows already sent): none of them stay, and the store works on."""
-    open_store(store_url).close()
+    open_store(store_url, create=True).close()
     frame = _events(3000)
     ctx = multiprocessing.get_context("fork")
     inserted = ctx.Event()
@@ -82,7 +82,7 @@ def test_import_killed_midway_leaves_nothing_and_the_store_opens(store_url: str)
         os.kill(child.pid, signal.SIGKILL)
         child.join(10)
     assert child.exitcode == -signal.SIGKILL
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         assert store.count_events() == 0
         result = store.import_events(frame, source="big.csv")
         assert len(result.added) == 3000 and store.count_events() == 3000
@@ -93,10 +93,10 @@ def test_import_is_all_or_nothing(store_url: str) -> None:
     frame = _events(50)
     frame["corrects"] = ""
     frame.loc[40, "corrects"] = "E9999999"
-    with open_store(store_url) as store, pytest.raises(InputError) as error:
+    with open_store(store_url, create=True) as store, pytest.raises(InputError) as error:
         store.import_events(frame, source="day.csv")
     assert "day.csv, row 42, field 'corrects': corrects an event that does not exist" in str(error.value)
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         assert store.count_events() == 0
 
 
@@ -106,7 +106,7 @@ def test_import_twice_adds_nothing_the_second_time(store_url: str, ids: bool) ->
     frame = _events(21, ids=ids)
     if not ids:
         frame.loc[20] = frame.loc[0]  # two identical rows: two events, both known again next time
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         first = store.import_events(frame, source="f.csv")
         second = store.import_events(frame, source="f.csv")
         assert len(first.added) == 21 and first.skipped == 0
@@ -119,7 +119,7 @@ def test_import_twice_adds_nothing_the_second_time(store_url: str, ids: bool) ->
 
 def test_an_id_with_other_content_is_refused(store_url: str) -> None:
     """Importing an id the log holds with other content is an error; appending a taken id is too."""
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         store.import_events(_events(5))
         changed = _events(5)
         changed.loc[2, "type"] = "complaint"
@@ -132,7 +132,7 @@ def test_an_id_with_other_content_is_refused(store_url: str) -> None:
 
 def test_corrections_must_name_an_existing_earlier_event(store_url: str) -> None:
     """corrects must name an event of the log (or of the same import), other than itself and no later."""
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         original = store.add_event(retailer_id="R1", time="2026-02-01T10:00", type="violation", department="monopoly")
         fix = store.add_event(
             retailer_id="R1",
@@ -151,6 +151,7 @@ def test_corrections_must_name_an_existing_earlier_event(store_url: str) -> None
                 store.add_event(retailer_id="R1", time=time, type="violation", department="monopoly", corrects=corrects)
         batch = _events(2)
         batch["corrects"] = ["", "E0000000"]  # the second corrects the first, in one import
+        batch.loc[1, ["retailer_id", "department"]] = batch.loc[0, ["retailer_id", "department"]].to_list()
         assert len(store.import_events(batch).added) == 2
         assert store.count_events() == 4
 
@@ -160,7 +161,7 @@ def test_the_log_has_no_update_or_delete_path(store_url: str) -> None:
     from gridmgmt.store import SharedStore
 
     assert not [name for name in dir(SharedStore) if "event" in name and ("update" in name or "delete" in name)]
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         store.add_events(_events(2))
         for sql in ("UPDATE events SET note = 'edited'", "DELETE FROM events"):
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.engine.begin() as conn:
@@ -170,7 +171,7 @@ def test_the_log_has_no_update_or_delete_path(store_url: str) -> None:
 
 def test_read_only_store_gives_one_line_and_loses_nothing(store_url: str, request: pytest.FixtureRequest) -> None:
     """A store without write access (SQLite mode=ro; a PostgreSQL role with SELECT only) refuses in one line."""
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         store.add_events(_events(3))
     if store_url.startswith("postgresql"):
         server = request.getfixturevalue("pg_server")
@@ -185,14 +186,14 @@ def test_read_only_store_gives_one_line_and_loses_nothing(store_url: str, reques
     message = str(error.value)
     assert "\n" not in message and "nothing was written" in message
     assert "read-only" in message or "no permission" in message
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         assert store.count_events() == 3
 
 
 def test_locked_sqlite_store_gives_one_line_after_the_busy_timeout(tmp_path) -> None:
     """A writer that cannot get SQLite's lock within the busy timeout fails in one line and writes nothing."""
     path = tmp_path / "store.sqlite"
-    open_store(path).close()
+    open_store(path, create=True).close()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -201,7 +202,7 @@ def test_locked_sqlite_store_gives_one_line_after_the_busy_timeout(tmp_path) -> 
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    with open_store(path) as store:
+    with open_store(path, create=True) as store:
         assert store.count_events() == 0
 
 
@@ -211,7 +212,7 @@ def test_bad_rows_are_named(tmp_path) -> None:
     frame.loc[0, "retailer_id"] = ""
     frame.loc[1, "time"] = "yesterday"
     frame.loc[2, "type"] = "raid"
-    with open_store(tmp_path / "s.sqlite") as store:
+    with open_store(tmp_path / "s.sqlite", create=True) as store:
         with pytest.raises(InputError) as error:
             store.add_events(frame, source="f.csv")
         text = [str(p) for p in error.value.problems]

@@ -80,8 +80,8 @@ def test_schema_is_created_once_and_matches_the_tables(store_url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD
-    open_store(store_url).close()
-    with open_store(store_url) as store:
+    open_store(store_url, create=True).close()
+    with open_store(store_url, create=True) as store:
         inspector = sa.inspect(store.engine)
         for name, table in metadata.tables.items():
             assert {c["name"] for c in inspector.get_columns(name)} == set(table.columns.keys()), name
@@ -94,7 +94,7 @@ def test_schema_is_created_once_and_matches_the_tables(store_url: str) -> None:
 def test_init_loads_a_district_once(store_url: str) -> None:
     """store init loads retailers, staff, pairs, grids, layers and events in one go, and refuses a second time."""
     district = _district()
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         counts = store.init_district(district, valid_from="2025-01-01")
         assert counts == {
             "retailers": 4,
@@ -123,7 +123,7 @@ def test_init_loads_a_district_once(store_url: str) -> None:
 
 def test_responsible_pair_follows_validity_periods(store_url: str) -> None:
     """Which pair was responsible on a date follows grid moves, staff changes and licence periods."""
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         store.init_district(_district(), valid_from="2025-01-01")
         assert store.responsible_pair("R1", "2025-03-01").customer_manager == "M01"
         # R2 moves to grid 2 on 1 April; grid 2's officer changes on 1 May; R4 closes on 1 June
@@ -156,7 +156,7 @@ def test_runs_keep_every_result_readable(store_url: str) -> None:
         {"grid_id": ["1", "2"], "minutes": [410.5, 399.0]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)]
     )
     grids = grids.set_crs("EPSG:4326")
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         first = store.write_run(
             "grids",
             {"grids": grids, "assignment": pd.DataFrame({"retailer_id": ["R1", "R2"], "grid_id": ["1", "2"]})},
@@ -188,7 +188,7 @@ def test_runs_keep_every_result_readable(store_url: str) -> None:
 
 def test_backup_is_a_consistent_copy(store_url: str, tmp_path) -> None:
     """store backup writes a copy (SQLite file or pg_dump archive) while the store stays open for writing."""
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         store.init_district(_district(), valid_from="2025-01-01")
         target = store.backup(tmp_path / ("copy.sqlite" if store.backend == "sqlite" else "copy.dump"))
         store.add_event(retailer_id="R1", time="2025-03-01T10:00", type="visit", department="marketing")
@@ -202,7 +202,7 @@ def test_backup_is_a_consistent_copy(store_url: str, tmp_path) -> None:
 
 def test_export_writes_every_current_layer(store_url: str, tmp_path) -> None:
     """store export writes a GeoPackage with inputs, history, the events and the newest runs, for QGIS."""
-    with open_store(store_url) as store:
+    with open_store(store_url, create=True) as store:
         store.init_district(_district(), valid_from="2025-01-01")
         store.write_run("risk", {"risk": _district().retailers[["retailer_id", "geometry"]].assign(score=0.5)})
         path, names = store.export(tmp_path / "store.gpkg")
@@ -210,14 +210,14 @@ def test_export_writes_every_current_layer(store_url: str, tmp_path) -> None:
     assert {"boundary", "depots", "retailers", "staff", "staff_pairs", "events", "risk"} <= layers == set(names)
     retailers = gpd.read_file(path, layer="retailers")
     assert retailers.crs.equals("EPSG:4326") and len(retailers) == 4
-    with open_store(store_url) as store, pytest.raises(StoreError, match=r"\.gpkg"):
+    with open_store(store_url, create=True) as store, pytest.raises(StoreError, match=r"\.gpkg"):
         store.export(tmp_path / "store.csv")
 
 
 def test_store_url_from_the_environment(monkeypatch, tmp_path) -> None:
     """GRIDMGMT_STORE names the store when none is given; a GeoPackage path is refused with a hint."""
     monkeypatch.setenv("GRIDMGMT_STORE", str(tmp_path / "env.sqlite"))
-    with open_store() as store:
+    with open_store(create=True) as store:
         assert store.label.endswith("env.sqlite")
     monkeypatch.delenv("GRIDMGMT_STORE")
     with pytest.raises(StoreError, match="no store given"):

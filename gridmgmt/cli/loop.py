@@ -154,16 +154,33 @@ def store_init(
             "else today).",
         ),
     ] = None,
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            "--app-role",
+            help="PostgreSQL: the role the service and commands connect as (created when missing): SELECT and "
+            "INSERT on the log, owning nothing. Run as the owner role; again after an upgrade.",
+        ),
+    ] = None,
 ) -> None:
-    """Load the district's files (retailers, staff, pairs, layers, events) into the shared store, once."""
+    """Create the shared store and load the district's files (retailers, staff, pairs, layers, events), once."""
     from gridmgmt.inputs.district import load_district
     from gridmgmt.store import open_store
+    from gridmgmt.store.engine import grant_app_role
 
     store = district_store(district, store)
-    d = load_district(district)
     start = check_date(valid_from) if valid_from else None
-    with open_store(store) as shared, console.status("loading the district into the store..."):
-        counts = shared.init_district(d, valid_from=start, events_source=str(d.settings.path("events")))
+    d = None if app_role else load_district(district)  # a bad district creates no store
+    with open_store(store, create=True) as shared:
+        if app_role:
+            created = grant_app_role(shared.engine, app_role, shared.label)
+            done = "created and granted" if created else "granted"
+            console.print(f"{shared.label}: role {app_role} {done}", highlight=False)
+            if shared.is_initialised():
+                return
+        d = d or load_district(district)
+        with console.status("loading the district into the store..."):
+            counts = shared.init_district(d, valid_from=start, events_source=str(d.settings.path("events")))
     console.print(f"{shared.label}: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), highlight=False)
 
 

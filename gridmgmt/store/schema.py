@@ -18,6 +18,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
 
+# Rows are only ever added to these: a trigger refuses UPDATE, DELETE, TRUNCATE and SQLite's
+# REPLACE (migration 0003), and PostgreSQL's app role may only SELECT and INSERT them.
+APPEND_ONLY_TABLES = ("events", "runs", "run_rows", "audit_log", "mediation_notes", "public_reports")
+
 
 class WKBGeometry(sa.types.TypeDecorator):
     """WKB bytes (EPSG:4326) in Python; PostGIS geometry on PostgreSQL, BLOB elsewhere."""

@@ -21,9 +21,10 @@ from gridmgmt._errors import StoreError
 from gridmgmt.store import backup as _backup
 from gridmgmt.store import eventlog, history, runs
 from gridmgmt.store.engine import (
-    BUSY_TIMEOUT_S,
     create_store_engine,
     read_connection,
+    require_file,
+    store_name,
     store_url,
     upgrade,
     write_transaction,
@@ -247,34 +248,34 @@ def open_store(
     url_or_path: str | os.PathLike | None = None,
     *,
     read_only: bool = False,
-    busy_timeout_s: float = BUSY_TIMEOUT_S,
+    create: bool = False,
+    busy_timeout_s: float | None = None,
 ) -> SharedStore:
-    """Open (creating or upgrading when needed) the shared store.
+    """Open the shared store, upgrading its schema when needed; create it only with ``create``.
 
     Parameters
     ----------
     url_or_path
-        A path (SQLite file, created if missing), ``sqlite:///...`` or ``postgresql://...``; None or
-        '' reads ``$GRIDMGMT_STORE``.
+        A path (SQLite file), ``sqlite:///...`` or ``postgresql://...``; None or '' reads ``$GRIDMGMT_STORE``.
     read_only
         Refuse every write (SQLite ``mode=ro``; a read-only PostgreSQL session).
+    create
+        Create the store when missing (``store init``, ``demo``, ``init``); otherwise a missing
+        store raises :class:`gridmgmt.store.engine.StoreMissingError`.
     busy_timeout_s
-        SQLite: how long a writer waits for another's lock before failing, in seconds.
+        How long to wait for another's lock, in seconds (default ``Timeouts.from_env().lock_s``).
 
     Raises
     ------
     StoreError
-        When the store cannot be opened or upgraded (one line saying why).
+        When the store is missing or cannot be opened or upgraded (one line saying why).
     """
     url = store_url(url_or_path, read_only=read_only)
-    if read_only and url.get_backend_name() == "sqlite":
-        path = Path(str(url.database).removeprefix("file:").split("?")[0])
-        if not path.exists():
-            raise StoreError(f"{path}: no such store")
-    engine = create_store_engine(url, busy_timeout_s=busy_timeout_s)
+    require_file(url, store_name(url_or_path, url), create=create and not read_only)
+    engine = create_store_engine(url, busy_timeout_s=busy_timeout_s, create=create)
     store = SharedStore(url, engine, read_only=read_only)
     try:
-        upgrade(engine, store.label, read_only=read_only)
+        upgrade(engine, store_name(url_or_path, url), read_only=read_only, create=create)
     except BaseException:
         engine.dispose()
         raise
