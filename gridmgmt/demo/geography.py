@@ -14,6 +14,7 @@ import shapely
 import shapely.ops
 from pyproj import Transformer
 from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
 UTM_CRS = "EPSG:32648"
 WGS84 = "EPSG:4326"
@@ -64,7 +65,7 @@ def make_zones(
     park_centre: Point | None = None,
     old_town_share: float = 0.2,
     scale: float = 1.0,
-) -> tuple[Polygon, Polygon]:
+) -> tuple[BaseGeometry, Polygon]:
     """黔灵山 park (~3 km2) and the old town (~a fifth of the district around 喷水池, without the park).
 
     ``park_centre`` (UTM; default 黔灵山) places the park, ``old_town_share`` is the old town's
@@ -74,11 +75,11 @@ def make_zones(
     pc = park_centre if park_centre is not None else Point(TO_UTM.transform(*PARK_LONLAT))
     theta = np.linspace(0, 2 * np.pi, 73)[:-1]
     r = 1.0 + 0.10 * np.sin(3 * theta + 0.4) + 0.05 * np.cos(5 * theta)
-    park = Polygon(np.column_stack([pc.x + 1150 * scale * r * np.cos(theta), pc.y + 850 * scale * r * np.sin(theta)]))
-    park = shapely.intersection(park, area)
+    blob = Polygon(np.column_stack([pc.x + 1150 * scale * r * np.cos(theta), pc.y + 850 * scale * r * np.sin(theta)]))
+    park = shapely.intersection(blob, area)
     rr = 1.0 + 0.12 * np.sin(2 * theta + 0.8) + 0.06 * np.sin(3 * theta + 2.0)
 
-    def old_town(radius: float) -> Polygon:
+    def old_town(radius: float) -> BaseGeometry:
         blob = Polygon(
             np.column_stack([centre.x + radius * rr * np.cos(theta), centre.y + radius * rr * np.sin(theta)])
         )
@@ -92,7 +93,7 @@ def make_zones(
     return park, old
 
 
-def _largest(geom: shapely.Geometry) -> Polygon:
+def _largest(geom: BaseGeometry) -> Polygon:
     parts = list(getattr(geom, "geoms", [geom]))
     return max(parts, key=lambda g: g.area)
 

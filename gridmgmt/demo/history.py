@@ -278,7 +278,7 @@ def simulate_history(
             lam = lam_fixed * np.exp(hot_now)
             live = d >= lic_day
             starting = np.flatnonzero(live & (episode_until < d) & (rng.random(n) < lam * EPISODE_ENTRY))
-            for i in starting:
+            for i in starting.tolist():
                 episode_until[i] = d + EPISODE_MIN_DAYS + int(rng.exponential(EPISODE_MEAN_EXTRA_DAYS))
                 if rng.random() < EPISODE_SPIKE:  # stocking up: a leading indicator in the orders
                     spikes.append((int(i), d + int(rng.integers(0, 21))))
@@ -290,7 +290,7 @@ def simulate_history(
         else:
             hazard = (lam * season[d] + excite) * (d >= lic_day)
         hit = np.flatnonzero(rng.random(n) < -np.expm1(-hazard))
-        for i in hit:
+        for i in hit.tolist():
             spike = rng.random() < (NETWORK_SPIKE_SHARE if dynamic and network_now[i] > 0.5 else SPIKE_SHARE)
             if dynamic and network_now[i] > 0.5 and rng.random() < 0.8:  # an organised network's goods
                 kind = str(rng.choice(["counterfeit", "smuggled", "illegal_channel"], p=[0.5, 0.3, 0.2]))
@@ -341,7 +341,7 @@ def simulate_history(
                     schedule(working(d + int(rng.integers(1, 6))), ("inspect", i, k, 0.7, "joint"))
         if weekday[d] < 5:
             due = np.flatnonzero((next_insp <= d) & (d >= lic_day))
-            for i in due:
+            for i in due.tolist():
                 inspect.append((int(i), 0.6, "routine"))
                 gap = interval[i] if watch_until[i] < d else 14
                 next_insp[i] = d + max(7, int(gap * rng.uniform(0.75, 1.25)))

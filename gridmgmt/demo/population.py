@@ -9,6 +9,7 @@ import shapely
 import shapely.prepared
 from scipy.spatial import cKDTree
 from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt.demo.geography import TO_WGS, UTM_CRS, offset, subdistrict_of
 from gridmgmt.demo.roads import PLACE_WORDS, Roads
@@ -45,7 +46,7 @@ def points_beside(
     names: np.ndarray,
     weights: np.ndarray,
     n: int,
-    allowed: Polygon,
+    allowed: BaseGeometry,
     offset_m: tuple[float, float] = (5.0, 15.0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points beside streets (street drawn with probability ~ ``weights``), inside ``allowed``.
@@ -92,7 +93,7 @@ def points_beside(
 
 
 def place_schools(
-    rng: np.random.Generator, roads: Roads, old: Polygon, area: Polygon, park: Polygon
+    rng: np.random.Generator, roads: Roads, old: Polygon, area: Polygon, park: BaseGeometry
 ) -> gpd.GeoDataFrame:
     """~40 schools beside streets, about 60% in the old town."""
     ways = roads.ways
@@ -173,7 +174,7 @@ def place_retailers(
     n: int,
     old: Polygon,
     area: Polygon,
-    park: Polygon,
+    park: BaseGeometry,
     schools: gpd.GeoDataFrame,
     subs: gpd.GeoDataFrame,
     history_end: str,
@@ -280,7 +281,7 @@ def place_depots(roads: Roads, centre: Point, *, scale: float = 1.0) -> pd.DataF
 
 def _person_names(rng: np.random.Generator, n: int) -> list[str]:
     names: set[str] = set()
-    out = []
+    out: list[str] = []
     while len(out) < n:
         nm = rng.choice(list(_SURNAMES)) + "".join(rng.choice(list(_GIVEN), size=rng.integers(1, 3)))
         if nm not in names:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt.demo.geography import TO_WGS, UTM_CRS
 
@@ -87,7 +88,7 @@ def _grid(
 def _grid_lines(
     rng: np.random.Generator,
     pts: np.ndarray,
-    region: Polygon,
+    region: BaseGeometry,
     drop: float,
     tag_row: Callable[[int], dict],
     tag_col: Callable[[int], dict],
@@ -123,6 +124,7 @@ def _grid_lines(
                 ends.append(b[k])
             tags.append(t)
     segs = shapely.linestrings(np.stack([np.array(starts), np.array(ends)], axis=1))
+    assert isinstance(segs, np.ndarray)  # one line per start/end pair
     shapely.prepare(region)
     inside = shapely.contains(region, segs)  # cheap with a prepared region; only the rest needs cutting
     lines = segs.copy()
@@ -137,7 +139,7 @@ def _grid_lines(
     return clipped
 
 
-def build_roads(rng: np.random.Generator, area: Polygon, old: Polygon, park: Polygon, centre: Point) -> Roads:
+def build_roads(rng: np.random.Generator, area: Polygon, old: Polygon, park: BaseGeometry, centre: Point) -> Roads:
     """Old-town jittered grid (80-120 m), new-town arterial grid (200-400 m), main roads and a ring; noded,
     clipped to the district, without streets in the park, and strongly connected."""
     pool = _name_pool(rng)
@@ -221,7 +223,7 @@ def build_roads(rng: np.random.Generator, area: Polygon, old: Polygon, park: Pol
     return _node(lines, area, park, old)
 
 
-def _parts(geom: shapely.Geometry) -> list[LineString]:
+def _parts(geom: BaseGeometry) -> list[LineString]:
     if geom.is_empty:
         return []
     if isinstance(geom, LineString):
@@ -232,7 +234,7 @@ def _parts(geom: shapely.Geometry) -> list[LineString]:
 _PRIORITY = {"trunk": 5, "primary": 4, "secondary": 3, "tertiary": 2, "residential": 1, "living_street": 0}
 
 
-def _node(lines: list[tuple[LineString, dict]], area: Polygon, park: Polygon, old: Polygon) -> Roads:
+def _node(lines: list[tuple[LineString, dict]], area: Polygon, park: BaseGeometry, old: Polygon) -> Roads:
     """Split every line where it meets another, tag the pieces, prune stubs and keep the strongly
     connected core (one-way pieces that split it become two-way)."""
     src = np.array([g for g, _ in lines], dtype=object)
@@ -299,7 +301,7 @@ def _prune_and_connect(ways: list) -> list:
                 deg[e] = deg.get(e, 0) + 1
         ways = [w for w in ways if not (id(w) in short and (deg[w[0][0]] == 1 or deg[w[0][-1]] == 1))]
     while True:
-        g = nx.DiGraph()
+        g: nx.DiGraph[int] = nx.DiGraph()
         for ids, _, tags in ways:
             g.add_edge(ids[0], ids[-1])
             if tags.get("oneway") != "yes":

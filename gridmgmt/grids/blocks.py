@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -156,7 +157,7 @@ def street_blocks(
                   streets=streets.geometry, major=streets.geometry[streets["major"].to_numpy()])  # fmt: skip
 
 
-def _cut_large(faces: np.ndarray, max_m2: float, cut_m: float, ring: shapely.Geometry) -> np.ndarray:
+def _cut_large(faces: np.ndarray, max_m2: float, cut_m: float, ring: BaseGeometry) -> np.ndarray:
     """Cut large non-compact faces on the boundary ``ring`` by a square lattice (anchored at multiples of ``cut_m``)."""
     area = shapely.area(faces)
     pp = 4 * np.pi * area / np.maximum(shapely.length(faces) ** 2, 1e-9)
@@ -229,7 +230,7 @@ def _merge_slivers(faces: np.ndarray, min_m2: float) -> np.ndarray:
             target[i] = int(nb[ok][np.argmax(ln[ok])])
         order = np.argsort(target, kind="stable")
         cuts = np.flatnonzero(np.diff(target[order])) + 1
-        merged = []
+        merged: list[BaseGeometry] = []
         for g in np.split(order, cuts):
             f = shapely.union_all(faces[g]) if len(g) > 1 else faces[g[0]]
             # faces whose target merged away, or touching only at a point, stay separate faces for the next

@@ -13,6 +13,7 @@ from scipy.sparse import csgraph
 if TYPE_CHECKING:
     import geopandas as gpd
     from numpy.typing import ArrayLike, NDArray
+    from shapely.geometry.base import BaseGeometry
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def polsby_popper_from_parts(area_m2: ArrayLike, perimeter_m: ArrayLike) -> NDAr
         return np.where(p > 0, 4.0 * math.pi * a / (p * p), 0.0)
 
 
-def polsby_popper(geometry: object) -> object:
+def polsby_popper(geometry: gpd.GeoSeries | gpd.GeoDataFrame | BaseGeometry) -> object:
     """Polsby-Popper compactness of a polygon (float) or of every polygon in a GeoSeries (Series).
 
     The geometry must be in a metric CRS; holes count in the perimeter.
@@ -114,7 +115,7 @@ def grid_compactness(labels: ArrayLike, cells: gpd.GeoSeries, k: int | None = No
     return out
 
 
-def polygon_pieces(geometry: object) -> int:
+def polygon_pieces(geometry: BaseGeometry) -> int:
     """Pieces of a (multi)polygon: parts that touch, even at a single point (a street corner), are one piece."""
     import shapely
 

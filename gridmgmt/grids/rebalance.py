@@ -169,7 +169,7 @@ def _lock_diagnosis(
                 "and cannot give or take units"
             )
     lab = state.lab
-    for g in np.flatnonzero((lo > W) | (hi < W)):
+    for g in np.flatnonzero((lo > W) | (hi < W)).tolist():
         if g in locked_grid_ids:
             continue
         m = (lab[state.src] == g) & (lab[state.dst] != g)
@@ -179,9 +179,8 @@ def _lock_diagnosis(
         boundary = np.unique(state.src[m] if heavy else state.dst[m])
         blocked_units = boundary[locked_units[boundary]]
         if not open_nb:
-            reasons.append(
-                f"grid {name(g)} ({W[g]:,.0f} min) only borders locked grids {sorted(name(h) for h in nb_grids)}"
-            )
+            walls = sorted((name(h) for h in nb_grids), key=str)
+            reasons.append(f"grid {name(g)} ({W[g]:,.0f} min) only borders locked grids {walls}")
         elif blocked_units.size and blocked_units.size >= 0.8 * boundary.size:
             ids = ", ".join(str(v) for v in state.u.unit_id[blocked_units[:8]])
             reasons.append(
@@ -305,9 +304,10 @@ def rebalance(
         state, closed = _add_grids(state, closed, k - k_old, fn)
     # 3. balance, then send needless moves home
     had_grid = start >= 0
-    opt = settings.options(~locked, closed, home=np.where(had_grid, _mapped(start, label_map, k_old), -1))
+    home = np.where(had_grid, _mapped(start, label_map, k_old), -1)
+    opt = settings.options(~locked, closed, home=home)
     moves += balance(state, opt)
-    moves += polish(state, opt.home, opt)
+    moves += polish(state, home, opt)
     # 4. which new grid continues which old one: the matching keeping most retailers in place
     if not locked_grid_ids and not user_locks.any():
         label_map = _match_grids(start, state.lab, units.n_retailers, k_old, state.k, label_map)
@@ -486,9 +486,10 @@ def _drop_grid(
         _dissolve(trial, int(d), closed)
         cl = closed.copy()
         cl[d] = True
-        opt = settings.options(~locked, cl, home=np.where(state.lab == d, -1, state.lab))
+        home = np.where(state.lab == d, -1, state.lab)
+        opt = settings.options(~locked, cl, home=home)
         balance(trial, opt)
-        polish(trial, opt.home, opt)
+        polish(trial, home, opt)
         cost = float(state.u.n_retailers[trial.lab != state.lab].sum())
         ratio = balance_ratio(trial.W[~cl])
         key = cost + (1e12 if ratio > settings.tolerance else 0.0)

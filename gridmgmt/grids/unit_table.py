@@ -301,7 +301,7 @@ def _median_spacing(xy: NDArray[np.float64]) -> float:
     if len(xy) < 2:
         return 100.0
     d, _ = cKDTree(xy).query(xy, k=2)
-    s = float(np.median(d[:, 1]))
+    s = float(np.median(np.asarray(d)[:, 1]))
     return s if s > 0 else 100.0
 
 
@@ -322,7 +322,8 @@ def _normalise_edges(
         cross = np.zeros(len(e))
         shared = None
     elif sparse.issparse(edges):
-        coo = sparse.coo_array(edges)
+        # scipy-stubs: issparse narrows to SparseABC, which coo_array's overloads do not take
+        coo = sparse.coo_array(edges)  # type: ignore[call-overload]
         if coo.shape != (n, n):
             problems.append(unit_problem("edges", f"adjacency matrix is {coo.shape}, expected ({n}, {n})"))
             return np.zeros((0, 2), dtype=np.int64), np.zeros(0), None
@@ -378,7 +379,7 @@ def _bridge_components(
         tree = cKDTree(xy[joined])
         d, j = tree.query(xy[members], k=1)
         best = int(np.argmin(d))
-        target = int(np.flatnonzero(joined)[j[best]])
+        target = int(np.flatnonzero(joined)[np.asarray(j)[best]])
         new_edges.append((min(members[best], target), max(members[best], target)))
         joined |= comp == c
     logger.warning(

@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.io import atomic_path, write_json
@@ -80,6 +81,19 @@ _CACHE_VERSION = 2
 #: Sources larger than this (bytes) keep node locations in a file index, not in memory.
 _DISK_INDEX_BYTES = 64 * 1024 * 1024
 _METRE_PROJ = "+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m +no_defs"
+
+
+class _Counts(TypedDict):
+    """What the two passes kept and dropped (fields of :class:`PreparedExtract`)."""
+
+    ways_kept: int
+    ways_written: int
+    nodes_kept: int
+    dangling_refs: int
+    ways_split: int
+    ways_shortened: int
+    ways_dropped: int
+    ways_outside: int
 
 
 @dataclass(frozen=True)
@@ -322,7 +336,7 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _cache_key(digest: str, area: shapely.Geometry | None, buffer_m: float, classes: frozenset[str]) -> str:
+def _cache_key(digest: str, area: BaseGeometry | None, buffer_m: float, classes: frozenset[str]) -> str:
     settings = {
         "version": _CACHE_VERSION,
         "source": digest,
@@ -348,7 +362,7 @@ def _read_cached(target: Path, counts_file: Path, key: str) -> dict[str, Any] | 
     return record if set(record) == names else None
 
 
-def _area(boundary: Any, buffer_m: float, file: str) -> shapely.Geometry:
+def _area(boundary: Any, buffer_m: float, file: str) -> BaseGeometry:
     """The boundary (WGS-84) buffered by ``buffer_m`` metres, prepared for point tests."""
     from pyproj import Transformer
 
@@ -357,7 +371,7 @@ def _area(boundary: Any, buffer_m: float, file: str) -> shapely.Geometry:
         if boundary.crs is not None:
             boundary = boundary.to_crs(4326)
         geom = boundary.union_all()
-    if not isinstance(geom, shapely.Geometry) or geom.is_empty or shapely.get_dimensions(geom) != 2:
+    if not isinstance(geom, BaseGeometry) or geom.is_empty or shapely.get_dimensions(geom) != 2:
         raise InputError(
             Problem(file=file, message="the boundary to cut the extract to is not a polygon", value=str(geom)[:60])
         )
@@ -400,7 +414,7 @@ def _runs(xs: list[float]) -> list[tuple[int, int]]:
     return runs
 
 
-def _reaches(area: shapely.Geometry | None, bounds: tuple[float, ...], xs: np.ndarray, ys: np.ndarray) -> bool:
+def _reaches(area: BaseGeometry | None, bounds: tuple[float, ...], xs: np.ndarray, ys: np.ndarray) -> bool:
     if area is None:
         return True
     west, south, east, north = bounds
@@ -415,16 +429,23 @@ def _write_clean(
     path: Path,
     fmt: str,
     target: Path,
-    area: shapely.Geometry | None,
+    area: BaseGeometry | None,
     classes: frozenset[str],
     say: Callable[[str], None],
-) -> dict[str, int]:
+) -> _Counts:
     """The two streamed passes; writes ``target`` atomically and returns the counts."""
     import osmium
 
-    counts = dict.fromkeys(
-        ("ways_kept", "ways_written", "nodes_kept", "dangling_refs", "ways_split", "ways_shortened"), 0
-    ) | {"ways_dropped": 0, "ways_outside": 0}
+    counts = _Counts(
+        ways_kept=0,
+        ways_written=0,
+        nodes_kept=0,
+        dangling_refs=0,
+        ways_split=0,
+        ways_shortened=0,
+        ways_dropped=0,
+        ways_outside=0,
+    )
     bounds = area.bounds if area is not None else (0.0, 0.0, 0.0, 0.0)
     pieces: list[tuple[int, list[int], dict[str, str]]] = []
     located: dict[int, tuple[float, float]] = {}  # (lon, lat) of every node a kept piece uses
@@ -439,7 +460,7 @@ def _write_clean(
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for way in ways:
-            if not _keep(way.tags, classes) or len(way.nodes) < 2:
+            if not isinstance(way, osmium.osm.Way) or not _keep(way.tags, classes) or len(way.nodes) < 2:
                 continue
             refs = [nd.ref for nd in way.nodes]
             locs = [nd.location for nd in way.nodes]

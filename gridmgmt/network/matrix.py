@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import networkx as nx
 import numpy as np
@@ -28,7 +28,7 @@ __all__ = ["Ends", "NetworkArrays", "Points", "distance_matrix", "ends_of", "net
 
 log = logging.getLogger(__name__)
 
-Points = pd.DataFrame | tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]
+Points: TypeAlias = pd.DataFrame | tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]
 
 
 def travel_time_matrix(

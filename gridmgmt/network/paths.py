@@ -53,17 +53,17 @@ def shortest_path_geometry(
     if not plan.reachable.all():
         log.warning("no %s route from %s to %s; drawing a straight line", mode, origin, destination)
         return shapely.LineString([origin, destination])
-    stops: list[tuple[tuple[float, float], str]] = [(tuple(origin), mode)]  # each stop and the mode to it
+    stops: list[tuple[tuple[float, float], str]] = [((origin[0], origin[1]), mode)]  # each stop and the mode to it
     if plan.kind[0] == "park_and_walk":
         stops.append((_node_xy(graph, plan.park_out[0]), "walk"))
     if plan.kind[1] == "park_and_walk":
         stops.append((_node_xy(graph, plan.park_in[1]), mode))
-        stops.append((tuple(destination), "walk"))
+        stops.append(((destination[0], destination[1]), "walk"))
     else:
-        stops.append((tuple(destination), mode))
+        stops.append(((destination[0], destination[1]), mode))
     coords: list[tuple[float, float]] = []
     for (a, _), (b, leg_mode) in itertools.pairwise(stops):
-        coords += list(_direct_line(graph, a, b, leg_mode).coords)
+        coords += [(x, y) for x, y in _direct_line(graph, a, b, leg_mode).coords]
     return shapely.LineString(_dedupe(coords))
 
 
@@ -90,7 +90,8 @@ def _direct_line(
         if not math.isfinite(cost):
             continue
         src = int(arrays.index_of([node])[0])
-        dist, pred = dijkstra(arrays.csr, indices=src, return_predecessors=True)
+        # scipy-stubs type `indices` as arrays only; scipy takes one int and returns 1-d arrays
+        dist, pred = dijkstra(arrays.csr, indices=src, return_predecessors=True)  # type: ignore[call-overload]
         for arrive_side, target, tail in ((0, aa, aca), (1, ab, acb)):
             tgt = int(arrays.index_of([target])[0])
             total = cost + dist[tgt] + tail
@@ -103,7 +104,7 @@ def _direct_line(
         log.warning("no %s route from %s to %s; drawing a straight line", mode, origin, destination)
         return shapely.LineString([origin, destination])
     _, path, leave_side, arrive_side = best
-    coords: list[tuple[float, float]] = [tuple(origin)]
+    coords: list[tuple[float, float]] = [(origin[0], origin[1])]
     if leave_side == -1:
         coords += _edge_piece(graph, o, f, g)
     else:
@@ -111,7 +112,7 @@ def _direct_line(
         for a, b in itertools.pairwise(path):
             coords += _street_coords(graph, a, b, mode)
         coords += _edge_piece(graph, d, 0.0 if arrive_side == 0 else 1.0, g)
-    coords.append(tuple(destination))
+    coords.append((destination[0], destination[1]))
     return shapely.LineString(_dedupe(coords))
 
 
@@ -166,10 +167,10 @@ def _edge_piece(graph: nx.MultiDiGraph, row: pd.Series, start: float, end: float
 
 def _street_coords(graph: nx.MultiDiGraph, a: Any, b: Any, mode: str) -> list[tuple[float, float]]:
     time_key, back_key = time_attr(mode), back_attr(mode)
-    options = [(d[time_key], (a, b, k), False) for k, d in graph.get_edge_data(a, b, default={}).items()]
-    options += [(d.get(back_key, math.inf), (b, a, k), True) for k, d in graph.get_edge_data(b, a, default={}).items()]
+    options = [(d[time_key], (a, b, k), False) for k, d in (graph.get_edge_data(a, b) or {}).items()]
+    options += [(d.get(back_key, math.inf), (b, a, k), True) for k, d in (graph.get_edge_data(b, a) or {}).items()]
     _, (u, v, k), backwards = min((o for o in options if math.isfinite(o[0])), key=lambda o: o[0])
-    coords = list(_edge_line(graph, u, v, k).coords)
+    coords = [(x, y) for x, y in _edge_line(graph, u, v, k).coords]
     return coords[::-1] if backwards else coords
 
 

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -147,7 +149,7 @@ def ends_of(graph: nx.MultiDiGraph, snapped: pd.DataFrame, mode: str, weight: st
             ways = way_key(data.get("osmid"))
             twins = [
                 d.get(along, math.inf)
-                for d in graph.get_edge_data(b, a, default={}).values()
+                for d in (graph.get_edge_data(b, a) or {}).values()
                 if not d.get("oneway", False)
                 and abs(float(d["length"]) - length) < 0.01
                 and way_key(d.get("osmid")) == ways
@@ -267,7 +269,12 @@ def _parking(graph: nx.MultiDiGraph, mode: str) -> tuple[np.ndarray, np.ndarray,
 
 
 def point_access(
-    graph: nx.MultiDiGraph, lon: np.ndarray, lat: np.ndarray, mode: str, *, far_snap_m: float | None = None
+    graph: nx.MultiDiGraph,
+    lon: Sequence[float] | np.ndarray,
+    lat: Sequence[float] | np.ndarray,
+    mode: str,
+    *,
+    far_snap_m: float | None = None,
 ) -> PointAccess:
     """How each point joins ``mode``'s network: one snap per network and lookups in cached Dijkstra runs.
 
@@ -439,7 +446,7 @@ def point_ends(
     return base
 
 
-def _any_node(graph: nx.MultiDiGraph) -> object:
+def _any_node(graph: nx.MultiDiGraph) -> Any:
     return next(iter(graph.nodes))
 
 

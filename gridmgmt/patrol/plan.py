@@ -462,7 +462,9 @@ def _plan_mode(
         raise
     if not result.found:
         log.warning("no %s route plan found (%s)", mode, result.status)
-    node_retailer = {i: problem.names[i] for i in problem.visits}
+    names = problem.names
+    assert names is not None  # build_problem names every node
+    node_retailer = {i: names[i] for i in problem.visits}
     run = SolverRun(mode, problem, result, node_retailer, [s.squad_id for s in group])
     explain_dropped(run, set(chosen.loc[chosen["mandatory"].astype(bool), "retailer_id"]), reasons)
     return run
@@ -600,6 +602,8 @@ def check_plan(plan: PatrolPlan) -> list[str]:
     seen: set[str] = set()
     for run in plan.runs:
         p = run.problem
+        windows, service = p.time_windows, p.service_durations
+        assert windows is not None and service is not None  # filled in by Problem.__post_init__
         for route in run.result.routes:
             if not route.is_used():
                 continue
@@ -622,10 +626,10 @@ def check_plan(plan: PatrolPlan) -> list[str]:
                 earliest = t + int(p.duration_matrix[prev, st.node])
                 if st.arrival < earliest:
                     errors.append(f"{name}: arrives at {rid} at {st.arrival}, before {earliest}")
-                a, b = (int(x) for x in p.time_windows[st.node])
-                if not a <= st.start <= b:
-                    errors.append(f"{name}: starts {rid} at {st.start}, outside [{a}, {b}]")
-                if st.departure - st.start != int(p.service_durations[st.node]):
+                opens, closes = (int(x) for x in windows[st.node])
+                if not opens <= st.start <= closes:
+                    errors.append(f"{name}: starts {rid} at {st.start}, outside [{opens}, {closes}]")
+                if st.departure - st.start != int(service[st.node]):
                     errors.append(f"{name}: service at {rid} is not its service time")
                 t, prev = st.departure, st.node
             if route.end_time < t + int(p.duration_matrix[prev, route.end_depot]):

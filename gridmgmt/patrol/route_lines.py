@@ -67,7 +67,8 @@ def route_lines(district: Any, stops: pd.DataFrame, roster: SquadRoster) -> gpd.
             coords: list[tuple[float, float]] = []
             for leg in range(len(points) - 1):
                 if walks[leg] or walks[leg + 1]:
-                    coords += list(shortest_path_geometry(graph, points[leg], points[leg + 1], mode=mode).coords)
+                    line = shortest_path_geometry(graph, points[leg], points[leg + 1], mode=mode)
+                    coords += [(x, y) for x, y in line.coords]
                     continue
                 coords.append(points[leg])
                 coords.append((float(snapped["snap_lon"].iloc[leg]), float(snapped["snap_lat"].iloc[leg])))

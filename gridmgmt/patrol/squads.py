@@ -191,16 +191,16 @@ def build_squads(
             if len(rows) > 1:
                 log.warning("grid %s has %d %s members; using %s", g, len(rows), dept, rows["staff_id"].iloc[0])
             pair[dept] = rows.iloc[0] if len(rows) else None
-        missing = [d for d, r in pair.items() if r is None]
-        if missing:
+        mk, mo = pair["marketing"], pair["monopoly"]
+        if mk is None or mo is None:
+            missing = [d for d, r in pair.items() if r is None]
             uncovered.append((g, f"no {' or '.join(missing)} member in the staff table"))
             continue
-        away = [r["staff_id"] for r in pair.values() if r["staff_id"] in absent_set]
+        away = [r["staff_id"] for r in (mk, mo) if r["staff_id"] in absent_set]
         if sid in absent_set or away:
             who = ", ".join(away) if away else "whole squad"
             uncovered.append((g, f"absent: {who}; one member alone cannot make a joint visit"))
             continue
-        mk, mo = pair["marketing"], pair["monopoly"]
         starts = [minutes_of_day(_or(r.get("shift_start"), default_start)) for r in (mk, mo)]
         ends = [minutes_of_day(_or(r.get("shift_end"), default_end)) for r in (mk, mo)]
         start, end = max(starts), min(ends)

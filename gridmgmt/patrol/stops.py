@@ -211,14 +211,14 @@ def stops_of(run: SolverRun, cands: pd.DataFrame, group: list[Squad]) -> tuple[p
     return pd.DataFrame(rows), summaries
 
 
-def _cross_grid_reason(grid: object, orphan_reason: str, squad: Squad) -> str:
+def _cross_grid_reason(grid: float | None, orphan_reason: str, squad: Squad) -> str:
     """Why ``squad`` visits a retailer of ``grid`` ('' in its own grid or without grids).
 
     A grid without a squad today carries its reason from the candidates (``orphan_reason``);
     any other grid's squad is out today, so the visit can only be a mandatory one its own
     squad had no room for (the routing model allows nothing else).
     """
-    if pd.isna(grid) or int(grid) == squad.grid_id:
+    if grid is None or pd.isna(grid) or int(grid) == squad.grid_id:
         return ""
     return orphan_reason or cover_reason(int(grid), "deadline")
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import CRS
 from scipy import stats
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.inputs.checks import TableCheck
@@ -69,7 +69,7 @@ def emerging_hotspots(
     time: str = "time",
     freq: str = "M",
     weight: str | None = None,
-    boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None = None,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     seed: int = 0,
     source: str = "points",
     **options,

@@ -11,6 +11,7 @@ import math
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 #: Area of a regular hexagon of side 1 (multiply by side**2, in m2 for a side in m).
 HEX_AREA_PER_SIDE2 = 1.5 * math.sqrt(3)
@@ -35,7 +36,7 @@ def hex_centres(q: np.ndarray, r: np.ndarray, size_m: float) -> tuple[np.ndarray
     return size_m * math.sqrt(3) * (q + r / 2), size_m * 1.5 * r
 
 
-def hex_grid(region: shapely.Geometry, size_m: float, *, min_share: float = 0.5) -> gpd.GeoDataFrame:
+def hex_grid(region: BaseGeometry, size_m: float, *, min_share: float = 0.5) -> gpd.GeoDataFrame:
     """Pointy-top hexagons of side ``size_m`` with at least ``min_share`` of their area in ``region``.
 
     Parameters
@@ -60,14 +61,15 @@ def hex_grid(region: shapely.Geometry, size_m: float, *, min_share: float = 0.5)
     width = size_m * math.sqrt(3)
     q_lo = math.floor(minx / width - r_hi / 2) - 1
     q_hi = math.ceil(maxx / width - r_lo / 2) + 1
-    qq, rr = np.meshgrid(np.arange(q_lo, q_hi + 1), r)
-    qq, rr = qq.ravel(), rr.ravel()
+    q_mesh, r_mesh = np.meshgrid(np.arange(q_lo, q_hi + 1), r)
+    qq, rr = q_mesh.ravel(), r_mesh.ravel()
     cx, cy = hex_centres(qq, rr, size_m)
     near = (cx >= minx - width) & (cx <= maxx + width) & (cy >= miny - 2 * size_m) & (cy <= maxy + 2 * size_m)
     qq, rr, cx, cy = qq[near], rr[near], cx[near], cy[near]
     angles = np.deg2rad(30 + 60 * np.arange(7))  # pointy-top corners, ring closed
     ring = np.stack([cx[:, None] + size_m * np.cos(angles), cy[:, None] + size_m * np.sin(angles)], axis=-1)
     hexes = shapely.polygons(ring)
+    assert isinstance(hexes, np.ndarray)  # one polygon per ring
     shapely.prepare(region)
     touching = shapely.intersects(region, hexes)
     share = np.zeros(len(hexes))

@@ -59,6 +59,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 from scipy import stats
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.inputs.checks import TableCheck
@@ -286,7 +287,7 @@ def find_hotspots(
     points: gpd.GeoDataFrame | pd.DataFrame,
     *,
     weight: str | None = None,
-    boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None = None,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     clip: bool = False,
     hex_size_m: float | None = None,
     band_m: float | None = None,
@@ -454,8 +455,8 @@ def find_hotspots(
 
 
 def _study_region(
-    xy: np.ndarray, boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None, crs: CRS, source: str
-) -> tuple[shapely.Geometry, str, np.ndarray]:
+    xy: np.ndarray, boundary: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None, crs: CRS, source: str
+) -> tuple[BaseGeometry, str, np.ndarray]:
     """The region (metric), its kind (``boundary`` or ``convex_hull``) and which points (xy, m) lie in it.
 
     Raises InputError when the region has no area or holds fewer than :data:`MIN_POINTS` points.
@@ -483,7 +484,7 @@ def _study_region(
 
 
 def _cells_of_points(
-    region: shapely.Geometry, xy: np.ndarray, inside: np.ndarray, size_m: float
+    region: BaseGeometry, xy: np.ndarray, inside: np.ndarray, size_m: float
 ) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
     """The kept hexagons of side ``size_m`` (m), each point's row in them (-1 if none) and the counted mask.
 
@@ -520,7 +521,7 @@ def _method_notes(info: dict, region_kind: str) -> list[str]:
     ]
 
 
-def _boundary_region(boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry, crs: CRS) -> shapely.Geometry:
+def _boundary_region(boundary: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry, crs: CRS) -> BaseGeometry:
     """The boundary as one polygonal geometry in ``crs`` (WGS-84 assumed when it has no CRS)."""
     if isinstance(boundary, gpd.GeoDataFrame):
         boundary = boundary.geometry

@@ -94,7 +94,8 @@ def moran_z(y: np.ndarray, binary: sparse.csr_matrix) -> tuple[float, float]:
         return math.nan, math.nan
     row = np.asarray(binary.sum(axis=1)).ravel()
     inv = np.divide(1.0, row, out=np.zeros(n), where=row > 0)  # islands keep a zero row, as in libpysal
-    w = binary.multiply(inv[:, None]).tocsr()
+    # scipy-stubs type sparse.multiply(dense) as an ndarray; scipy returns a sparse matrix
+    w = binary.multiply(inv[:, None]).tocsr()  # type: ignore[attr-defined]
     s0 = float(w.sum())
     if s0 == 0:
         return math.nan, math.nan

@@ -8,6 +8,7 @@ description, so a layer reads back as it was written (datetimes included).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -69,7 +70,9 @@ def to_rows(frame: pd.DataFrame, *, skip: tuple[str, ...] = ()) -> tuple[list[di
 
 
 def from_rows(
-    attrs: list[dict[str, Any] | None], geoms: list[bytes | None], description: dict[str, Any] | None = None
+    attrs: Sequence[dict[str, Any] | None],
+    geoms: Sequence[bytes | None],
+    description: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The frame :func:`to_rows` was given: GeoDataFrame (WGS-84) when it had geometry, else DataFrame."""
     description = description or {}

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from gridmgmt._errors import Problem
 from gridmgmt.store.schema import events as events_table
 from gridmgmt.vocab import (
@@ -54,7 +56,7 @@ REQUIRED = ("retailer_id", "time", "type", "department")
 NOTE_MAX_CHARS = 2000
 #: the longest value of each text column: the store's column widths
 MAX_CHARS: dict[str, int] = {
-    **{c: events_table.c[c].type.length for c in EVENT_COLUMNS if getattr(events_table.c[c].type, "length", None)},
+    **{c: t.length for c in EVENT_COLUMNS if isinstance(t := events_table.c[c].type, sa.String) and t.length},
     "note": NOTE_MAX_CHARS,
 }
 #: the words each worded column takes, and other spellings of them
