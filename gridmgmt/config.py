@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from gridmgmt._errors import ConfigError, Problem
+from gridmgmt.vocab import LANGS
 
 BUSINESS_TYPES = ("grocery", "convenience", "supermarket", "mall", "tobacco_liquor", "entertainment", "other")
 CUSTOMER_CLASSES = ("AAA", "AA", "A", "B", "C", "D")
 TRAVEL_MODES = ("walk", "ebike", "car")
-EVENT_TYPES = ("inspection", "violation", "complaint", "tip_off", "marketing_report", "visit")
-DEPARTMENTS = ("monopoly", "marketing", "public")
-LANGS = ("zh", "en")  # label languages of maps and sheets
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

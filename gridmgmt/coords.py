@@ -1,4 +1,7 @@
-"""Chinese map coordinate systems: WGS-84 <-> GCJ-02 <-> BD-09, with exact inverses.
+"""Coordinate decisions, made once: WGS-84 for every stored and exchanged coordinate
+(:data:`WGS84`), the metric CRS of a district for distances and areas (:func:`metric_crs`,
+:func:`utm_epsg`), and the Chinese map coordinate systems WGS-84 <-> GCJ-02 <-> BD-09, with exact
+inverses.
 
 GCJ-02 is the obfuscated datum of Chinese web maps (Amap, Tencent); BD-09 is Baidu's
 further offset of GCJ-02. No maintained projection library (PROJ, pyproj) implements them,
@@ -10,15 +13,39 @@ fixed-point iteration to below a centimetre, not by the usual one-step approxima
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from pyproj import CRS
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis, m
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _X_PI = np.pi * 3000.0 / 180.0
 
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+
+#: the CRS of every stored, loaded and written coordinate: WGS-84 longitude/latitude, degrees
+WGS84 = "EPSG:4326"
+
+
+def metric_crs(geo: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
+    """The metric CRS where a district's distances and areas are measured: the UTM zone of ``geo``'s
+    bounds (WGS-84), as PROJ's database picks it."""
+    return geo.estimate_utm_crs()
+
+
+def utm_epsg(lon: float, lat: float) -> str:
+    """EPSG code of the WGS-84 UTM zone containing (lon, lat), e.g. ``"EPSG:32648"`` for Guiyang.
+
+    Computed directly, for one point: :func:`metric_crs` queries the PROJ database and costs
+    about 0.3 s per call.
+    """
+    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
 def _in_china(lon: NDArray, lat: NDArray) -> NDArray:

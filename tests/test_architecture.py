@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "gridmgmt.coords": 1,
     "gridmgmt.text": 1,
     "gridmgmt.vocab": 1,
+    "gridmgmt.labels": 1,
     "gridmgmt._errors": 1,
     "gridmgmt": 1,
 }

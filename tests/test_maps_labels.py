@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridmgmt.maps import labels
+from gridmgmt import labels
 
 
 def test_a_prefix_keeps_page_labels_apart_and_labels_of_reads_a_page() -> None:

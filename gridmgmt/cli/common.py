@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from gridmgmt._errors import GridMgmtError, InputError
-from gridmgmt.config import LANGS
+from gridmgmt.vocab import LANGS
 
 app = typer.Typer(
     help="gridmgmt: balanced service grids, daily joint patrol routes and risk hotspots for a district "

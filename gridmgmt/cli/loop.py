@@ -26,6 +26,7 @@ from gridmgmt.cli.common import (
     split_list,
 )
 from gridmgmt.text import text_or_blank
+from gridmgmt.vocab import DEPARTMENTS, EVENT_TYPES, OUTCOMES, SEVERITIES, default_department, listed
 
 events_app = typer.Typer(
     name="events", help="The shared event log both departments write (共享事件日志).", no_args_is_help=True
@@ -39,14 +40,12 @@ app.add_typer(tasks_app, name="tasks")
 
 @command(events_app, "add")
 def events_add(
-    type_: Annotated[
-        str, typer.Option("--type", help="inspection, violation, complaint, tip_off, marketing_report or visit.")
-    ],
+    type_: Annotated[str, typer.Option("--type", help=f"{listed(EVENT_TYPES)}.")],
     retailer: Annotated[str, typer.Option("--retailer", help="The retailer's licence number (retailer_id).")],
-    department: Annotated[str, typer.Option("--department", help="monopoly, marketing or public.")] = "",
+    department: Annotated[str, typer.Option("--department", help=f"{listed(DEPARTMENTS)}.")] = "",
     time: Annotated[str, typer.Option("--time", help="When it happened, YYYY-MM-DDTHH:MM (default: now).")] = "",
-    outcome: Annotated[str, typer.Option("--outcome", help="For inspections: ok or violation.")] = "",
-    severity: Annotated[str, typer.Option("--severity", help="For violations: minor, serious or criminal.")] = "",
+    outcome: Annotated[str, typer.Option("--outcome", help=f"For inspections: {listed(OUTCOMES)}.")] = "",
+    severity: Annotated[str, typer.Option("--severity", help=f"For violations: {listed(SEVERITIES)}.")] = "",
     note: Annotated[str, typer.Option("--note", help="Free text: what was reported or found.")] = "",
     corrects: Annotated[str, typer.Option("--corrects", help="event_id of an earlier event this one corrects.")] = "",
     event_id: Annotated[str, typer.Option("--event-id", help="Own id for the event (default: generated).")] = "",
@@ -59,18 +58,12 @@ def events_add(
 
     from gridmgmt.pipeline import add_events
 
-    default_department = {
-        "inspection": "monopoly",
-        "violation": "monopoly",
-        "visit": "marketing",
-        "marketing_report": "marketing",
-    }.get(type_, "public")
     row = {
         "event_id": event_id,
         "retailer_id": retailer,
         "time": time or pd.Timestamp.now().strftime("%Y-%m-%dT%H:%M"),
         "type": type_,
-        "department": department or default_department,
+        "department": department or default_department(type_),
         "outcome": outcome,
         "severity": severity,
         "note": note,

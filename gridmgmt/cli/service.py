@@ -18,6 +18,7 @@ from gridmgmt.cli.common import (
     console,
     district_store,
 )
+from gridmgmt.vocab import ROLES, listed
 
 # ----------------------------------------------------------------------------- the web service (issue 14)
 
@@ -72,9 +73,7 @@ def serve(
 @command(users_app, "add")
 def users_add(
     name: Annotated[str, typer.Argument(help="The user name to log in with.")],
-    role: Annotated[
-        str, typer.Option("--role", help="marketing, monopoly, squad_leader, planner, manager, mediator or admin.")
-    ],
+    role: Annotated[str, typer.Option("--role", help=f"{listed(tuple(ROLES))}.")],
     staff_id: Annotated[
         str, typer.Option("--staff-id", help="Their staff id (customer managers and officers: names their grid).")
     ] = "",

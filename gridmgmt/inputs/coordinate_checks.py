@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
 
-from gridmgmt.coords import to_wgs84
+from gridmgmt.coords import WGS84, to_wgs84, utm_epsg
 from gridmgmt.inputs.checks import TableCheck
 
 FIELD = "lon/lat"
@@ -19,16 +20,6 @@ _CHINA_BOX = (73.0, 18.0, 135.5, 53.6)
 OUTLIER_BEYOND_M = 5000.0
 ISOLATED_NN_M = 3000.0
 BOUNDARY_BUFFER_M = 200.0
-
-
-def utm_epsg(lon: float, lat: float) -> str:
-    """EPSG code of the WGS-84 UTM zone containing (lon, lat), e.g. ``"EPSG:32648"`` for Guiyang.
-
-    Computed directly: :meth:`GeoSeries.estimate_utm_crs` queries the PROJ database and costs
-    about 0.3 s per call.
-    """
-    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
 def _plausible(lon: np.ndarray, lat: np.ndarray, coords: str, boundary_m, crs, buffer_m: float) -> np.ndarray:
@@ -42,7 +33,7 @@ def _plausible(lon: np.ndarray, lat: np.ndarray, coords: str, boundary_m, crs, b
         x0, y0, x1, y1 = _CHINA_BOX
         inside = (wlon >= x0) & (wlon <= x1) & (wlat >= y0) & (wlat <= y1)
     else:
-        points = gpd.GeoSeries(gpd.points_from_xy(wlon, wlat), crs="EPSG:4326").to_crs(crs)
+        points = gpd.GeoSeries(gpd.points_from_xy(wlon, wlat), crs=WGS84).to_crs(crs)
         inside = points.distance(boundary_m).to_numpy() <= buffer_m
     result[valid] = inside
     return result
@@ -108,7 +99,7 @@ def check_coordinates(
 class _Region:
     """The district boundary in its UTM CRS (metres), or nothing when no boundary is given."""
 
-    shape_m: shapely.Geometry | None
+    shape_m: BaseGeometry | None
     crs: str | None
     buffer_m: float
 
@@ -167,7 +158,7 @@ def _to_wgs84_where(lon: np.ndarray, lat: np.ndarray, good: np.ndarray, coords: 
 
 def _projected(wlon: np.ndarray, wlat: np.ndarray, good: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """x, y in metres in ``crs`` (NaN where not ``good``)."""
-    projected = gpd.GeoSeries(gpd.points_from_xy(wlon[good], wlat[good]), crs="EPSG:4326").to_crs(crs)
+    projected = gpd.GeoSeries(gpd.points_from_xy(wlon[good], wlat[good]), crs=WGS84).to_crs(crs)
     x = np.full(len(wlon), np.nan)
     y = np.full(len(wlon), np.nan)
     x[good], y[good] = projected.x.to_numpy(), projected.y.to_numpy()
@@ -213,7 +204,7 @@ def _check_far(
     d = np.hypot(x - cx, y - cy)
     shape = region.shape_m
     if shape is not None:
-        ring = np.asarray(shape.convex_hull.exterior.coords) if shape.geom_type != "Point" else None
+        ring = shapely.get_coordinates(shape.convex_hull) if shape.geom_type != "Point" else None
         radius = float(np.max(np.hypot(ring[:, 0] - cx, ring[:, 1] - cy))) if ring is not None else 0.0
     else:
         radius = 3.0 * float(np.median(d[checked]))
@@ -234,7 +225,7 @@ def _check_isolated(check: TableCheck, x: np.ndarray, y: np.ndarray, checked: np
     xy = np.column_stack([x[checked], y[checked]])
     nn, _ = cKDTree(xy).query(xy, k=2)
     nn_all = np.full(len(x), np.nan)
-    nn_all[checked] = nn[:, 1]
+    nn_all[checked] = np.asarray(nn)[:, 1]
     check.add_rows(
         checked & (nn_all > ISOLATED_NN_M),
         FIELD,

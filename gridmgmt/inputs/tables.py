@@ -20,11 +20,10 @@ from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import TRAVEL_MODES, minutes_of_day
 from gridmgmt.inputs.checks import TableCheck
 from gridmgmt.inputs.coordinate_checks import check_coordinates
+from gridmgmt.vocab import DEPARTMENT_ALIASES, STAFF_DEPARTMENTS
 
 log = logging.getLogger(__name__)
 
-STAFF_DEPARTMENTS = ("marketing", "monopoly")
-_DEPARTMENT_LABELS = {"营销": "marketing", "专卖": "monopoly"}
 _TRAVEL_LABELS = {"步行": "walk", "电动车": "ebike", "e-bike": "ebike", "汽车": "car", "驾车": "car"}
 _POINT_ALIASES: dict[str, tuple[str, ...]] = {
     "lon": ("longitude", "lng", "经度"),
@@ -99,7 +98,7 @@ def check_boundary(frame: gpd.GeoDataFrame, *, file: str = "boundary") -> gpd.Ge
     else:
         geoms = geoms.to_crs("EPSG:4326")
     merged = shapely.make_valid(shapely.union_all(shapely.make_valid(geoms.to_numpy())))
-    if merged.geom_type == "GeometryCollection":
+    if isinstance(merged, shapely.GeometryCollection):
         merged = shapely.union_all([g for g in merged.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
     if merged.is_empty or merged.area == 0:
         raise InputError(
@@ -247,7 +246,11 @@ def check_staff(
     check.trim("staff_id", "department", "depot", "travel_mode", "grid_id")
     check.required_values("staff_id")
     check.unique("staff_id")
-    check.categories("department", STAFF_DEPARTMENTS, aliases=_DEPARTMENT_LABELS)
+    check.categories(
+        "department",
+        STAFF_DEPARTMENTS,
+        aliases={zh: d for zh, d in DEPARTMENT_ALIASES.items() if d in STAFF_DEPARTMENTS},
+    )
     check.categories("travel_mode", TRAVEL_MODES, aliases=_TRAVEL_LABELS)
     check.to_int("grid_id", minimum=1)
     check.to_time("shift_start", required=False)

@@ -3,18 +3,19 @@
 It gathers grid balance, cycle coverage, open and overdue tasks, response times to tip-offs,
 the monthly trend of violations and reports, risk levels and hotspots, and links to the risk
 and grid maps. Charts are inline SVG, so the page needs no script and no other file. Labels are
-registered under ``overview.`` in :mod:`gridmgmt.maps.labels`.
+registered under ``overview.`` in :mod:`gridmgmt.labels`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import SupportsFloat
 
 import numpy as np
 import pandas as pd
 
+from gridmgmt.labels import LABELS, label, register_labels
 from gridmgmt.maps.escape import esc
-from gridmgmt.maps.labels import LABELS, label, register_labels
 
 _PREFIX = "overview."
 register_labels(
@@ -86,7 +87,7 @@ def _cell(value: object) -> str:
     return esc(value, blank="-")
 
 
-def _number(value: object) -> str:
+def _number(value: SupportsFloat | str) -> str:
     number = float(value)
     return f"{int(number)}" if number.is_integer() else f"{number:.1f}"
 

@@ -16,8 +16,7 @@ import pandas as pd
 
 from gridmgmt.config import Settings
 from gridmgmt.inputs.events import effective_events
-
-TASK_TYPES = ("tip_off", "complaint", "marketing_report")
+from gridmgmt.vocab import TASK_TYPES
 
 
 def deadlines(times: pd.Series, types: pd.Series, settings: Settings) -> pd.Series:

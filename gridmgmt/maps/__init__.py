@@ -2,8 +2,8 @@
 
 Domain maps (grids, risk, routes) build on the modules here:
 
-* :mod:`~gridmgmt.maps.labels`: the one zh/en label registry (:func:`label`,
-  :func:`register_labels`);
+* :mod:`gridmgmt.labels`: the one zh/en label registry (:func:`label`, :func:`register_labels`),
+  re-exported here;
 * :mod:`~gridmgmt.maps.escape`: the one escape helper (:func:`esc`) and its companions;
 * :mod:`~gridmgmt.maps.base`: :func:`new_map` and the map's coordinate system (GCJ-02 for Amap
   tiles: :func:`to_map_lonlat`, :func:`to_map_geometry`);
@@ -14,9 +14,9 @@ Domain maps (grids, risk, routes) build on the modules here:
 
 from __future__ import annotations
 
+from gridmgmt.labels import LABELS, label, labels_of, register_labels
 from gridmgmt.maps.base import COORD_DECIMALS, MapInfo, fit_to, map_info, new_map, to_map_geometry, to_map_lonlat
 from gridmgmt.maps.escape import check_color, esc, escape_frame, popup_html
-from gridmgmt.maps.labels import LABELS, label, labels_of, register_labels
 from gridmgmt.maps.layers import add_geojson, add_heat, add_layer_control, add_legend, add_note, add_points
 from gridmgmt.maps.offline_assets import FETCH_COMMAND
 from gridmgmt.maps.offline_html import external_urls, save_map, to_offline_html

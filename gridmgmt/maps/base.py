@@ -7,18 +7,21 @@ directly must call them too.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import branca.element
 import folium
 import folium.plugins
 import numpy as np
 import pandas as pd
 
 from gridmgmt._errors import GridMgmtError
+from gridmgmt.labels import label
 from gridmgmt.maps.escape import esc
-from gridmgmt.maps.labels import LANGS, label
+from gridmgmt.vocab import LANGS
 
 COORD_DECIMALS = 6  # 1e-6 degree is about 0.1 m: far below what a map shows
 TILES = ("none", "osm", "amap")
@@ -53,9 +56,13 @@ class MapInfo:
     allowed_urls: tuple[str, ...] = field(default_factory=tuple)
 
 
+#: the MapInfo of each map made by :func:`new_map` (a folium map has no place for it)
+_MAP_INFO: weakref.WeakKeyDictionary[folium.Map, MapInfo] = weakref.WeakKeyDictionary()
+
+
 def map_info(m: folium.Map) -> MapInfo:
     """The :class:`MapInfo` of a map; defaults (no tiles, WGS-84) for a map made elsewhere."""
-    return getattr(m, "_gridmgmt", None) or MapInfo()
+    return _MAP_INFO.get(m) or MapInfo()
 
 
 _BASE_CSS = """
@@ -132,7 +139,7 @@ def new_map(
         prefer_canvas=prefer_canvas,
         maxZoom=max_zoom,
     )
-    m._gridmgmt = info
+    _MAP_INFO[m] = info
     if provider:
         url = provider["url"].replace("{lang}", "zh_cn" if lang == "zh" else "en")
         folium.TileLayer(
@@ -145,6 +152,7 @@ def new_map(
             control=False,
         ).add_to(m)
     figure = m.get_root()
+    assert isinstance(figure, branca.element.Figure)  # a map's root is its page
     figure.header.add_child(folium.Element(f"<style>{_BASE_CSS}</style>"), name="gridmgmt_css")
     if title:
         figure.title = esc(title)

@@ -1,7 +1,7 @@
 """Route sheets and plan files: what a squad prints in the morning, and what the office keeps.
 
 :func:`route_sheets_html` renders one printable page per squad (A4, CSS page breaks), in
-Chinese or English (labels under ``sheet.`` in :mod:`gridmgmt.maps.labels`), every value escaped
+Chinese or English (labels under ``sheet.`` in :mod:`gridmgmt.labels`), every value escaped
 with :func:`gridmgmt.maps.escape.esc`. :func:`write_plan` writes a
 :class:`gridmgmt.patrol.plan.PatrolPlan` as files (stops.csv, unplanned.csv, summary.csv,
 routes.geojson, route_sheets.html, route_map.html) and into the store, each write atomic.
@@ -19,9 +19,10 @@ import pandas as pd
 
 from gridmgmt import io
 from gridmgmt._errors import GridMgmtError
+from gridmgmt.labels import labels_of, register_labels
 from gridmgmt.maps.escape import esc
-from gridmgmt.maps.labels import LANGS, labels_of, register_labels
 from gridmgmt.patrol.stops import COVER_TEXT
+from gridmgmt.vocab import EVENT_TYPES_BY_NAME, LANGS
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,7 @@ register_labels(
         "mode.walk": {"zh": "步行", "en": "walk"},
         "mode.ebike": {"zh": "电动车", "en": "e-bike"},
         "mode.car": {"zh": "汽车", "en": "car"},
-        "purpose.tip_off": {"zh": "举报", "en": "tip-off"},
-        "purpose.complaint": {"zh": "投诉", "en": "complaint"},
-        "purpose.marketing_report": {"zh": "营销反馈", "en": "marketing report"},
+        **{f"purpose.{t.name}": {"zh": t.zh, "en": t.en} for t in EVENT_TYPES_BY_NAME.values() if t.opens_task},
         "purpose.routine": {"zh": "常规检查", "en": "routine"},
         "purpose.high_risk": {"zh": "高风险", "en": "high risk"},
     },

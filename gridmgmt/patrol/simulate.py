@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt.loop.cycles import inspection_cycle_days
-from gridmgmt.loop.tasks import TASK_TYPES, deadlines, open_tasks
+from gridmgmt.loop.tasks import deadlines, open_tasks
 from gridmgmt.patrol.plan import PatrolPlan, PlanOptions, plan_day
 from gridmgmt.patrol.visits import visit_candidates
 from gridmgmt.risk.district_risk import score_risk
+from gridmgmt.vocab import TASK_TYPES, default_department
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,8 @@ def simulate(
     if risk is None:
         risk = score_risk(district, str(dates[0].date()))
     options = PlanOptions(
-        squads=squads,
-        absent=absent,
+        squads=None if squads is None else tuple(squads),
+        absent=tuple(absent),
         time_limit_s=time_limit_s,
         solution_limit=solution_limit,
         seed=seed,
@@ -169,6 +170,7 @@ def simulate(
             f"{day.date()}: {len(plan.stops)} visits of {len(plan.candidates)} candidates, "
             f"{daily[-1]['overdue']} retailers overdue, {plan.runtime_s:.1f} s"
         )
+    assert plan is not None  # dates[0] exists (used above), so the loop ran
     return _report(district, state, dates, risk, pd.DataFrame(daily), plan, cycle_target, started)
 
 
@@ -378,7 +380,7 @@ def _new_tasks(
                         "retailer_id": str(rng.choice(ids, p=weights)),
                         "time": f"{current:%Y-%m-%d}T{minute // 60:02d}:{minute % 60:02d}",
                         "type": kind,
-                        "department": "marketing" if kind == "marketing_report" else "public",
+                        "department": default_department(kind),
                         "outcome": "",
                         "severity": "",
                         "note": "simulated " + kind.replace("_", "-"),

@@ -23,20 +23,23 @@ from gridmgmt.config import Settings, minutes_of_day
 from gridmgmt.loop.cycles import inspection_cycle_days
 from gridmgmt.loop.tasks import TASK_TYPES, deadlines, open_tasks
 from gridmgmt.text import text_or_blank
+from gridmgmt.vocab import EVENT_TYPES_BY_NAME
 
 __all__ = ["TASK_TYPES", "deadlines", "inspection_cycle_days", "open_tasks", "visit_candidates"]
 
 CHECKLIST = {
-    "tip_off": ("核查举报线索:{note}", "check the tip-off: {note}"),
-    "complaint": ("核查投诉:{note}", "check the complaint: {note}"),
-    "marketing_report": ("核查营销反馈异常:{note}", "check the marketing anomaly report: {note}"),
+    **{t.name: t.checklist for t in EVENT_TYPES_BY_NAME.values() if t.opens_task},
     "routine": (
         "常规检查:卷烟真伪、进货渠道、许可证、向未成年人售烟",
         "routine check: genuine cigarettes, supply channel, licence, no sales to minors",
     ),
     "high_risk": ("高风险重点检查:{note}", "high-risk check: {note}"),
 }
-PRIORITY = {"tip_off": 100.0, "complaint": 70.0, "marketing_report": 60.0, "routine": 20.0, "high_risk": 40.0}
+PRIORITY = {
+    **{t.name: t.priority for t in EVENT_TYPES_BY_NAME.values() if t.opens_task},
+    "routine": 20.0,
+    "high_risk": 40.0,
+}
 
 
 def visit_candidates(

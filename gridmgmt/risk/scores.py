@@ -5,8 +5,8 @@ and every component c_k is in [0, 1]:
 
 - ``violation``: 1 - exp(-V), V = sum of past violations weighted by severity and halved
   every ``violation_half_life_days``;
-- ``tip_off``, ``complaint``, ``marketing_report``: 1 - exp(-N), N = decayed count
-  (half-life ``report_half_life_days``);
+- one per report type (:data:`gridmgmt.vocab.RISK_REPORT_TYPES`: ``tip_off``, ``complaint``,
+  ``marketing_report``): 1 - exp(-N), N = decayed count (half-life ``report_half_life_days``);
 - ``order_anomaly``: the larger of 1 - exp(-F), F = decayed count of weeks flagged by the
   national warning rule (a week above 200% of the mean of the previous 3 weeks, or a month
   above 200% of the previous month; orders under 20 cartons and retailers licensed less
@@ -34,14 +34,13 @@ from scipy.spatial import cKDTree
 
 from gridmgmt.config import BUSINESS_TYPES, RiskWeights
 from gridmgmt.inputs.events import effective_events
+from gridmgmt.vocab import EVENT_TYPES_BY_NAME, RISK_REPORT_TYPES
 
 log = logging.getLogger(__name__)
 
 COMPONENTS = (
     "violation",
-    "tip_off",
-    "complaint",
-    "marketing_report",
+    *RISK_REPORT_TYPES,
     "order_anomaly",
     "near_repeat",
     "school",
@@ -57,9 +56,7 @@ MIN_REASON_POINTS = 1.0  # a component adding less than this is not named as a r
 
 _REASONS = {
     "violation": ("近期违规{n:.1f}次(时间衰减)", "{n:.1f} recent violations (time-decayed)"),
-    "tip_off": ("近期举报{n:.1f}次", "{n:.1f} recent tip-offs"),
-    "complaint": ("近期投诉{n:.1f}次", "{n:.1f} recent complaints"),
-    "marketing_report": ("营销反馈异常{n:.1f}次", "{n:.1f} marketing anomaly reports"),
+    **{t.name: t.risk_reason for t in EVENT_TYPES_BY_NAME.values() if t.risk_reason is not None},
     "order_anomaly": ("订单异常(预警{n:.0f}次)", "order anomaly ({n:.0f} warning flags)"),
     "near_repeat": ("周边近期发生违规", "violations nearby recently"),
     "school": ("距学校100米以内", "within 100 m of a school"),
@@ -177,7 +174,7 @@ def score_components(inputs: RiskInputs, *, as_of: str | pd.Timestamp) -> pd.Dat
     out["n_violation"] = v.reindex(ids).fillna(0.0)
     out["c_violation"] = _saturate(out["n_violation"])
 
-    for kind in ("tip_off", "complaint", "marketing_report"):
+    for kind in RISK_REPORT_TYPES:
         rows = past.loc[past["type"] == kind]
         n = _decayed(rows["age_days"], weights.report_half_life_days).groupby(rows["retailer_id"]).sum()
         out[f"n_{kind}"] = n.reindex(ids).fillna(0.0)
@@ -213,7 +210,7 @@ def score_components(inputs: RiskInputs, *, as_of: str | pd.Timestamp) -> pd.Dat
     if inputs.schools is not None and len(inputs.schools):
         s = inputs.schools.to_crs(inputs.crs)
         dist, _ = cKDTree(np.column_stack([s.geometry.x, s.geometry.y])).query(xy)
-        school_near = (dist <= weights.school_radius_m).astype(float)
+        school_near = (np.asarray(dist) <= weights.school_radius_m).astype(float)
     out["c_school"] = school_near
     out["n_school"] = school_near
     out["n_credit_class"] = retailers["customer_class"].to_numpy()

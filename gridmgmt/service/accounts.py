@@ -19,17 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.service.schema import sessions, users
 from gridmgmt.store.engine import read_connection, write_transaction
+from gridmgmt.vocab import ROLES
 
-#: The roles of issue 14 and what each is in the bureau.
-ROLES: dict[str, str] = {
-    "marketing": "customer manager (客户经理)",
-    "monopoly": "monopoly officer (专卖管理员)",
-    "squad_leader": "squad leader (中队长)",
-    "planner": "planner (网格规划)",
-    "manager": "manager (管理者)",
-    "mediator": "mediator (调解员)",
-    "admin": "administrator (管理员)",
-}
 SESSION_HOURS = 12.0
 MIN_PASSWORD = 8
 

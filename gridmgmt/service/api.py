@@ -6,7 +6,7 @@ writes, or ``Authorization: Bearer``); only ``/api/public/...`` is open.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
@@ -20,6 +20,7 @@ from gridmgmt.service.assessment import assessment, per_person
 from gridmgmt.service.deps import client_address, refuse, require, service_of, session_of
 from gridmgmt.service.live import Forbidden
 from gridmgmt.service.work import file_public_report, plan_job, publish_plan, records, report_status
+from gridmgmt.vocab import EVENT_TYPES, OUTCOMES, PUBLIC_TYPES, SEVERITIES, VIOLATION_KINDS
 
 router = APIRouter(prefix="/api")
 
@@ -40,14 +41,21 @@ class LoginOut(BaseModel):
     role: str
 
 
+if TYPE_CHECKING:  # type checkers read the words as strings; pydantic checks them against gridmgmt.vocab
+    EventType = PublicType = Outcome = Severity = ViolationKind = str
+else:
+    EventType, PublicType = Literal[EVENT_TYPES], Literal[PUBLIC_TYPES]
+    Outcome, Severity, ViolationKind = (Literal[("", *words)] for words in (OUTCOMES, SEVERITIES, VIOLATION_KINDS))
+
+
 class EventIn(BaseModel):
     """An event to record; ``time`` is now, ``department`` the user's."""
 
-    type: Literal["inspection", "violation", "visit", "marketing_report", "tip_off", "complaint"]
+    type: EventType
     retailer_id: Id
-    outcome: Literal["", "ok", "violation"] = ""
-    severity: Literal["", "minor", "serious", "criminal"] = ""
-    violation_kind: Literal["", "counterfeit", "smuggled", "illegal_channel", "unlicensed", "minors", "other"] = ""
+    outcome: Outcome = ""
+    severity: Severity = ""
+    violation_kind: ViolationKind = ""
     note: Text = ""
 
 
@@ -64,7 +72,7 @@ class PlanIn(BaseModel):
 class PublicReportIn(BaseModel):
     """A complaint or tip-off from the public; name a retailer, or give a map point."""
 
-    kind: Literal["tip_off", "complaint"]
+    kind: PublicType
     text: Annotated[str, Field(min_length=1, max_length=2000)]
     retailer_id: Annotated[str, Field(max_length=64)] = ""
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None

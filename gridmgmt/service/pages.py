@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gridmgmt._errors import InputError
+from gridmgmt.labels import translator
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import login_user
 from gridmgmt.service.deps import COOKIE, LANG_COOKIE, is_tls, lang_of, require, service_of, session_of
-from gridmgmt.service.i18n import LANGS, translator
 from gridmgmt.service.permissions import HOME, allowed
 from gridmgmt.service.work import file_public_report, report_status
+from gridmgmt.vocab import LANGS, TASK_TYPES
 
 router = APIRouter(include_in_schema=False)
 
@@ -171,7 +172,7 @@ def report_page(request: Request, q: str = "", user: User = Depends(require("ret
     """Search a retailer (name, licence number, address) and file a tip-off, complaint or marketing report."""
     live = service_of(request).live
     found = live.search_retailers(q[:100]).to_dict("records") if q else []
-    kinds = [k for k in ("tip_off", "complaint", "marketing_report") if allowed(user.role, f"record:{k}")]
+    kinds = [k for k in TASK_TYPES if allowed(user.role, f"record:{k}")]
     return render(request, "report.html", {"q": q, "found": found, "kinds": kinds, "done": ""})
 
 
@@ -186,7 +187,7 @@ def report_post(
     """Record the report: it opens the joint task of the retailer's grid at once."""
     live = service_of(request).live
     added = live.record(user, {"type": kind, "retailer_id": retailer_id, "note": note})
-    kinds = [k for k in ("tip_off", "complaint", "marketing_report") if allowed(user.role, f"record:{k}")]
+    kinds = [k for k in TASK_TYPES if allowed(user.role, f"record:{k}")]
     return render(request, "report.html", {"q": "", "found": [], "kinds": kinds, "done": added[0]["event_id"]})
 
 

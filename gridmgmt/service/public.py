@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from gridmgmt.service.schema import public_reports
 from gridmgmt.store.engine import read_connection, write_transaction
+from gridmgmt.vocab import PUBLIC_TYPES
 
-KINDS = ("tip_off", "complaint")
+KINDS = PUBLIC_TYPES
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read out over the phone
 
 
