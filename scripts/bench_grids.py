@@ -31,7 +31,8 @@ import shapely
 from gridmgmt.grids.build import build_grids, plan_from_assignment, rebalance_grids
 from gridmgmt.grids.plan import GridPlan, write_grid_plan
 from gridmgmt.grids.verify import verify_workload
-from gridmgmt.inputs.district import District, load_district
+from gridmgmt.inputs.district import District
+from gridmgmt.ops.district import load_district
 
 log = logging.getLogger("bench_grids")
 

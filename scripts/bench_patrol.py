@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from gridmgmt.grids.build import build_grids
-from gridmgmt.inputs.district import load_district
 from gridmgmt.io import write_csv
+from gridmgmt.ops.district import load_district
 from gridmgmt.patrol.plan import PatrolPlan, plan_day
 from gridmgmt.patrol.simulate import simulate
 from gridmgmt.risk.district_risk import score_risk

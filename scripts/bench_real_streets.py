@@ -45,8 +45,8 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def reach_shares(district: Path) -> dict[str, float]:
     """Share of ordered shop pairs with a finite travel time, per travel mode."""
-    from gridmgmt.inputs.district import load_district
     from gridmgmt.network import travel_time_matrix
+    from gridmgmt.ops.district import load_district
 
     d = load_district(district / "district.toml")
     lon, lat = d.retailers["lon"].to_numpy(float), d.retailers["lat"].to_numpy(float)

@@ -18,7 +18,7 @@ import time
 
 import pandas as pd
 
-from gridmgmt.inputs.district import load_district
+from gridmgmt.ops.district import load_district
 from gridmgmt.risk.district_risk import backtest_table
 
 COLUMNS = ["model", "hit_rate_5", "pai_5", "hit_rate_10", "pai_10", "auc"]

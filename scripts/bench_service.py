@@ -43,7 +43,7 @@ def prepare(folder: Path, url: str) -> None:
     from service_fixtures import fill_store
 
     from gridmgmt.demo import generate_demo
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
     from gridmgmt.service import accounts
 
     if not (folder / "district" / "district.toml").exists():
@@ -62,7 +62,7 @@ def serve(district: str, url: str, port: int) -> None:
 
     import uvicorn
 
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
     from gridmgmt.service import ServiceOptions, create_app
     from gridmgmt.service.deps import KEEP_ALIVE_S
     from gridmgmt.store import open_store

@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     from pg_fixtures import postgres_server, unavailable_reason
 
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
 
     district = load_district(DEMO)
     append_rows, score_rows = [], []

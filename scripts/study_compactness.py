@@ -45,7 +45,7 @@ from gridmgmt.grids.partition import partition
 from gridmgmt.grids.search import SearchOptions, SearchState
 from gridmgmt.grids.unit_table import UnitTable
 from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE
-from gridmgmt.inputs.district import load_district
+from gridmgmt.ops.district import load_district
 
 
 def polsby_popper(geom: shapely.Geometry) -> float:

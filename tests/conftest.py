@@ -22,7 +22,7 @@ def demo_district():
     """The bundled demo district (data/demo), loaded once per test session."""
     from pathlib import Path
 
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
 
     path = Path(__file__).resolve().parents[1] / "data" / "demo" / "district.toml"
     return load_district(path)

@@ -64,7 +64,7 @@ def fake_plan(assignment: pd.DataFrame, retailers: pd.DataFrame) -> pd.DataFrame
 def small_district(tmp_path_factory):
     """The generated small district, loaded (shared by every service test of the session)."""
     from gridmgmt.demo import generate_demo
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
 
     folder = tmp_path_factory.mktemp("district")
     generate_demo(folder, seed=3, n_retailers=300, history_end="2026-11-30", history_days=60)
@@ -77,7 +77,7 @@ def fill_store(district, url: str | Path):
     from gridmgmt.service.live import PLAN_KIND
     from gridmgmt.store import open_store
 
-    store = open_store(url)
+    store = open_store(url, create=True)
     store.init_district(district, valid_from="2026-10-01")
     assignment = band_assignment(district.retailers)
     store.write_run("grids", {"assignment": assignment}, assignment_from="2026-10-01")

@@ -1,19 +1,26 @@
-"""The import layers hold and there is no import cycle, including imports inside functions."""
+"""The import layers hold, there is no import cycle, and the front doors reach the capabilities only through ops.
+
+Every import counts: those inside functions and those under ``if TYPE_CHECKING:`` too.
+"""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import grimp
 import networkx as nx
 import pytest
+
+import gridmgmt
 
 # Higher layers may import lower ones, never the reverse (the README's architecture section).
 LAYERS: dict[str, int] = {
     "gridmgmt.__main__": 8,
     "gridmgmt.cli": 7,
     "gridmgmt.service": 7,
-    "gridmgmt.pipeline": 6,
-    "gridmgmt.province": 6,
-    "gridmgmt.init_district": 6,
+    "gridmgmt.province": 7,
+    "gridmgmt.ops": 6,
     "gridmgmt.patrol": 5,
     "gridmgmt.loop": 4,
     "gridmgmt.grids": 3,
@@ -28,10 +35,43 @@ LAYERS: dict[str, int] = {
     "gridmgmt.coords": 1,
     "gridmgmt.text": 1,
     "gridmgmt.vocab": 1,
+    "gridmgmt.permissions": 1,
     "gridmgmt.labels": 1,
     "gridmgmt._errors": 1,
     "gridmgmt": 1,
 }
+
+#: The front doors parse input, call ``gridmgmt.ops`` and present the result.
+FRONT_DOORS = ("gridmgmt.cli", "gridmgmt.service", "gridmgmt.province")
+#: The capabilities: every package between the basics (layer 1) and ``ops``, except the store.
+#: A front door reaches them only through ``gridmgmt.ops`` (it may name the store's types and use
+#: the basics: config, io, coords, text, vocab, labels, permissions, _errors).
+CAPABILITIES = ("gridmgmt.grids", "gridmgmt.risk", "gridmgmt.patrol", "gridmgmt.loop", "gridmgmt.maps",
+                "gridmgmt.network", "gridmgmt.inputs", "gridmgmt.demo")  # fmt: skip
+#: Only these open the shared store or record runs.
+STORE_OWNERS = ("gridmgmt/ops/", "gridmgmt/store/")
+PACKAGE = Path(gridmgmt.__file__).parent
+
+# Left to move into ops (issue 21): no new entry may be added; delete an entry when its import or call moves.
+PENDING_FRONT_DOOR_IMPORTS = {
+    "gridmgmt.service.app imports gridmgmt.inputs.district",
+    "gridmgmt.service.app imports gridmgmt.maps.offline_assets",
+    "gridmgmt.service.assessment imports gridmgmt.inputs.events",
+    "gridmgmt.service.assessment imports gridmgmt.loop.cycles",
+    "gridmgmt.service.live imports gridmgmt.inputs.district",
+    "gridmgmt.service.live imports gridmgmt.loop.tasks",
+    "gridmgmt.service.live imports gridmgmt.risk.district_risk",
+    "gridmgmt.service.pages_work imports gridmgmt.loop.district_loop",
+    "gridmgmt.service.pages_work imports gridmgmt.maps",
+    "gridmgmt.service.pages_work imports gridmgmt.risk.risk_map",
+}
+PENDING_INPUT_IMPORTS = {
+    "gridmgmt.inputs.events imports gridmgmt.store",  # new_event_id
+    "gridmgmt.inputs.events imports gridmgmt.store.validate",
+    "gridmgmt.inputs.validate imports gridmgmt.network",  # the network checks of `validate`
+    "gridmgmt.inputs.validate imports gridmgmt.network.district",
+}
+PENDING_STORE_OPENERS = {"gridmgmt/cli/loop.py", "gridmgmt/cli/service.py"}  # the small commands (ops/events, users)
 
 
 def _layer(module: str) -> int:
@@ -49,7 +89,7 @@ def _top(module: str) -> str:
 
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph("gridmgmt", exclude_type_checking_imports=True)
+    return grimp.build_graph("gridmgmt", exclude_type_checking_imports=False)
 
 
 def test_every_module_has_a_layer(graph) -> None:
@@ -59,7 +99,8 @@ def test_every_module_has_a_layer(graph) -> None:
 
 
 def test_imports_point_down_the_layers(graph) -> None:
-    """cli -> pipeline -> patrol -> loop -> grids | risk -> maps | network | inputs | store -> basics."""
+    """cli | service | province -> ops -> patrol -> loop -> grids | risk | demo -> maps | network | inputs | store
+    -> basics."""
     upward = [
         f"{m} (layer {_layer(m)}) imports {i} (layer {_layer(i)})"
         for m in sorted(graph.modules)
@@ -70,7 +111,7 @@ def test_imports_point_down_the_layers(graph) -> None:
 
 
 def test_no_import_cycles_between_modules(graph) -> None:
-    """No module imports itself through others, hidden imports inside functions included."""
+    """No module imports itself through others, imports inside functions and for type checking included."""
     g = nx.DiGraph()
     for m in graph.modules:
         for i in graph.find_modules_directly_imported_by(m):
@@ -106,3 +147,46 @@ def test_no_private_name_used_from_another_module(graph) -> None:
                 if private:
                     offenders.append(f"{m}:{detail['line_number']}: {text}")
     assert offenders == []
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_front_doors_reach_capabilities_only_through_ops(graph) -> None:
+    """cli, service and province import no capability module (grids, risk, patrol, loop, maps, network, inputs,
+    demo): they call gridmgmt.ops, which loads, computes, writes the files and records the run."""
+    direct = [
+        f"{m} imports {i}"
+        for m in sorted(graph.modules)
+        if _within(m, FRONT_DOORS)
+        for i in sorted(graph.find_modules_directly_imported_by(m))
+        if _within(i, CAPABILITIES)
+    ]
+    assert sorted(set(direct) - PENDING_FRONT_DOOR_IMPORTS) == []
+
+
+def test_inputs_read_files_only(graph) -> None:
+    """A District is settings + frames: inputs import neither the road network nor the store (ops adds both)."""
+    reaching = [
+        f"{m} imports {i}"
+        for m in sorted(graph.modules)
+        if _within(m, ("gridmgmt.inputs",))
+        for i in sorted(graph.find_modules_directly_imported_by(m))
+        if _within(i, ("gridmgmt.network", "gridmgmt.store"))
+    ]
+    assert sorted(set(reaching) - PENDING_INPUT_IMPORTS) == []
+
+
+def test_only_ops_and_store_open_the_store_or_record_runs() -> None:
+    """``open_store(`` and ``write_run(`` are called in gridmgmt/ops/ and gridmgmt/store/ only."""
+    calls = re.compile(r"\b(open_store|write_run)\(")
+    outside = [
+        f"{path.relative_to(PACKAGE.parent)}:{n}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not str(path.relative_to(PACKAGE.parent)).startswith(STORE_OWNERS)
+        and str(path.relative_to(PACKAGE.parent)) not in PENDING_STORE_OPENERS
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if calls.search(line) and not line.lstrip().startswith(("def ", "#"))
+    ]
+    assert outside == []

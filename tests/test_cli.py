@@ -106,12 +106,12 @@ def test_validate_names_row_and_field_of_a_gbk_file(tmp_path) -> None:
 
 def test_unexpected_failure_is_one_line_naming_command_and_log(monkeypatch, tmp_path) -> None:
     """An exception the library did not foresee ends as one line with the command and a log path, no traceback."""
-    import gridmgmt.pipeline
+    import gridmgmt.ops.demo
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero in a step")
 
-    monkeypatch.setattr(gridmgmt.pipeline, "run_demo", broken)
+    monkeypatch.setattr(gridmgmt.ops.demo, "run_demo", broken)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 

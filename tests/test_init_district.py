@@ -19,8 +19,8 @@ from gridmgmt._errors import InputError
 from gridmgmt.cli import app
 from gridmgmt.config import load_settings
 from gridmgmt.coords import wgs84_to_gcj02
-from gridmgmt.init_district import default_pairs, init_district, placeholder_staff
-from gridmgmt.inputs.district import load_district
+from gridmgmt.ops.district import load_district
+from gridmgmt.ops.init import default_pairs, init_district, placeholder_staff
 
 WUDAOKOU = Path(__file__).parent / "data" / "osm" / "wudaokou_clipped.osm"  # real, clipped; no admin areas
 
@@ -218,7 +218,7 @@ def test_failure_part_way_leaves_no_folder(town, tmp_path, monkeypatch) -> None:
         init_district(folder, retailers, network, staff=staff)
     assert not folder.exists()
 
-    import gridmgmt.init_district as init_module
+    import gridmgmt.ops.init as init_module
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -16,8 +16,16 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmgmt.init_district import derive_boundary, init_district, street_lines
-from gridmgmt.inputs.land import MIN_AREA_M2, STREET_REACH_M, land_within
+from gridmgmt.inputs.land import (
+    MIN_AREA_M2,
+    RETAILER_MARGIN_M,
+    STREET_KEEP_M,
+    STREET_REACH_M,
+    land_within,
+    smooth_outline,
+)
+from gridmgmt.ops.init import init_district
+from gridmgmt.ops.init_derive import derive_boundary, street_lines
 
 ORIGIN = (106.70, 26.58)
 M_LAT = 1 / 111_320.0
@@ -161,6 +169,32 @@ def test_water_that_would_cut_the_retailers_apart_stays_in() -> None:
     # beyond the reach of the streets (and the closing of its notches) the area is cut
     assert not land.area.contains(shapely.Point(1000 + STREET_REACH_M + 100, 500))
     assert land.margin_m2 > 0
+
+
+def test_smoothed_outline_cuts_streetless_spits_and_keeps_retailers_and_land_near_streets() -> None:
+    """The opening cuts a street-less breakwater; a quay with a street, the land near every street and a
+    kiosk's margin stay, a street-less strip joining two quarters stays, nothing is added."""
+    town, east = shapely.box(0, 0, 1000, 1000), shapely.box(1500, 0, 2000, 1000)
+    breakwater = shapely.box(1000, 400, 1400, 440)  # 40 m wide, no street
+    quay = shapely.box(1000, 700, 1400, 740)  # 40 m wide, a street along it
+    pier = shapely.box(1000, 100, 1300, 130)  # 30 m wide, no street, a kiosk at its end
+    isthmus = shapely.box(1000, 860, 1500, 880)  # 20 m wide, no street: the only way to the east quarter
+    land = shapely.union_all([town, east, breakwater, quay, pier, isthmus])
+    streets = [shapely.LineString([(x, 0), (x, 1000)]) for x in (100, 300, 500, 700, 900, 1600)]
+    streets = np.asarray([*streets, shapely.LineString([(1000, 720), (1390, 720)])], dtype=object)
+    retailers = shapely.points([(500, 500), (1290, 115), (1800, 500)])
+
+    smooth = smooth_outline(land, streets, retailers)
+
+    assert smooth.is_valid and smooth.difference(land).area < 1e-6  # nothing added
+    assert smooth.intersection(breakwater).area < 0.05 * breakwater.area
+    assert smooth.length < land.length - 700  # the breakwater's 800 m of outline
+    near = land.intersection(shapely.union_all(shapely.buffer(streets, STREET_KEEP_M)))
+    assert near.difference(smooth).area < 1e-3 and smooth.contains(quay.buffer(-1))
+    assert shapely.contains(smooth, retailers).all()
+    margins = shapely.union_all(shapely.buffer(retailers, RETAILER_MARGIN_M))
+    assert land.intersection(margins).difference(smooth).area < 1e-3
+    assert shapely.get_num_geometries(smooth) == 1 and smooth.contains(isthmus.buffer(-1))
 
 
 def test_real_clipped_monaco_boundary_has_no_open_sea() -> None:

@@ -12,10 +12,12 @@ import shapely
 from typer.testing import CliRunner
 
 from gridmgmt.cli import app
-from gridmgmt.inputs.district import load_district
-from gridmgmt.loop.district_loop import district_tasks
-from gridmgmt.pipeline import add_events, plan_patrol
+from gridmgmt.ops.district import load_district
+from gridmgmt.ops.events import add_events
+from gridmgmt.ops.loop import district_tasks
+from gridmgmt.ops.patrol import plan_patrol
 from gridmgmt.risk.district_risk import risk_hotspots, score_risk
+from gridmgmt.store import open_store
 
 DISTRICT = Path(__file__).resolve().parents[1] / "data" / "demo" / "district.toml"
 REPORT_TIME = "2026-11-30T16:00"
@@ -61,6 +63,7 @@ def _violation_found(retailer: str, when: str) -> pd.DataFrame:
 def test_marketing_report_to_violation_through_the_api(tmp_path) -> None:
     """Report -> task -> planned visit before the deadline -> violation -> task closed, score up, hotspot up."""
     store = tmp_path / "store.sqlite"
+    open_store(store, create=True).close()  # as `store init` would; the first add loads the district
     district = load_district(DISTRICT)
     retailer = _quiet_retailer(district)
     report = pd.DataFrame(
@@ -140,6 +143,7 @@ def test_the_same_flow_through_the_cli(tmp_path) -> None:
     """The loop driven by commands: events add, tasks list, patrol plan, events add (outcome), risk score."""
     runner = CliRunner()
     store = str(tmp_path / "store.sqlite")
+    open_store(store, create=True).close()  # as `store init` would; the first add loads the district
     common = ["--district", str(DISTRICT), "--store", store]
     retailer = _quiet_retailer(load_district(DISTRICT))
 

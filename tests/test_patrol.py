@@ -28,7 +28,7 @@ DAY = "2026-12-01"
 def district(tmp_path_factory):
     """A small demo district with a hostile shop name, an overdue tip-off and an evening-only shop with one."""
     from gridmgmt.demo import generate_demo
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
 
     paths = generate_demo(tmp_path_factory.mktemp("small"), n_retailers=400, history_days=120)
     d = load_district(paths["district"])

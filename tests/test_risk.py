@@ -173,7 +173,7 @@ def test_calibration_uses_only_the_past(demo_district) -> None:
 @pytest.mark.browser
 def test_risk_map_renders_offline_and_escaped(demo_district, tmp_path, chromium) -> None:
     """The risk map opens in headless Chromium with markers and layers, no errors, no external requests, < 2 MB."""
-    from gridmgmt.pipeline import run_risk
+    from gridmgmt.ops.risk import run_risk
 
     d = demo_district
     hostile = d.retailers["name"].str.contains("<", regex=False)

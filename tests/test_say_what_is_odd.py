@@ -22,9 +22,9 @@ from gridmgmt._errors import Problem
 from gridmgmt.cli import app
 from gridmgmt.cli.common import log_level, out_file
 from gridmgmt.grids.plan import GridPlan, write_grid_plan
-from gridmgmt.inputs.district import load_district
+from gridmgmt.ops.district import load_district
+from gridmgmt.ops.grids import check_pairs, current_grids, pair_gaps
 from gridmgmt.patrol.plan import NoSquadsError, plan_day
-from gridmgmt.pipeline import check_pairs, current_grids, pair_gaps
 from gridmgmt.store import open_store
 
 runner = CliRunner()
@@ -143,7 +143,7 @@ def test_current_grids_are_the_newer_of_the_last_build_and_the_stores_grids(tmp_
 
     published = two_grids()
     published.grids["customer_manager"] = ["M02", "M01"]
-    with open_store(store) as shared:
+    with open_store(store, create=True) as shared:
         shared.write_run("grids", {"grids": published.grids, "assignment": published.assignment})
     os.utime(built, (1_000_000_000, 1_000_000_000))  # the build is older than the store's grids
     assert current_grids(toml, store).grids["customer_manager"].tolist() == ["M02", "M01"]
@@ -154,6 +154,7 @@ def test_current_grids_are_the_newer_of_the_last_build_and_the_stores_grids(tmp_
 def test_commands_that_need_grids_say_to_build_them(tmp_path: Path) -> None:
     """A new district (placeholder pairs, no grid ids) has no grids yet: one line saying what to run."""
     toml = str(tiny_district(tmp_path / "d", with_grids=False))
+    open_store(tmp_path / "d" / "out" / "store.sqlite", create=True).close()  # as `gridmgmt init` does
     for args in (["patrol", "plan", "--district", toml], ["grids", "map", "--district", toml]):
         result = invoke(*args)
         assert result.exit_code == 1
@@ -206,7 +207,7 @@ def test_library_info_logs_only_with_verbose(tmp_path: Path) -> None:
     outputs = {}
     for n, flags in enumerate(((), ("-v",), ("-vv",))):
         store = str(tmp_path / f"store{n}.sqlite")  # a new store each time: its migrations run
-        result = invoke(*flags, "events", "list", "--district", toml, "--store", store)
+        result = invoke(*flags, "store", "init", "--district", toml, "--store", store)
         assert result.exit_code == 0
         outputs[flags] = " ".join(result.output.split())
     assert "INFO" not in outputs[()] and "schema" not in outputs[()]

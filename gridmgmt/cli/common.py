@@ -20,6 +20,7 @@ from typing import Annotated, NoReturn, ParamSpec
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from gridmgmt._errors import GridMgmtError, InputError
 from gridmgmt.vocab import LANGS
@@ -153,7 +154,8 @@ def crash(command: str, exc: Exception) -> NoReturn:
         where = f"details in {log_file}"
     except OSError:
         where = "run with --verbose for details"
-    console.print(f"[red]error:[/red] {command} failed: {type(exc).__name__}: {exc} ({where})", highlight=False)
+    text = f"{command} failed: {type(exc).__name__}: {exc} ({where})"
+    console.print(f"[red]error:[/red] {escape(text)}", highlight=False, emoji=False)
     raise typer.Exit(code=1)
 
 
@@ -173,8 +175,8 @@ def plan_and_district(grids: Path | None, district: Path | None, *, need_distric
     Without ``grids``, the district's current grids (its last build, or the store's last published
     grids); an error saying to run `grids build` when it has none.
     """
-    from gridmgmt.grids.plan import read_grid_plan
-    from gridmgmt.pipeline import current_grids, no_grids_error
+    from gridmgmt.ops.district import no_grids_error
+    from gridmgmt.ops.grids import current_grids, read_plan
 
     if grids is None:
         district = district or DEMO_DISTRICT
@@ -182,7 +184,7 @@ def plan_and_district(grids: Path | None, district: Path | None, *, need_distric
         if plan is None:
             raise no_grids_error(district)
     else:
-        plan = read_grid_plan(grids)
+        plan = read_plan(grids)
     if district is None and plan.district:
         district = Path(plan.district)
     if district is None and need_district:
@@ -217,13 +219,9 @@ def current_grid_frame(grids: Path | None, district: Path, store: str | None):
 
     As :func:`gridmgmt.grids.plan.load_grids` gives them (polygons, ``attrs["assignment"]``).
     """
-    from gridmgmt.grids.plan import load_grids
-    from gridmgmt.pipeline import current_grids
+    from gridmgmt.ops.grids import grid_frame
 
-    if grids is not None:
-        return load_grids(grids)
-    plan = current_grids(district, store)
-    return None if plan is None else plan.as_frame()
+    return grid_frame(grids, district, store)
 
 
 def district_store(district: Path, store: str | None) -> str:
@@ -232,14 +230,15 @@ def district_store(district: Path, store: str | None) -> str:
 
 
 def fail(exc: GridMgmtError) -> NoReturn:
+    """Print an input error's problems, one a line, as plain text (user text is never markup), and exit 1."""
     problems = getattr(exc, "problems", None)
     if isinstance(exc, InputError) and problems:
         for problem in problems:
-            console.print(f"[red]error:[/red] {problem}", highlight=False, markup=True)
+            console.print(f"[red]error:[/red] {escape(str(problem))}", highlight=False, emoji=False)
         if len(problems) > 1:
             console.print(f"[red]{len(problems)} problems[/red]; nothing was written.")
     else:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, emoji=False)
     raise typer.Exit(code=1)
 
 
@@ -267,8 +266,8 @@ def check_date(value: str) -> str:
 
 
 def day_or_first(value: str | None, district) -> str:
-    """``--date`` checked, else the district's first day to plan (:func:`gridmgmt.pipeline.first_planning_day`)."""
-    from gridmgmt.pipeline import first_planning_day
+    """``--date`` checked, else the district's first day to plan (:func:`gridmgmt.ops.district.first_planning_day`)."""
+    from gridmgmt.ops.district import first_planning_day
 
     return check_date(value) if value else first_planning_day(district)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gridmgmt.cli.common import (
     DEMO_DISTRICT,
@@ -35,11 +36,9 @@ def demo_data(
     ] = 7500,
 ) -> None:
     """Generate the synthetic Yunyan District demo (boundary, streets, retailers, staff, two years of history)."""
-    from gridmgmt.demo import generate_demo
+    from gridmgmt.ops.demo import generate_demo, generate_province
 
     if province is not None:
-        from gridmgmt.demo.province import generate_province
-
         with console.status("generating the province...") as status:
             files = generate_province(
                 out,
@@ -75,12 +74,12 @@ def validate(
     ] = None,
 ) -> None:
     """Check input files and report ALL problems at once; exit 0 only when the input is usable."""
-    from gridmgmt.inputs.validate import validate_inputs
+    from gridmgmt.ops.district import validate_files
 
-    report = validate_inputs(retailers, events=events, district=district, coords=coords)
+    report = validate_files(retailers, events=events, district=district, coords=coords)
     for problem in report.problems:
         colour = "red" if problem.severity == "error" else "yellow"
-        console.print(f"[{colour}]{problem.severity}:[/{colour}] {problem}", highlight=False)
+        console.print(f"[{colour}]{problem.severity}:[/{colour}] {escape(str(problem))}", highlight=False, emoji=False)
     console.print(report.summary(), highlight=False)
     raise typer.Exit(code=0 if report.ok else 1)
 
@@ -93,7 +92,7 @@ def demo(
     lang: LangOpt = None,
 ) -> None:
     """Run the whole loop on the bundled demo district and write every output into OUT."""
-    from gridmgmt.pipeline import run_demo
+    from gridmgmt.ops.demo import run_demo
 
     written = run_demo(district, out, seed=seed, console=console, lang=lang)
     console.print(f"[green]done[/green]: {len(written)} outputs in {out}/")
@@ -140,7 +139,7 @@ def init(
     ] = False,
 ) -> None:
     """Create a district folder from a retailer table and an OSM extract, deriving what is missing."""
-    from gridmgmt.init_district import init_district
+    from gridmgmt.ops.init import init_district
 
     with console.status("creating the district..."):
         result = init_district(

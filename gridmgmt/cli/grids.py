@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gridmgmt.cli.common import (
     DEMO_DISTRICT,
@@ -48,7 +49,7 @@ def _print_metrics(title: str, metrics: dict) -> None:
             value = f"{value:.4g}"
         if isinstance(value, (str, int, float, bool)):
             table.add_row(str(key), str(value))
-    console.print(table)
+    console.print(table, markup=False, emoji=False)
 
 
 @command(grids_app, "build")
@@ -66,27 +67,19 @@ def grids_build(
 ) -> None:
     """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs."""
     out = district_out(district, out, "grids")
-    from gridmgmt.grids.build import build_grids
-    from gridmgmt.grids.pairs import parse_pins
-    from gridmgmt.grids.plan import write_grid_plan
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.pipeline import check_pairs
+    from gridmgmt.ops import grids as grid_ops
 
-    pins = parse_pins(pin)
-    d = load_district(district)
     with console.status("building grids..."):
-        plan = build_grids(d, grids, seed=seed, tolerance=tolerance, pins=pins)
-    odd = check_pairs(plan, d.staff)
-    written = write_grid_plan(plan, out)
-    _print_metrics(f"{len(plan.grids)} grids", plan.metrics)
-    _warn(odd + plan.metrics.get("warnings", []))  # and what the routed check found (grids.verify.check_plan)
-    for path in written.values():
+        result = grid_ops.build(district, out, k=grids, seed=seed, tolerance=tolerance, pins=pin)
+    _print_metrics(f"{len(result.plan.grids)} grids", result.plan.metrics)
+    _warn(result.warnings)  # pairs without grids and what the routed check found (grids.verify.check_plan)
+    for path in result.written.values():
         console.print(f"wrote {path}", highlight=False)
 
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        console.print(f"[yellow]warning:[/yellow] {line}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, emoji=False)
 
 
 @command(grids_app, "rebalance")
@@ -116,38 +109,31 @@ def grids_rebalance(
     """Restore balance after retailers open or close or staff change, moving as few retailers as possible."""
     current_plan, district = plan_and_district(current, district)
     out = district_out(district, out, "grids_rebalanced")
-    from gridmgmt.grids.build import rebalance_grids
-    from gridmgmt.grids.pairs import parse_pins
-    from gridmgmt.grids.plan import write_grid_plan
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.pipeline import check_pairs
+    from gridmgmt.ops import grids as grid_ops
 
-    pins = parse_pins(pin)
     locked: list[int] | None = None
     if lock_grids:
         try:
             locked = [int(x) for x in lock_grids.split(",") if x.strip()]
         except ValueError:
             raise typer.BadParameter(f"{lock_grids!r}: write grid ids separated by commas, e.g. 3,7") from None
-    d = load_district(district)
     with console.status("rebalancing grids..."):
-        plan, moves, metrics = rebalance_grids(
-            d,
+        result = grid_ops.rebalance(
             current_plan,
+            district,
+            out,
             k=grids,
             lock_retailers=lock_retailers,
             lock_grids=locked,
             seed=seed,
             tolerance=tolerance,
-            pins=pins,
+            pins=pin,
         )
-    odd = check_pairs(plan, d.staff)
-    written = write_grid_plan(plan, out, moves=moves)
-    before, after = metrics.get("before", {}), metrics.get("after", {})
+    before, after = result.metrics.get("before", {}), result.metrics.get("after", {})
     _print_metrics("before -> after", {k: f"{_fmt(before.get(k, ''))} -> {_fmt(after.get(k, ''))}" for k in after})
-    console.print(f"{len(moves)} retailers moved; moves.csv lists each with its reason")
-    _warn(odd)
-    for path in written.values():
+    console.print(f"{len(result.moves)} retailers moved; moves.csv lists each with its reason")
+    _warn(result.warnings)
+    for path in result.written.values():
         console.print(f"wrote {path}", highlight=False)
 
 
@@ -162,12 +148,12 @@ def grids_report(
     """Per-grid table: retailers, workload hours (service and travel), area, density, compactness, staff pair."""
     from rich.table import Table
 
-    from gridmgmt import io
-    from gridmgmt.grids.report import grid_report
+    from gridmgmt.ops import grids as grid_ops
 
-    report = grid_report(plan_and_district(grids, district, need_district=False)[0])
-    if out is not None:
-        console.print(f"wrote {io.write_csv(report, out_file(out, out, 'grid_report.csv'))}", highlight=False)
+    plan = plan_and_district(grids, district, need_district=False)[0]
+    report, written = grid_ops.report(plan, out_file(out, out, "grid_report.csv") if out is not None else None)
+    if written is not None:
+        console.print(f"wrote {written}", highlight=False)
     table = Table(title=f"{len(report)} grids")
     columns = [
         "grid_id",
@@ -184,7 +170,7 @@ def grids_report(
         table.add_column(column.replace("_name", ""))
     for row in report.itertuples():
         table.add_row(*(text_or_blank(getattr(row, c, ""), whole_as_int=True) for c in columns))
-    Console().print(table)
+    Console(markup=False, emoji=False).print(table)
     w = report["workload_h"]
     console.print(f"max/min workload {w.max() / w.min():.3f}")
 
@@ -198,12 +184,9 @@ def grids_map(
     tiles: TilesOpt = "none",
 ) -> None:
     """Write the self-contained offline grid map: grids with labels and popups, retailers, subdistricts."""
-    from gridmgmt.grids.grid_map import grid_map
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.maps import save_map
+    from gridmgmt.ops import grids as grid_ops
 
     plan, district = plan_and_district(grids, district)
     out = out_file(out, district_out(district, None, ""), "grid_map.html")
-    d = load_district(district)
-    path = save_map(grid_map(plan, d, lang=lang or d.settings.district.lang, tiles=tiles), out)
+    path = grid_ops.draw_map(plan, district, out, lang=lang, tiles=tiles)
     console.print(f"wrote {path}", highlight=False)

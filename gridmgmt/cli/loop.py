@@ -56,7 +56,7 @@ def events_add(
     store = district_store(district, store)
     import pandas as pd
 
-    from gridmgmt.pipeline import add_events
+    from gridmgmt.ops.events import add_events
 
     row = {
         "event_id": event_id,
@@ -71,7 +71,8 @@ def events_add(
     }
     added = add_events(district, store, pd.DataFrame([row]), file="command line", derive_violations=True)
     for event in added.itertuples():
-        console.print(f"added {event.event_id}: {event.type} at {event.retailer_id} ({event.time:%Y-%m-%d %H:%M})")
+        line = f"added {event.event_id}: {event.type} at {event.retailer_id} ({event.time:%Y-%m-%d %H:%M})"
+        console.print(line, markup=False, emoji=False)
 
 
 @command(events_app, "import")
@@ -82,7 +83,7 @@ def events_import(
 ) -> None:
     """Append many events from a file, all or nothing: one bad row adds nothing and names the row."""
     store = district_store(district, store)
-    from gridmgmt.pipeline import import_events
+    from gridmgmt.ops.events import import_events
 
     result = import_events(district, store, file)
     console.print(result.summary(str(file)), highlight=False)
@@ -120,11 +121,12 @@ def events_list(
 
         table = Table(title=f"{len(events)} events since {start}")
         columns = ["event_id", "time", "retailer_id", "type", "department", "outcome", "severity", "note"]
+        columns.append("corrected_by")  # the newest event correcting it
         for column in columns:
             table.add_column(column)
         for row in events.itertuples():
             table.add_row(*(text_or_blank(getattr(row, c, "")) for c in columns))
-        Console().print(table)
+        Console(markup=False, emoji=False).print(table)
 
 
 store_app = typer.Typer(
@@ -157,7 +159,7 @@ def store_init(
     ] = None,
 ) -> None:
     """Create the shared store and load the district's files (retailers, staff, pairs, layers, events), once."""
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
     from gridmgmt.store import open_store
     from gridmgmt.store.engine import grant_app_role
 
@@ -224,7 +226,7 @@ def tasks_list(
     from rich.table import Table
 
     from gridmgmt import io
-    from gridmgmt.loop.district_loop import district_tasks
+    from gridmgmt.ops.loop import district_tasks
 
     if date is None:  # the settings only: listing tasks never loads the district's whole history
         import pandas as pd
@@ -266,7 +268,7 @@ def tasks_list(
             str(getattr(task, "customer_manager", "")),
             str(getattr(task, "monopoly_officer", "")),
         )
-    Console().print(table)
+    Console(markup=False, emoji=False).print(table)
 
 
 report_app = typer.Typer(
@@ -292,13 +294,11 @@ def report_responsibility(
     """Grids without a full pair, retailers outside any grid or past their cycle, overdue tasks; per grid and person."""
     out = district_out(district, out, "responsibility")
     store = district_store(district, store)
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.loop.district_loop import responsibility
-    from gridmgmt.pipeline import write_responsibility
+    from gridmgmt.ops.district import load_district
+    from gridmgmt.ops.loop import report_responsibility
 
     d = load_district(district, store=store)
     date = day_or_first(date, d)
-    report = responsibility(d, as_of=date, grids=current_grid_frame(grids, district, store))
-    written = write_responsibility(report, out)
+    report, written = report_responsibility(d, out, as_of=date, grids=current_grid_frame(grids, district, store))
     console.print(report.summary(), highlight=False)
     console.print(f"{len(written)} tables in {out}/")

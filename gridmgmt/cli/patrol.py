@@ -48,7 +48,7 @@ GridsFileOpt = Annotated[
 
 def _grids_of(grids: Path | None, district: Path, d, store: str):
     """The grids to plan with; an error saying to build grids when the district has none at all."""
-    from gridmgmt.pipeline import has_own_grids, no_grids_error
+    from gridmgmt.ops.district import has_own_grids, no_grids_error
 
     frame = current_grid_frame(grids, district, store)
     if frame is None and not has_own_grids(d):
@@ -87,9 +87,8 @@ def patrol_plan(
     """Plan one day: who visits which retailers, in what order and when; writes stops, route sheets and map."""
     out = district_out(district, out, "patrol")
     store = district_store(district, store)
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS
-    from gridmgmt.pipeline import plan_patrol
+    from gridmgmt.ops.district import load_district
+    from gridmgmt.ops.patrol import DETERMINISTIC_SOLUTIONS, plan_patrol
 
     if deterministic and solution_limit is None:
         solution_limit = DETERMINISTIC_SOLUTIONS
@@ -115,7 +114,7 @@ def patrol_plan(
             progress=lambda text: status.update(text),
         )
     for note in plan.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False, emoji=False)
     console.print(plan.summary.to_string(index=False), highlight=False)
     console.print(
         f"{date}: {len(plan.stops)} visits planned, {len(plan.unplanned)} left out (reasons in unplanned.csv)",
@@ -144,8 +143,8 @@ def patrol_simulate(
     """Plan consecutive days, mark visits done, and report cycle coverage, deadlines met and blind spots."""
     out = district_out(district, out, "simulation")
     store = district_store(district, store)
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.pipeline import run_simulation
+    from gridmgmt.ops.district import load_district
+    from gridmgmt.ops.patrol import run_simulation
 
     d = load_district(district)
     start = day_or_first(start, d)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gridmgmt.cli.common import (
     DistrictOutOpt,
@@ -55,7 +56,7 @@ def province_run(
     """Run validate, risk, grids, plan and maps for every district on Dask; writes status.csv and province.html."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS
+    from gridmgmt.ops.patrol import DETERMINISTIC_SOLUTIONS
     from gridmgmt.province import StepOptions, find_districts, parse_steps, run_province
 
     tomls = find_districts(districts)
@@ -74,7 +75,8 @@ def province_run(
         def finished(row: dict) -> None:
             bar.advance(task)
             if row["status"] == "failed":
-                console.print(f"[red]failed:[/red] {row['district']} {row['step']}: {row['message']}", highlight=False)
+                failure = escape(f"{row['district']} {row['step']}: {row['message']}")
+                console.print(f"[red]failed:[/red] {failure}", highlight=False, emoji=False)
 
         result = run_province(
             tomls,
@@ -89,7 +91,7 @@ def province_run(
             on_row=finished,
         )
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False, emoji=False)
     counts = result.status["status"].value_counts()
     console.print(
         f"{counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped -> "

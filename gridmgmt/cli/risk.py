@@ -43,18 +43,12 @@ def risk_score(
     """Score every retailer 0-100 as of a date, with level and top three reasons (zh/en); writes risk.csv."""
     out = district_out(district, out, "risk")
     store = district_store(district, store)
-    from gridmgmt import io
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.pipeline import district_inputs
-    from gridmgmt.risk.district_risk import risk_layer, score_risk
-    from gridmgmt.store import open_store
+    from gridmgmt.ops.district import load_district
+    from gridmgmt.ops.risk import score
 
     d = load_district(district, store=store)
     date = day_or_first(date, d)
-    scores = score_risk(d, date)
-    path = io.write_csv(scores, out / "risk.csv")
-    with open_store(store) as shared:
-        shared.write_run("risk", {"risk": risk_layer(d, scores)}, inputs=district_inputs(d), parameters={"as_of": date})
+    scores, path = score(d, date, out, store=store)
     levels = scores["level"].value_counts()
     console.print(
         f"{len(scores)} retailers scored as of {date}: high {levels.get('high', 0)}, medium "
@@ -82,23 +76,10 @@ def risk_hotspots_cmd(
     seed: SeedOpt = 0,
 ) -> None:
     """Getis-Ord Gi* hotspots (FDR-corrected, hot/cold at 90/95/99%) and the KDE peak of any point layer."""
-    from gridmgmt import io
-    from gridmgmt.inputs.tables import load_boundary
-    from gridmgmt.risk.hotspots import find_hotspots, points_from_table
+    from gridmgmt.ops.risk import point_hotspots
 
-    boundary = None
-    if district is not None:
-        from gridmgmt.config import load_settings
-
-        boundary = load_boundary(load_settings(district).path("boundary"))
     out = out_file(out, district_out(district, None, "") if district is not None else Path(), "cells.geojson")
-    frame = points_from_table(io.read_table(points), lon=lon, lat=lat, weight=weight, file=str(points))
-    result = find_hotspots(frame, weight=weight, boundary=boundary, seed=seed, source=str(points))
-    io.write_vector(result.cells, out)
-    io.write_json(
-        {"kde_peak": result.kde_peak, "scale_info": result.scale_info, "notes": result.notes},
-        out.with_suffix(".json"),
-    )
+    result = point_hotspots(points, out, weight=weight, lon=lon, lat=lat, district_path=district, seed=seed)
     console.print(result.summary(), highlight=False)
     console.print(f"cells -> {out}; scale and KDE peak -> {out.with_suffix('.json')}")
 
@@ -127,8 +108,8 @@ def risk_map_cmd(
     map_path = out_file(out, district_out(district, None, ""), "risk_map.html")
     tables = map_path.parent if map_path == out else map_path.parent / "risk"  # --out FILE.html (older form)
     store = district_store(district, store)
-    from gridmgmt.inputs.district import load_district
-    from gridmgmt.pipeline import has_own_grids, run_risk
+    from gridmgmt.ops.district import has_own_grids, load_district
+    from gridmgmt.ops.risk import run_risk
 
     d = load_district(district, store=store)
     date = day_or_first(date, d)

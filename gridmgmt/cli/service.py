@@ -47,7 +47,7 @@ def serve(
     """Run the bureau's shared web service (pages in zh/en and a JSON API at /openapi.json) over the store."""
     import uvicorn
 
-    from gridmgmt.inputs.district import load_district
+    from gridmgmt.ops.district import load_district
     from gridmgmt.service import ServiceOptions, create_app
     from gridmgmt.service.deps import KEEP_ALIVE_S
     from gridmgmt.store import open_store
@@ -92,7 +92,7 @@ def users_add(
     password = sys.stdin.readline().rstrip("\r\n")
     with open_store(district_store(district, store)) as shared:
         user = add_user(shared.engine, name, role, password, staff_id=staff_id)
-    console.print(f"added {user.username} ({user.role})", highlight=False)
+    console.print(f"added {user.username} ({user.role})", highlight=False, markup=False, emoji=False)
 
 
 @command(users_app, "list")

@@ -10,7 +10,7 @@ from gridmgmt.grids.metrics import (
     polsby_popper,
 )
 from gridmgmt.grids.partition import PartitionResult, check_k, partition
-from gridmgmt.grids.plan import GridPlan, grid_assignment, load_grids, read_grid_plan, stored_grids, write_grid_plan
+from gridmgmt.grids.plan import GridPlan, grid_assignment, load_grids, read_grid_plan, write_grid_plan
 from gridmgmt.grids.rebalance import rebalance
 from gridmgmt.grids.unit_table import UnitTable
 from gridmgmt.grids.workload import WorkloadModel, workload_min
@@ -31,7 +31,6 @@ __all__ = [
     "polsby_popper",
     "read_grid_plan",
     "rebalance",
-    "stored_grids",
     "workload_min",
     "write_grid_plan",
 ]

@@ -2,7 +2,7 @@
 
 A plan is two layers, ``grids`` (WGS-84 polygons, one row per grid) and ``assignment``
 (retailer_id, grid_id), in ``grids.gpkg`` or in the store. :func:`read_grid_plan` is the one
-reader (it checks both layers agree); :func:`load_grids` and :func:`stored_grids` give the
+reader (it checks both layers agree); :func:`load_grids` (and :func:`gridmgmt.ops.grids.stored_grids`) give the
 frame form the maps, the loop and the patrol take; :func:`grid_assignment` decides where a
 retailer's grid id comes from.
 """
@@ -20,9 +20,7 @@ import pandas as pd
 
 from gridmgmt import io
 from gridmgmt._errors import InputError, Problem
-from gridmgmt.store import open_store
-
-WGS84 = "EPSG:4326"
+from gridmgmt.coords import WGS84
 
 
 @dataclass
@@ -188,18 +186,6 @@ def headline_metrics(plan: GridPlan) -> dict[str, Any]:
 def load_grids(path: str | Path) -> gpd.GeoDataFrame:
     """Grid polygons of a plan read by :func:`read_grid_plan`, with the assignment in ``attrs["assignment"]``."""
     return read_grid_plan(path).as_frame()
-
-
-def stored_grids(store_path: str | Path | None) -> gpd.GeoDataFrame | None:
-    """The newest grids run of the shared store as :func:`load_grids` gives them; None without a store or grids."""
-    if not store_path:
-        return None
-    with open_store(store_path) as shared:
-        if shared.list_runs("grids").empty:
-            return None
-        run = shared.read_run(kind="grids")
-    grids = gpd.GeoDataFrame(run.layers["grids"], geometry="geometry", crs=WGS84)
-    return GridPlan(grids=grids, assignment=run.layers["assignment"][["retailer_id", "grid_id"]]).as_frame()
 
 
 def write_grid_plan(plan: GridPlan, out_dir: str | Path, *, moves: pd.DataFrame | None = None) -> dict[str, Path]:

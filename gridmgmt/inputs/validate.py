@@ -128,7 +128,7 @@ def validate_inputs(
     if district is not None:
         report.files["district"] = str(district)
         try:
-            settings = load_settings(district)
+            settings = load_settings(os.fspath(district))
         except InputError as exc:
             report.add(exc.problems)
 
@@ -203,7 +203,7 @@ def _check_network(
 
     Returns batches of problems for :meth:`ValidationReport.add` (each batch is sorted by row).
     """
-    from gridmgmt.inputs.district import district_network
+    from gridmgmt.network.district import district_network
 
     try:
         graph = district_network(settings, boundary)

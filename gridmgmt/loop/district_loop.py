@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 
-from gridmgmt.config import load_settings
 from gridmgmt.grids.pairs import staff_in_grids
-from gridmgmt.grids.plan import grid_assignment, stored_grids
-from gridmgmt.inputs.district import District, load_district
+from gridmgmt.grids.plan import grid_assignment
+from gridmgmt.inputs.district import District
 from gridmgmt.loop.overview import overview_html
 from gridmgmt.loop.responsibility import ResponsibilityReport, responsibility_report
 from gridmgmt.loop.tasks import owners_table, task_table
 from gridmgmt.risk.district_risk import risk_trend, score_risk
-from gridmgmt.store import open_store
 
 TASK_WINDOW_DAYS = 365  # tasks opened longer ago than this are history, not work
 
@@ -27,28 +23,6 @@ def retailer_owners(district: District, grids: gpd.GeoDataFrame | None = None) -
         return pd.DataFrame(columns=["retailer_id", "grid_id", "customer_manager", "monopoly_officer"])
     staff = staff_in_grids(district.staff, None if grids is None else pd.DataFrame(grids))
     return owners_table(assignment, staff)
-
-
-def district_tasks(
-    district_path: str | Path, store_path: str | Path | None, *, as_of: str, days: int = TASK_WINDOW_DAYS
-) -> pd.DataFrame:
-    """Every task of the last ``days`` days as of a date, with its grid and pair.
-
-    With a store that holds the district (``store init``), everything comes from the store
-    (its indexed event log, the grid assignment and pairs valid on that day) and only
-    district.toml's settings are read, never the whole history. Otherwise the district is loaded.
-    """
-    if store_path:
-        with open_store(store_path) as shared:
-            if shared.is_initialised():
-                end = pd.Timestamp(as_of).normalize()
-                events = shared.events_between(end - pd.Timedelta(days=days), end)
-                owners = shared.assignment_on(end.date()).merge(shared.pairs_on(end.date()), on="grid_id", how="left")
-                settings = load_settings(district_path)
-                return task_table(events, as_of=as_of, settings=settings, owners=owners.fillna(""))
-    district = load_district(district_path, store=store_path)
-    grids = stored_grids(store_path)
-    return task_table(district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids))
 
 
 def responsibility(

@@ -229,7 +229,7 @@ def run_province(
     io.write_csv(status, status_path)
     overview_path = None
     if overview:
-        from gridmgmt.province.overview import write_province_overview
+        from gridmgmt.ops.province_overview import write_province_overview
 
         overview_path = write_province_overview(out, districts, status)
     return ProvinceRun(status, status_path, overview_path, dashboard, notes)

@@ -10,12 +10,13 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gridmgmt.ops.patrol import DRAFT_KIND
 from gridmgmt.service import audit, mediation
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import assessment_table
 from gridmgmt.service.deps import client_address, lang_of, require, service_of
-from gridmgmt.service.live import DRAFT_KIND
 from gridmgmt.service.pages import render
+from gridmgmt.service.security import with_script_nonce
 from gridmgmt.service.work import GRIDS_PREVIEW_KIND, grids_preview_job, plan_job, publish_grids, publish_plan, records
 
 router = APIRouter(include_in_schema=False)
@@ -179,7 +180,7 @@ def overview_raw(request: Request, user: User = Depends(require("overview:view")
         f"overview:{lang}",
         lambda _events: overview_page(live.live_district(), as_of=tomorrow, lang=lang, risk=live.risk()),
     )
-    return HTMLResponse(html)
+    return HTMLResponse(with_script_nonce(html, request.state.csp_nonce))
 
 
 @router.get("/risk")
@@ -201,7 +202,7 @@ def risk_map_raw(request: Request, user: User = Depends(require("overview:view")
         m = risk_map(d.retailers, live.risk(), as_of=live.today(), boundary=d.boundary, lang=lang)
         return to_offline_html(m)
 
-    return HTMLResponse(live.derived(f"risk_map:{lang}", build))
+    return HTMLResponse(with_script_nonce(live.derived(f"risk_map:{lang}", build), request.state.csp_nonce))
 
 
 @router.get("/responsibility")

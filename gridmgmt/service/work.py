@@ -5,17 +5,18 @@ Shared by :mod:`gridmgmt.service.api` and the pages so both faces do exactly the
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from fastapi import HTTPException, Request
 
 from gridmgmt._errors import InputError
+from gridmgmt.ops import grids as grid_ops
+from gridmgmt.ops import patrol as patrol_ops
 from gridmgmt.service import audit, public
 from gridmgmt.service.accounts import User
 from gridmgmt.service.jobs import Job
-from gridmgmt.service.live import DRAFT_KIND, PLAN_KIND, LiveDistrict, grid_key
+from gridmgmt.service.live import LiveDistrict, grid_key
 
 if TYPE_CHECKING:
     from gridmgmt.service.deps import Service
@@ -25,8 +26,7 @@ if TYPE_CHECKING:
 #: pool runs one job at a time. (The CLI's --solution-limit alone gives byte-identical plans.)
 PLAN_JOB_TIME_LIMIT_S = 60.0
 
-GRIDS_KIND = "grids"
-GRIDS_PREVIEW_KIND = "grids_preview"
+GRIDS_PREVIEW_KIND = grid_ops.GRIDS_PREVIEW_KIND
 
 
 def _assignment(live: LiveDistrict) -> pd.DataFrame:
@@ -38,9 +38,6 @@ def _assignment(live: LiveDistrict) -> pd.DataFrame:
 
 def plan_job(service: Service, user: User, *, day: str, squads: list[str], solutions: int) -> Job:
     """Start planning ``day`` for ``squads`` (empty: all) in the background; the job's result is the draft run id."""
-    from gridmgmt.patrol.plan import plan_day
-    from gridmgmt.risk.district_risk import score_risk
-
     live = service.live
     try:
         pd.Timestamp(day)
@@ -49,34 +46,18 @@ def plan_job(service: Service, user: User, *, day: str, squads: list[str], solut
 
     def work(progress) -> str:
         progress("reading the event log")
-        events = live.events()
-        before = events.loc[pd.to_datetime(events["time"]) < pd.Timestamp(day)]
-        district = dataclasses.replace(live.district, events=before)
-        progress("scoring risk")
-        risk = score_risk(district, day)
-        plan = plan_day(
-            district,
+        return patrol_ops.draft_plan(
+            live.store,
+            live.district,
             day,
-            risk=risk,
-            grids=_assignment(live),
-            squads=tuple(squads) or None,
+            events=live.events(),
+            assignment=_assignment(live),
+            squads=squads,
+            solutions=solutions,
             time_limit_s=PLAN_JOB_TIME_LIMIT_S,
-            solution_limit=solutions,
+            by=user.username,
             progress=progress,
         )
-        for failure in plan.failures:  # a route search died in its helper process; the server and the rest go on
-            progress(f"route search failed: {failure}; the other squads are in the draft")
-        progress("storing the draft")
-        layers = {"stops": plan.stops, "unplanned": plan.unplanned, "summary": plan.summary}
-        if len(plan.routes):
-            layers["routes"] = plan.routes
-        run_id = live.store.write_run(
-            DRAFT_KIND,
-            layers,
-            parameters={"date": day, "squads": list(squads), "solution_limit": solutions, "by": user.username},
-        )
-        progress(f"draft {run_id}: {len(plan.stops)} stops, {len(plan.unplanned)} left out")
-        return run_id
 
     return service.jobs.submit(user.username, f"plan {day}", work)
 
@@ -84,7 +65,7 @@ def plan_job(service: Service, user: User, *, day: str, squads: list[str], solut
 def records(live: LiveDistrict) -> list[dict[str, Any]]:
     """Stored day plans (drafts and published), newest first: run id, kind, created, date, by."""
     rows = []
-    for kind in (DRAFT_KIND, PLAN_KIND):
+    for kind in (patrol_ops.DRAFT_KIND, patrol_ops.PLAN_KIND):
         for run in live.store.list_runs(kind=kind).itertuples():
             params = run.parameters or {}
             rows.append(
@@ -103,13 +84,12 @@ def records(live: LiveDistrict) -> list[dict[str, Any]]:
 def publish_plan(service: Service, user: User, run_id: str, *, address: str = "") -> str:
     """Publish a draft plan run as the day's plan (a new ``plan`` run); return its id."""
     live = service.live
-    draft = live.store.read_run(run_id)
-    if draft.kind != DRAFT_KIND:
-        raise HTTPException(400, f"run {run_id} is not a draft day plan")
-    if any((params or {}).get("from_run") == run_id for params in live.store.list_runs(kind=PLAN_KIND)["parameters"]):
-        raise HTTPException(409, f"draft {run_id} is already published")
-    params = {**draft.parameters, "from_run": run_id, "published_by": user.username}
-    published = live.store.write_run(PLAN_KIND, draft.layers, parameters=params)
+    try:
+        published = patrol_ops.publish_draft(live.store, run_id, by=user.username)
+    except patrol_ops.NotADraft as error:
+        raise HTTPException(400, str(error)) from error
+    except patrol_ops.AlreadyPublished as error:
+        raise HTTPException(409, str(error)) from error
     live.invalidate_owners()
     audit.record(live.store.engine, username=user.username, action=f"publish plan {run_id}", outcome="ok",
                  detail=published, address=address)  # fmt: skip
@@ -121,28 +101,15 @@ def publish_plan(service: Service, user: User, run_id: str, *, address: str = ""
 
 def grids_preview_job(service: Service, user: User, *, k: int | None, lock_grids: list[int]) -> Job:
     """Start a what-if rebalance of today's grids in the background; the result is a preview run id."""
-    from gridmgmt.grids.build import plan_from_assignment, rebalance_grids
-
     live = service.live
 
     def work(progress) -> str:
         district = live.live_district()
         progress("reading today's grids")
         assignment = _assignment(live)
-        # the polygons follow each street block's majority; the moves must be counted from the real assignment
-        current = dataclasses.replace(plan_from_assignment(district, assignment), assignment=assignment)
-        progress("rebalancing")
-        plan, moves, metrics = rebalance_grids(district, current, k=k, lock_grids=lock_grids or None)
-        progress(f"{len(moves)} retailers would move")
-        grids = pd.DataFrame(plan.grids).drop(columns="geometry")
-        layers = {"grids": plan.grids, "assignment": plan.assignment, "moves": moves}
-        run_id = live.store.write_run(
-            GRIDS_PREVIEW_KIND,
-            layers,
-            parameters={"k": k, "lock_grids": lock_grids, "by": user.username, "grids": len(grids),
-                        "balance_after": metrics.get("after", {}).get("balance")},
-        )  # fmt: skip
-        return run_id
+        return grid_ops.preview_rebalance(
+            live.store, district, assignment, k=k, lock_grids=lock_grids, by=user.username, progress=progress
+        )
 
     return service.jobs.submit(user.username, "rebalance preview", work)
 
@@ -150,13 +117,9 @@ def grids_preview_job(service: Service, user: User, *, k: int | None, lock_grids
 def publish_grids(service: Service, user: User, run_id: str, *, valid_from: str, address: str = "") -> str:
     """Publish a preview's assignment from ``valid_from``: a ``grids`` run that becomes the current assignment."""
     live = service.live
-    preview = live.store.read_run(run_id)
-    if preview.kind != GRIDS_PREVIEW_KIND:
+    published = grid_ops.publish_preview(live.store, run_id, valid_from=valid_from)
+    if published is None:
         raise HTTPException(400, f"run {run_id} is not a grids preview")
-    layers = {k: v for k, v in preview.layers.items() if k in ("grids", "assignment")}
-    published = live.store.write_run(
-        GRIDS_KIND, layers, parameters={**preview.parameters, "from_run": run_id}, assignment_from=valid_from
-    )
     live.invalidate_owners()
     audit.record(live.store.engine, username=user.username, action=f"publish grids {run_id}", outcome="ok",
                  detail=published, address=address)  # fmt: skip

@@ -9,40 +9,44 @@ sibling folder first and renamed into place at the end, so a failure leaves noth
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import shlex
 import shutil
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
-import shapely
-from pyproj import Transformer
 
+from gridmgmt import io
 from gridmgmt._errors import InputError, Problem
-from gridmgmt.config import LANGS
-from gridmgmt.coords import COORD_SYSTEMS, in_china
-from gridmgmt.inputs.validate import PLACEHOLDER
-
-if TYPE_CHECKING:
-    import networkx as nx
+from gridmgmt.config import Files, Settings, load_settings
+from gridmgmt.coords import COORD_SYSTEMS, in_china, metric_crs
+from gridmgmt.inputs.retailers import load_retailers
+from gridmgmt.inputs.tables import check_depots, load_boundary, load_depots, load_staff
+from gridmgmt.inputs.validate import PLACEHOLDER, staff_modes, unreachable_shops
+from gridmgmt.network import NETWORK_SUFFIXES
+from gridmgmt.network.district import district_network
+from gridmgmt.ops.init_derive import (
+    depot_table,
+    derive_boundary,
+    derive_depot,
+    derive_subdistricts,
+    network_suffix,
+)
+from gridmgmt.store import open_store
+from gridmgmt.vocab import LANGS
 
 log = logging.getLogger(__name__)
 
 RETAILERS_PER_PAIR = 420  # retailers one marketing manager and one monopoly officer look after
-BOUNDARY_BUFFER_M = 300.0  # the derived boundary reaches this far beyond the outermost retailers
-CONCAVE_RATIO = 0.3  # shapely.concave_hull ratio: 0 follows the points closely, 1 is the convex hull
-EXTENT_TOLERANCE_M = 200.0  # retailers this far outside the street network are errors (as in load_retailers)
-SLIVER_SHARE = 0.01  # administrative pieces under this share of the district area are dropped
-DEPOT_NAME = "局机关 depot"
 COMMAND_LINE = "command line"
 
 _VECTOR_COPY_SUFFIXES = (".geojson", ".json", ".gpkg")
@@ -178,6 +182,7 @@ def init_district(
     try:
         folder = _Folder(work)
         _build(folder, given, name=name, pairs=pairs, lang=lang)
+        open_store(work / "out" / "store.sqlite", create=True).close()  # its commands' store (empty until used)
         _move_into_place(work, real, force=force)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -264,8 +269,6 @@ def _target_problems(out: Path, *, force: bool) -> list[Problem]:
 
 
 def _check_network_file(path: Path) -> None:
-    from gridmgmt.network import NETWORK_SUFFIXES
-
     file = str(path)
     if not path.is_file():
         raise InputError(
@@ -275,7 +278,7 @@ def _check_network_file(path: Path) -> None:
                 hint="pass an OSM extract (.osm, .osm.gz, .osm.bz2, .osm.pbf) or osmnx .graphml",
             )
         )
-    if not _network_suffix(path):
+    if not network_suffix(path):
         raise InputError(
             Problem(
                 file=file,
@@ -284,13 +287,6 @@ def _check_network_file(path: Path) -> None:
                 hint=f"use one of {', '.join(NETWORK_SUFFIXES)} (e.g. a Geofabrik .osm.pbf extract)",
             )
         )
-
-
-def _network_suffix(path: Path) -> str:
-    from gridmgmt.network import NETWORK_SUFFIXES
-
-    lower = path.name.lower()
-    return next((s for s in sorted(NETWORK_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), "")
 
 
 def _table_suffix(path: Path) -> str:
@@ -332,9 +328,6 @@ def _validate_given(
     depots: str | os.PathLike | None,
 ) -> _Given:
     """Check every input the user gave, before any slower derivation; raise the usual problems."""
-    from gridmgmt.inputs.retailers import load_retailers
-    from gridmgmt.inputs.tables import check_depots, load_boundary, load_depots, load_staff
-
     _check_network_file(network)
     given = _Given(retailers=retailers, shops=gpd.GeoDataFrame(), network=network, coords=coords)
     if boundary is not None:
@@ -348,7 +341,7 @@ def _validate_given(
         given.depot_frame = load_depots(given.depots, coords=coords)
     elif depot is not None:
         given.depot = parse_lonlat(depot) if isinstance(depot, str) else (float(depot[0]), float(depot[1]))
-        frame = _depot_table(*given.depot)
+        frame = depot_table(*given.depot)
         given.depot_frame, problems = check_depots(frame, file=COMMAND_LINE, coords=coords)
         value = f"{given.depot[0]},{given.depot[1]}"
         errors = [
@@ -366,10 +359,6 @@ def _validate_given(
 
 def _depot_ids(given: _Given) -> list[str]:
     return list(given.depot_frame["depot_id"].astype(str)) if given.depot_frame is not None else ["D1"]
-
-
-def _depot_table(lon: float, lat: float, *, name: str = DEPOT_NAME) -> pd.DataFrame:
-    return pd.DataFrame({"depot_id": ["D1"], "name": [name], "lon": [lon], "lat": [lat]})
 
 
 def parse_lonlat(text: str) -> tuple[float, float]:
@@ -419,9 +408,6 @@ class _Folder:
 
 def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang: str | None = None) -> None:
     """Write every input of the district into ``folder``, ``district.toml`` last."""
-    from gridmgmt import io
-    from gridmgmt.config import load_settings
-
     shops = given.shops
     target = folder.copy("retailers", given.retailers, _table_suffix(given.retailers))
     label = {"gcj02": "GCJ-02", "bd09": "BD-09"}.get(given.coords)
@@ -429,7 +415,7 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang
     folder.add("retailers", target, f"{len(shops):,} from {given.retailers.name}{converted}")
     folder.coords["retailers"] = given.coords
 
-    target = folder.work / f"roads{_network_suffix(given.network)}"
+    target = folder.work / f"roads{network_suffix(given.network)}"
     how = _link_or_copy(given.network, target)
     folder.add("network", target, f"{given.network.name} {how}")
 
@@ -456,7 +442,7 @@ def _build(folder: _Folder, given: _Given, *, name: str, pairs: int | None, lang
         folder.add("depots", target, f"{len(given.depot_frame):,} from {given.depots.name}")
         folder.coords["depots"] = given.coords
     elif given.depot is not None:
-        target = io.write_csv(_depot_table(*given.depot), folder.work / "depots.csv")
+        target = io.write_csv(depot_table(*given.depot), folder.work / "depots.csv")
         folder.add("depots", target, f"D1 at {given.depot[0]}, {given.depot[1]} from --depot")
         folder.coords["depots"] = given.coords
     else:
@@ -495,10 +481,6 @@ def _district_graph(folder: _Folder) -> nx.MultiDiGraph:
     The prepared extract is cached in the district's own ``cache/`` (never the user's cache
     folder) under the key later commands compute, so the first of them does not prepare it again.
     """
-    from gridmgmt.config import Files, Settings
-    from gridmgmt.inputs.district import district_network
-    from gridmgmt.inputs.tables import load_boundary
-
     files = Files(network=folder.files["network"], boundary=folder.files["boundary"])
     settings = Settings(root=folder.work, files=files)
     return district_network(settings, load_boundary(settings.path("boundary")))
@@ -514,8 +496,6 @@ def reach_note(graph: nx.MultiDiGraph, retailers: gpd.GeoDataFrame, staff: pd.Da
     E.g. ``reachable: walk 508/508, ebike 503/508 (5 unreachable: OSM1 fast_food, ...; see gridmgmt
     validate)``; :func:`gridmgmt.inputs.validate.unreachable_shops` says which and why.
     """
-    from gridmgmt.inputs.validate import staff_modes, unreachable_shops
-
     shops = pd.DataFrame(
         {"retailer_id": retailers["retailer_id"].astype(str).to_numpy(), "lon": retailers.geometry.x.to_numpy(),
          "lat": retailers.geometry.y.to_numpy(),
@@ -551,7 +531,7 @@ def _link_or_copy(source: Path, target: Path) -> str:
 
 
 def _area_km2(frame: gpd.GeoDataFrame) -> float:
-    return float(frame.to_crs(frame.estimate_utm_crs()).area.sum() / 1e6)
+    return float(frame.to_crs(metric_crs(frame)).area.sum() / 1e6)
 
 
 def _pairs_in(staff: pd.DataFrame) -> int:
@@ -604,8 +584,6 @@ def district_toml(
 
 def _toml_string(text: str) -> str:
     """A TOML basic string (JSON's escapes are TOML's; non-ASCII kept readable)."""
-    import json
-
     return json.dumps(str(text), ensure_ascii=False)
 
 
@@ -652,314 +630,3 @@ def placeholder_staff(pairs: int, *, depot: str = "D1") -> pd.DataFrame:
             staff_id = f"{prefix}{i:0{width}d}"
             rows.append((staff_id, f"{PLACEHOLDER} {staff_id}", department, "", depot, "ebike", "", ""))
     return pd.DataFrame(rows, columns=list(_STAFF_COLUMNS))
-
-
-def _metric_crs(lon: np.ndarray, lat: np.ndarray) -> str:
-    """The UTM zone of the points' median, as a CRS string."""
-    centre = gpd.GeoSeries(gpd.points_from_xy([np.median(lon)], [np.median(lat)]), crs="EPSG:4326")
-    return centre.estimate_utm_crs().to_string()
-
-
-def derive_boundary(
-    retailers: gpd.GeoDataFrame,
-    network: str | os.PathLike,
-    *,
-    name: str = "",
-    file: str = "retailers",
-) -> tuple[gpd.GeoDataFrame, str]:
-    """The land around the retailers: their buffered concave hull within the streets' reach, without water.
-
-    The retailers' concave hull (ratio ``CONCAVE_RATIO``) buffered ``BOUNDARY_BUFFER_M`` m and
-    clipped to the street network's extent (widened by ``EXTENT_TOLERANCE_M``), cut down by
-    :func:`gridmgmt.inputs.land.land_within` to the streets' reach (``STREET_REACH_M``) without
-    the extract's water areas and the sea side of its coastline: one valid (multi)polygon holding
-    every retailer.
-
-    Parameters
-    ----------
-    retailers
-        WGS-84 points.
-    network
-        The OSM extract or GraphML the streets (and, from OSM, the water) come from.
-    name
-        The district's name, written in the ``name`` column.
-    file
-        The retailer file, named in problems.
-
-    Returns
-    -------
-    (geopandas.GeoDataFrame, str)
-        One row (``name``), WGS-84 polygon; and a note saying how it was derived and what was left out.
-
-    Raises
-    ------
-    InputError
-        When the extract has no streets, or retailers lie farther than ``EXTENT_TOLERANCE_M``
-        outside its street network's extent.
-    """
-    from gridmgmt.inputs.land import STREET_REACH_M, land_within, water_features
-    from gridmgmt.network import GRAPHML_SUFFIXES
-
-    streets = street_lines(network)
-    lon, lat = retailers.geometry.x.to_numpy(), retailers.geometry.y.to_numpy()
-    crs = _metric_crs(lon, lat)
-    to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = to_m.transform(lon, lat)
-    box = shapely.box(*shapely.total_bounds(streets))
-    box_m = _transform(shapely.segmentize(box, 0.001), to_m).buffer(EXTENT_TOLERANCE_M, join_style="mitre")
-    points = shapely.points(x, y)
-    outside = ~shapely.covers(box_m, points)
-    if outside.any():
-        raise InputError(_outside_problems(retailers, outside, file))
-    hull = shapely.concave_hull(shapely.multipoints(np.column_stack([x, y])), ratio=CONCAVE_RATIO)
-    area = shapely.make_valid(hull.buffer(BOUNDARY_BUFFER_M).intersection(box_m))
-    water = coast = np.empty(0, dtype=object)  # GraphML holds streets only
-    if _network_suffix(Path(network)) not in GRAPHML_SUFFIXES:
-        water, coast = water_features(network)
-    land = land_within(
-        area, _transform(streets, to_m), points, water=_transform(water, to_m), coastline=_transform(coast, to_m)
-    )
-    back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    frame = gpd.GeoDataFrame({"name": [name]}, geometry=[_transform(land.area, back)], crs="EPSG:4326")
-    note = (
-        f"derived from the retailers' concave hull buffered {BOUNDARY_BUFFER_M:.0f} m, clipped to the road network's "
-        f"extent and to {STREET_REACH_M:.0f} m around its streets, without water ({land.area.area / 1e6:.1f} km²; "
-        f"left out: {land.water_m2 / 1e6:.2f} km² of water and sea, {land.margin_m2 / 1e6:.2f} km² of street-less "
-        "margin)"
-    )
-    if land.kept_water_m2 > 0:
-        note += f"; {land.kept_water_m2 / 1e6:.2f} km² of water kept: leaving it out would cut the retailers apart"
-    return frame, note
-
-
-def _transform(geometry: shapely.Geometry, transformer: Transformer) -> shapely.Geometry:
-    def coords(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
-
-    return shapely.transform(geometry, coords)
-
-
-def _outside_problems(retailers: gpd.GeoDataFrame, outside: np.ndarray, file: str) -> list[Problem]:
-    from gridmgmt.inputs.checks import is_csv
-
-    rows = np.flatnonzero(outside)
-    unit, offset = ("row", 2) if is_csv(file) else ("record", 1)
-    problems = [
-        Problem(
-            file=file,
-            row=int(i) + offset,
-            unit=unit,
-            field="lon, lat",
-            value=str(retailers["retailer_id"].iloc[i]),
-            message=f"lies more than {EXTENT_TOLERANCE_M:.0f} m outside the road network extract",
-            hint="use an extract that covers every retailer, or check its coordinates and --coords",
-        )
-        for i in rows[:20]
-    ]
-    if len(rows) > 20:
-        problems.append(Problem(file=file, message=f"{len(rows) - 20} more retailers lie outside the extract"))
-    return problems
-
-
-def street_lines(path: str | os.PathLike) -> np.ndarray:
-    """The streets of an extract as WGS-84 line strings (points for ways with one node in the file).
-
-    OSM files are streamed once with osmium (``highway=*`` ways; references to nodes missing
-    from a clipped extract are skipped); GraphML is loaded (its edges).
-
-    Raises
-    ------
-    InputError
-        When the file has no streets.
-    """
-    from gridmgmt.network import GRAPHML_SUFFIXES
-
-    source = Path(path)
-    if _network_suffix(source) in GRAPHML_SUFFIXES:
-        import osmnx as ox
-
-        from gridmgmt.network import load_network
-
-        edges = ox.convert.graph_to_gdfs(load_network(source), nodes=False, fill_edge_geometry=True)
-        lines = np.asarray(edges.geometry.array, dtype=object)
-    else:
-        ways = [np.column_stack(way) for way in _street_coordinates(source)]
-        lines = np.asarray([shapely.linestrings(xy) if len(xy) > 1 else shapely.points(xy[0]) for xy in ways])
-    if not len(lines):
-        raise InputError(
-            Problem(
-                file=str(source),
-                message="no streets (highway ways) in the road network file",
-                hint="use an OSM extract with highway=* ways covering the district",
-            )
-        )
-    return lines
-
-
-def _street_coordinates(source: Path) -> Iterator[tuple[list[float], list[float]]]:
-    """(lons, lats) of each ``highway=*`` way's nodes present in the file, way by way."""
-    import osmium
-
-    ways = (
-        osmium.FileProcessor(str(source))
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway"))
-    )
-    try:
-        for way in ways:
-            located = [node.location for node in way.nodes if node.location.valid()]
-            if located:
-                yield [loc.lon for loc in located], [loc.lat for loc in located]
-    except RuntimeError as exc:  # osmium parser errors: name the file
-        raise InputError(
-            Problem(file=str(source), message=f"cannot read the road network: {exc}", hint="download the extract again")
-        ) from None
-
-
-def derive_depot(retailers: gpd.GeoDataFrame, graph: nx.MultiDiGraph) -> tuple[pd.DataFrame, str]:
-    """One depot D1: the retailers' centre (mean in a metric CRS) snapped to the nearest street node.
-
-    ``graph`` is the district's road network (:func:`gridmgmt.network.load_network`).
-
-    Returns
-    -------
-    (pandas.DataFrame, str)
-        The depot table (``depot_id``, ``name``, ``lon``, ``lat``; WGS-84 degrees) and a note.
-    """
-    from gridmgmt.network import snap_points
-
-    lon, lat = retailers.geometry.x.to_numpy(), retailers.geometry.y.to_numpy()
-    crs = _metric_crs(lon, lat)
-    to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    x, y = to_m.transform(lon, lat)
-    cx, cy = float(np.mean(x)), float(np.mean(y))
-    clon, clat = back.transform(cx, cy)
-    try:
-        snap = snap_points(graph, [clon], [clat], mode="ebike").iloc[0]
-    except ValueError:  # no street e-bikes may use: any street
-        snap = snap_points(graph, [clon], [clat]).iloc[0]
-    node = snap["u"] if snap["frac"] <= 0.5 else snap["v"]
-    nlon, nlat = float(graph.nodes[node]["x"]), float(graph.nodes[node]["y"])
-    nx_m, ny_m = to_m.transform(nlon, nlat)
-    away = math.hypot(nx_m - cx, ny_m - cy)
-    table = _depot_table(round(nlon, 7), round(nlat, 7), name=f"{DEPOT_NAME} (derived)")
-    note = (
-        f"D1 derived: the retailers' centre snapped to the nearest street node ({away:.0f} m away) "
-        f"at {nlon:.6f}, {nlat:.6f}"
-    )
-    return table, note
-
-
-def admin_areas(path: str | os.PathLike) -> gpd.GeoDataFrame:
-    """The ``boundary=administrative`` areas of an OSM extract (relations and closed ways).
-
-    Areas whose rings a clipped extract leaves open cannot be built and are skipped.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        ``osm_id`` (e.g. ``r1234``, ``w56``), ``admin_level`` (int), ``name``, ``name_zh``,
-        ``name_en``; WGS-84 (multi)polygons. Empty for GraphML or an extract without any.
-    """
-    from gridmgmt.network import GRAPHML_SUFFIXES
-
-    columns = ["osm_id", "admin_level", "name", "name_zh", "name_en"]
-    source = Path(path)
-    rows: list[dict] = []
-    if _network_suffix(source) not in GRAPHML_SUFFIXES:
-        import osmium
-
-        wkb = osmium.geom.WKBFactory()
-        admin = osmium.filter.TagFilter(("boundary", "administrative"))
-        areas = (
-            osmium.FileProcessor(str(source))
-            .with_areas(admin)
-            .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-            .with_filter(osmium.filter.TagFilter(("boundary", "administrative")))
-        )
-        for area in areas:
-            level = area.tags.get("admin_level", "")
-            if not level.isdigit():
-                continue
-            try:
-                geometry = shapely.from_wkb(wkb.create_multipolygon(area))
-            except RuntimeError:  # an invalid or incomplete ring
-                continue
-            tags = area.tags
-            name = tags.get("name", "")
-            rows.append(
-                {
-                    "osm_id": f"{'w' if area.from_way() else 'r'}{area.orig_id()}",
-                    "admin_level": int(level),
-                    "name": name,
-                    "name_zh": tags.get("name:zh", tags.get("name:zh-Hans", name)),
-                    "name_en": tags.get("name:en", name),
-                    "geometry": geometry,
-                }
-            )
-    if not rows:
-        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs="EPSG:4326")
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-
-
-def derive_subdistricts(
-    boundary: gpd.GeoDataFrame, network: str | os.PathLike, *, name: str = ""
-) -> tuple[gpd.GeoDataFrame, str]:
-    """Subdistricts of the district: the extract's finest administrative level covering most of it.
-
-    A level qualifies when its areas, clipped to the boundary (pieces under ``SLIVER_SHARE``
-    of the district dropped), cover at least half of the district; the part no area covers,
-    when larger than a sliver, becomes one more subdistrict. Without a qualifying level the
-    whole boundary is the one subdistrict.
-
-    Returns
-    -------
-    (geopandas.GeoDataFrame, str)
-        ``subdistrict_id`` (S01, ...), ``name_zh``, ``name_en``, ``admin_level``, ``osm_id``;
-        WGS-84 polygons; and a note saying where they came from. There is no ``area_type``
-        (old/new town): OSM does not say; a bureau may add the column.
-    """
-    areas = admin_areas(network)
-    crs = boundary.estimate_utm_crs()
-    district = shapely.make_valid(boundary.to_crs(crs).union_all())
-    total = district.area
-    chosen: gpd.GeoDataFrame | None = None
-    level = 0
-    if len(areas):
-        metric = areas.to_crs(crs)
-        for level in sorted(set(metric["admin_level"]), reverse=True):
-            at = metric.loc[metric["admin_level"] == level].copy()
-            at["geometry"] = [shapely.make_valid(g).intersection(district) for g in at.geometry]
-            at = at.loc[at.geometry.area >= SLIVER_SHARE * total]
-            if len(at) and at.union_all().area >= 0.5 * total:
-                chosen = at
-                break
-    if chosen is None:
-        one = gpd.GeoDataFrame(
-            {"subdistrict_id": ["S01"], "name_zh": [name], "name_en": [name], "admin_level": [None], "osm_id": [""]},
-            geometry=[district],
-            crs=crs,
-        ).to_crs("EPSG:4326")
-        found = f"{len(areas)} administrative areas in the extract, none covering" if len(areas) else "none in"
-        return one, f"{found} the district; one subdistrict = the boundary"
-    chosen = chosen.sort_values(["name", "osm_id"]).reset_index(drop=True)
-    rest = district.difference(chosen.union_all())
-    parts = [chosen[["name_zh", "name_en", "admin_level", "osm_id", "geometry"]]]
-    if rest.area >= SLIVER_SHARE * total:
-        parts.append(
-            gpd.GeoDataFrame(
-                {"name_zh": ["其他"], "name_en": ["other"], "admin_level": [None], "osm_id": [""]},
-                geometry=[rest],
-                crs=crs,
-            )
-        )
-    subs = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs).to_crs("EPSG:4326")
-    width = max(2, len(str(len(subs))))
-    subs.insert(0, "subdistrict_id", [f"S{i:0{width}d}" for i in range(1, len(subs) + 1)])
-    share = chosen.union_all().area / total
-    note = f"{len(chosen)} administrative areas (admin_level {level}) from the extract, covering {share:.0%}"
-    if len(subs) > len(chosen):
-        note += "; the rest is one more subdistrict '其他 other'"
-    return subs, note

@@ -19,9 +19,10 @@ import shapely
 
 from gridmgmt import io, maps
 from gridmgmt.config import load_settings
+from gridmgmt.coords import WGS84
 from gridmgmt.grids.plan import load_grids
 from gridmgmt.inputs.tables import load_boundary
-from gridmgmt.province.tasks import STEPS, district_name
+from gridmgmt.ops.province import STEPS, district_name
 from gridmgmt.risk.hotspots import MIN_POINTS, HotspotResult, find_hotspots, points_from_table
 from gridmgmt.risk.risk_map import HOTSPOT_COLORS
 
@@ -100,13 +101,13 @@ def province_hotspots(out_dir: str | Path, districts: Sequence[Path], *, seed: i
         settings = _read(toml, load_settings)
         boundary = _read(settings.path("boundary"), load_boundary) if settings is not None else None
         if boundary is not None:
-            outlines.append(shapely.union_all(boundary.to_crs("EPSG:4326").geometry.to_numpy()))
+            outlines.append(shapely.union_all(boundary.to_crs(WGS84).geometry.to_numpy()))
     outline = shapely.union_all(outlines) if outlines else None
     points = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({"lon": [], "lat": []})
     if len(points) < MIN_POINTS:
         return HotspotResult.none_found(len(points), f"{len(points)} violations in the province"), outline
     frame = points_from_table(points, file="province violations")
-    boundary = gpd.GeoSeries([outline], crs="EPSG:4326") if outline is not None else None
+    boundary = gpd.GeoSeries([outline], crs=WGS84) if outline is not None else None
     return find_hotspots(frame, boundary=boundary, seed=seed, source="province violations"), outline
 
 
@@ -163,7 +164,7 @@ def write_province_overview(
         boundary = _read(settings.path("boundary"), load_boundary) if settings is not None else None
         if boundary is not None:
             tiles.append({"district": row.district, "name": row.name, "geometry": boundary.union_all()})
-    tile_frame = gpd.GeoDataFrame(tiles, geometry="geometry", crs="EPSG:4326") if tiles else gpd.GeoDataFrame()
+    tile_frame = gpd.GeoDataFrame(tiles, geometry="geometry", crs=WGS84) if tiles else gpd.GeoDataFrame()
     page = _page(out, table, result, _province_map(result, outline, tile_frame, lang), status)
     return io.write_text(page, out / "province.html")
 
