@@ -7,42 +7,22 @@ earlier outputs stay intact.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
+from gridmgmt.atomic import atomic_path
+from gridmgmt.coords import WGS84
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".geojson", ".json", ".gpkg", ".parquet")
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it over ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is left untouched.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    tmp_path.unlink()  # writers such as GDAL want to create the file themselves
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
 
 
 def write_text(text: str, path: str | os.PathLike) -> Path:
@@ -233,8 +213,8 @@ def _is_geoparquet(path: Path) -> bool:
 
 def _points_to_columns(frame: gpd.GeoDataFrame, file: str) -> pd.DataFrame:
     geom = frame.geometry
-    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
-        frame = frame.to_crs("EPSG:4326")
+    if frame.crs is not None and not frame.crs.equals(WGS84):
+        frame = frame.to_crs(WGS84)
         geom = frame.geometry
     out = pd.DataFrame(frame.drop(columns=geom.name))
     if not geom.is_empty.all() and (geom.geom_type.dropna() == "Point").all():

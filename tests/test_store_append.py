@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from gridmgmt._errors import InputError
 from gridmgmt.store import EVENT_COLUMNS, open_store
-from gridmgmt.store.eventlog import SMALL_APPEND
+from gridmgmt.store.eventframes import SMALL_APPEND
 from gridmgmt.store.schema import events
 
 STORED = (*(c for c in EVENT_COLUMNS if c != "event_id"), "extra", "content_hash")

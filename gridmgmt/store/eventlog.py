@@ -1,39 +1,33 @@
-"""The shared event log as an append-only table: add, import (idempotent), read by time window.
+"""The shared event log as an append-only table: append and read plain rows, no data frames.
 
 Every write is one transaction: all rows or none. Ids given by the caller are kept (a file's
 ``corrects`` refer to them); blank ids get a UUIDv7 (48-bit millisecond time + 74 random bits)
 behind the prefix ``G-``, so two clerks on two machines never make the same id. There is no
-update or delete here, and the database refuses both (a trigger on each backend). An import
-skips every row the log already holds: rows with ids by id (same content: skipped; other
-content: an error), rows without ids by a content key, so the same file imported twice adds
-nothing the second time.
+update or delete here, and the database refuses both (a trigger on each backend).
+
+This module imports neither pandas nor numpy: the small commands (``events add``, ``events
+list``) and the web service's single events use it directly. Tables of events (import, reads
+of millions of rows as data frames) are :mod:`gridmgmt.store.eventframes`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import time as _time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import exc
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.store.engine import read_connection, translate_errors
 from gridmgmt.store.schema import events, retailers
 from gridmgmt.store.validate import EVENT_COLUMNS, check_columns, correction_problem, is_missing
 
-log = logging.getLogger(__name__)
-
-_INTERNAL = ("seq", "content_hash", "import_key", "source", "recorded_at", "recorded_by", "extra")
-SMALL_APPEND = 50  # appends of up to this many rows take the plain-Python path (append_records)
+#: The log's own columns, never taken from an event's extra fields.
+INTERNAL_COLUMNS = ("seq", "content_hash", "import_key", "source", "recorded_at", "recorded_by", "extra")
 _CHUNK = 900  # ids per IN (...) look-up, below every backend's parameter limit
 
 
@@ -48,64 +42,6 @@ def new_event_id(prefix: str = "G") -> str:
     value |= rand & ((1 << 62) - 1)  # rand_b: 62 bits
     h = f"{value:032x}"
     return f"{prefix}-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What an import did: the events it added (with their ids) and how many rows the log already held."""
-
-    added: pd.DataFrame
-    skipped: int
-
-    def summary(self, source: str = "") -> str:
-        """One line for the user, e.g. ``added 0 events from f.csv (12 already in the log)``."""
-        text = f"added {len(self.added)} events" + (f" from {source}" if source else "")
-        return text + (f" ({self.skipped} already in the log)" if self.skipped else "")
-
-
-def append_events(
-    engine: sa.Engine,
-    frame: pd.DataFrame,
-    *,
-    label: str,
-    source: str = "",
-    recorded_by: str = "",
-    check_retailers: bool = True,
-) -> pd.DataFrame:
-    """Append events in one transaction; every row is new (a given id already in the log is an error).
-
-    Parameters
-    ----------
-    frame
-        Events with the contract columns (see :data:`EVENT_COLUMNS`; ``time`` as datetime or
-        ``YYYY-MM-DDTHH:MM`` text); blank ``event_id`` cells get new ids; extra columns are kept.
-    label
-        How errors name the store.
-    source
-        Where the rows come from ('command line', a file name), stored with each event and
-        used to name it in errors.
-    check_retailers
-        When the store holds retailers (after ``store init``), an event of an unknown retailer is an error.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The events as stored (with ids), in ``frame``'s order.
-
-    Raises
-    ------
-    InputError
-        Naming the row and field of every problem; nothing was added.
-    StoreError
-        When the store cannot be written (read-only, locked, no permission); nothing was added.
-    """
-    if 0 < len(frame) <= SMALL_APPEND:
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        added = append_records(
-            engine, records, label=label, source=source, recorded_by=recorded_by, check_retailers=check_retailers
-        )
-        return pd.DataFrame(added, columns=list(EVENT_COLUMNS)).astype({"time": "datetime64[ns]"})
-    return _write(engine, frame, label=label, source=source, recorded_by=recorded_by, check=check_retailers).added
 
 
 def append_records(
@@ -145,16 +81,16 @@ def append_records(
         raise InputError(problems)
     # checked before the write lock, as they cannot turn false meanwhile: the log only grows, retailers stay
     with read_connection(engine, label) as conn:
-        problems += _correction_problems(conn, rows, rows, file=file)
+        problems += check_corrections(conn, rows, rows, file=file)
         if check_retailers:
-            problems += _check_retailers(conn, [(row["row"], row["retailer_id"]) for row in rows], file=file)
+            problems += unknown_retailers(conn, [(row["row"], row["retailer_id"]) for row in rows], file=file)
     if problems:
         raise InputError(problems)
     with translate_errors(label), engine.connect() as conn:
         conn = conn.execution_options(write=True)
         with conn.begin():
             given = [i for i in ids if i]
-            stored = _lookup(conn, events.c.event_id, given) if given else {}
+            stored = lookup(conn, events.c.event_id, given) if given else {}
             for row in rows:
                 if row["event_id"] in stored:
                     problems.append(
@@ -196,7 +132,7 @@ def _prepare_records(records: Sequence[dict], *, file: str) -> tuple[list[dict],
         kept = {
             k: (v if isinstance(v, (bool, int, float)) else str(v))
             for k, v in record.items()
-            if k not in EVENT_COLUMNS and k not in _INTERNAL and not is_missing(v) and v != ""
+            if k not in EVENT_COLUMNS and k not in INTERNAL_COLUMNS and not is_missing(v) and v != ""
         }
         out["extra"] = json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
         if out["time"] is not None:
@@ -219,122 +155,12 @@ def _content_hash(row: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def import_events(
-    engine: sa.Engine,
-    frame: pd.DataFrame,
-    *,
-    label: str,
-    source: str = "",
-    recorded_by: str = "",
-    check_retailers: bool = True,
-) -> ImportResult:
-    """Import events all or nothing, skipping those already in the log (see the module docstring).
-
-    Parameters and errors as :func:`append_events`; an id already in the log with other content
-    is an error naming the row.
-    """
-    return _write(
-        engine, frame, label=label, source=source, recorded_by=recorded_by, check=check_retailers, importing=True
-    )
-
-
-def _write(
-    engine: sa.Engine,
-    frame: pd.DataFrame,
-    *,
-    label: str,
-    source: str,
-    recorded_by: str,
-    check: bool,
-    importing: bool = False,
-) -> ImportResult:
-    file = source or "events"
-    rows = prepare_rows(frame, file=file, importing=importing)
-    with translate_errors(label):
-        for attempt in range(3):
-            try:
-                with engine.connect() as conn:
-                    conn = conn.execution_options(write=True)
-                    with conn.begin():
-                        return write_rows(
-                            conn,
-                            rows,
-                            file=file,
-                            source=source,
-                            recorded_by=recorded_by,
-                            check=check,
-                            importing=importing,
-                        )
-            except exc.IntegrityError:
-                # a concurrent import stored some of these rows first (PostgreSQL): look again
-                if attempt == 2:
-                    raise
-                log.info("%s: concurrent import of the same events, retrying", label)
-    raise AssertionError("unreachable")
-
-
-def prepare_rows(frame: pd.DataFrame, *, file: str, importing: bool = False) -> pd.DataFrame:
-    """Normalise events for the store: text columns, parsed times, content hash, import key, extras.
-
-    Raises
-    ------
-    InputError
-        For missing columns, empty required values, unparseable times or unknown types/departments.
-    """
-    missing = [c for c in ("retailer_id", "time", "type", "department") if c not in frame.columns]
-    if missing:
-        raise InputError(
-            Problem(file=file, message=f"missing columns: {', '.join(missing)}", hint="see `gridmgmt events --help`")
-        )
-    if frame.empty:
-        raise InputError(Problem(file=file, message="no events to add", hint="the table has a header but no rows"))
-    columns = {c: frame[c].tolist() for c in EVENT_COLUMNS if c in frame.columns}
-    checked, problems = check_columns(columns, file=file)
-    out = pd.DataFrame({c: checked[c] for c in EVENT_COLUMNS if c != "time"}, index=pd.RangeIndex(len(frame)))
-    out.insert(2, "time", pd.to_datetime(pd.Series(checked["time"], dtype=object)))
-    rows = np.arange(len(out)) + 2  # spreadsheet rows: the header is row 1
-    for row in rows[(out["event_id"] != "").to_numpy() & out["event_id"].duplicated(keep="first").to_numpy()]:
-        problems.append(Problem(file=file, row=int(row), field="event_id", message="duplicate event_id in this table"))
-    if problems:
-        raise InputError(problems)
-    extra_columns = [c for c in frame.columns if c not in EVENT_COLUMNS and c not in _INTERNAL]
-    out["extra"] = _extras(frame.reset_index(drop=True), extra_columns)
-    content = out["retailer_id"].str.cat(
-        [
-            out["time"].dt.strftime("%Y-%m-%dT%H:%M:%S"),
-            *(out[c] for c in ("type", "department", "outcome", "severity", "violation_kind", "note", "corrects")),
-            out["extra"].fillna(""),
-        ],
-        sep="\x1f",
-    )
-    out["content_hash"] = [hashlib.sha256(text.encode()).hexdigest()[:40] for text in content]
-    # rows without an id are known again by content; the n-th identical row of a file is its own event
-    occurrence = out.groupby("content_hash").cumcount()
-    keyed = (out["event_id"] == "") & importing
-    out["import_key"] = None
-    out.loc[keyed, "import_key"] = "h:" + out.loc[keyed, "content_hash"] + ":" + occurrence[keyed].astype(str)
-    out["row"] = rows
-    return out
-
-
-def _extras(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """The extra columns of each row as a JSON object (None when all are empty)."""
-    if not columns:
-        return pd.Series([None] * len(frame), dtype=object)
-    values = frame[columns].astype(object).where(frame[columns].notna(), "")
-    texts = []
-    for record in values.to_dict("records"):
-        kept = {k: (v if isinstance(v, (bool, int, float)) else str(v)) for k, v in record.items() if v != ""}
-        texts.append(json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None)
-    return pd.Series(texts, dtype=object)
-
-
 def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
     for start in range(0, len(values), _CHUNK):
         yield list(values[start : start + _CHUNK])
 
 
-def _lookup(conn: sa.Connection, column: sa.Column, keys: Iterable[str], *extra: sa.Column) -> dict[str, tuple]:
+def lookup(conn: sa.Connection, column: sa.Column, keys: Iterable[str], *extra: sa.Column) -> dict[str, tuple]:
     """``{key: (extra columns...)}`` of the log's rows whose ``column`` is one of ``keys``."""
     found: dict[str, tuple] = {}
     unique = sorted(set(keys))
@@ -344,72 +170,7 @@ def _lookup(conn: sa.Connection, column: sa.Column, keys: Iterable[str], *extra:
     return found
 
 
-def write_rows(
-    conn: sa.Connection,
-    rows: pd.DataFrame,
-    *,
-    file: str,
-    source: str = "",
-    recorded_by: str = "",
-    check: bool = True,
-    importing: bool = True,
-) -> ImportResult:
-    """Store rows from :func:`prepare_rows` inside the caller's write transaction (see :func:`import_events`)."""
-    problems: list[Problem] = []
-    skip = np.zeros(len(rows), dtype=bool)
-    has_id = (rows["event_id"] != "").to_numpy()
-    empty_log = conn.execute(sa.select(events.c.seq).limit(1)).first() is None
-    if has_id.any() and not empty_log:
-        stored = _lookup(conn, events.c.event_id, rows.loc[has_id, "event_id"], events.c.content_hash)
-        for pos in np.flatnonzero(has_id):
-            event_id = rows["event_id"].iat[pos]
-            if event_id not in stored:
-                continue
-            if importing and stored[event_id][0] == rows["content_hash"].iat[pos]:
-                skip[pos] = True
-            else:
-                problems.append(
-                    Problem(
-                        file=file,
-                        row=int(rows["row"].iat[pos]),
-                        field="event_id",
-                        value=event_id,
-                        message="event_id already in the log" + (" with other content" if importing else ""),
-                        hint="the log is append-only: give the new event its own id (or leave event_id empty)",
-                    )
-                )
-    keyed = rows["import_key"].notna().to_numpy()
-    if keyed.any() and not empty_log:
-        stored_keys = _lookup(conn, events.c.import_key, rows.loc[keyed, "import_key"])
-        skip |= rows["import_key"].isin(stored_keys.keys()).to_numpy()
-    fixes = rows.loc[rows["corrects"] != ""]
-    if len(fixes):
-        wanted = rows.loc[rows["event_id"].isin(set(fixes["corrects"]))]
-        problems += _correction_problems(conn, fixes.to_dict("records"), wanted.to_dict("records"), file=file)
-    if check:
-        kept = rows.loc[~skip]
-        problems += _check_retailers(conn, zip(kept["row"], kept["retailer_id"], strict=True), file=file)
-    if problems:
-        raise InputError(problems)
-    new = rows.loc[~skip].copy()
-    blank = new["event_id"] == ""
-    new.loc[blank, "event_id"] = [new_event_id() for _ in range(int(blank.sum()))]
-    if len(new):
-        now = datetime.now().replace(microsecond=0)
-        records = new.drop(columns=["row", "time"]).astype(object)
-        records = records.where(records.notna() & (records != ""), None)  # NULL, never NaN or ''
-        for column in ("outcome", "severity", "violation_kind", "note"):
-            records[column] = new[column].astype(object)  # '' stays '' in these NOT NULL columns
-        records["time"] = list(new["time"].dt.to_pydatetime())
-        records = records.assign(source=source, recorded_at=now, recorded_by=recorded_by)
-        conn.execute(events.insert(), records.to_dict("records"))
-    added = new[list(EVENT_COLUMNS)].reset_index(drop=True)
-    return ImportResult(added=added, skipped=int(skip.sum()))
-
-
-def _correction_problems(
-    conn: sa.Connection, fixes: Sequence[dict], batch: Iterable[dict], *, file: str
-) -> list[Problem]:
+def check_corrections(conn: sa.Connection, fixes: Sequence[dict], batch: Iterable[dict], *, file: str) -> list[Problem]:
     """What is wrong with the corrections among ``fixes``; their targets are in ``batch`` or the log."""
     fixes = [row for row in fixes if row["corrects"]]
     if not fixes:
@@ -417,16 +178,16 @@ def _correction_problems(
     wanted = {row["corrects"] for row in fixes}
     targets = {row["event_id"]: row for row in batch if row["event_id"] in wanted}
     fields = ("time", "retailer_id", "department")
-    found = _lookup(conn, events.c.event_id, wanted - targets.keys(), *(events.c[c] for c in fields))
+    found = lookup(conn, events.c.event_id, wanted - targets.keys(), *(events.c[c] for c in fields))
     targets.update({k: dict(zip(fields, v, strict=True)) for k, v in found.items()})
     problems = [correction_problem(row, targets.get(row["corrects"]), file=file, row=int(row["row"])) for row in fixes]
     return [p for p in problems if p is not None]
 
 
-def _check_retailers(conn: sa.Connection, rows: Iterable[tuple[int, str]], *, file: str) -> list[Problem]:
+def unknown_retailers(conn: sa.Connection, rows: Iterable[tuple[int, str]], *, file: str) -> list[Problem]:
     """Events must name a retailer the store knows, once the store holds retailers; ``rows``: (row, retailer_id)."""
     rows = list(rows)
-    known = _lookup(conn, retailers.c.retailer_id, [r for _, r in rows])
+    known = lookup(conn, retailers.c.retailer_id, [r for _, r in rows])
     unknown = [(row, value) for row, value in rows if value not in known]
     if not unknown or conn.execute(sa.select(retailers.c.retailer_id).limit(1)).first() is None:
         return []
@@ -443,72 +204,78 @@ def _check_retailers(conn: sa.Connection, rows: Iterable[tuple[int, str]], *, fi
     ]
 
 
-def events_between(
-    engine: sa.Engine,
-    start: str | pd.Timestamp | None = None,
-    end: str | pd.Timestamp | None = None,
-    *,
-    types: Sequence[str] | None = None,
-    retailer_ids: Sequence[str] | None = None,
-    label: str = "store",
-) -> pd.DataFrame:
-    """Events with ``start <= time < end`` (either bound optional), oldest first, through the indexes.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`EVENT_COLUMNS` (``time`` as ``datetime64``, text columns '' when empty),
-        ``corrected_by`` (the newest event correcting it, '' when none) and any extra columns
-        the events were recorded with.
-    """
-    with read_connection(engine, label) as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        # SQLite keeps times as ISO text: compare and fetch text, and let pandas parse the column at once
-        time_col = sa.type_coerce(events.c.time, sa.String) if sqlite else events.c.time
-
-        def bound(value: str | pd.Timestamp) -> object:
-            stamp = pd.Timestamp(value)
-            return stamp.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else stamp.to_pydatetime()
-
-        columns = [time_col.label("time") if c == "time" else events.c[c] for c in EVENT_COLUMNS]
-        stmt = sa.select(*columns, events.c.extra).order_by(events.c.time, events.c.seq)
-        if start is not None:
-            stmt = stmt.where(time_col >= bound(start))
-        if end is not None:
-            stmt = stmt.where(time_col < bound(end))
-        if types is not None:
-            stmt = stmt.where(events.c.type.in_(list(types)))
-        if retailer_ids is not None:
-            stmt = stmt.where(events.c.retailer_id.in_(list(retailer_ids)))
-        # the driver's cursor directly: millions of rows without a Python object per row on our side
-        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = compiled.params
-        if compiled.positional:
-            params = tuple(params[name] for name in compiled.positiontup or ())
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(str(compiled), params)
-            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=[*EVENT_COLUMNS, "extra"])
-        finally:
-            cursor.close()
-        # a correction is no earlier than the event it corrects: those of the window's events are in it or later
-        fixes = sa.select(events.c.corrects, events.c.event_id).where(events.c.corrects.is_not(None))
-        if start is not None:
-            fixes = fixes.where(time_col >= bound(start))
-        corrected_by = dict(conn.execute(fixes.order_by(events.c.time, events.c.seq)).all())  # the newest wins
-    frame["time"] = pd.to_datetime(frame["time"], format="ISO8601") if len(frame) else pd.to_datetime(frame["time"])
-    frame["corrects"] = frame["corrects"].fillna("")
-    frame.insert(
-        len(EVENT_COLUMNS), "corrected_by", frame["event_id"].map(corrected_by).fillna("") if corrected_by else ""
-    )
-    extras = frame.pop("extra")
-    if extras.notna().any():
-        parsed = pd.DataFrame([json.loads(x) if x else {} for x in extras], index=frame.index)
-        frame = frame.join(parsed.fillna(""))
-    return frame
-
-
 def count_events(engine: sa.Engine, *, label: str = "store") -> int:
     """Number of events in the log."""
     with read_connection(engine, label) as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
+
+
+def time_column(dialect: str) -> sa.ColumnElement:
+    """The events' time as the database compares it: the stored ISO text on SQLite, a timestamp elsewhere."""
+    return sa.type_coerce(events.c.time, sa.String) if dialect == "sqlite" else events.c.time
+
+
+def time_bound(dialect: str, value: datetime) -> object:
+    """``value`` as :func:`time_column` compares it."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else value
+
+
+def event_filters(
+    dialect: str,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    types: Sequence[str] | None = None,
+    retailer_ids: Sequence[str] | None = None,
+) -> list[sa.ColumnElement]:
+    """The WHERE terms of a read of the log: ``start <= time < end`` (either optional), types, retailers."""
+    when = time_column(dialect)
+    terms = []
+    if start is not None:
+        terms.append(when >= time_bound(dialect, start))
+    if end is not None:
+        terms.append(when < time_bound(dialect, end))
+    if types is not None:
+        terms.append(events.c.type.in_(list(types)))
+    if retailer_ids is not None:
+        terms.append(events.c.retailer_id.in_(list(retailer_ids)))
+    return terms
+
+
+def corrected_by(conn: sa.Connection, start: datetime | None) -> dict[str, str]:
+    """``{event_id: the newest event correcting it}`` for the events from ``start`` on (None: all).
+
+    A correction is no earlier than the event it corrects, so those of a window's events are in it or later.
+    """
+    fixes = sa.select(events.c.corrects, events.c.event_id).where(events.c.corrects.is_not(None))
+    if start is not None:
+        fixes = fixes.where(time_column(conn.dialect.name) >= time_bound(conn.dialect.name, start))
+    return dict(conn.execute(fixes.order_by(events.c.time, events.c.seq)).all())  # the newest wins
+
+
+def event_rows(
+    engine: sa.Engine,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    types: Sequence[str] | None = None,
+    retailer_ids: Sequence[str] | None = None,
+    label: str = "store",
+) -> list[dict]:
+    """Events with ``start <= time < end``, oldest first, as dicts: the rows of
+    :func:`gridmgmt.store.eventframes.events_between` without a data frame.
+
+    Each has :data:`EVENT_COLUMNS` (``time`` a datetime, text '' when empty), ``corrected_by``
+    ('' when none) and the extra fields it was recorded with.
+    """
+    with read_connection(engine, label) as conn:
+        terms = event_filters(conn.dialect.name, start, end, types=types, retailer_ids=retailer_ids)
+        stmt = sa.select(*(events.c[c] for c in EVENT_COLUMNS), events.c.extra).where(*terms)
+        found = conn.execute(stmt.order_by(events.c.time, events.c.seq)).mappings().all()
+        fixes = corrected_by(conn, start)
+    rows = []
+    for found_row in found:
+        row = {c: ("" if found_row[c] is None else found_row[c]) for c in EVENT_COLUMNS}
+        row["corrected_by"] = fixes.get(row["event_id"], "")
+        rows.append({**row, **(json.loads(found_row["extra"]) if found_row["extra"] else {})})
+    return rows

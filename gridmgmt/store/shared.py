@@ -12,89 +12,65 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 import sqlalchemy as sa
 
 from gridmgmt._errors import StoreError
-from gridmgmt.store import backup as _backup
-from gridmgmt.store import eventlog, history, runs
-from gridmgmt.store.engine import (
-    create_store_engine,
-    read_connection,
-    require_file,
-    store_name,
-    store_url,
-    upgrade,
-    write_transaction,
-)
-
-if TYPE_CHECKING:
-    from gridmgmt.inputs.district import District
+from gridmgmt.store import eventframes, export, history, runs
+from gridmgmt.store.engine import read_connection, write_transaction
+from gridmgmt.store.handle import StoreHandle
 
 log = logging.getLogger(__name__)
 
 
-class SharedStore:
-    """One district's shared store; create it with :func:`open_store`.
-
-    Attributes
-    ----------
-    url
-        The SQLAlchemy URL (password hidden in ``str``).
-    engine
-        The SQLAlchemy engine, for queries this class does not offer.
-    read_only
-        Whether it was opened read-only.
-    """
-
-    def __init__(self, url: sa.URL, engine: sa.Engine, *, read_only: bool = False) -> None:
-        self.url = url
-        self.engine = engine
-        self.read_only = read_only
-        self.label = self._label()
-
-    def _label(self) -> str:
-        if self.url.get_backend_name() == "sqlite":
-            return str(self.url.database or "").removeprefix("file:").split("?")[0]
-        return self.url.render_as_string(hide_password=True)
+class DistrictFrames(Protocol):
+    """What :meth:`SharedStore.init_district` reads of a district (a :class:`gridmgmt.inputs.district.District`)."""
 
     @property
-    def backend(self) -> str:
-        """``sqlite`` or ``postgresql``."""
-        return self.engine.dialect.name
+    def retailers(self) -> pd.DataFrame: ...
 
-    def __repr__(self) -> str:
-        return f"SharedStore({self.label!r})"
+    @property
+    def staff(self) -> pd.DataFrame: ...
 
-    def close(self) -> None:
-        """Release the store's connections."""
-        self.engine.dispose()
+    @property
+    def events(self) -> pd.DataFrame: ...
 
-    def __enter__(self) -> SharedStore:
-        return self
+    @property
+    def boundary(self) -> pd.DataFrame: ...
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    @property
+    def depots(self) -> pd.DataFrame: ...
+
+    @property
+    def subdistricts(self) -> pd.DataFrame | None: ...
+
+    @property
+    def schools(self) -> pd.DataFrame | None: ...
+
+
+class SharedStore(StoreHandle):
+    """One district's shared store with its data frames; create it with :func:`open_store`.
+
+    The connection, the event log as plain rows and the backup are :class:`StoreHandle`'s.
+    """
 
     # ------------------------------------------------------------------ event log
 
     def add_events(self, frame: pd.DataFrame, *, source: str = "", recorded_by: str = "") -> pd.DataFrame:
-        """Append events, all or nothing; see :func:`gridmgmt.store.eventlog.append_events`."""
-        return eventlog.append_events(self.engine, frame, label=self.label, source=source, recorded_by=recorded_by)
-
-    def add_records(self, records: list[dict], *, source: str = "", recorded_by: str = "") -> list[dict]:
-        """Append a few events given as dicts, all or nothing; see :func:`gridmgmt.store.eventlog.append_records`."""
-        return eventlog.append_records(self.engine, records, label=self.label, source=source, recorded_by=recorded_by)
+        """Append events, all or nothing; see :func:`gridmgmt.store.eventframes.append_events`."""
+        return eventframes.append_events(self.engine, frame, label=self.label, source=source, recorded_by=recorded_by)
 
     def add_event(self, *, source: str = "command line", recorded_by: str = "", **fields: Any) -> pd.Series:
         """Append one event given as keyword fields (``retailer_id=``, ``time=``, ``type=``, ...); return it."""
         return self.add_events(pd.DataFrame([fields]), source=source, recorded_by=recorded_by).iloc[0]
 
-    def import_events(self, frame: pd.DataFrame, *, source: str = "", recorded_by: str = "") -> eventlog.ImportResult:
-        """Import events all or nothing, idempotently; see :func:`gridmgmt.store.eventlog.import_events`."""
-        return eventlog.import_events(self.engine, frame, label=self.label, source=source, recorded_by=recorded_by)
+    def import_events(
+        self, frame: pd.DataFrame, *, source: str = "", recorded_by: str = ""
+    ) -> eventframes.ImportResult:
+        """Import events all or nothing, idempotently; see :func:`gridmgmt.store.eventframes.import_events`."""
+        return eventframes.import_events(self.engine, frame, label=self.label, source=source, recorded_by=recorded_by)
 
     def events_between(
         self,
@@ -104,14 +80,10 @@ class SharedStore:
         types: Sequence[str] | None = None,
         retailer_ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Events with ``start <= time < end``, oldest first (see :func:`gridmgmt.store.eventlog.events_between`)."""
-        return eventlog.events_between(
+        """Events with ``start <= time < end``, oldest first (see :func:`gridmgmt.store.eventframes.events_between`)."""
+        return eventframes.events_between(
             self.engine, start, end, types=types, retailer_ids=retailer_ids, label=self.label
         )
-
-    def count_events(self) -> int:
-        """Number of events in the log."""
-        return eventlog.count_events(self.engine, label=self.label)
 
     # ------------------------------------------------------------------ history
 
@@ -142,14 +114,14 @@ class SharedStore:
         with write_transaction(self.engine, self.label) as conn:
             history.close_licence(conn, retailer_id, closed)
 
+    def first_pairs_day(self) -> date | None:
+        """The first day of the staff pairs the store records (``store init``), None without any."""
+        with read_connection(self.engine, self.label) as conn:
+            return conn.execute(sa.select(sa.func.min(history.pairs.c.valid_from))).scalar()
+
     def retailers(self) -> pd.DataFrame:
         """The stored retailers (GeoDataFrame, WGS-84)."""
         return history.read_retailers(self.engine, label=self.label)
-
-    def retailer_ids(self) -> set[str]:
-        """Ids of the stored retailers (cheap: no geometry)."""
-        with read_connection(self.engine, self.label) as conn:
-            return set(conn.execute(sa.select(history.retailers.c.retailer_id)).scalars())
 
     def features(self, layer: str) -> pd.DataFrame:
         """A stored feature layer (boundary, depots, subdistricts, schools)."""
@@ -187,13 +159,8 @@ class SharedStore:
 
     # ------------------------------------------------------------------ whole store
 
-    def is_initialised(self) -> bool:
-        """Whether ``store init`` has loaded a district (the store holds retailers)."""
-        with read_connection(self.engine, self.label) as conn:
-            return conn.execute(sa.select(history.retailers.c.retailer_id).limit(1)).first() is not None
-
     def init_district(
-        self, district: District, *, valid_from: str | date | None = None, events_source: str = ""
+        self, district: DistrictFrames, *, valid_from: str | date | None = None, events_source: str = ""
     ) -> dict[str, int]:
         """Load a district's inputs into the store once, all in one transaction; return counts per table.
 
@@ -231,17 +198,13 @@ class SharedStore:
                     counts[name] = history.write_features(conn, name, layer)
             if len(district.events):
                 source = events_source or "district events"
-                rows = eventlog.prepare_rows(district.events, file=source, importing=True)
-                counts["events"] = len(eventlog.write_rows(conn, rows, file=source, source=source).added)
+                rows = eventframes.prepare_rows(district.events, file=source, importing=True)
+                counts["events"] = len(eventframes.write_rows(conn, rows, file=source, source=source).added)
         return counts
-
-    def backup(self, to: str | os.PathLike) -> Path:
-        """A consistent copy of the store while others write (see :func:`gridmgmt.store.backup.backup`)."""
-        return _backup.backup(self.engine, to, label=self.label)
 
     def export(self, to: str | os.PathLike) -> tuple[Path, list[str]]:
         """Every current layer into one GeoPackage for QGIS/ArcGIS users; return it and its layer names."""
-        return _backup.export_gpkg(self.engine, to, label=self.label)
+        return export.export_gpkg(self.engine, to, label=self.label)
 
 
 def open_store(
@@ -270,13 +233,4 @@ def open_store(
     StoreError
         When the store is missing or cannot be opened or upgraded (one line saying why).
     """
-    url = store_url(url_or_path, read_only=read_only)
-    require_file(url, store_name(url_or_path, url), create=create and not read_only)
-    engine = create_store_engine(url, busy_timeout_s=busy_timeout_s, create=create)
-    store = SharedStore(url, engine, read_only=read_only)
-    try:
-        upgrade(engine, store_name(url_or_path, url), read_only=read_only, create=create)
-    except BaseException:
-        engine.dispose()
-        raise
-    return store
+    return SharedStore.open(url_or_path, read_only=read_only, create=create, busy_timeout_s=busy_timeout_s)
