@@ -169,3 +169,14 @@ def test_app_role_is_for_postgresql_only(tmp_path) -> None:
     """On SQLite --app-role says a SQLite store is a file, in one line."""
     with open_store(tmp_path / "s.sqlite", create=True) as store, pytest.raises(StoreError, match="PostgreSQL"):
         grant_app_role(store.engine, "gridmgmt_app", store.label)
+
+
+def test_postgresql_app_role_cannot_upgrade_and_says_who_can(pg_roles) -> None:
+    """A store behind this gridmgmt, opened as the app role: one line naming the owner's command, no change."""
+    owner_url, app_url, server = pg_roles
+    db = sa.make_url(owner_url).database
+    server.psql(db, "UPDATE alembic_version SET version_num = '0002'; DROP TRIGGER runs_append_only ON runs")
+    server.psql(db, "DROP TRIGGER runs_no_truncate ON runs; DROP TRIGGER run_rows_append_only ON run_rows")
+    with pytest.raises(StoreError, match="as the owner role") as error:
+        open_store(app_url)
+    assert "\n" not in str(error.value) and "0002" in str(error.value)

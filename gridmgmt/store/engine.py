@@ -317,11 +317,19 @@ def upgrade(engine: sa.Engine, label: str, *, read_only: bool = False, create: b
     known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
     if revision is not None and revision not in known:
         raise StoreError(f"{label}: the store's schema {revision} is newer than this gridmgmt knows; upgrade gridmgmt")
-    with write_transaction(engine, label) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")  # Alembic logs each step at INFO on its own logger ("alembic")
+    try:
+        with write_transaction(engine, label) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")  # Alembic logs each step at INFO on its own logger ("alembic")
+    except StoreError as error:
+        if revision is None or not any(w in str(error) for w in ("no permission", "may not change the schema")):
+            raise
+        raise StoreError(
+            f"{label}: the store's schema is {revision}, not {HEAD}, and this role may not upgrade it; run "
+            "`gridmgmt store init --store OWNER_URL --app-role NAME` as the owner role once"
+        ) from error
     log.info("%s: schema %s", label, f"upgraded {revision} -> {HEAD}" if revision else f"created ({HEAD})")
 
 
