@@ -16,8 +16,9 @@ from pyproj import Transformer
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from gridmgmt.coords import WGS84
+
 UTM_CRS = "EPSG:32648"
-WGS84 = "EPSG:4326"
 #: WGS-84 (lon, lat) -> UTM 48N metres, and back.
 TO_UTM = Transformer.from_crs(WGS84, UTM_CRS, always_xy=True)
 TO_WGS = Transformer.from_crs(UTM_CRS, WGS84, always_xy=True)

@@ -23,6 +23,7 @@ import shapely
 
 from gridmgmt import io
 from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
+from gridmgmt.coords import WGS84
 from gridmgmt.grids.blocks import Blocks, assign_points, boundary_on_street_share, split_heavy_blocks, street_blocks
 from gridmgmt.grids.calibration import Calibration, calibrate
 from gridmgmt.grids.metrics import balance_ratio, coefficient_of_variation, components_per_grid, polygon_pieces
@@ -38,7 +39,7 @@ from gridmgmt.grids.pairs import (
     travel_cost,
 )
 from gridmgmt.grids.partition import PartitionResult, check_k, partition
-from gridmgmt.grids.plan import WGS84, GridPlan, grids_gpkg_path, read_grid_plan
+from gridmgmt.grids.plan import GridPlan, grids_gpkg_path, read_grid_plan
 from gridmgmt.grids.rebalance import fill_new, rebalance
 from gridmgmt.grids.search import SearchState
 from gridmgmt.grids.unit_table import UnitTable

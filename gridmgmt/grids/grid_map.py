@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from gridmgmt.coords import WGS84
 from gridmgmt.grids.report import grid_report
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def grid_map(
 
     _register()
     t = maps.label
-    grids = plan.grids.to_crs("EPSG:4326")
+    grids = plan.grids.to_crs(WGS84)
     report = grid_report(plan).set_index("grid_id")
     colours = dict(zip(report.index, grid_colors(len(report)), strict=True))
     b = grids.total_bounds
@@ -220,6 +221,6 @@ def _unreachable_points(plan: GridPlan, district: District, lang: str) -> pd.Dat
 def _to_wgs(district: District, x: float, y: float) -> tuple[float, float]:
     from pyproj import Transformer
 
-    tr = Transformer.from_crs(district.crs, "EPSG:4326", always_xy=True)
+    tr = Transformer.from_crs(district.crs, WGS84, always_xy=True)
     lon, lat = tr.transform(x, y)
     return float(lon), float(lat)

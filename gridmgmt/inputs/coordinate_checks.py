@@ -108,7 +108,7 @@ class _Region:
         if boundary is None or not len(boundary):
             return cls(None, None, buffer_m)
         geoms = gpd.GeoSeries(boundary.geometry if hasattr(boundary, "geometry") else boundary)
-        minx, miny, maxx, maxy = geoms.to_crs("EPSG:4326").total_bounds
+        minx, miny, maxx, maxy = geoms.to_crs(WGS84).total_bounds
         crs = utm_epsg((minx + maxx) / 2, (miny + maxy) / 2)
         return cls(geoms.to_crs(crs).union_all(), crs, buffer_m)
 

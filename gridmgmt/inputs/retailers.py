@@ -22,7 +22,7 @@ import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import BUSINESS_TYPES, CUSTOMER_CLASSES
-from gridmgmt.coords import COORD_SYSTEMS
+from gridmgmt.coords import COORD_SYSTEMS, WGS84
 from gridmgmt.inputs.checks import TableCheck
 from gridmgmt.inputs.coordinate_checks import check_coordinates
 
@@ -192,13 +192,13 @@ def _assume_absent_columns(check: TableCheck) -> None:
 def _to_geoframe(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     frame = frame.drop(columns=[c for c in ("geometry",) if c in frame.columns])
     geometry = gpd.points_from_xy(frame["lon"], frame["lat"])
-    return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=WGS84)
 
 
 def _empty_geoframe(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     columns = list(dict.fromkeys([*REQUIRED, *OPTIONAL, *frame.columns]))
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns if c != "geometry"})
-    return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+    return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
 def _raise_or_log(problems: list[Problem]) -> None:

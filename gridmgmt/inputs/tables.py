@@ -18,6 +18,7 @@ import shapely
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import TRAVEL_MODES, minutes_of_day
+from gridmgmt.coords import WGS84
 from gridmgmt.inputs.checks import TableCheck
 from gridmgmt.inputs.coordinate_checks import check_coordinates
 from gridmgmt.vocab import DEPARTMENT_ALIASES, STAFF_DEPARTMENTS
@@ -94,9 +95,9 @@ def check_boundary(frame: gpd.GeoDataFrame, *, file: str = "boundary") -> gpd.Ge
                     hint="save it with its CRS (WGS-84, EPSG:4326)",
                 )
             )
-        geoms = geoms.set_crs("EPSG:4326")
+        geoms = geoms.set_crs(WGS84)
     else:
-        geoms = geoms.to_crs("EPSG:4326")
+        geoms = geoms.to_crs(WGS84)
     merged = shapely.make_valid(shapely.union_all(shapely.make_valid(geoms.to_numpy())))
     if isinstance(merged, shapely.GeometryCollection):
         merged = shapely.union_all([g for g in merged.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
@@ -104,7 +105,7 @@ def check_boundary(frame: gpd.GeoDataFrame, *, file: str = "boundary") -> gpd.Ge
         raise InputError(
             Problem(file=file, message="the boundary polygon is empty", hint="export the district polygon again")
         )
-    return gpd.GeoDataFrame({"name": [_first_name(frame)]}, geometry=[merged], crs="EPSG:4326")
+    return gpd.GeoDataFrame({"name": [_first_name(frame)]}, geometry=[merged], crs=WGS84)
 
 
 def _first_name(frame: pd.DataFrame) -> str:
@@ -192,10 +193,10 @@ def _points(frame: pd.DataFrame, *, empty: bool = False) -> gpd.GeoDataFrame:
     frame = frame.drop(columns=[c for c in ("geometry",) if c in frame.columns])
     if empty or "lon" not in frame.columns:
         frame = frame.iloc[0:0]
-        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
     lon = pd.to_numeric(frame["lon"], errors="coerce")
     lat = pd.to_numeric(frame["lat"], errors="coerce")
-    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 
 # -- staff ------------------------------------------------------------------------------------

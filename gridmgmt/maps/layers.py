@@ -19,6 +19,7 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from gridmgmt._errors import GridMgmtError
+from gridmgmt.coords import WGS84
 from gridmgmt.maps.base import DEFAULT_MAX_ZOOM, to_map_geometry, to_map_lonlat
 from gridmgmt.maps.escape import check_color, esc, escape_frame, js_json
 
@@ -245,8 +246,8 @@ def add_geojson(
     if missing:
         raise GridMgmtError(f"add_geojson({name!r}): missing columns {', '.join(missing)}")
     gdf = frame[[*columns, frame.geometry.name]]
-    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
-        gdf = gdf.to_crs("EPSG:4326")
+    if gdf.crs is not None and not gdf.crs.equals(WGS84):
+        gdf = gdf.to_crs(WGS84)
     gdf = escape_frame(gdf, columns)
     gdf = gdf.set_geometry(to_map_geometry(m, gdf.geometry))
     data = json.loads(gdf.to_json(drop_id=True))

@@ -27,6 +27,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmgmt._errors import InputError, Problem
+from gridmgmt.coords import WGS84
 from gridmgmt.io import atomic_path, write_json
 from gridmgmt.network.access import keeps_way
 from gridmgmt.network.modes import ROUTABLE_HIGHWAYS
@@ -369,7 +370,7 @@ def _area(boundary: Any, buffer_m: float, file: str) -> BaseGeometry:
     geom = boundary
     if hasattr(boundary, "to_crs"):  # GeoSeries / GeoDataFrame
         if boundary.crs is not None:
-            boundary = boundary.to_crs(4326)
+            boundary = boundary.to_crs(WGS84)
         geom = boundary.union_all()
     if not isinstance(geom, BaseGeometry) or geom.is_empty or shapely.get_dimensions(geom) != 2:
         raise InputError(
@@ -379,8 +380,8 @@ def _area(boundary: Any, buffer_m: float, file: str) -> BaseGeometry:
     if buffer_m > 0:
         centre = geom.centroid
         proj = _METRE_PROJ.format(lat=centre.y, lon=centre.x)
-        to_m = Transformer.from_crs(4326, proj, always_xy=True)
-        to_deg = Transformer.from_crs(proj, 4326, always_xy=True)
+        to_m = Transformer.from_crs(WGS84, proj, always_xy=True)
+        to_deg = Transformer.from_crs(proj, WGS84, always_xy=True)
         metric = shapely.transform(geom, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
         buffered = shapely.buffer(shapely.segmentize(metric, 100.0), buffer_m, quad_segs=4)
         geom = shapely.transform(buffered, lambda xy: np.column_stack(to_deg.transform(xy[:, 0], xy[:, 1])))

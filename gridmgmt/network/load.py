@@ -24,6 +24,7 @@ import networkx as nx
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.config import TRAVEL_MODES, Speeds
+from gridmgmt.coords import WGS84
 from gridmgmt.network.access import (
     ACCESS_TAGS,
     DRIVE,
@@ -293,4 +294,4 @@ def _suffix(path: Path) -> str:
 def _is_wgs84(graph: nx.MultiDiGraph) -> bool:
     from pyproj import CRS
 
-    return CRS.from_user_input(graph.graph.get("crs", "EPSG:4326")).equals(CRS.from_epsg(4326))
+    return CRS.from_user_input(graph.graph.get("crs", WGS84)).equals(CRS.from_user_input(WGS84))

@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from gridmgmt.config import TRAVEL_MODES
+from gridmgmt.coords import WGS84, metric_crs
 from gridmgmt.network.arrays import network_arrays
 from gridmgmt.network.cache import graph_cache
 from gridmgmt.network.modes import back_attr, check_mode, time_attr
@@ -90,8 +91,8 @@ def _edge_index(graph: nx.MultiDiGraph) -> _EdgeIndex:
         edges["ok_" + mode] = edges.groupby(street)["ok_" + mode].transform("max").astype(bool)
     twin = edges.duplicated(street) & ~edges["oneway"]
     edges = edges[~twin.to_numpy()]
-    geo = gpd.GeoSeries(edges["geometry"].to_numpy(), crs=graph.graph.get("crs", "EPSG:4326"))
-    crs = geo.estimate_utm_crs()
+    geo = gpd.GeoSeries(edges["geometry"].to_numpy(), crs=graph.graph.get("crs", WGS84))
+    crs = metric_crs(geo)
     projected = geo.to_crs(crs).to_numpy()
     allowed = {mode: edges["ok_" + mode].to_numpy(bool) for mode in TRAVEL_MODES}
     index = _EdgeIndex(
@@ -157,7 +158,7 @@ def snap_points(
     tree, rows = index.tree(graph, mode, main_only)
     if len(rows) == 0:
         raise ValueError(f"the road network has no street that mode {mode!r} may use")
-    to_m = Transformer.from_crs("EPSG:4326", index.crs, always_xy=True)
+    to_m = Transformer.from_crs(WGS84, index.crs, always_xy=True)
     x, y = to_m.transform(lon_arr, lat_arr)
     points = shapely.points(x, y)
     hits, dist = tree.query_nearest(points, return_distance=True, all_matches=True)
@@ -173,7 +174,7 @@ def snap_points(
     offset = frac * length
     frac = np.where(offset < _AT_NODE_M, 0.0, np.where(length - offset < _AT_NODE_M, 1.0, frac))
     snapped = shapely.line_interpolate_point(lines, frac, normalized=True)
-    back = Transformer.from_crs(index.crs, "EPSG:4326", always_xy=True)
+    back = Transformer.from_crs(index.crs, WGS84, always_xy=True)
     snap_lon, snap_lat = back.transform(shapely.get_x(snapped), shapely.get_y(snapped))
     out = pd.DataFrame(
         {

@@ -34,6 +34,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
+from gridmgmt.coords import WGS84
 from gridmgmt.grids.pairs import staff_in_grids
 from gridmgmt.network import snap_points
 from gridmgmt.patrol.day_model import PATROL_PARAMS, SolverRun, build_problem, preselect
@@ -559,7 +560,7 @@ def _grid_polygons(grids: gpd.GeoDataFrame | pd.DataFrame | None) -> gpd.GeoData
     """The grid polygons (WGS-84, ``grid_id``) when ``grids`` has them, for the route map."""
     if not isinstance(grids, gpd.GeoDataFrame) or "grid_id" not in grids or grids.crs is None:
         return None
-    return grids[["grid_id", "geometry"]].to_crs("EPSG:4326")
+    return grids[["grid_id", "geometry"]].to_crs(WGS84)
 
 
 def _check_depots(district: Any, roster: SquadRoster) -> None:

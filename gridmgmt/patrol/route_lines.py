@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
+from gridmgmt.coords import WGS84
 from gridmgmt.network import network_arrays, point_access, shortest_path_geometry, snap_points
 from gridmgmt.patrol.squads import MODE_ORDER, SquadRoster
 
@@ -19,7 +20,7 @@ __all__ = ["empty_routes", "route_lines"]
 
 def empty_routes() -> gpd.GeoDataFrame:
     """A routes frame without rows (``squad_id``, ``travel_mode``, ``visits``, line geometry)."""
-    return gpd.GeoDataFrame({"squad_id": [], "travel_mode": [], "visits": []}, geometry=[], crs="EPSG:4326")
+    return gpd.GeoDataFrame({"squad_id": [], "travel_mode": [], "visits": []}, geometry=[], crs=WGS84)
 
 
 def route_lines(district: Any, stops: pd.DataFrame, roster: SquadRoster) -> gpd.GeoDataFrame:
@@ -93,7 +94,7 @@ def route_lines(district: Any, stops: pd.DataFrame, roster: SquadRoster) -> gpd.
                     "geometry": shapely.LineString(clean),
                 }
             )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326").sort_values("squad_id").reset_index(drop=True)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84).sort_values("squad_id").reset_index(drop=True)
 
 
 def _street(graph: Any, a: Any, b: Any) -> list[tuple[float, float]]:

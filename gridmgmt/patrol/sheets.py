@@ -19,6 +19,7 @@ import pandas as pd
 
 from gridmgmt import io
 from gridmgmt._errors import GridMgmtError
+from gridmgmt.coords import WGS84
 from gridmgmt.labels import labels_of, register_labels
 from gridmgmt.maps.escape import esc
 from gridmgmt.patrol.stops import COVER_TEXT
@@ -274,7 +275,7 @@ def write_plan(
 
 
 def _routes(plan: Any) -> gpd.GeoDataFrame:
-    return plan.routes if len(plan.routes) else gpd.GeoDataFrame(plan.routes, geometry="geometry", crs="EPSG:4326")
+    return plan.routes if len(plan.routes) else gpd.GeoDataFrame(plan.routes, geometry="geometry", crs=WGS84)
 
 
 def plan_layers(plan: Any) -> dict[str, gpd.GeoDataFrame]:
@@ -282,6 +283,6 @@ def plan_layers(plan: Any) -> dict[str, gpd.GeoDataFrame]:
     stops = plan_tables(plan)["stops"]
     points = gpd.points_from_xy(stops["lon"].astype(float), stops["lat"].astype(float))
     return {
-        "patrol_stops": gpd.GeoDataFrame(stops.assign(date=plan.date), geometry=points, crs="EPSG:4326"),
+        "patrol_stops": gpd.GeoDataFrame(stops.assign(date=plan.date), geometry=points, crs=WGS84),
         "patrol_routes": _routes(plan).assign(date=plan.date),
     }

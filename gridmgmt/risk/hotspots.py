@@ -62,6 +62,7 @@ from scipy import stats
 from shapely.geometry.base import BaseGeometry
 
 from gridmgmt._errors import InputError, Problem
+from gridmgmt.coords import WGS84, metric_crs
 from gridmgmt.inputs.checks import TableCheck
 from gridmgmt.risk.gistar import HOTSPOT_CLASSES, MIN_CLUSTER_CELLS, gi_star
 from gridmgmt.risk.hexgrid import HEX_AREA_PER_SIDE2, hex_axial, hex_grid, hex_size_from_density
@@ -72,7 +73,6 @@ log = logging.getLogger(__name__)
 
 MIN_POINTS = 10
 MIN_AREA_SHARE = 0.5  # empty cells with less of their area in the region are left out
-_WGS84 = "EPSG:4326"
 
 
 @dataclass
@@ -117,7 +117,7 @@ class HotspotResult:
     def none_found(cls, n_points: int, reason: str) -> HotspotResult:
         """No hotspot statistics (too few points): empty cells and the reason in ``notes``."""
         columns = ["cell_id", "count", "area_share", "gi_z", "p_value", "p_fdr", "hotspot_class", "kde_per_km2"]
-        cells = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs="EPSG:4326")
+        cells = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=[], crs=WGS84)
         return cls(cells=cells, kde_peak={}, scale_info={"skipped": reason}, n_points=n_points, notes=[reason])
 
     def summary(self) -> dict[str, int]:
@@ -177,8 +177,8 @@ def points_from_table(
     if check.has_errors:
         raise InputError(check.problems)
     table = check.frame
-    geometry = gpd.points_from_xy(table[lon].to_numpy(float), table[lat].to_numpy(float), crs=_WGS84)
-    return gpd.GeoDataFrame(table, geometry=geometry, crs=_WGS84)
+    geometry = gpd.points_from_xy(table[lon].to_numpy(float), table[lat].to_numpy(float), crs=WGS84)
+    return gpd.GeoDataFrame(table, geometry=geometry, crs=WGS84)
 
 
 def _validated_points(
@@ -218,9 +218,9 @@ def _validated_points(
             )
         )
     if points.crs is None:
-        points = points.set_crs(_WGS84)
-    elif not CRS.from_user_input(points.crs).equals(CRS.from_user_input(_WGS84)):
-        points = points.to_crs(_WGS84)
+        points = points.set_crs(WGS84)
+    elif not CRS.from_user_input(points.crs).equals(CRS.from_user_input(WGS84)):
+        points = points.to_crs(WGS84)
     if weight is None:
         return points, np.ones(len(points))
     check = TableCheck(pd.DataFrame({weight: points[weight].to_numpy()}), source)
@@ -353,7 +353,7 @@ def find_hotspots(
                 hint=f"hotspot statistics need at least {MIN_POINTS} points",
             )
         )
-    crs = points.estimate_utm_crs()
+    crs = metric_crs(points)
     metric = points.geometry.to_crs(crs)
     xy = np.column_stack([metric.x.to_numpy(), metric.y.to_numpy()])
     region, region_kind, inside = _study_region(xy, boundary, crs, source)
@@ -395,7 +395,7 @@ def find_hotspots(
     )
     density, peak = _kde(xy[in_cell], weights[in_cell], coords, spacing_m)
 
-    to_wgs = Transformer.from_crs(crs, _WGS84, always_xy=True)
+    to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
     peak_lon, peak_lat = to_wgs.transform(peak["x"], peak["y"])
     kde_peak = {
         "lon": float(peak_lon),
@@ -413,7 +413,7 @@ def find_hotspots(
     cells["area_share"] = grid["area_share"].to_numpy()
     cells = pd.concat([cells, stats_frame], axis=1)
     cells["kde_per_km2"] = density
-    cells = gpd.GeoDataFrame(cells, geometry=geometry, crs=crs).to_crs(_WGS84)
+    cells = gpd.GeoDataFrame(cells, geometry=geometry, crs=crs).to_crs(WGS84)
 
     hex_area = HEX_AREA_PER_SIDE2 * size_m**2
     scale_info = {
@@ -528,6 +528,6 @@ def _boundary_region(boundary: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry, 
     if not isinstance(boundary, gpd.GeoSeries):
         boundary = gpd.GeoSeries([boundary])
     if boundary.crs is None:
-        boundary = boundary.set_crs(_WGS84)
+        boundary = boundary.set_crs(WGS84)
     region = shapely.union_all(boundary.to_crs(crs).to_numpy())
     return shapely.make_valid(region) if not region.is_valid else region

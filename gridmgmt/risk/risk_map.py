@@ -9,6 +9,7 @@ import pandas as pd
 
 from gridmgmt import maps
 from gridmgmt.config import RiskWeights
+from gridmgmt.coords import WGS84, metric_crs
 from gridmgmt.risk.scores import NO_HISTORY_REASON, risk_levels
 
 LEVEL_COLORS = {"high": "#d7301f", "medium": "#fc8d59", "low": "#91bfdb"}
@@ -83,11 +84,11 @@ def risk_map(
     table["level_label"] = table["level"].map(lambda v: maps.label(v, lang))
     table["color"] = table["level"].map(LEVEL_COLORS)
     table["last_inspection"] = pd.to_datetime(table["last_inspection"]).dt.strftime("%Y-%m-%d").fillna("-")
-    centre = boundary.to_crs(boundary.estimate_utm_crs()).union_all().centroid
-    centre_wgs = gpd.GeoSeries([centre], crs=boundary.estimate_utm_crs()).to_crs(4326).iloc[0]
+    centre = boundary.to_crs(metric_crs(boundary)).union_all().centroid
+    centre_wgs = gpd.GeoSeries([centre], crs=metric_crs(boundary)).to_crs(WGS84).iloc[0]
     title = f"{maps.label('risk_map_title', lang)} · {maps.label('as_of', lang)} {as_of}"
     m = maps.new_map((centre_wgs.x, centre_wgs.y), zoom=13, tiles=tiles, lang=lang, title=title)
-    b = boundary.to_crs(4326).total_bounds
+    b = boundary.to_crs(WGS84).total_bounds
     maps.fit_to(m, [b[0], b[2], *retailers["lon"]], [b[1], b[3], *retailers["lat"]])
     maps.add_geojson(
         m,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-WGS84 = "EPSG:4326"
+from gridmgmt.coords import WGS84
 
 
 def json_safe(value: Any) -> Any:

@@ -14,6 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 
+from gridmgmt.coords import WGS84
 from gridmgmt.store.engine import read_connection
 from gridmgmt.store.frames import from_rows, to_rows
 from gridmgmt.store.schema import assignments, features, licences, pairs, retailers, staff
@@ -47,7 +48,7 @@ def write_retailers(conn: sa.Connection, frame: pd.DataFrame, *, opened_column: 
     into the past. Geometry comes from the GeoDataFrame's geometry, else from ``lon``/``lat``.
     """
     if not isinstance(frame, gpd.GeoDataFrame) and {"lon", "lat"} <= set(frame.columns):
-        frame = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326")
+        frame = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=WGS84)
     known = set(conn.execute(sa.select(retailers.c.retailer_id)).scalars())
     new = frame.loc[~frame["retailer_id"].astype(str).isin(known)]
     if new.empty:
