@@ -22,10 +22,10 @@ from fastapi.templating import Jinja2Templates
 
 from gridmgmt._errors import GridMgmtError, InputError
 from gridmgmt.labels import translator
+from gridmgmt.permissions import allowed
 from gridmgmt.service import accounts, audit
 from gridmgmt.service.jobs import Jobs
 from gridmgmt.service.live import Forbidden, LiveDistrict
-from gridmgmt.service.permissions import allowed
 from gridmgmt.service.security import FormSigner, RateLimiter, same_token
 from gridmgmt.vocab import LANGS
 

@@ -9,10 +9,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from gridmgmt._errors import InputError
 from gridmgmt.labels import translator
+from gridmgmt.permissions import HOME, allowed
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import login_user
 from gridmgmt.service.deps import COOKIE, LANG_COOKIE, is_tls, lang_of, require, service_of, session_of
-from gridmgmt.service.permissions import HOME, allowed
 from gridmgmt.service.work import file_public_report, report_status
 from gridmgmt.vocab import LANGS, TASK_TYPES
 
