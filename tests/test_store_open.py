@@ -171,3 +171,18 @@ def test_postgresql_listener_that_never_answers_gives_one_line(monkeypatch) -> N
         for conn in accepted:
             conn.close()
         listener.close()
+
+
+def test_postgresql_backup_behind_a_held_lock_gives_one_line(pg_server, monkeypatch, tmp_path) -> None:
+    """pg_dump waits for a held lock only as long as the lock timeout, then one line; no partial file."""
+    url = pg_server.create_database("timeouts_backup")
+    open_store(url, create=True).close()
+    monkeypatch.setenv("GRIDMGMT_STORE_LOCK_TIMEOUT_S", "0.2")
+    holder = sa.create_engine(url)
+    with holder.connect() as conn, conn.begin():
+        conn.exec_driver_sql("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        with open_store(url) as store, pytest.raises(StoreError, match="backup to") as error:
+            store.backup(tmp_path / "copy.dump")
+        _one_line(error.value)
+    holder.dispose()
+    assert not (tmp_path / "copy.dump").exists()

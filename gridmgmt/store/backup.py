@@ -8,6 +8,7 @@ refused with a hint (the server's own backups are then the way).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sqlite3
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from gridmgmt._errors import StoreError
 from gridmgmt.atomic import atomic_path
+from gridmgmt.store.engine import Timeouts
 
 
 def backup(engine: sa.Engine, to: str | os.PathLike, *, label: str = "store") -> Path:
@@ -62,7 +64,9 @@ def _pg_dump(url: sa.URL, target: Path, label: str) -> Path:
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)  # not on the command line, where `ps` would show it
-    args = [binary, "-Fc", "--no-owner"]
+    # the store's timeouts: a silent host or a held lock ends the backup in one line, never a hang
+    env["PGCONNECT_TIMEOUT"] = str(url.query.get("connect_timeout") or math.ceil(Timeouts.from_env().connect_s))
+    args = [binary, "-Fc", "--no-owner", f"--lock-wait-timeout={int(Timeouts.from_env().lock_s * 1000)}"]
     host = url.query.get("host") or url.host
     port = url.query.get("port") or url.port
     for flag, value in (("-h", host), ("-p", port), ("-U", url.username), ("-d", url.database)):
