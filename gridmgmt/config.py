@@ -234,11 +234,8 @@ def _build(cls: type, data: dict[str, Any], file: str, prefix: str) -> Any:
                     hint=f"known settings here: {', '.join(k for k in fields if k != 'root')}",
                 )
             )
-        default = (
-            fields[key].default_factory()
-            if fields[key].default_factory is not dataclasses.MISSING
-            else fields[key].default
-        )  # type: ignore[misc]
+        factory = fields[key].default_factory  # dataclasses.MISSING (not callable) when there is none
+        default = factory() if callable(factory) else fields[key].default
         if dataclasses.is_dataclass(default):
             if not isinstance(value, dict):
                 raise ConfigError(Problem(file=file, field=where, value=value, message="expected a [section]"))
