@@ -14,7 +14,7 @@ from gridmgmt.service.accounts import User
 from gridmgmt.service.api import login_user
 from gridmgmt.service.deps import COOKIE, LANG_COOKIE, is_tls, lang_of, require, service_of, session_of
 from gridmgmt.service.work import file_public_report, report_status
-from gridmgmt.vocab import LANGS, TASK_TYPES
+from gridmgmt.vocab import LANGS, PUBLIC_TYPES, TASK_TYPES
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,6 +41,7 @@ def render(request: Request, template: str, context: dict[str, Any], *, status: 
     user = session.user if session else None
     nav = [(path, key) for perm, path, key in NAV if user and allowed(user.role, perm)]
     base = {"t": translator(lang), "lang": lang, "user": user, "csrf": session.csrf if session else "", "nav": nav}
+    base["public_kinds"] = PUBLIC_TYPES
     response = service.templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=_secure(request))
