@@ -28,7 +28,9 @@ def open_case(
                 closed=None,
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # set by every single-row INSERT
+        return int(key[0])
 
 
 def add_note(engine: sa.Engine, case_id: int, *, author: str, text: str, when: datetime) -> None:
