@@ -79,7 +79,7 @@ def test_marketing_report_to_violation_through_the_api(tmp_path) -> None:
             }
         ]
     )
-    add_events(DISTRICT, store, report, file="report")
+    add_events(DISTRICT, store, report.to_dict("records"), file="report")
 
     tasks = district_tasks(DISTRICT, store, as_of=PLAN_DAY)
     task = tasks.loc[tasks["retailer_id"] == retailer].iloc[-1]
@@ -106,7 +106,7 @@ def test_marketing_report_to_violation_through_the_api(tmp_path) -> None:
     add_events(
         DISTRICT,
         store,
-        _violation_found(retailer, f"{PLAN_DAY}T{stop['arrival'].iloc[0]}"),
+        _violation_found(retailer, f"{PLAN_DAY}T{stop['arrival'].iloc[0]}").to_dict("records"),
         file="outcome",
         derive_violations=True,
     )

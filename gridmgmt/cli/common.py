@@ -14,6 +14,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec
 
@@ -256,13 +257,17 @@ DateOpt = Annotated[
 ]
 
 
-def check_date(value: str) -> str:
-    import pandas as pd
-
+def parse_day(value: str) -> datetime:
+    """The start of the day ``YYYY-MM-DD`` (a time after it is allowed): ``--date``, ``--from``, ``--to``."""
     try:
-        return pd.Timestamp(value).date().isoformat()
+        return datetime.combine(datetime.fromisoformat(value.strip()).date(), datetime.min.time())
     except (ValueError, TypeError):
         raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-12-01") from None
+
+
+def check_date(value: str) -> str:
+    """``value`` as ``YYYY-MM-DD`` (see :func:`parse_day`)."""
+    return parse_day(value).date().isoformat()
 
 
 def day_or_first(value: str | None, district) -> str:

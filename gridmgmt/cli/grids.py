@@ -26,7 +26,6 @@ from gridmgmt.cli.common import (
     out_file,
     plan_and_district,
 )
-from gridmgmt.text import text_or_blank
 
 grids_app = typer.Typer(
     name="grids", help="Balanced service grids: build, rebalance, report and map (网格划分).", no_args_is_help=True
@@ -149,6 +148,7 @@ def grids_report(
     from rich.table import Table
 
     from gridmgmt.ops import grids as grid_ops
+    from gridmgmt.text import text_or_blank  # pandas: not at start-up (`gridmgmt --help`, `events add`)
 
     plan = plan_and_district(grids, district, need_district=False)[0]
     report, written = grid_ops.report(plan, out_file(out, out, "grid_report.csv") if out is not None else None)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from datetime import date, datetime, timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Annotated
 
@@ -23,9 +27,9 @@ from gridmgmt.cli.common import (
     district_out,
     district_store,
     out_file,
+    parse_day,
     split_list,
 )
-from gridmgmt.text import text_or_blank
 from gridmgmt.vocab import DEPARTMENTS, EVENT_TYPES, OUTCOMES, SEVERITIES, default_department, listed
 
 events_app = typer.Typer(
@@ -53,15 +57,12 @@ def events_add(
     store: StoreOpt = None,
 ) -> None:
     """Append one event to the shared log; an inspection with outcome violation also records the violation."""
-    store = district_store(district, store)
-    import pandas as pd
-
     from gridmgmt.ops.events import add_events
 
     row = {
         "event_id": event_id,
         "retailer_id": retailer,
-        "time": time or pd.Timestamp.now().strftime("%Y-%m-%dT%H:%M"),
+        "time": time or datetime.now().strftime("%Y-%m-%dT%H:%M"),
         "type": type_,
         "department": department or default_department(type_),
         "outcome": outcome,
@@ -69,9 +70,9 @@ def events_add(
         "note": note,
         "corrects": corrects,
     }
-    added = add_events(district, store, pd.DataFrame([row]), file="command line", derive_violations=True)
-    for event in added.itertuples():
-        line = f"added {event.event_id}: {event.type} at {event.retailer_id} ({event.time:%Y-%m-%d %H:%M})"
+    added = add_events(district, district_store(district, store), [row], file="command line", derive_violations=True)
+    for event in added:
+        line = f"added {event['event_id']}: {event['type']} at {event['retailer_id']} ({event['time']:%Y-%m-%d %H:%M})"
         console.print(line, markup=False, emoji=False)
 
 
@@ -82,11 +83,14 @@ def events_import(
     store: StoreOpt = None,
 ) -> None:
     """Append many events from a file, all or nothing: one bad row adds nothing and names the row."""
-    store = district_store(district, store)
-    from gridmgmt.ops.events import import_events
+    from gridmgmt.ops.store_district import import_events
 
-    result = import_events(district, store, file)
+    result = import_events(district, district_store(district, store), file)
     console.print(result.summary(str(file)), highlight=False)
+
+
+#: The columns ``events list`` shows as a table (csv and json give every column).
+LIST_COLUMNS = ("event_id", "time", "retailer_id", "type", "department", "outcome", "severity", "note", "corrected_by")
 
 
 @command(events_app, "list")
@@ -100,33 +104,41 @@ def events_list(
     format_: Annotated[str, typer.Option("--format", help="table, csv or json (to standard output).")] = "table",
 ) -> None:
     """List events of the shared log (indexed reads: fast on millions of events)."""
-    import pandas as pd
+    from gridmgmt.ops.events import list_events
 
-    from gridmgmt.store import open_store
-
-    store = district_store(district, store)
     if format_ not in ("table", "csv", "json"):
         raise typer.BadParameter(f"{format_!r}: use table, csv or json")
-    start = check_date(since) if since else (pd.Timestamp.now().normalize() - pd.Timedelta(days=30)).date().isoformat()
-    with open_store(store) as shared:
-        events = shared.events_between(
-            start, check_date(until) if until else None, types=split_list(type_), retailer_ids=split_list(retailer)
-        )
+    start = parse_day(since) if since else datetime.combine(date.today() - timedelta(days=30), datetime.min.time())
+    events = list_events(
+        district_store(district, store),
+        start,
+        parse_day(until) if until else None,
+        types=split_list(type_),
+        retailer_ids=split_list(retailer),
+    )
     if format_ == "csv":
-        typer.echo(events.to_csv(index=False), nl=False)
+        typer.echo(csv_text(events), nl=False)
     elif format_ == "json":
-        typer.echo(events.to_json(orient="records", date_format="iso", force_ascii=False))
+        typer.echo(json.dumps(events, ensure_ascii=False, default=lambda t: t.isoformat()))
     else:
         from rich.table import Table
 
-        table = Table(title=f"{len(events)} events since {start}")
-        columns = ["event_id", "time", "retailer_id", "type", "department", "outcome", "severity", "note"]
-        columns.append("corrected_by")  # the newest event correcting it
-        for column in columns:
+        table = Table(title=f"{len(events)} events since {start:%Y-%m-%d}")
+        for column in LIST_COLUMNS:
             table.add_column(column)
-        for row in events.itertuples():
-            table.add_row(*(text_or_blank(getattr(row, c, "")) for c in columns))
+        for event in events:
+            table.add_row(*(str(event.get(c, "")) for c in LIST_COLUMNS))
         Console(markup=False, emoji=False).print(table)
+
+
+def csv_text(rows: list[dict]) -> str:
+    """``rows`` as CSV text: a header of every key in first-seen order, one line a row."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 store_app = typer.Typer(
@@ -159,24 +171,17 @@ def store_init(
     ] = None,
 ) -> None:
     """Create the shared store and load the district's files (retailers, staff, pairs, layers, events), once."""
-    from gridmgmt.ops.district import load_district
-    from gridmgmt.store import open_store
-    from gridmgmt.store.engine import grant_app_role
+    from gridmgmt.ops.store_district import init_store
 
-    store = district_store(district, store)
     start = check_date(valid_from) if valid_from else None
-    d = None if app_role else load_district(district)  # a bad district creates no store
-    with open_store(store, create=True) as shared:
-        if app_role:
-            created = grant_app_role(shared.engine, app_role, shared.label)
-            done = "created and granted" if created else "granted"
-            console.print(f"{shared.label}: role {app_role} {done}", highlight=False)
-            if shared.is_initialised():
-                return
-        d = d or load_district(district)
-        with console.status("loading the district into the store..."):
-            counts = shared.init_district(d, valid_from=start, events_source=str(d.settings.path("events")))
-    console.print(f"{shared.label}: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), highlight=False)
+    with console.status("loading the district into the store..."):
+        done = init_store(district, district_store(district, store), valid_from=start, app_role=app_role)
+    if done.role:
+        granted = "created and granted" if done.role_created else "granted"
+        console.print(f"{done.label}: role {done.role} {granted}", highlight=False)
+    if done.counts is not None:
+        loaded = ", ".join(f"{n:,} {name}" for name, n in done.counts.items())
+        console.print(f"{done.label}: {loaded}", highlight=False)
 
 
 @command(store_app, "backup")
@@ -186,11 +191,10 @@ def store_backup(
     store: StoreOpt = None,
 ) -> None:
     """An online backup: a consistent copy of the store while others go on writing."""
-    from gridmgmt.store import open_store
+    from gridmgmt.ops.store_admin import backup_store
 
-    with open_store(district_store(district, store)) as shared:
-        path = shared.backup(to)
-    console.print(f"backed up {shared.label} to {path}", highlight=False)
+    label, path = backup_store(district_store(district, store), to)
+    console.print(f"backed up {label} to {path}", highlight=False)
 
 
 @command(store_app, "export")
@@ -200,10 +204,9 @@ def store_export(
     store: StoreOpt = None,
 ) -> None:
     """Every current layer of the store in one GeoPackage, for QGIS or ArcGIS users."""
-    from gridmgmt.store import open_store
+    from gridmgmt.ops.store_district import export_store
 
-    with open_store(district_store(district, store)) as shared:
-        path, layers = shared.export(to)
+    path, layers = export_store(district_store(district, store), to)
     console.print(f"wrote {len(layers)} layers to {path}: {', '.join(layers)}", highlight=False)
 
 
@@ -229,13 +232,12 @@ def tasks_list(
     from gridmgmt.ops.loop import district_tasks
 
     if date is None:  # the settings only: listing tasks never loads the district's whole history
-        import pandas as pd
-
         from gridmgmt.config import load_settings
 
         end = load_settings(district).history_end
-        date = (pd.Timestamp(end) + pd.Timedelta(days=1)) if end else pd.Timestamp.now()
-    date = check_date(str(date))
+        day = parse_day(str(end)) + timedelta(days=1) if end else datetime.now()
+        date = day.date().isoformat()
+    date = check_date(date)
     tasks = district_tasks(district, store, as_of=date)
     if overdue:
         tasks = tasks.loc[tasks["status"] == "overdue"]

@@ -247,28 +247,3 @@ def effective_events(events: pd.DataFrame) -> pd.DataFrame:
         return events
     corrected = set(events["corrects"].fillna("").astype(str)) - {""}
     return events.loc[~events["event_id"].isin(corrected)] if corrected else events
-
-
-def with_violation_records(events: pd.DataFrame) -> pd.DataFrame:
-    """Add the ``violation`` event that an ``inspection`` with outcome ``violation`` implies.
-
-    The log records a finding twice, as the inspection's outcome and as a violation event with
-    its severity (as monopoly systems do); this adds the second where only the first was given.
-    """
-    found = events.loc[(events["type"] == "inspection") & (events["outcome"] == "violation")]
-    given = events.loc[events["type"] == "violation", ["retailer_id", "time"]]
-    if found.empty:
-        return events
-    keys = set(zip(given["retailer_id"], pd.to_datetime(given["time"]), strict=True))
-    missing = [r for r in found.itertuples(index=False) if (r.retailer_id, pd.Timestamp(r.time)) not in keys]
-    if not missing:
-        return events
-    rows = pd.DataFrame(missing, columns=found.columns)
-    rows = rows.assign(
-        event_id=rows["event_id"] + "-V",
-        type="violation",
-        outcome="",
-        severity=rows["severity"].replace("", "serious"),
-        corrects="",
-    )
-    return pd.concat([events, rows], ignore_index=True)

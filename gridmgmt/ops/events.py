@@ -1,71 +1,88 @@
-"""The shared event log's operations: open a district's store (loading it once), add and import events."""
+"""The shared event log's light operations: record a few events and list them, as plain rows.
+
+``events add`` and ``events list`` (and the service's single events) run through here and load
+neither pandas nor geopandas: the store is opened as a :class:`gridmgmt.store.StoreHandle`.
+Files of events and a store's first loading are :mod:`gridmgmt.ops.store_district`'s.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
-
-from gridmgmt import io
-from gridmgmt.inputs.events import prepare_appended, with_violation_records
-from gridmgmt.ops.district import load_district
-from gridmgmt.store import ImportResult, SharedStore, new_event_id, open_store
+from gridmgmt.store.eventlog import new_event_id
+from gridmgmt.store.handle import StoreHandle
 
 log = logging.getLogger(__name__)
 
 
-def district_store(district_path: str | Path, store: str | Path | None) -> SharedStore:
-    """Open the shared store, loading the district's inputs into it on first use (``store init``).
+def implied_violations(records: Sequence[Mapping]) -> list[dict]:
+    """``records`` and the ``violation`` event each ``inspection`` with outcome ``violation`` implies.
 
-    ``store`` is a path (an embedded SQLite file) or a ``postgresql://`` URL; None reads
-    ``$GRIDMGMT_STORE``.
+    The log records a finding twice, as the inspection's outcome and as a violation event with
+    its severity (as monopoly systems do): the second gets the inspection's id and ``-V``, its
+    severity (``serious`` when none) and no outcome. Blank ids get new ones first.
     """
-    shared = open_store(store)
-    if not shared.is_initialised():
-        log.info("%s: loading the district's inputs into the store once (store init)", shared.label)
-        district = load_district(district_path)
-        shared.init_district(district, events_source=str(district.settings.path("events")))
-    return shared
+    out = [{**record, "event_id": str(record.get("event_id") or "").strip() or new_event_id()} for record in records]
+    given = {(r.get("retailer_id"), r.get("time")) for r in out if r.get("type") == "violation"}
+    for record in list(out):
+        finding = record.get("type") == "inspection" and record.get("outcome") == "violation"
+        if finding and (record.get("retailer_id"), record.get("time")) not in given:
+            out.append(
+                {
+                    **record,
+                    "event_id": f"{record['event_id']}-V",
+                    "type": "violation",
+                    "outcome": "",
+                    "severity": record.get("severity") or "serious",
+                    "corrects": "",
+                }
+            )
+    return out
 
 
 def add_events(
     district_path: str | Path,
-    store_path: str | Path | None,
-    new: pd.DataFrame,
+    store: str | Path | None,
+    records: Sequence[Mapping],
     *,
     file: str,
     derive_violations: bool = False,
     recorded_by: str = "",
-) -> pd.DataFrame:
-    """Validate ``new`` events and append them to the shared store's log in one transaction.
+) -> list[dict]:
+    """Validate a few events and append them to the shared store's log in one transaction; return them as stored.
 
-    Only the store is read (its retailer ids and the events of the retailers named), never the
-    district's whole history. Blank ids get UUIDv7 ids. With ``derive_violations``, an inspection
-    with outcome ``violation`` also records the violation event (see
-    :func:`gridmgmt.inputs.events.with_violation_records`).
+    The store checks every value (:mod:`gridmgmt.store.validate`), the retailers and the
+    corrections; blank ids get UUIDv7 ids. With ``derive_violations``, an inspection with outcome
+    ``violation`` also records the violation event (:func:`implied_violations`). A store that
+    holds no district yet gets the district's files first (``store init``).
 
     Raises
     ------
     InputError
         Naming the row and field of every bad value; nothing is added then.
+    StoreError
+        When the store is missing or cannot be written.
     """
-    with district_store(district_path, store_path) as shared:
-        frame = new.copy()
-        if "event_id" not in frame.columns:
-            frame.insert(0, "event_id", "")
-        blank = frame["event_id"].fillna("").astype(str).str.strip() == ""
-        frame.loc[blank, "event_id"] = [new_event_id() for _ in range(int(blank.sum()))]
-        named = frame["retailer_id"].dropna().astype(str).unique().tolist() if "retailer_id" in frame else []
-        prior = shared.events_between(retailer_ids=named)
-        # corrections are checked by the store against the whole log (prior holds the named retailers' only)
-        events = prepare_appended(frame, prior, file=file, retailer_ids=shared.retailer_ids(), corrections=False)
-        if derive_violations:
-            events = with_violation_records(events)
-        return shared.add_events(events, source=file, recorded_by=recorded_by)
+    rows = implied_violations(records) if derive_violations else [dict(r) for r in records]
+    with StoreHandle.open(store) as shared:
+        if not shared.is_initialised():
+            from gridmgmt.ops.store_district import load_into_store  # pandas, geopandas: a new store only
+
+            load_into_store(district_path, store)
+        return shared.add_records(rows, source=file, recorded_by=recorded_by)
 
 
-def import_events(district_path: str | Path, store_path: str | Path | None, file: str | Path) -> ImportResult:
-    """Import an events file into the shared store: all or nothing, and a second import adds nothing."""
-    with district_store(district_path, store_path) as shared:
-        return shared.import_events(io.read_table(file), source=str(file))
+def list_events(
+    store: str | Path | None,
+    start: datetime | None,
+    end: datetime | None = None,
+    *,
+    types: Sequence[str] | None = None,
+    retailer_ids: Sequence[str] | None = None,
+) -> list[dict]:
+    """The log's events with ``start <= time < end``, oldest first (see :func:`gridmgmt.store.eventlog.event_rows`)."""
+    with StoreHandle.open(store) as shared:
+        return shared.event_rows(start, end, types=types, retailer_ids=retailer_ids)

@@ -465,7 +465,7 @@ class LiveDistrict:
         row.update({k: v for k, v in fields.items() if k.startswith("x_") and v not in (None, "")})
         records = [row]
         if kind == "inspection" and row["outcome"] == "violation":
-            # the finding is recorded twice, as the log's contract says (see with_violation_records)
+            # the finding is recorded twice, as the log's contract says (see gridmgmt.ops.events.implied_violations)
             violation = {
                 **row,
                 "type": "violation",
