@@ -97,7 +97,7 @@ def test_esc_escapes_html_and_js_template_characters():
     """esc leaves no character that could open a tag, an attribute or a ${} in folium's template literals."""
     out = maps.esc("<a href='x'>\"&`${alert(1)}\\</a>")
     assert not set("<>\"'`$\\") & set(out)
-    assert out.startswith("&lt;a href=&#x27;x&#x27;&gt;&quot;&amp;&#96;&#36;{alert(1)}&#92;")
+    assert out.startswith("&lt;a href=&#x27;x&#x27;&gt;&quot;&amp;&#96;&#36;&#123;alert(1)&#125;&#92;")
     assert maps.esc(None) == "" and maps.esc(float("nan")) == "" and maps.esc(3) == "3"
 
 

@@ -17,7 +17,11 @@ import pandas as pd
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.text import text_or_blank
 
-_JS_TEMPLATE_CHARS = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+_JS_TEMPLATE_CHARS = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;", ":": "&#58;"}
+)
+#: a brace opening a Jinja2 tag: branca compiles each map element's rendered script as a template again
+_JINJA_OPEN_RE = re.compile(r"\{(?=[{%#])")
 
 
 def esc(text: object, *, blank: str = "") -> str:
@@ -25,7 +29,10 @@ def esc(text: object, *, blank: str = "") -> str:
 
     Besides ``& < > " '`` this escapes `` ` ``, ``$`` and ``\\`` as character references,
     because folium puts popup and tooltip HTML inside JavaScript template literals, where
-    ``${...}`` would run and a backslash could break the script. Browsers show the escaped
+    ``${...}`` would run and a backslash could break the script; and ``{ }``, because branca
+    compiles every element's rendered script as a Jinja2 template again, where a name holding
+    ``{{ ... }}`` would run on the server (``{% raw %}`` broke the page); and ``:``, so a name
+    holding ``http://...`` is not taken for a reference to another host. Browsers show the escaped
     text exactly as typed. A missing value (None, NaN, NA, NaT) becomes ``blank`` (escaped too),
     as :func:`gridmgmt.text.text_or_blank` writes it.
     """
@@ -46,8 +53,14 @@ def check_color(color: str) -> str:
 
 
 def js_json(obj: object) -> str:
-    """JSON safe to embed in a <script>: no '<', '>' that could close the element."""
+    """JSON safe to embed in a <script>: no '<', '>' that could close the element, no Jinja2 tag.
+
+    A ``{`` followed by ``{``, ``%`` or ``#`` can only be inside a JSON string (an object's brace
+    is followed by a quote or ``}``), so it is written ``\\u007b`` there: branca renders a map
+    element's script as a template again.
+    """
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _JINJA_OPEN_RE.sub(r"\\u007b", text)
     return (
         text.replace("<", "\\u003c").replace(">", "\\u003e").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     )

@@ -138,19 +138,24 @@ def login(body: LoginIn, request: Request) -> LoginOut:
 
 
 def login_user(request: Request, username: str, password: str, *, api: bool) -> dict[str, str]:
-    """Check the rate limit and the password; start a session; audit either way (shared with the login page)."""
+    """Check the back-off and the password; start a session; audit either way (shared with the login page).
+
+    Wrong passwords slow down that user name from that address only (:class:`LoginGuard`): 429 with
+    ``Retry-After`` while it waits; the right password from another address always works.
+    """
     service = service_of(request)
     address = client_address(request)
-    limits = ((service.login_limit, f"user:{username}"), (service.address_limit, f"ip:{address}"))
-    if any(limit.blocked(key) for limit, key in limits):
-        raise refuse(request, 429, "too many login attempts; try again later", username=username[:64])
+    wait_s = service.login_guard.wait_s(username, address)
+    if wait_s > 0:
+        raise refuse(
+            request, 429, "too many login attempts; try again later", username=username[:64], retry_after_s=wait_s
+        )
     user = accounts.authenticate(service.engine, username, password)
     if user is None:
-        for limit, key in limits:  # only failures count
-            limit.hit(key)
+        service.login_guard.failed(username, address)  # only failures count
         audit.record(service.engine, username=username[:64], action="login", outcome="failed_login", address=address)
         raise refuse(request, 401, "wrong user name or password", username=username[:64]) if api else PermissionError()
-    service.login_limit.reset(f"user:{username}")
+    service.login_guard.succeeded(username, address)
     token, session = accounts.start_session(service.engine, user)
     audit.record(service.engine, username=user.username, action="login", outcome="ok", address=address)
     return {"token": token, "csrf": session.csrf, "username": user.username, "role": user.role}

@@ -5,9 +5,11 @@ The request-level pieces (sessions, permission checks, refusals) are in :mod:`gr
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
@@ -25,17 +27,31 @@ from gridmgmt.service.deps import (
     http_error_handler,
     input_error_handler,
     service_of,
+    validation_error_handler,
 )
 from gridmgmt.service.jobs import Jobs
 from gridmgmt.service.live import Forbidden, LiveDistrict
-from gridmgmt.service.security import SECURITY_HEADERS, FormSigner, RateLimiter
+from gridmgmt.service.security import (
+    SECURITY_HEADERS,
+    AuditThrottle,
+    FormSigner,
+    LoginGuard,
+    RateLimiter,
+    content_security_policy,
+)
 from gridmgmt.store import SharedStore
+
+#: paths whose responses may be cached: the app's own files, the same for every user
+CACHEABLE_PREFIXES = ("/static/", "/vendor/")
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware adding :data:`SECURITY_HEADERS` (and no-store on live data) to every response.
+    """Pure ASGI middleware adding :data:`SECURITY_HEADERS`, a CSP with a fresh script nonce and no-store.
 
-    Cheaper than ``@app.middleware("http")``, which wraps every response in a stream and a task.
+    The nonce is in ``request.state.csp_nonce`` for pages that carry their own ``<script>`` elements.
+    Every response but the app's static files is ``Cache-Control: no-store``: pages and API answers
+    hold one user's data and must not stay in a shared browser's cache or a proxy. Cheaper than
+    ``@app.middleware("http")``, which wraps every response in a stream and a task.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -45,7 +61,9 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        no_store = scope["path"].startswith(("/api/", "/today", "/tasks"))
+        no_store = not scope["path"].startswith(CACHEABLE_PREFIXES)
+        nonce = secrets.token_urlsafe(18)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -53,7 +71,8 @@ class SecurityHeaders:
                 for key, value in SECURITY_HEADERS.items():
                     if key not in headers:
                         headers[key] = value
-                if no_store and "cache-control" not in headers:
+                headers["Content-Security-Policy"] = content_security_policy(nonce)
+                if no_store:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 
@@ -87,8 +106,13 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
         options=options,
         jobs=Jobs(),
         signer=FormSigner(),
-        login_limit=RateLimiter(options.login_attempts, options.login_window_s),
-        address_limit=RateLimiter(options.address_attempts, options.login_window_s),
+        login_guard=LoginGuard(
+            free_failures=options.login_attempts,
+            max_wait_s=options.login_backoff_max_s,
+            address_failures=options.address_attempts,
+            window_s=options.login_window_s,
+        ),
+        audit_throttle=AuditThrottle(options.audit_window_s),
         public_limit=RateLimiter(options.public_reports, options.public_window_s),
         templates=templates,
     )
@@ -97,6 +121,7 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
     app.add_exception_handler(HTTPException, http_error_handler)
     app.add_exception_handler(Forbidden, forbidden_handler)
     app.add_exception_handler(GridMgmtError, input_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     app.add_middleware(SecurityHeaders)
 

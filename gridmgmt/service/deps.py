@@ -1,6 +1,6 @@
 """Request-level pieces every route uses: the running service, the session, permission checks, refusals.
 
-Every route declares the permission it needs (:mod:`gridmgmt.service.permissions`) with
+Every route declares the permission it needs (:mod:`gridmgmt.permissions`) with
 :func:`require`; a request without a valid session gets 401 (pages: a redirect to the login page),
 one whose role lacks the permission gets 403, and both are written to the audit table. Browsers
 authenticate with an HttpOnly session cookie and must send the session's CSRF token with every
@@ -12,11 +12,13 @@ it by itself.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -26,7 +28,7 @@ from gridmgmt.permissions import allowed
 from gridmgmt.service import accounts, audit
 from gridmgmt.service.jobs import Jobs
 from gridmgmt.service.live import Forbidden, LiveDistrict
-from gridmgmt.service.security import FormSigner, RateLimiter, same_token
+from gridmgmt.service.security import AuditThrottle, FormSigner, LoginGuard, RateLimiter, same_token, scrub_paths
 from gridmgmt.vocab import LANGS
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,15 @@ class ServiceOptions:
     trust_proxy
         Take the client address and scheme from ``X-Forwarded-For`` / ``X-Forwarded-Proto``
         (only behind your own nginx).
-    login_attempts, address_attempts, login_window_s
-        Failed logins allowed per user name and per address in the window, seconds.
+    login_attempts, login_backoff_max_s
+        Quick failed logins of one user name from one address; after them each try waits twice as
+        long as the one before, at most ``login_backoff_max_s`` (see :class:`LoginGuard`; another
+        address is never held up).
+    address_attempts, login_window_s
+        Failed logins allowed per address over all user names in the window, seconds.
+    audit_window_s
+        Unauthenticated and rate-limited requests are audited once per address in this window,
+        seconds; the row written counts those left out.
     public_reports, public_window_s
         Public reports accepted per address in the window, seconds.
     min_form_s
@@ -66,8 +75,10 @@ class ServiceOptions:
     secure_cookies: bool = False
     trust_proxy: bool = False
     login_attempts: int = 10
+    login_backoff_max_s: float = 300.0
     address_attempts: int = 50
     login_window_s: float = 300.0
+    audit_window_s: float = 60.0
     public_reports: int = 5
     public_window_s: float = 3600.0
     min_form_s: float = 3.0
@@ -81,8 +92,8 @@ class Service:
     options: ServiceOptions
     jobs: Jobs
     signer: FormSigner
-    login_limit: RateLimiter
-    address_limit: RateLimiter
+    login_guard: LoginGuard
+    audit_throttle: AuditThrottle
     public_limit: RateLimiter
     templates: Jinja2Templates
 
@@ -136,18 +147,30 @@ def session_of(request: Request) -> accounts.Session | None:
     return session
 
 
-def refuse(request: Request, status: int, detail: str, *, username: str = "") -> HTTPException:
-    """Audit a refusal and build the exception to raise (401 unauthenticated, 403 forbidden)."""
+def refuse(
+    request: Request, status: int, detail: str, *, username: str = "", retry_after_s: float | None = None
+) -> HTTPException:
+    """Audit a refusal and build the exception to raise (401 unauthenticated, 403 forbidden, 429 wait).
+
+    401 and 429 refusals (anyone can cause them) are audited once per address and outcome in
+    ``audit_window_s`` (:class:`AuditThrottle`); the row written says how many were left out.
+    """
+    service = service_of(request)
     outcome = {401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}.get(status, str(status))
-    audit.record(
-        service_of(request).engine,
-        username=username,
-        action=f"{request.method} {request.url.path}",
-        outcome=outcome,
-        detail=detail,
-        address=client_address(request),
-    )
-    return HTTPException(status_code=status, detail=detail)
+    address = client_address(request)
+    left_out = service.audit_throttle.admit(f"{outcome} {address}") if status in (401, 429) else 0
+    if left_out is not None:
+        note = f" (+{left_out} like it from this address not written)" if left_out else ""
+        audit.record(
+            service.engine,
+            username=username,
+            action=f"{request.method} {request.url.path}",
+            outcome=outcome,
+            detail=detail + note,
+            address=address,
+        )
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))} if retry_after_s is not None else None
+    return HTTPException(status_code=status, detail=detail, headers=headers)
 
 
 def require(permission: str | None = None) -> Callable[[Request], Awaitable[accounts.User]]:
@@ -179,7 +202,15 @@ def forbidden_handler(request: Request, exc: Forbidden) -> Response:
     return _error_response(request, refusal.status_code, str(refusal.detail))
 
 
+def public_text(request: Request, text: str) -> str:
+    """``text`` fit for a response: no server file paths (the store's, the district's, any other)."""
+    live = service_of(request).live
+    known = (live.store.label, str(live.district.settings.root), str(HERE.parent))
+    return scrub_paths(text, known)
+
+
 def _error_response(request: Request, status: int, detail: str) -> Response:
+    detail = public_text(request, detail)
     if request.url.path.startswith("/api/") or request.url.path == "/healthz":
         return JSONResponse({"detail": detail}, status_code=status)
     if status == 401:
@@ -207,3 +238,36 @@ def input_error_handler(request: Request, exc: GridMgmtError) -> Response:
     problems = getattr(exc, "problems", None)
     detail = "; ".join(str(p) for p in problems) if isinstance(exc, InputError) and problems else str(exc)
     return _error_response(request, 400, detail)
+
+
+def _field_problem(error: dict, t: Callable[[str], str] | None) -> str:
+    """One short line for a field that does not fit (``t``: the page's words; None: the API's English)."""
+    field = next((str(part) for part in reversed(error.get("loc", ())) if isinstance(part, str)), "")
+    field = field if field not in ("body", "query", "path") else "request"
+    limit = (error.get("ctx") or {}).get("max_length")
+    kind = error.get("type", "")
+    if t is not None:
+        key = {"string_too_long": "field_too_long", "missing": "field_missing"}.get(kind, "field_invalid")
+        return t(key).format(field=t(field), limit=limit)
+    if kind == "string_too_long":
+        return f"{field}: at most {limit} characters"
+    return f"{field}: {'missing' if kind == 'missing' else str(error.get('msg', 'not valid'))[:120]}"
+
+
+def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
+    """A request that does not fit its form or schema: what is wrong per field, never the input echoed.
+
+    API: 422 with a short JSON ``detail`` in English; pages: the error page in the user's language.
+    """
+    api = request.url.path.startswith("/api/")
+    lang = lang_of(request)
+    t = None if api else translator(lang)
+    detail = "; ".join(dict.fromkeys(_field_problem(error, t) for error in exc.errors()[:10]))
+    if api:
+        return JSONResponse({"detail": detail}, status_code=422)
+    return service_of(request).templates.TemplateResponse(
+        request,
+        "error.html",
+        {"t": t, "lang": lang, "user": None, "status": 422, "detail": detail},
+        status_code=422,
+    )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gridmgmt.service.security import scrub_paths
+
 log = logging.getLogger(__name__)
 
 
@@ -65,7 +67,7 @@ class Jobs:
                 job.state = "done"
             except Exception as exc:  # a failed plan is shown to its owner, never kills the server
                 log.exception("job %s failed", job.job_id)
-                job.error = f"{type(exc).__name__}: {exc}"
+                job.error = scrub_paths(f"{type(exc).__name__}: {exc}")  # shown to the user: no server paths
                 job.state = "failed"
 
         self._pool.submit(run)

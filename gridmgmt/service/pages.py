@@ -78,7 +78,9 @@ def login_post(
         return render(request, "login.html", {"next": next, "error": t("login_failed")}, status=401)
     except HTTPException as error:
         if error.status_code == 429:
-            return render(request, "login.html", {"next": next, "error": t("too_many")}, status=429)
+            response = render(request, "login.html", {"next": next, "error": t("too_many")}, status=429)
+            response.headers.update(error.headers or {})
+            return response
         raise
     target = next if next.startswith("/") and not next.startswith("//") else HOME.get(result["role"], "/today")
     response = RedirectResponse(target, status_code=303)
