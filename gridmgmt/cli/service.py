@@ -84,13 +84,13 @@ def users_add(
     store: StoreOpt = None,
 ) -> None:
     """Add a user with a role; the password is read from standard input, never from the command line."""
+    from gridmgmt.ops.store_admin import open_handle
     from gridmgmt.service.accounts import add_user
-    from gridmgmt.store import open_store
 
     if not password_stdin:
         raise typer.BadParameter("give --password-stdin and the password on standard input")
     password = sys.stdin.readline().rstrip("\r\n")
-    with open_store(district_store(district, store)) as shared:
+    with open_handle(district_store(district, store)) as shared:
         user = add_user(shared.engine, name, role, password, staff_id=staff_id)
     console.print(f"added {user.username} ({user.role})", highlight=False, markup=False, emoji=False)
 
@@ -98,10 +98,10 @@ def users_add(
 @command(users_app, "list")
 def users_list(district: DistrictOpt = DEMO_DISTRICT, store: StoreOpt = None) -> None:
     """List users: name, role, staff id, enabled or disabled."""
+    from gridmgmt.ops.store_admin import open_handle
     from gridmgmt.service.accounts import list_users
-    from gridmgmt.store import open_store
 
-    with open_store(district_store(district, store)) as shared:
+    with open_handle(district_store(district, store)) as shared:
         for user in list_users(shared.engine):
             state = "disabled" if user.disabled else "enabled"
             print(f"{user.username}\t{user.role}\t{user.staff_id}\t{state}")
@@ -114,9 +114,9 @@ def users_disable(
     store: StoreOpt = None,
 ) -> None:
     """Disable a user: they cannot log in any more and their open sessions end."""
+    from gridmgmt.ops.store_admin import open_handle
     from gridmgmt.service.accounts import disable_user
-    from gridmgmt.store import open_store
 
-    with open_store(district_store(district, store)) as shared:
+    with open_handle(district_store(district, store)) as shared:
         disable_user(shared.engine, name)
     console.print(f"disabled {name}", highlight=False)

@@ -1,0 +1,70 @@
+"""Wall time of the small commands (issue 21, item 4); prints a markdown table for the README.
+
+Usage::
+
+    .venv/bin/python scripts/bench_cli_startup.py [--runs 5]
+
+Each command runs ``--runs`` times as a fresh ``gridmgmt`` process on a copy of the demo store
+(so ``events add`` and ``users add`` leave the demo's own store as it was); the table gives the
+median and the fastest wall time in seconds, process start and interpreter included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo" / "district.toml"
+DEMO_STORE = ROOT / "data" / "demo" / "out" / "store.sqlite"
+RETAILER = "520103100189"  # the demo's first retailer
+
+
+def commands(store: Path, work: Path) -> dict[str, tuple[list[str], str]]:
+    """Command name -> (arguments after ``gridmgmt``, standard input); ``{n}`` is the run number."""
+    where = ["--district", str(DEMO), "--store", str(store)]
+    return {
+        "--help": (["--help"], ""),
+        "events add": (["events", "add", "--type", "complaint", "--retailer", RETAILER, "--note", "bench {n}", *where], ""),
+        "events list": (["events", "list", "--from", "2026-11-01", *where], ""),
+        "tasks list": (["tasks", "list", *where], ""),
+        "users add": (["users", "add", "bench{n}", "--role", "planner", "--password-stdin", *where], "pw-bench-12345\n"),
+        "users list": (["users", "list", *where], ""),
+        "store backup": (["store", "backup", "--to", str(work / "backup{n}.sqlite"), *where], ""),
+    }
+
+
+def wall_s(args: list[str], stdin: str) -> float:
+    """Seconds one ``gridmgmt`` process takes; raises when it fails."""
+    exe = Path(sys.executable).with_name("gridmgmt")
+    start = time.perf_counter()
+    done = subprocess.run([str(exe), *args], input=stdin, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"gridmgmt {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        store = work / "store.sqlite"
+        shutil.copy(DEMO_STORE, store)
+        print("| command | median s | fastest s |")
+        print("|---|---:|---:|")
+        for name, (args, stdin) in commands(store, work).items():
+            times = [wall_s([a.format(n=n) for a in args], stdin) for n in range(runs)]
+            print(f"| `gridmgmt {name}` | {statistics.median(times):.2f} | {min(times):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
