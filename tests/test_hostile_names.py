@@ -238,3 +238,21 @@ def test_hostile_text_in_every_cli_listing_is_printed_as_typed(tmp_path) -> None
         assert added.exit_code == 0 and name in added.output, added.output
     users = _run("users", "list", *store)
     assert "[/x]" in users.output and ":smile:[red]" in users.output
+
+
+# ---------------------------------------------------------------------------- the folium maps
+
+
+def test_map_text_is_never_a_template_nor_another_host() -> None:
+    """A name holding Jinja tags or a URL: branca renders map scripts as templates again, and the offline check
+    looks for other hosts. Escaped, the name neither runs on the server ({{ 7*7 }} stays) nor breaks the map."""
+    from gridmgmt import maps
+    from gridmgmt.maps.escape import js_json
+
+    names = ["{{ 7*7 }}号店", "{% raw %}店", "{# x", "见 http://evil.example/x.js"]
+    frame = pd.DataFrame({"lon": [106.71 + i / 1000 for i in range(4)], "lat": [26.58] * 4, "name": names})
+    m = maps.new_map((106.71, 26.58), fullscreen=False)
+    maps.add_points(m, frame, name="{{ 6*7 }} layer", popup_title="name", popup_fields={"name": "名称"}, tooltip="name")
+    page = maps.to_offline_html(m)
+    assert "49号店" not in page and "42 layer" not in page
+    assert js_json({"n": "{{x}}{%y{#z"}).count("\\u007b") == 3

@@ -18,6 +18,7 @@ from gridmgmt.maps import (
     add_layer_control,
     add_legend,
     add_points,
+    esc,
     fit_to,
     label,
     new_map,
@@ -95,7 +96,7 @@ def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str 
             style=GRID_STYLE,
         )
     for squad in squads:
-        group = folium.FeatureGroup(name=f"{label('squad', lang)} {squad}", show=True)
+        group = folium.FeatureGroup(name=esc(f"{label('squad', lang)} {squad}"), show=True)
         group.add_to(m)
         routes = plan.routes.loc[plan.routes["squad_id"] == squad] if len(plan.routes) else plan.routes
         if len(routes):
