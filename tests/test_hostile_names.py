@@ -93,7 +93,7 @@ def _free_port() -> int:
 def hostile_server(small_district, tmp_path):  # noqa: F811
     """The service over a store of the hostile district, with hostile notes, a case and a public report."""
     uvicorn = pytest.importorskip("uvicorn")
-    from gridmgmt.service import ServiceOptions, create_app, mediation
+    from gridmgmt.service import ServiceOptions, audit, create_app, mediation
     from gridmgmt.service.accounts import User
 
     district = hostile_district(small_district)
@@ -106,6 +106,7 @@ def hostile_server(small_district, tmp_path):  # noqa: F811
         live.record(User("cm1", "marketing", "M01"), {"type": "marketing_report", "retailer_id": rid, "note": note})
     case = mediation.open_case(store.engine, retailer_id=rid, subject=NOTES[0], parties=NOTES[1], mediator="mediator",
                                opened_by="mediator", when=pd.Timestamp(TODAY).to_pydatetime())  # fmt: skip
+    audit.record(store.engine, username=XSS, action=NOTES[4], outcome="failed_login", detail=NOTES[6], address=NOTES[5])
     for note in NOTES:
         mediation.add_note(store.engine, case, author="mediator", text=note, when=pd.Timestamp(TODAY).to_pydatetime())
     port = _free_port()
