@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt import io, maps
 from gridmgmt.config import load_settings
@@ -29,6 +31,7 @@ from gridmgmt.risk.risk_map import HOTSPOT_COLORS
 __all__ = ["district_summary", "province_hotspots", "write_province_overview"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _COLUMNS = {
     "district": "区县 District",
@@ -43,7 +46,7 @@ _COLUMNS = {
 }
 
 
-def _read(path: Path, reader) -> object | None:
+def _read(path: Path, reader: Callable[[Path], T]) -> T | None:
     """``reader(path)``, or None when the file is missing or unreadable (a failed or skipped step)."""
     if not path.exists():
         return None
@@ -87,7 +90,9 @@ def district_summary(out_dir: str | Path, districts: Sequence[Path], status: pd.
     return pd.DataFrame(rows)
 
 
-def province_hotspots(out_dir: str | Path, districts: Sequence[Path], *, seed: int = 0) -> tuple[HotspotResult, object]:
+def province_hotspots(
+    out_dir: str | Path, districts: Sequence[Path], *, seed: int = 0
+) -> tuple[HotspotResult, BaseGeometry | None]:
     """Gi* over every district's pooled violations, within the union of the district boundaries.
 
     Returns the hotspot result and the province outline (a shapely geometry in WGS-84, or None).
@@ -111,7 +116,7 @@ def province_hotspots(out_dir: str | Path, districts: Sequence[Path], *, seed: i
     return find_hotspots(frame, boundary=boundary, seed=seed, source="province violations"), outline
 
 
-def _province_map(result: HotspotResult, outline: object, districts: gpd.GeoDataFrame, lang: str) -> str:
+def _province_map(result: HotspotResult, outline: BaseGeometry | None, districts: gpd.GeoDataFrame, lang: str) -> str:
     """The hotspot map as a self-contained HTML document (no request to any host)."""
     if outline is not None:
         c = shapely.centroid(outline)
