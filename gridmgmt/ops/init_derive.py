@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import networkx as nx
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.coords import WGS84, metric_crs
@@ -22,6 +24,7 @@ from gridmgmt.inputs.land import STREET_REACH_M, land_within, water_features
 from gridmgmt.network import GRAPHML_SUFFIXES, NETWORK_SUFFIXES, load_network, snap_points
 
 log = logging.getLogger(__name__)
+G = TypeVar("G", BaseGeometry, np.ndarray)  # a geometry, or an array of them
 
 BOUNDARY_BUFFER_M = 300.0  # the derived boundary reaches this far beyond the outermost retailers
 CONCAVE_RATIO = 0.3  # shapely.concave_hull ratio: 0 follows the points closely, 1 is the convex hull
@@ -95,7 +98,7 @@ def derive_boundary(
     outside = ~shapely.covers(box_m, points)
     if outside.any():
         raise InputError(_outside_problems(retailers, outside, file))
-    hull = shapely.concave_hull(shapely.multipoints(np.column_stack([x, y])), ratio=CONCAVE_RATIO)
+    hull = shapely.concave_hull(shapely.MultiPoint(np.column_stack([x, y])), ratio=CONCAVE_RATIO)
     area = shapely.make_valid(hull.buffer(BOUNDARY_BUFFER_M).intersection(box_m))
     water = coast = np.empty(0, dtype=object)  # GraphML holds streets only
     if network_suffix(Path(network)) not in GRAPHML_SUFFIXES:
@@ -116,7 +119,7 @@ def derive_boundary(
     return frame, note
 
 
-def _transform(geometry: shapely.Geometry, transformer: Transformer) -> shapely.Geometry:
+def _transform(geometry: G, transformer: Transformer) -> G:
     def coords(xy: np.ndarray) -> np.ndarray:
         return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
@@ -186,6 +189,8 @@ def _street_coordinates(source: Path) -> Iterator[tuple[list[float], list[float]
     )
     try:
         for way in ways:
+            if not isinstance(way, osmium.osm.Way):
+                continue
             located = [node.location for node in way.nodes if node.location.valid()]
             if located:
                 yield [loc.lon for loc in located], [loc.lat for loc in located]
@@ -254,7 +259,9 @@ def admin_areas(path: str | os.PathLike) -> gpd.GeoDataFrame:
             .with_filter(osmium.filter.TagFilter(("boundary", "administrative")))
         )
         for area in areas:
-            level = area.tags.get("admin_level", "")
+            if not isinstance(area, osmium.osm.Area):
+                continue
+            level = area.tags.get("admin_level") or ""
             if not level.isdigit():
                 continue
             try:
