@@ -66,8 +66,6 @@ PENDING_FRONT_DOOR_IMPORTS = {
     "gridmgmt.service.pages_work imports gridmgmt.risk.risk_map",
 }
 PENDING_INPUT_IMPORTS = {
-    "gridmgmt.inputs.events imports gridmgmt.store",  # new_event_id
-    "gridmgmt.inputs.events imports gridmgmt.store.validate",
     "gridmgmt.inputs.validate imports gridmgmt.network",  # the network checks of `validate`
     "gridmgmt.inputs.validate imports gridmgmt.network.district",
 }

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from gridmgmt._errors import InputError
-from gridmgmt.inputs.events import prepare_appended
 from gridmgmt.store import open_store
 from gridmgmt.store.validate import MAX_CHARS, check_columns, check_time
 
@@ -41,13 +40,12 @@ def _refusals(action) -> list[str]:
 
 @pytest.mark.parametrize(("bad", "line"), BAD, ids=[next(iter(b)) + str(i) for i, (b, _) in enumerate(BAD)])
 def test_add_import_and_the_service_refuse_alike(tmp_path: Path, bad: dict, line: str) -> None:
-    """The store's append (service, add) and import paths, and add's check, give the same one line; nothing stored."""
+    """The store's append (service, add) and import paths give the same one line; nothing stored."""
     with _store(str(tmp_path / "s.sqlite")) as store:
         frame = pd.DataFrame([GOOD, {**GOOD, **bad}])
         imported = _refusals(lambda: store.import_events(frame, source="f.csv"))
         recorded = _refusals(lambda: store.add_records(frame.to_dict("records"), source="f.csv"))
-        added = _refusals(lambda: prepare_appended(frame, frame.head(0), file="f.csv"))
-        assert imported == recorded == added
+        assert imported == recorded
         assert len(imported) == 1 and imported[0].startswith("f.csv, row 3, " + line)
         assert store.count_events() == 0
 
@@ -58,11 +56,12 @@ def test_import_takes_the_chinese_type_add_takes(tmp_path: Path) -> None:
         frame = pd.DataFrame([{**GOOD, "type": "检查", "department": "专卖", "severity": "Minor"}])
         added = store.import_events(frame, source="f.csv").added
         assert added[["type", "department", "severity"]].iloc[0].tolist() == ["inspection", "monopoly", "minor"]
-    assert prepare_appended(frame, frame.head(0), file="f.csv")["type"].tolist() == ["inspection"]
+        recorded = store.add_records([{**GOOD, "type": "检查", "department": "专卖"}], source="command line")
+        assert recorded[0]["type"] == "inspection"
 
 
 def test_a_correction_of_another_shop_says_so(tmp_path: Path) -> None:
-    """Correcting another retailer's event names that retailer (not 'does not exist'), on add's path and the store's."""
+    """Correcting another retailer's event names that retailer (not 'does not exist')."""
     with _store(str(tmp_path / "s.sqlite")) as store:
         target = store.add_records([{**GOOD, "event_id": "E0000001", "outcome": "ok"}])[0]
         fix = {**GOOD, "retailer_id": "R2", "time": "2026-03-02T10:00", "corrects": target["event_id"]}
@@ -71,10 +70,6 @@ def test_a_correction_of_another_shop_says_so(tmp_path: Path) -> None:
             "command line, row 2, field 'corrects': corrects an event of another retailer (R1) (value: 'E0000001')."
             " a correction names the retailer of the event it corrects: write R1"
         ]
-        # add's own check leaves corrections to the store, which sees the whole log
-        assert prepare_appended(pd.DataFrame([fix]), pd.DataFrame(), file="command line", corrections=False)[
-            "corrects"
-        ][0]
 
 
 def test_a_correction_stays_in_its_department(tmp_path: Path) -> None:

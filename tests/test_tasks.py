@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridmgmt._errors import InputError
 from gridmgmt.config import Settings
-from gridmgmt.inputs.events import prepare_appended
 from gridmgmt.loop.tasks import task_table, update_tasks
 
 PRIOR = pd.DataFrame(
@@ -46,7 +44,7 @@ def _new(**overrides) -> pd.DataFrame:
 
 def test_tip_off_task_closes_with_the_next_inspection() -> None:
     """A tip-off opens a task due in 2 working days; the next inspection of that retailer closes it."""
-    events = pd.concat([PRIOR, prepare_appended(_new(), PRIOR, file="x.csv", retailer_ids={"R1", "R2"})])
+    events = pd.concat([PRIOR, _new(event_id="N1").assign(time=lambda e: pd.to_datetime(e["time"]))])
     before = task_table(PRIOR, as_of="2026-11-06", settings=Settings()).set_index("task_id")
     assert before.loc["E1", "status"] == "overdue"
     assert before.loc["E1", "deadline"] == pd.Timestamp("2026-11-04")
@@ -61,34 +59,6 @@ def test_deadlines_skip_weekends() -> None:
     tasks = task_table(friday, as_of="2026-11-09", settings=Settings()).set_index("task_id")
     assert tasks.loc["E1", "deadline"] == pd.Timestamp("2026-11-10")
     assert tasks.loc["E1", "status"] == "open"
-
-
-def test_import_is_all_or_nothing_and_names_the_bad_row() -> None:
-    """One bad row in an import rejects the whole import; the error names the file, row and field."""
-    good = _new(event_id="N1")
-    bad = _new(event_id="N2", retailer_id="UNKNOWN")
-    with pytest.raises(InputError) as error:
-        prepare_appended(pd.concat([good, bad], ignore_index=True), PRIOR, file="new.csv", retailer_ids={"R1", "R2"})
-    assert "new.csv" in str(error.value) and "retailer_id" in str(error.value) and "UNKNOWN" in str(error.value)
-
-
-def test_appended_events_keep_to_the_log() -> None:
-    """Reusing an id is refused; a correction must point at an existing event; blank ids get UUIDv7 ids."""
-    first = prepare_appended(_new(event_id="N1"), PRIOR, file="a.csv", retailer_ids={"R1", "R2"})
-    log = pd.concat([PRIOR, first], ignore_index=True)
-    with pytest.raises(InputError, match="already in the log"):
-        prepare_appended(_new(event_id="N1"), log, file="b.csv", retailer_ids={"R1", "R2"})
-    fix = prepare_appended(
-        _new(event_id="N3", outcome="ok", severity="", corrects="N1", time="2026-11-04T10:00"),
-        log,
-        file="c.csv",
-        retailer_ids={"R1", "R2"},
-    )
-    assert fix.loc[0, "corrects"] == "N1"
-    with pytest.raises(InputError, match="does not exist"):
-        prepare_appended(_new(corrects="NOPE"), log, file="d.csv", retailer_ids={"R1", "R2"})
-    fresh = prepare_appended(_new(event_id=""), log, file="e.csv", retailer_ids={"R1", "R2"})
-    assert fresh.loc[0, "event_id"].startswith("G-") and len(fresh.loc[0, "event_id"]) == 38
 
 
 def _random_log(seed: int, n: int) -> pd.DataFrame:

@@ -17,8 +17,7 @@ import pandas as pd
 
 from gridmgmt._errors import InputError, Problem
 from gridmgmt.inputs.checks import TableCheck
-from gridmgmt.store import new_event_id
-from gridmgmt.store.validate import EVENT_COLUMNS, check_columns
+from gridmgmt.io import read_table
 from gridmgmt.vocab import (
     DEPARTMENT_ALIASES,
     DEPARTMENTS,
@@ -69,8 +68,6 @@ def load_events(path: str | os.PathLike, *, retailer_ids: set[str] | None = None
     InputError
         Listing every error found.
     """
-    from gridmgmt.io import read_table
-
     frame = read_table(path)
     events, problems = check_events(frame, file=str(path), retailer_ids=retailer_ids)
     if any(p.severity == "error" for p in problems):
@@ -85,16 +82,14 @@ def check_events(
     *,
     file: str = "events",
     retailer_ids: set[str] | None = None,
-    prior: pd.DataFrame | None = None,
-    corrections: bool = True,
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Validate a raw event table (as read by :func:`gridmgmt.io.read_table`), collecting every problem.
 
     Checks: required columns, empty ids, duplicate ``event_id``, times, ``type`` and
     ``department`` categories, ``outcome``/``severity``/``violation_kind`` values, unknown
     retailers (when ``retailer_ids`` is given) and that ``corrects`` names an existing, no
-    later, other event. With ``prior`` (the log these rows are appended to), ids must also be
-    new to it and ``corrects`` may name its events; ``corrections=False`` skips the ``corrects`` check.
+    later, other event. Events appended to the shared log are checked by the store
+    (:mod:`gridmgmt.store.validate`, :mod:`gridmgmt.store.eventlog`).
 
     Returns
     -------
@@ -140,28 +135,17 @@ def check_events(
     )
     if retailer_ids is not None:
         check.known_ids("retailer_id", set(retailer_ids), what="retailer_id", table="retailer")
-    if prior is not None and len(prior):
-        taken = events["event_id"].isin(set(prior["event_id"])) & check.ok_rows("event_id")
-        check.add_rows(
-            taken,
-            "event_id",
-            "event_id already in the log",
-            hint="the log is append-only: give the new event its own id (or leave event_id empty)",
-        )
-    if corrections:
-        _check_corrections(check, prior)
+    _check_corrections(check)
     return check.frame, check.problems
 
 
-def _check_corrections(check: TableCheck, prior: pd.DataFrame | None = None) -> None:
+def _check_corrections(check: TableCheck) -> None:
     events = check.frame
     has = (events["corrects"] != "").to_numpy(dtype=bool)
     if not has.any():
         return
     # corrections are few: look their targets up in a dict rather than isin over the whole log
     first_time: dict[str, pd.Timestamp] = {}
-    if prior is not None and len(prior):
-        first_time.update(zip(prior["event_id"].tolist(), pd.to_datetime(prior["time"]).tolist(), strict=True))
     for event_id, time in zip(events["event_id"].tolist(), events["time"].tolist(), strict=True):
         if event_id and event_id not in first_time:
             first_time[event_id] = time
@@ -195,46 +179,6 @@ def _check_corrections(check: TableCheck, prior: pd.DataFrame | None = None) -> 
         messages=messages,
         hint="a correction is recorded after the event it corrects; check the time or the event_id",
     )
-
-
-def prepare_appended(
-    new: pd.DataFrame,
-    prior: pd.DataFrame,
-    *,
-    file: str,
-    retailer_ids: set[str] | None = None,
-    corrections: bool = True,
-) -> pd.DataFrame:
-    """Validate events to append to ``prior``: all or nothing.
-
-    The values are checked by the store's validator first (:mod:`gridmgmt.store.validate`: the
-    same refusals and messages as ``events import`` and the service). Empty ``event_id`` cells
-    get fresh ids (UUIDv7: unique across processes and machines). Every problem (bad row,
-    duplicate of an id in the log, correction of an unknown event) is reported at once, naming
-    ``file``, row and field. ``corrections=False`` leaves ``corrects`` to the store, which
-    checks it against the whole log (``prior`` then holds only some retailers' events).
-
-    Raises
-    ------
-    InputError
-        When any row is bad; then nothing may be appended.
-    """
-    checked, problems = check_columns({c: new[c].tolist() for c in EVENT_COLUMNS if c in new.columns}, file=file)
-    if problems:
-        raise InputError(problems)
-    frame = new.assign(**{c: checked[c] for c in EVENT_COLUMNS if c in new.columns and c != "time"})
-    if "event_id" not in frame.columns:
-        frame.insert(0, "event_id", "")
-    blank = frame["event_id"].fillna("").astype(str).str.strip() == ""
-    if blank.any():
-        frame.loc[blank, "event_id"] = [new_event_id() for _ in range(int(blank.sum()))]
-    events, problems = check_events(frame, file=file, retailer_ids=retailer_ids, prior=prior, corrections=corrections)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise InputError(errors)
-    if events.empty:
-        raise InputError(Problem(file=file, message="no events to add", hint="the file has a header but no rows"))
-    return events
 
 
 def effective_events(events: pd.DataFrame) -> pd.DataFrame:
