@@ -170,14 +170,14 @@ def test_rebalance_respects_locks(units: UnitTable, base) -> None:
     """Locked units and every unit of a locked grid keep their grid; the locked grid takes no units."""
     after = churned(units)
     w = exact_workloads(after, base.labels, 12)
-    typical = int(np.argmin(np.abs(w - w.mean())))  # a grid that can stay as it is
+    typical = int(np.argmin(np.abs(w - w.mean())))  # the grid nearest the mean: 4.5% below it after the churn
     other = (typical + 1) % 12
     locked_units = np.flatnonzero(base.labels == other)[:20]
     res = rebalance(after, base.labels, workload_fn=MODEL, locked_units=locked_units, locked_grids=[typical],
-                    tolerance=1.05)  # fmt: skip
+                    tolerance=1.10)  # fmt: skip
     assert (res.labels[locked_units] == other).all()
     np.testing.assert_array_equal(res.labels == typical, base.labels == typical)
-    assert res.balance <= 1.05
+    assert res.balance <= 1.10
 
 
 def test_impossible_lock_names_the_lock(units: UnitTable, base) -> None:
@@ -338,3 +338,29 @@ def test_capacitated_assignment_on_nearest_centres_matches_the_full_one() -> Non
     labels = capacitated_assign(supply, cost, tight, nearest=2)
     np.testing.assert_array_equal(labels, capacitated_assign(supply, cost, tight))
     assert np.bincount(labels, weights=supply, minlength=30)[0] >= supply.sum() - 29
+
+
+def test_resplit_cuts_a_strip_crosswise_where_boundary_moves_are_stuck() -> None:
+    """Two grids splitting a 20 x 4 strip lengthwise (PP 0.26 each): no single move or swap helps within
+    1.02, a re-split cuts the strip crosswise (PP 0.64 each), balanced, each grid in one piece."""
+    from gridmgmt.grids.partition import _balance_and_compact
+    from gridmgmt.grids.search import SearchOptions, SearchState, compact, compactness_key, resplit
+
+    nx, ny = 20, 4
+    idx = np.arange(nx * ny).reshape(nx, ny)
+    xy = np.stack(np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij"), axis=-1).reshape(-1, 2) * CELL_M + 50.0
+    edges = np.concatenate([np.stack([idx[:-1, :].ravel(), idx[1:, :].ravel()], axis=1),
+                            np.stack([idx[:, :-1].ravel(), idx[:, 1:].ravel()], axis=1)])  # fmt: skip
+    units = UnitTable.from_arrays(xy, np.full(nx * ny, 60.0), area_km2=np.full(nx * ny, 0.01), edges=edges)
+    state = SearchState(units, (xy[:, 1] > 2 * CELL_M).astype(np.int64), 2, workload.WorkloadModel())
+    opt = SearchOptions(tolerance=1.02, min_compactness=0.4, movable=np.ones(units.n, dtype=bool),
+                        closed_grids=np.zeros(2, dtype=bool), retailer_weight=0.0)  # fmt: skip
+    assert compact(state, opt) == 0
+    before = compactness_key(state.compactness())
+
+    moved = resplit(state, opt, lambda s, o, changed: _balance_and_compact(s, o, True, changed))
+
+    assert moved > 0 and compactness_key(state.compactness()) < before
+    np.testing.assert_allclose(state.compactness(), 4 * math.pi * 0.4 / 2.8**2)  # two 1 km x 400 m halves
+    assert metrics.balance_ratio(state.W) <= 1.02
+    assert (metrics.components_per_grid(state.lab, units.edges, 2) == 1).all()

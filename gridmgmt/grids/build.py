@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gridmgmt import io
 from gridmgmt._errors import InfeasiblePlanError, InputError, Problem
@@ -38,7 +39,7 @@ from gridmgmt.grids.pairs import (
     settle_pairs,
     travel_cost,
 )
-from gridmgmt.grids.partition import PartitionResult, check_k, partition
+from gridmgmt.grids.partition import PartitionResult, check_k, partition, refine
 from gridmgmt.grids.plan import GridPlan, grids_gpkg_path, read_grid_plan
 from gridmgmt.grids.rebalance import fill_new, rebalance
 from gridmgmt.grids.search import SearchState
@@ -93,9 +94,7 @@ def split_weighted(blocks: Blocks, factor: float = SPLIT_PERIMETER) -> tuple[np.
     return blocks.shared_m + extra, perimeter
 
 
-def _dissolve_cells(
-    cells: np.ndarray, others: np.ndarray | None = None, max_hole_m2: float = 2000.0
-) -> shapely.Geometry:
+def _dissolve_cells(cells: np.ndarray, others: np.ndarray | None = None, max_hole_m2: float = 2000.0) -> BaseGeometry:
     """Union of block cells without sliver holes: the slits floating-point noise leaves between cells.
 
     A hole smaller than ``max_hole_m2`` (m2; the smallest street block, ``street_blocks``'
@@ -348,7 +347,8 @@ def build_grids(
     staff pairs (:mod:`gridmgmt.grids.pairs`) and re-balanced with every grid priced for its own
     pair's travel mode and depot, until the matching holds. When the retailers carry the grid ids
     of an earlier plan, grids keep the id they overlap most and pairs keep their ``staff.grid_id``;
-    otherwise pairs go to grids by a minimum-cost assignment on their travel.
+    otherwise pairs go to grids by a minimum-cost assignment on their travel, and then neighbouring
+    grids are cut anew where that makes them more compact (:func:`~gridmgmt.grids.search.resplit`).
 
     Parameters
     ----------
@@ -398,7 +398,7 @@ def build_grids(
                calibration=calibration, k=k, min_units_per_grid=min_units_per_grid)  # fmt: skip
     grid_ids = np.arange(1, k + 1)
     fixed = pinned_pairs(s.pairs, pins, grid_ids)  # checked before the long search
-    res = partition(s.units, k, seed=seed, tolerance=tol, workload_fn=s.cal.model())
+    res = partition(s.units, k, seed=seed, tolerance=tol, workload_fn=s.cal.model(), resplit_grids=False)
     labels = res.labels
     # numbering: match previous grid ids where retailers carry them, else north-west first
     old = _match_old_ids(district, labels[s.retailer_block], k)
@@ -424,6 +424,9 @@ def build_grids(
                 fixed[int(p)] = int(preferred[p])
     res, pair_of_grid, rounds = settle_pairs(s.units, labels, s.pairs, s.models, s.cal.model(), tolerance=tol,
                                              fixed=fixed, preferred=preferred)  # fmt: skip
+    if old is None:  # large moves once every grid is priced for its pair (earlier grids' ids stay where they were)
+        res = refine(s.units, res.labels, tolerance=tol, workload_fn=pair_workload(s.pairs, pair_of_grid, s.models,
+                     s.cal.model()), resplit_grids=True)  # fmt: skip
     plan = _plan_from_labels(district, s, res.labels, res, risk_level=risk_level,
                              staff=grid_staff(s.pairs, pair_of_grid, grid_ids), access_min_per_stop=access_min_per_stop,
                              t0=t0)  # fmt: skip

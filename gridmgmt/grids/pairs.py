@@ -185,7 +185,7 @@ def grid_centres(units: UnitTable, labels: NDArray[np.int64], k: int) -> tuple[N
     tot = np.maximum(np.bincount(labels, weights=wt, minlength=k), 1e-12)
     cx = np.bincount(labels, weights=wt * units.xy_m[:, 0], minlength=k) / tot
     cy = np.bincount(labels, weights=wt * units.xy_m[:, 1], minlength=k) / tot
-    return stops, area, cx, cy
+    return stops, area, cx, cy  # type: ignore[return-value]  # numpy stubs: bincount with weights is float
 
 
 def travel_cost(
@@ -347,8 +347,8 @@ def settle_pairs(
         again = match_pairs(travel_cost(pairs, units, labels, k, models), fixed=fixed, preferred=preferred)
         logger.info("pairs round %d: max/min %.4f, %d grids change pair", rounds, res.balance,
                     int((again != pair_of_grid).sum()))  # fmt: skip
-        if np.array_equal(again, pair_of_grid):
-            break
+        if np.array_equal(again, pair_of_grid) or rounds >= max_rounds:
+            break  # settled, or out of rounds: keep the matching the grids were balanced for
         pair_of_grid = again
     assert res is not None
     return res, pair_of_grid, rounds

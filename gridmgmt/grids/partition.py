@@ -11,7 +11,10 @@ Given a :class:`~gridmgmt.grids.unit_table.UnitTable`, :func:`partition` builds 
    units then move along that plan while both grids stay contiguous and compact, until
    max/min <= tolerance;
 5. compactness search: single boundary moves and pairwise swaps (one unit each way) that lower
-   ``sum(1 / Polsby-Popper)`` over the grids while max/min stays within the tolerance.
+   ``sum((1 / Polsby-Popper) ** 4)`` over the grids while max/min stays within the tolerance;
+6. re-splitting (:func:`~gridmgmt.grids.search.resplit`): two neighbouring grids are cut anew by
+   a straight or circular cut, re-balanced by steps 4-5, and kept when the least compact grid
+   (then all) got more compact: the large moves that boundary moves cannot make.
 
 :func:`~gridmgmt.grids.rebalance.rebalance` starts from current labels instead and returns the
 same :class:`PartitionResult`.
@@ -29,7 +32,7 @@ import numpy as np
 from gridmgmt._errors import InfeasiblePlanError
 from gridmgmt.grids.lloyd import lloyd, repair_contiguity
 from gridmgmt.grids.metrics import balance_ratio, components_per_grid
-from gridmgmt.grids.search import SearchOptions, SearchState, balance, compact, smooth
+from gridmgmt.grids.search import SearchOptions, SearchState, balance, compact, resplit, smooth
 from gridmgmt.grids.workload import WorkloadModel
 
 if TYPE_CHECKING:
@@ -181,8 +184,9 @@ def _one_start(
     min_compactness: float,
     crossing_weight: float,
     compact_search: bool,
+    resplit_grids: bool,
 ) -> tuple[SearchState, int, int, float]:
-    """One start of :func:`partition`: Lloyd, contiguity repair, balancing, smoothing, compactness search."""
+    """One start of :func:`partition`: Lloyd, contiguity repair, balancing, smoothing, compactness search, re-splits."""
     labels, iters = lloyd(units, k, entropy, max_iter, fn)
     state = SearchState(units, labels, k, fn)
     movable = np.ones(units.n, dtype=bool)
@@ -193,11 +197,20 @@ def _one_start(
     )  # fmt: skip
     lloyd_ratio = balance_ratio(state.W)
     moves = repaired + _balance_and_compact(state, opt, compact_search)
+    if resplit_grids:
+        moves += _resplit(state, opt, compact_search)
     return state, iters, moves, lloyd_ratio
 
 
-def _balance_and_compact(state: SearchState, opt: SearchOptions, compact_search: bool) -> int:
-    """Balance, smooth within the tolerance and re-balance, then the compactness search; return the moves."""
+def _balance_and_compact(
+    state: SearchState, opt: SearchOptions, compact_search: bool, changed: NDArray[np.bool_] | None = None
+) -> int:
+    """Balance, smooth within the tolerance and re-balance, then the compactness search; return the moves.
+
+    With ``changed`` (a mask of grids), the compactness search looks only at the borders of those
+    grids and of the grids the balancing moved units between.
+    """
+    before = state.lab.copy()
     moves = balance(state, opt)
     for _ in range(3):  # compactness within the tolerance, then re-balance
         smoothed = smooth(state, opt)
@@ -205,9 +218,18 @@ def _balance_and_compact(state: SearchState, opt: SearchOptions, compact_search:
         if smoothed == 0:
             break
     if compact_search:
-        moves += compact(state, opt)
+        if changed is not None:
+            moved = before != state.lab
+            changed = changed.copy()
+            changed[before[moved]] = changed[state.lab[moved]] = True
+        moves += compact(state, opt, grids=changed)
         moves += balance(state, opt)
     return moves
+
+
+def _resplit(state: SearchState, opt: SearchOptions, compact_search: bool) -> int:
+    """Re-split neighbouring grids, each cut repaired by :func:`_balance_and_compact`; return the units moved."""
+    return resplit(state, opt, lambda s, o, changed: _balance_and_compact(s, o, compact_search, changed))
 
 
 def refine(
@@ -219,6 +241,7 @@ def refine(
     min_compactness: float = 0.40,
     crossing_weight: float = 1.0,
     compact_search: bool = True,
+    resplit_grids: bool = False,
 ) -> PartitionResult:
     """Re-balance a partition under another workload function, keeping its grids (indices) and contiguity.
 
@@ -233,6 +256,9 @@ def refine(
         Grid index 0..k-1 of every unit (each grid contiguous).
     tolerance, workload_fn, min_compactness, crossing_weight, compact_search
         As in :func:`partition`.
+    resplit_grids : bool, default False
+        Finish with re-splits of neighbouring grids (:func:`~gridmgmt.grids.search.resplit`), as
+        :func:`partition` does: grids may change much more than by boundary moves.
 
     Returns
     -------
@@ -247,6 +273,8 @@ def refine(
     )  # fmt: skip
     before = balance_ratio(state.W)
     moves = _balance_and_compact(state, opt, compact_search)
+    if resplit_grids:
+        moves += _resplit(state, opt, compact_search)
     res = PartitionResult.from_state(state, tolerance, iterations=0, n_moves=moves, t0=t0)
     logger.info("refine: k=%d, max/min %.4f -> %.4f, %d moves in %.2f s", k, before, res.balance, moves,
                 res.elapsed_s)  # fmt: skip
@@ -264,6 +292,7 @@ def partition(
     min_compactness: float = 0.40,
     crossing_weight: float = 1.0,
     compact_search: bool = True,
+    resplit_grids: bool = True,
     starts: int = 1,
 ) -> PartitionResult:
     """Divide units into ``k`` contiguous, compact grids of equal workload.
@@ -290,7 +319,10 @@ def partition(
         Weight of edge crossing costs when choosing which boundary unit to move.
     compact_search : bool, default True
         Finish with the compactness search (boundary moves and pairwise swaps lowering
-        ``sum(1 / Polsby-Popper)`` within the tolerance, see :func:`~gridmgmt.grids.search.compact`).
+        ``sum((1 / Polsby-Popper) ** 4)`` within the tolerance, see :func:`~gridmgmt.grids.search.compact`).
+    resplit_grids : bool, default True
+        Then re-split neighbouring grids (:func:`~gridmgmt.grids.search.resplit`): straight and
+        circular cuts, each repaired by the search above, kept when the grids got more compact.
     starts : int, default 1
         Independent starts (k-means++ seeds derived from ``seed``); the plan kept is within
         tolerance and one piece per grid if any is, then has the highest mean + min Polsby-Popper.
@@ -314,7 +346,7 @@ def partition(
     for start in range(max(1, int(starts))):
         entropy = seed if start == 0 else [seed, start]
         state, iters, moves, lloyd_ratio = _one_start(units, k, entropy, max_iter, fn, tolerance, min_compactness,
-                                                      crossing_weight, compact_search)  # fmt: skip
+                                                      crossing_weight, compact_search, resplit_grids)  # fmt: skip
         pp = state.compactness()
         feasible = balance_ratio(state.W) <= tolerance and bool(
             (components_per_grid(state.lab, units.edges, k) == 1).all()

@@ -21,6 +21,8 @@ from gridmgmt.grids.metrics import balance_ratio, polsby_popper_from_parts
 from gridmgmt.grids.workload import PairWorkload
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import NDArray
 
     from gridmgmt.grids.unit_table import UnitTable
@@ -80,10 +82,11 @@ class SearchState:
             return np.zeros(agg.shape[0])
         stops, area = agg[:, 2], agg[:, 3]
         empty = (stops <= 0) & (area <= 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cx = np.where(stops > 0, agg[:, 4] / stops, agg[:, 6] / np.where(area > 0, area, 1.0))
-            cy = np.where(stops > 0, agg[:, 5] / stops, agg[:, 7] / np.where(area > 0, area, 1.0))
-        d = np.hypot(cx[:, None] - self.depots[None, :, 0], cy[:, None] - self.depots[None, :, 1])
+        # the centre of the stops, of the area without stops (columns 4-5 and 6-7 over 2 and 3)
+        by_stops = stops > 0
+        weight = np.where(by_stops, stops, np.where(area > 0, area, 1.0))
+        centre = np.where(by_stops[:, None], agg[:, 4:6], agg[:, 6:8]) / weight[:, None]
+        d = np.hypot(centre[:, 0, None] - self.depots[None, :, 0], centre[:, 1, None] - self.depots[None, :, 1])
         dist = d.min(axis=1)
         if self.grid_depot is not None:
             own = self.grid_depot[grids]
@@ -111,16 +114,16 @@ class SearchState:
 
     def evaluate(self, cands: NDArray[np.int64], g: int, h: int) -> dict[str, NDArray[np.float64]]:
         """Exact workloads, compactness and crossing change if each candidate moved g -> h."""
-        n = self.u.n
-        sel = np.zeros(n, dtype=bool)
-        sel[cands] = True
-        m = sel[self.src]
-        s, d = self.src[m], self.dst[m]
-        ld = self.lab[d]
-        sh_g = np.bincount(s, weights=np.where(ld == g, self.eshared[m], 0.0), minlength=n)[cands]
-        sh_h = np.bincount(s, weights=np.where(ld == h, self.eshared[m], 0.0), minlength=n)[cands]
-        cr_g = np.bincount(s, weights=np.where(ld == g, self.ecross[m], 0.0), minlength=n)[cands]
-        cr_h = np.bincount(s, weights=np.where(ld == h, self.ecross[m], 0.0), minlength=n)[cands]
+        # the edges of every candidate (its slice of the sorted edge arrays), in order
+        lo, deg = self.indptr[cands], self.indptr[cands + 1] - self.indptr[cands]
+        owner = np.repeat(np.arange(len(cands)), deg)
+        m = np.repeat(lo - np.cumsum(deg) + deg, deg) + np.arange(int(deg.sum()))
+        ld = self.lab[self.dst[m]]
+        nc = len(cands)
+        sh_g = np.bincount(owner, weights=np.where(ld == g, self.eshared[m], 0.0), minlength=nc)
+        sh_h = np.bincount(owner, weights=np.where(ld == h, self.eshared[m], 0.0), minlength=nc)
+        cr_g = np.bincount(owner, weights=np.where(ld == g, self.ecross[m], 0.0), minlength=nc)
+        cr_h = np.bincount(owner, weights=np.where(ld == h, self.ecross[m], 0.0), minlength=nc)
         c = self.cols[cands]
         ag = self.agg[g][None, :] - c
         ah = self.agg[h][None, :] + c
@@ -498,14 +501,27 @@ def smooth(state: SearchState, opt: SearchOptions, *, passes: int = 4) -> int:
     return moves
 
 
-def compact(state: SearchState, opt: SearchOptions, *, max_moves: int = 3000, top: int = 8) -> int:
-    """Compactness search: boundary moves and pairwise swaps that lower ``sum(1 / PP)`` within the tolerance.
+#: exponent of 1 / Polsby-Popper in the compactness search's objective: the larger, the more the least
+#: compact grid counts (docs/grids_tuning.md)
+COMPACT_POWER = 4.0
 
-    The objective ``sum_g P_g**2 / (4 pi A_g)`` (perimeter from unit perimeters minus shared
-    boundaries, so the real polygon's) weighs the least compact grids most. A single move
-    ``g -> h`` is kept when it lowers the objective, keeps max/min <= tolerance and both grids in
-    one piece; when balance blocks every single move between two grids, a swap (one unit each
-    way) is tried, which keeps the workloads nearly unchanged.
+
+def compact(
+    state: SearchState,
+    opt: SearchOptions,
+    *,
+    max_moves: int = 3000,
+    top: int = 8,
+    grids: NDArray[np.bool_] | None = None,
+) -> int:
+    """Compactness search: boundary moves and pairwise swaps that lower ``sum((1 / PP) ** COMPACT_POWER)``.
+
+    The objective ``sum_g (P_g**2 / (4 pi A_g)) ** COMPACT_POWER`` (perimeter from unit perimeters
+    minus shared boundaries, so the real polygon's) weighs the least compact grids most. A single
+    move ``g -> h`` is kept when it lowers the objective, keeps max/min <= tolerance and both grids
+    in one piece; when balance blocks every single move between two grids, a swap (one unit each
+    way) is tried, which keeps the workloads nearly unchanged. With ``grids`` (a mask), only the
+    borders of those grids are searched, and of the grids they trade units with.
 
     Returns
     -------
@@ -513,11 +529,12 @@ def compact(state: SearchState, opt: SearchOptions, *, max_moves: int = 3000, to
         Units moved.
     """
     moves = 0
+    searched = np.ones(state.k, dtype=bool) if grids is None else grids.copy()
     active = ~opt.closed_grids
     tol = opt.tolerance
 
     def inv_pp(area_km2: NDArray[np.float64], perim_m: NDArray[np.float64]) -> NDArray[np.float64]:
-        return perim_m**2 / np.maximum(4.0 * math.pi * area_km2 * 1e6, 1e-9)
+        return (perim_m**2 / np.maximum(4.0 * math.pi * area_km2 * 1e6, 1e-9)) ** COMPACT_POWER
 
     def ratio_with(
         W: NDArray[np.float64], g: int, h: int, wg: NDArray[np.float64], wh: NDArray[np.float64]
@@ -544,7 +561,7 @@ def compact(state: SearchState, opt: SearchOptions, *, max_moves: int = 3000, to
             delta = (
                 np.where(
                     (new[0] > 0) & (new[1] > 0),
-                    1.0 / np.maximum(new[0], 1e-12) + 1.0 / np.maximum(new[1], 1e-12),
+                    np.maximum(new[0], 1e-12) ** -COMPACT_POWER + np.maximum(new[1], 1e-12) ** -COMPACT_POWER,
                     np.inf,
                 )
                 - base
@@ -553,7 +570,7 @@ def compact(state: SearchState, opt: SearchOptions, *, max_moves: int = 3000, to
 
     for _ in range(50):
         made = 0
-        pairs = [(int(a), int(b)) for a, b in state.grid_pairs() if active[a] and active[b]]
+        pairs = [(int(a), int(b)) for a, b in state.grid_pairs() if active[a] and active[b] and searched[[a, b]].any()]
         for g, h in pairs:
             if moves >= max_moves:
                 break
@@ -571,6 +588,7 @@ def compact(state: SearchState, opt: SearchOptions, *, max_moves: int = 3000, to
                     state.move(i, h)
                     made += 1
                     moves += 1
+                    searched[[g, h]] = True
                     done = True
                     break
             if done:
@@ -600,9 +618,192 @@ def compact(state: SearchState, opt: SearchOptions, *, max_moves: int = 3000, to
                     if accepted:
                         made += 2
                         moves += 2
+                        searched[[g, h]] = True
                         done = True
                         break
                 state.move(i, g)  # undo
         if made == 0 or moves >= max_moves:
             break
     return moves
+
+
+# --------------------------------------------------------------------------------------------
+# Re-splitting two neighbouring grids (large moves)
+# --------------------------------------------------------------------------------------------
+
+#: straight cut directions tried when re-splitting two grids (every 180 / this degrees)
+RESPLIT_ANGLES = 16
+#: cuts (the most compact first) re-balanced per pair of grids (more: slower, no better on Monaco and the demo)
+RESPLIT_TRIES = 1
+#: how far a cut's max/min may exceed the current one before the repair re-balances it
+RESPLIT_LOOSEN = 1.10
+#: cuts repaired at most by one re-split search (Monaco's 4 grids take about 10, the demo's 12 about 40)
+RESPLIT_MAX_CUTS = 60
+#: the repair of a cut moves units among grids at most this many grids away from the two cut
+RESPLIT_REACH = 3
+
+
+def compactness_key(pp: NDArray[np.float64]) -> tuple[float, float]:
+    """Order of partitions by compactness, best lowest: the least compact grid's ``1 / PP``, then ``sum(1 / PP)``."""
+    inv = 1.0 / np.maximum(pp, 1e-12)
+    return float(inv.max()), float(inv.sum())
+
+
+def _better(worst: Any, total: Any, old: tuple[float, float]) -> Any:
+    """Whether compactness keys ``(worst, total)`` beat ``old`` (relative margin 1e-6 on each part); vectorised."""
+    eps = 1e-6
+    return (worst < old[0] * (1 - eps)) | ((worst <= old[0] * (1 + eps)) & (total < old[1] * (1 - eps)))
+
+
+def _connected(state: SearchState, members: NDArray[np.int64]) -> bool:
+    """Whether ``members`` form one piece on the unit adjacency."""
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    pos = np.full(state.u.n, -1)
+    pos[members] = np.arange(members.size)
+    a, b = pos[state.u.edges[:, 0]], pos[state.u.edges[:, 1]]
+    inside = (a >= 0) & (b >= 0)
+    graph = sparse.coo_matrix((np.ones(int(inside.sum())), (a[inside], b[inside])), shape=(members.size,) * 2)
+    return bool(csgraph.connected_components(graph, directed=False)[0] == 1)
+
+
+def _cuts(state: SearchState, g: int, h: int, limit: float, angles: int) -> list[tuple[tuple[float, ...], Any]]:
+    """Cuts of grids g and h together into two pieces, each one piece, max/min <= ``limit``, more compact than now.
+
+    Units are ordered along a direction (``angles`` straight cuts) or by distance from a centre of
+    g or h (their stops' and their area's: circular cuts); a cut takes the first units of an order
+    for one grid and the rest for the other (either way round; between equally compact cuts, the one
+    leaving more units in their grid). Per-grid sums of every cut come from prefix sums, perimeters
+    from the shared boundaries inside each side. Returns ``(key, (first, second, grid of first,
+    grid of second))`` best first, at most two per order and way round.
+    """
+    members = np.flatnonzero((state.lab == g) | (state.lab == h))
+    m = members.size
+    xy, cols = state.u.xy_m[members], state.cols[members]
+    pos = np.full(state.u.n, -1)
+    pos[members] = np.arange(m)
+    ea, eb = pos[state.u.edges[:, 0]], pos[state.u.edges[:, 1]]
+    inside = (ea >= 0) & (eb >= 0)
+    ea, eb, shared = ea[inside], eb[inside], state.u.shared_m[inside]
+    others = state.count > 0
+    others[[g, h]] = False
+    w_rest, inv_rest = state.W[others], 1.0 / np.maximum(state.compactness()[others], 1e-12)
+    hi_rest = w_rest.max() if w_rest.size else 0.0
+    lo_rest = w_rest.min() if w_rest.size else np.inf
+    worst_rest = inv_rest.max() if inv_rest.size else 0.0
+    pp = state.compactness()
+    now = compactness_key(pp[[g, h]])
+    now = (max(now[0], worst_rest), now[1])
+    orders = [xy @ np.array([math.cos(math.pi * t / angles), math.sin(math.pi * t / angles)]) for t in range(angles)]
+    for grid in (g, h):
+        for col in (2, 3):  # around the grid's centre of stops, and of area
+            if weight := state.agg[grid, col]:
+                centre = state.agg[grid, 2 * col : 2 * col + 2] / weight
+                orders.append(np.hypot(*(xy - centre).T))
+    cut_at = np.arange(1, m)
+    was_g = state.lab[members] == g
+    n_g = int(was_g.sum())
+    out: list[tuple[tuple[float, ...], Any]] = []
+    for key in orders:
+        order = np.argsort(key, kind="stable")
+        rank = np.empty(m, dtype=np.int64)
+        rank[order] = np.arange(m)
+        head = np.concatenate([np.zeros((1, cols.shape[1])), np.cumsum(cols[order], axis=0)])[cut_at]
+        tail = cols.sum(axis=0)[None, :] - head
+        # a shared boundary is inside the head when both its units are, inside the tail likewise
+        last, first = np.maximum(rank[ea], rank[eb]), np.minimum(rank[ea], rank[eb])
+        head[:, 8] -= 2 * np.cumsum(np.bincount(last, weights=shared, minlength=m))[:-1]
+        tail[:, 8] -= 2 * np.cumsum(np.bincount(first, weights=shared, minlength=m)[::-1])[::-1][1:]
+        inv = 1.0 / np.maximum(polsby_popper_from_parts(np.stack([head[:, 3], tail[:, 3]]) * 1e6,
+                                                        np.stack([head[:, 8], tail[:, 8]])), 1e-12)  # fmt: skip
+        worst, total = np.maximum(inv.max(axis=0), worst_rest), inv.sum(axis=0)
+        in_g = np.cumsum(was_g[order])[:-1]  # units of g in the head
+        for a, b in ((g, h), (h, g)):
+            wa, wb = state._workload(head, np.full(m - 1, a)), state._workload(tail, np.full(m - 1, b))
+            ratio = np.maximum(np.maximum(wa, wb), hi_rest) / np.maximum(np.minimum(np.minimum(wa, wb), lo_rest), 1e-12)
+            ok = (ratio <= limit) & _better(worst, total, now)
+            kept = in_g + (m - n_g) - (cut_at - in_g) if a == g else (cut_at - in_g) + (n_g - in_g)
+            found = 0
+            for j in np.flatnonzero(ok)[np.lexsort((-kept[ok], total[ok], worst[ok]))][:4]:
+                one, two = members[order[: cut_at[j]]], members[order[cut_at[j] :]]
+                if _connected(state, one) and _connected(state, two):
+                    out.append(((float(worst[j]), float(total[j]), -int(kept[j])), (one, two, a, b)))
+                    found += 1
+                    if found == 2:
+                        break
+    out.sort(key=lambda c: c[0])
+    return out
+
+
+def resplit(
+    state: SearchState,
+    opt: SearchOptions,
+    repair: Callable[[SearchState, SearchOptions, NDArray[np.bool_]], int],
+    *,
+    angles: int = RESPLIT_ANGLES,
+    tries: int = RESPLIT_TRIES,
+    loosen: float = RESPLIT_LOOSEN,
+    passes: int = 3,
+    max_cuts: int = RESPLIT_MAX_CUTS,
+) -> int:
+    """Large moves: cut two neighbouring grids anew, repair, and keep the result if the grids got more compact.
+
+    Boundary moves (:func:`balance`, :func:`smooth`, :func:`compact`) change a grid one unit at a
+    time and stop in a local optimum: a grid reaching around its neighbour, or along a coast,
+    cannot straighten out one unit at a time while the workloads stay within the tolerance. Here
+    the units of two neighbouring grids (least compact first) are cut in two anew by straight or
+    circular cuts (:func:`_cuts`: each side in one piece, max/min within ``loosen`` times the
+    current one, more compact than now); the ``tries`` most compact cuts are each re-balanced by
+    ``repair``, and the first whose grids are within the tolerance, in one piece each and more
+    compact (:func:`compactness_key`: the least compact grid first) is kept. ``repair(state,
+    options, grids)`` gets options closing every grid more than ``RESPLIT_REACH`` grids away from
+    the two, and the mask of the two. Pairs with a unit that may not move or a closed grid are
+    left alone; after ``max_cuts`` repairs the search stops (the least compact grids come first).
+
+    Returns
+    -------
+    int
+        Units that changed grid.
+    """
+    moved = tried = kept = 0
+    fresh = np.ones(state.k, dtype=bool)  # grids changed since their pairs were last tried
+    for _ in range(passes):
+        made = 0
+        pp = state.compactness()
+        pairs = [(int(a), int(b)) for a, b in state.grid_pairs() if a < b and fresh[[a, b]].any()]
+        pairs.sort(key=lambda e: (min(pp[e[0]], pp[e[1]]), e))
+        fresh[:] = False
+        for g, h in pairs:
+            if tried >= max_cuts:
+                break
+            both = (state.lab == g) | (state.lab == h)
+            if opt.closed_grids[[g, h]].any() or not opt.movable[both].all():
+                continue
+            if not ((state.lab[state.src] == g) & (state.lab[state.dst] == h)).any():
+                continue  # no longer neighbours
+            ratio = balance_ratio(state.W[state.count > 0])
+            before, saved = compactness_key(state.compactness()), state.lab.copy()
+            for _, (one, two, a, b) in _cuts(state, g, h, max(ratio, opt.tolerance) * loosen, angles)[:tries]:
+                lab = saved.copy()
+                lab[one], lab[two] = a, b
+                state.set_labels(lab)
+                cut = np.isin(np.arange(state.k), (g, h))
+                near = cut.copy()  # the repair moves units among grids at most RESPLIT_REACH grids away
+                for _ring in range(RESPLIT_REACH):
+                    near[state.lab[state.dst[near[state.lab[state.src]]]]] = True
+                repair(state, dataclasses.replace(opt, closed_grids=opt.closed_grids | ~near), cut)
+                tried += 1
+                fits = balance_ratio(state.W[state.count > 0]) <= max(ratio, opt.tolerance) + 1e-12
+                if fits and _better(*compactness_key(state.compactness()), before):
+                    changed = state.lab != saved
+                    fresh[state.lab[changed]] = fresh[saved[changed]] = True
+                    made += int(changed.sum())
+                    kept += 1
+                    break
+                state.set_labels(saved)
+        moved += made
+        if made == 0:
+            break
+    logger.debug("re-split: %d of %d cuts kept, %d units moved", kept, tried, moved)
+    return moved

@@ -18,6 +18,11 @@ area (the retailers' buffered hull) down to
 Water that would cut the retailers apart (a river through the town, crossed by bridges) stays in,
 and so does the land within ``RETAILER_MARGIN_M`` of every retailer (a kiosk on a pier, a shop
 beyond the last street): the result holds every retailer and, when the hull does, in one piece.
+
+Last, the outline is smoothed (:func:`smooth_outline`): parts narrower than ``2 * OPENING_M`` that
+lie farther than ``STREET_KEEP_M`` from every street (breakwaters, spits, the scallops between the
+streets' reaches) are cut off. It only ever removes land, never a retailer's margin, never land
+near a street, and never splits the retailers apart.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ SEA_INLET_M = 150.0  # inlets and harbour basins with a mouth narrower than twic
 RETAILER_MARGIN_M = 50.0  # land within this of a retailer beyond the streets' reach or in water is kept
 MIN_AREA_M2 = 10_000.0  # water and holes smaller than this are ignored, pieces without retailers dropped
 COAST_EXTEND_M = 1000.0  # a coastline ending inside the area (where the extract was cut) is extended this far
+OPENING_M = 75.0  # the smoothed outline leaves out land narrower than twice this ...
+STREET_KEEP_M = 25.0  # ... unless within this of a street
 _PROBE_M = 0.5  # the sea-side probes lie this far right (and left) of a coastline segment
 
 
@@ -64,7 +72,7 @@ class Land:
         Water left in because cutting it off would cut the retailers apart, m2.
     """
 
-    area: shapely.Geometry
+    area: BaseGeometry
     water_m2: float
     margin_m2: float
     kept_water_m2: float
@@ -96,9 +104,9 @@ def water_features(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     areas, coast = [], []
     for obj in objects:
         try:
-            if obj.is_area():
+            if isinstance(obj, osmium.osm.Area):
                 areas.append(shapely.from_wkb(wkb.create_multipolygon(obj)))
-            elif obj.tags.get("natural") == "coastline":
+            elif isinstance(obj, osmium.osm.Way) and obj.tags.get("natural") == "coastline":
                 located = [(n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
                 if len(located) > 1:
                     coast.append(shapely.linestrings(located))
@@ -108,7 +116,7 @@ def water_features(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def land_within(
-    area: shapely.Geometry,
+    area: BaseGeometry,
     streets: np.ndarray,
     retailers: np.ndarray,
     *,
@@ -156,20 +164,68 @@ def land_within(
         else:
             land = cut
     dry = land.area
-    land = _tidy(land, retailers)
+    land = _tidy(smooth_outline(land, streets, retailers), retailers)
     logger.debug("land: %.2f km2 of %.2f km2", land.area / 1e6, total / 1e6)
     return Land(
         area=land, water_m2=reached - dry, margin_m2=total - reached + dry - land.area, kept_water_m2=kept_water
     )
 
 
-def _margins(points: np.ndarray, geometry: shapely.Geometry, *, inside: bool = False) -> shapely.Geometry:
+def smooth_outline(
+    land: BaseGeometry,
+    streets: np.ndarray,
+    retailers: np.ndarray,
+    *,
+    opening_m: float = OPENING_M,
+    keep_m: float = STREET_KEEP_M,
+) -> BaseGeometry:
+    """``land`` without its parts narrower than ``2 * opening_m`` lying farther than ``keep_m`` from every street.
+
+    A morphological opening (shrink by ``opening_m``, grow back) cuts off narrow spits, piers
+    and the notches' sharp corners, so grids drawn on the land have shorter outlines. The land
+    within ``keep_m`` of a street and within ``RETAILER_MARGIN_M`` of a retailer always stays,
+    and nothing is ever added (the result lies within ``land``); a narrow part joining two pieces
+    of the result stays too, so the retailers are never split apart. Metric CRS throughout.
+
+    Parameters
+    ----------
+    land
+        The land, (multi)polygon, metres.
+    streets
+        Street centrelines (line strings; points for one-node ways), metres.
+    retailers
+        Retailer points, metres.
+    opening_m
+        Half the width of the narrowest part kept, metres.
+    keep_m
+        Land this close to a street is never cut, metres.
+
+    Returns
+    -------
+    BaseGeometry
+        A (multi)polygon within ``land``.
+    """
+    if land.is_empty or opening_m <= 0 or not len(streets):
+        return land
+    near = streets[shapely.STRtree(streets).query(land, predicate="dwithin", distance=keep_m)]
+    keep = shapely.union_all([*shapely.buffer(near, keep_m, quad_segs=2), _margins(retailers, shapely.Polygon())])
+    opened = shapely.buffer(shapely.buffer(land, -opening_m, quad_segs=4), opening_m, quad_segs=4)
+    smooth = shapely.make_valid(shapely.union(opened, keep).intersection(land))
+    if _pieces_holding(smooth, retailers) > _pieces_holding(land, retailers):
+        # put back what was cut between pieces (a street-less isthmus between two quarters)
+        pieces = np.asarray(_polygons(smooth), dtype=object)
+        joins = [p for p in _polygons(land.difference(smooth)) if shapely.intersects(pieces, p.buffer(0.01)).sum() > 1]
+        smooth = shapely.make_valid(shapely.union_all([smooth, *joins]))
+    return smooth
+
+
+def _margins(points: np.ndarray, geometry: BaseGeometry, *, inside: bool = False) -> BaseGeometry:
     """Discs of ``RETAILER_MARGIN_M`` around the ``points`` outside ``geometry`` (or inside it)."""
     chosen = points[shapely.intersects(geometry, points) == inside]
     return shapely.union_all(shapely.buffer(chosen, RETAILER_MARGIN_M, quad_segs=4))
 
 
-def street_reach(streets: np.ndarray, area: shapely.Geometry, reach_m: float = STREET_REACH_M) -> shapely.Geometry:
+def street_reach(streets: np.ndarray, area: BaseGeometry, reach_m: float = STREET_REACH_M) -> BaseGeometry:
     """The land within ``reach_m`` of the streets near ``area``, notches closed and holes filled (metres)."""
     near = streets[shapely.STRtree(streets).query(area, predicate="dwithin", distance=reach_m + CLOSING_M)]
     if not near.size:
@@ -180,7 +236,7 @@ def street_reach(streets: np.ndarray, area: shapely.Geometry, reach_m: float = S
     return shapely.union_all([shapely.Polygon(p.exterior) for p in _polygons(reach)])
 
 
-def sea_side(area: shapely.Geometry, coastline: np.ndarray | None, inlet_m: float = SEA_INLET_M) -> shapely.Geometry:
+def sea_side(area: BaseGeometry, coastline: np.ndarray | None, inlet_m: float = SEA_INLET_M) -> BaseGeometry:
     """The open sea in ``area``: its parts on the sea side (right) of the coastline ways crossing it (metres).
 
     ``area`` is cut along the coastline (its ends inside the area extended straight by
@@ -226,7 +282,7 @@ def sea_side(area: shapely.Geometry, coastline: np.ndarray | None, inlet_m: floa
     return sea.difference(shapely.union_all(inlets)).intersection(whole)
 
 
-def _extended(line: shapely.LineString, area: shapely.Geometry) -> shapely.LineString:
+def _extended(line: shapely.LineString, area: BaseGeometry) -> shapely.LineString:
     """``line`` with each end inside ``area`` extended straight by ``COAST_EXTEND_M`` (its last 50 m's heading)."""
     if line.is_closed:
         return line
@@ -249,7 +305,7 @@ def _segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xy[:-1][same], xy[1:][same]
 
 
-def _polygons(geometry: shapely.Geometry, min_m2: float = 0.0) -> list[shapely.Polygon]:
+def _polygons(geometry: BaseGeometry, min_m2: float = 0.0) -> list[shapely.Polygon]:
     """The polygon parts of ``geometry`` (of any type) of at least ``min_m2``."""
     parts = shapely.get_parts(geometry)
     out = []
@@ -261,12 +317,12 @@ def _polygons(geometry: shapely.Geometry, min_m2: float = 0.0) -> list[shapely.P
     return out
 
 
-def _pieces_holding(land: shapely.Geometry, points: np.ndarray) -> int:
+def _pieces_holding(land: BaseGeometry, points: np.ndarray) -> int:
     """Number of polygon pieces of ``land`` that hold at least one of ``points``."""
     return sum(bool(shapely.intersects(p, points).any()) for p in _polygons(land))
 
 
-def _tidy(land: shapely.Geometry, retailers: np.ndarray) -> shapely.Geometry:
+def _tidy(land: BaseGeometry, retailers: np.ndarray) -> BaseGeometry:
     """Zero-width spikes cut, pieces holding no retailer dropped, holes under ``MIN_AREA_M2`` filled; valid."""
     # cutting water out of the streets' reach leaves spikes where their outlines run nearly together
     land = shapely.buffer(shapely.buffer(land, -0.01, join_style="mitre"), 0.01, join_style="mitre")

@@ -6,14 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["MaxRuntime", "MaxSolutions", "SearchParams", "StopCriterion"]
+__all__ = ["MaxRuntime", "MaxSolutions", "SearchParams", "StopCriterion", "safety_limit_s"]
 
 
 @dataclass(frozen=True)
 class StopCriterion:
     """When to stop the search: a wall-clock limit, a solution count, or both (first hit wins).
 
-    A solution limit alone makes the search deterministic (no wall-clock dependence).
+    A solution limit alone makes the search deterministic (no wall-clock dependence); it still
+    ends at a generous safety bound (:func:`safety_limit_s`), and a result stopped there says so.
     """
 
     time_limit_s: float | None = None
@@ -22,6 +23,21 @@ class StopCriterion:
     def __post_init__(self) -> None:
         if self.time_limit_s is None and self.solution_limit is None:
             raise ValueError("a stopping criterion needs time_limit_s or solution_limit")
+
+
+#: A search stopped by a solution count only still ends after this wall-clock bound (seconds:
+#: ``SAFETY_BASE_S + SAFETY_PER_SOLUTION_S`` x the count), so it can never hang a command. It is
+#: far above what a search needs (the demo day, 200 solutions, takes 20-30 s against a bound of
+#: 520 s); when it ends a search, the plan is no longer reproducible and the solver says so.
+SAFETY_BASE_S = 120.0
+SAFETY_PER_SOLUTION_S = 2.0
+
+
+def safety_limit_s(stop: StopCriterion) -> float | None:
+    """The wall-clock bound of a search with a solution limit only (None when ``stop`` has a time limit)."""
+    if stop.time_limit_s is not None:
+        return None
+    return SAFETY_BASE_S + SAFETY_PER_SOLUTION_S * int(stop.solution_limit)
 
 
 def MaxRuntime(seconds: float) -> StopCriterion:
