@@ -130,7 +130,8 @@ def grids_rebalance(
         )
     before, after = result.metrics.get("before", {}), result.metrics.get("after", {})
     _print_metrics("before -> after", {k: f"{_fmt(before.get(k, ''))} -> {_fmt(after.get(k, ''))}" for k in after})
-    console.print(f"{len(result.moves)} retailers moved; moves.csv lists each with its reason")
+    moved = 0 if result.moves is None else len(result.moves)
+    console.print(f"{moved} retailers moved; moves.csv lists each with its reason")
     _warn(result.warnings)
     for path in result.written.values():
         console.print(f"wrote {path}", highlight=False)

@@ -60,7 +60,9 @@ def province_run(
     from gridmgmt.province import StepOptions, find_districts, parse_steps, run_province
 
     tomls = find_districts(districts)
-    options = StepOptions(seed=seed, solution_limit=solution_limit or DETERMINISTIC_SOLUTIONS, lang=lang)
+    if out is None:  # a province has no one district folder to default to
+        raise typer.BadParameter("give --out DIR: the folder for the province's results")
+    options = StepOptions(seed=seed, solution_limit=solution_limit or DETERMINISTIC_SOLUTIONS, lang=lang or "zh")
     when = check_date(date) if date else None
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console

@@ -6,7 +6,7 @@ writes, or ``Authorization: Bearer``); only ``/api/public/...`` is open.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
@@ -42,7 +42,11 @@ class LoginOut(BaseModel):
 
 
 if TYPE_CHECKING:  # type checkers read the words as strings; pydantic checks them against gridmgmt.vocab
-    EventType = PublicType = Outcome = Severity = ViolationKind = str
+    EventType: TypeAlias = str
+    PublicType: TypeAlias = str
+    Outcome: TypeAlias = str
+    Severity: TypeAlias = str
+    ViolationKind: TypeAlias = str
 else:
     EventType, PublicType = Literal[EVENT_TYPES], Literal[PUBLIC_TYPES]
     Outcome, Severity, ViolationKind = (Literal[("", *words)] for words in (OUTCOMES, SEVERITIES, VIOLATION_KINDS))

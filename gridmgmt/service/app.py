@@ -118,10 +118,11 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.mount("/vendor", StaticFiles(directory=str(assets_dir())), name="vendor")
-    app.add_exception_handler(HTTPException, http_error_handler)
-    app.add_exception_handler(Forbidden, forbidden_handler)
-    app.add_exception_handler(GridMgmtError, input_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # the decorator form: add_exception_handler's type takes only handlers of any Exception
+    app.exception_handler(HTTPException)(http_error_handler)
+    app.exception_handler(Forbidden)(forbidden_handler)
+    app.exception_handler(GridMgmtError)(input_error_handler)
+    app.exception_handler(RequestValidationError)(validation_error_handler)
 
     app.add_middleware(SecurityHeaders)
 

@@ -186,7 +186,8 @@ def require(permission: str | None = None) -> Callable[[Request], Awaitable[acco
         if request.method not in ("GET", "HEAD", "OPTIONS") and not request.state.by_bearer:
             token = request.headers.get("x-csrf-token")
             if token is None and "form" in request.headers.get("content-type", ""):
-                token = (await request.form()).get("csrf_token")
+                posted = (await request.form()).get("csrf_token")
+                token = posted if isinstance(posted, str) else None  # a file posted as the token is no token
             if not same_token(str(token or ""), session.csrf):
                 raise refuse(request, 403, "missing or wrong CSRF token", username=user.username)
         request.state.user = user

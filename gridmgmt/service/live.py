@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -167,7 +167,7 @@ class LiveDistrict:
                 self._add_rows(rows, began)
             return self._version
 
-    def _add_rows(self, rows: list, now: float) -> None:
+    def _add_rows(self, rows: Sequence[Any], now: float) -> None:
         """Turn rows read from the log into a batch of the view (called with the fetch lock held)."""
         new = pd.DataFrame(rows, columns=["seq", *EVENT_COLUMNS, "extra"])
         new["time"] = pd.to_datetime(new["time"], format="ISO8601")
@@ -458,7 +458,7 @@ class LiveDistrict:
         finding = kind == "violation" or fields.get("outcome") == "violation"
         if finding and fields.get("severity") not in ("minor", "serious", "criminal"):
             raise InputError("a violation needs a severity: minor, serious or criminal", file="form")
-        row = {c: str(fields.get(c, "") or "") for c in EVENT_COLUMNS if c != "time"}
+        row: dict[str, Any] = {c: str(fields.get(c, "") or "") for c in EVENT_COLUMNS if c != "time"}
         row["event_id"] = ""
         row["time"] = self.now()
         row["department"] = department

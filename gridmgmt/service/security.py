@@ -75,7 +75,9 @@ class RateLimiter:
         now = time.monotonic() if now is None else now
         with self._lock:
             hits = self._hits.get(key)
-            return bool(hits) and sum(1 for h in hits if h > now - self.window_s) >= self.limit
+            if not hits:
+                return False
+            return sum(1 for h in hits if h > now - self.window_s) >= self.limit
 
     def reset(self, key: str) -> None:
         """Forget a key's hits (a successful login clears its failures)."""
