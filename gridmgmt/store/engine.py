@@ -203,6 +203,7 @@ def _sqlite_engine(url: sa.URL, busy_timeout_s: float, *, create: bool) -> sa.En
             conn.exec_driver_sql("BEGIN")
             return
         raw = conn.connection.driver_connection
+        assert raw is not None  # the sqlite3 connection of an open connection
         deadline = time.monotonic() + busy_timeout_s
         # SQLite's own busy handler backs off up to 100 ms a try; writers queue here in short random
         # sleeps instead (fair and quick to hand over), then get the whole timeout back

@@ -303,7 +303,9 @@ def events_between(
         params = compiled.params
         if compiled.positional:
             params = tuple(params[name] for name in compiled.positiontup or ())
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # the DB-API connection of an open connection
+        cursor = driver.cursor()
         try:
             cursor.execute(str(compiled), params)
             frame = pd.DataFrame.from_records(cursor.fetchall(), columns=[*EVENT_COLUMNS, "extra"])
