@@ -14,8 +14,14 @@ from pathlib import Path
 
 from gridmgmt.store.eventlog import new_event_id
 from gridmgmt.store.handle import StoreHandle
+from gridmgmt.store.validate import check_text, text_of
 
 log = logging.getLogger(__name__)
+
+
+def _word(record: Mapping, field: str) -> str:
+    """``record[field]`` as the vocabulary's word (``检查`` -> ``inspection``); unknown words unchanged."""
+    return check_text(field, text_of(record.get(field)))[0]
 
 
 def implied_violations(records: Sequence[Mapping]) -> list[dict]:
@@ -26,9 +32,9 @@ def implied_violations(records: Sequence[Mapping]) -> list[dict]:
     severity (``serious`` when none) and no outcome. Blank ids get new ones first.
     """
     out = [{**record, "event_id": str(record.get("event_id") or "").strip() or new_event_id()} for record in records]
-    given = {(r.get("retailer_id"), r.get("time")) for r in out if r.get("type") == "violation"}
+    given = {(r.get("retailer_id"), r.get("time")) for r in out if _word(r, "type") == "violation"}
     for record in list(out):
-        finding = record.get("type") == "inspection" and record.get("outcome") == "violation"
+        finding = _word(record, "type") == "inspection" and _word(record, "outcome") == "violation"
         if finding and (record.get("retailer_id"), record.get("time")) not in given:
             out.append(
                 {
