@@ -65,10 +65,6 @@ PENDING_FRONT_DOOR_IMPORTS = {
     "gridmgmt.service.pages_work imports gridmgmt.maps",
     "gridmgmt.service.pages_work imports gridmgmt.risk.risk_map",
 }
-PENDING_INPUT_IMPORTS = {
-    "gridmgmt.inputs.validate imports gridmgmt.network",  # the network checks of `validate`
-    "gridmgmt.inputs.validate imports gridmgmt.network.district",
-}
 PENDING_STORE_OPENERS = {"gridmgmt/cli/service.py"}  # `serve` opens the store for the web app
 
 
@@ -173,7 +169,7 @@ def test_inputs_read_files_only(graph) -> None:
         for i in sorted(graph.find_modules_directly_imported_by(m))
         if _within(i, ("gridmgmt.network", "gridmgmt.store"))
     ]
-    assert sorted(set(reaching) - PENDING_INPUT_IMPORTS) == []
+    assert reaching == []
 
 
 def test_only_ops_and_store_open_the_store_or_record_runs() -> None:

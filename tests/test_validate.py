@@ -9,6 +9,7 @@ from shapely.geometry import box
 
 from gridmgmt.coords import wgs84_to_bd09
 from gridmgmt.inputs.validate import ValidationReport, validate_inputs
+from gridmgmt.ops.district import validate_files
 
 RETAILERS = [
     "retailer_id,name,lon,lat,business_type,customer_class,open_time,close_time",
@@ -120,7 +121,8 @@ def test_report_is_a_dataclass_with_ok():
 
 
 def test_retailers_far_from_every_street_are_warned(tmp_path):
-    """With a road network, a retailer 400 m from any street gets a warning naming its row; near ones do not."""
+    """With a road network, a retailer 400 m from any street gets a warning naming its row; near ones do not.
+    The inputs alone check no network: ops gives validate_inputs the network's checks."""
     import shutil
 
     shutil.copy(Path(__file__).parent / "data" / "tiny_roads.osm", tmp_path / "roads.osm")
@@ -137,11 +139,13 @@ def test_retailers_far_from_every_street_are_warned(tmp_path):
     header = "retailer_id,name,address,lon,lat,business_type,customer_class,open_time,close_time,subdistrict\n"
     rows = ["R1,a,x,106.7005,26.58005,grocery,A,08:00,22:00,s", "R2,b,x,106.7010,26.5880,grocery,A,08:00,22:00,s"]
     (tmp_path / "r.csv").write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
-    report = validate_inputs(None, district=tmp_path / "district.toml")
+    report = validate_files(None, district=tmp_path / "district.toml")
     far = [p for p in report.warnings if "far from every street" in p.message]
     assert len(far) == 1
     assert far[0].row == 3 and far[0].field == "lon/lat"
     assert report.ok
+    files_only = validate_inputs(None, district=tmp_path / "district.toml")
+    assert files_only.ok and not [p for p in files_only.warnings if "far from every street" in p.message]
 
 
 def test_numbers_in_problems_print_as_numbers(tmp_path):
@@ -204,7 +208,7 @@ def test_shops_the_pairs_mode_cannot_reach_are_named(tmp_path):
     """An e-bike pair: the shop on an isolated street and the one beyond the last street are named with mode
     and reason (row, id and name, a hint); the shop on the streets is not; walk and car are not checked."""
     staff = ["M1,甲,marketing,1,D1,ebike", "Z1,乙,monopoly,1,D1,ebike"]
-    report = validate_inputs(None, district=_reach_district(tmp_path, staff))
+    report = validate_files(None, district=_reach_district(tmp_path, staff))
     assert report.ok, report.lines()
     lost = _unreachable(report)
     assert [(row, value) for row, value, _ in lost] == [(3, "R2 孤街店"), (4, "R3 野外店")], report.lines()
@@ -219,7 +223,7 @@ def test_shops_the_pairs_mode_cannot_reach_are_named(tmp_path):
 def test_placeholder_staff_have_every_mode_checked(tmp_path):
     """init's placeholder pairs have no real mode yet: walk, e-bike and car are each checked, shop by shop."""
     staff = ["M01,待分配 to assign M01,marketing,,D1,ebike", "Z01,待分配 to assign Z01,monopoly,,D1,ebike"]
-    lost = _unreachable(validate_inputs(None, district=_reach_district(tmp_path, staff)))
+    lost = _unreachable(validate_files(None, district=_reach_district(tmp_path, staff)))
     modes = [message.split(":")[0] for _, _, message in lost]
     assert modes == ["unreachable by walk", "unreachable by ebike", "unreachable by car"] * 2
     assert [row for row, _, _ in lost] == [3, 3, 3, 4, 4, 4]
@@ -229,7 +233,7 @@ def test_many_unreachable_shops_are_listed_up_to_a_cap():
     """Beyond MAX_LISTED shops, one more warning counts the rest by mode; a mode that reaches a shop is named."""
     import pandas as pd
 
-    from gridmgmt.inputs.validate import MAX_LISTED, reach_problems
+    from gridmgmt.ops.network_checks import MAX_LISTED, reach_problems
 
     n = MAX_LISTED + 5
     lost = pd.DataFrame({"position": range(n), "retailer_id": [f"R{i}" for i in range(n)], "name": "店",

@@ -19,6 +19,7 @@ from gridmgmt._errors import InputError, Problem
 from gridmgmt.inputs.district import District, read_district
 from gridmgmt.inputs.validate import ValidationReport, validate_inputs
 from gridmgmt.network.district import district_network
+from gridmgmt.ops.network_checks import network_problems
 from gridmgmt.store import open_store
 
 __all__ = [
@@ -78,8 +79,9 @@ def validate_files(
     coords: str | None = None,
 ) -> ValidationReport:
     """Check input files and report every problem (``gridmgmt validate``; see
-    :func:`gridmgmt.inputs.validate.validate_inputs`)."""
-    return validate_inputs(retailers, events=events, district=district, coords=coords)
+    :func:`gridmgmt.inputs.validate.validate_inputs`), the road network's too
+    (:func:`gridmgmt.ops.network_checks.network_problems`)."""
+    return validate_inputs(retailers, events=events, district=district, coords=coords, network_check=network_problems)
 
 
 def first_planning_day(district: District) -> str:

@@ -31,7 +31,7 @@ from gridmgmt.config import Files, Settings, load_settings
 from gridmgmt.coords import COORD_SYSTEMS, in_china, metric_crs
 from gridmgmt.inputs.retailers import load_retailers
 from gridmgmt.inputs.tables import check_depots, load_boundary, load_depots, load_staff
-from gridmgmt.inputs.validate import PLACEHOLDER, staff_modes, unreachable_shops
+from gridmgmt.inputs.validate import PLACEHOLDER, staff_modes
 from gridmgmt.network import NETWORK_SUFFIXES
 from gridmgmt.network.district import district_network
 from gridmgmt.ops.init_derive import (
@@ -41,6 +41,7 @@ from gridmgmt.ops.init_derive import (
     derive_subdistricts,
     network_suffix,
 )
+from gridmgmt.ops.network_checks import unreachable_shops
 from gridmgmt.store import open_store
 from gridmgmt.vocab import LANGS
 
@@ -494,7 +495,7 @@ def reach_note(graph: nx.MultiDiGraph, retailers: gpd.GeoDataFrame, staff: pd.Da
     """One line: per travel mode of the staff (every mode for placeholders), how many shops it reaches.
 
     E.g. ``reachable: walk 508/508, ebike 503/508 (5 unreachable: OSM1 fast_food, ...; see gridmgmt
-    validate)``; :func:`gridmgmt.inputs.validate.unreachable_shops` says which and why.
+    validate)``; :func:`gridmgmt.ops.network_checks.unreachable_shops` says which and why.
     """
     shops = pd.DataFrame(
         {"retailer_id": retailers["retailer_id"].astype(str).to_numpy(), "lon": retailers.geometry.x.to_numpy(),
