@@ -285,6 +285,7 @@ def test_grid_map_shows_the_shops_a_pair_cannot_reach(district, plan, tmp_path):
     import dataclasses
 
     from gridmgmt.maps import save_map
+    from gridmgmt.maps.escape import esc
 
     shop = str(plan.assignment["retailer_id"].iloc[0])
     lost = pd.DataFrame({"retailer_id": [shop], "mode": ["ebike"], "reason": ["cut off <b>&</b> far"],
@@ -295,7 +296,7 @@ def test_grid_map_shows_the_shops_a_pair_cannot_reach(district, plan, tmp_path):
     assert back.unreachable is not None and list(back.unreachable["retailer_id"]) == [shop]
     html = save_map(grid_map(back, district, lang="en"), tmp_path / "lost.html").read_text(encoding="utf-8")
     assert '"Unreachable shops" :' in html  # in the layer control
-    assert "Their grid&#x27;s pair cannot reach them: 1 (see unreachable.csv)" in html  # the legend line
+    assert esc("Their grid's pair cannot reach them: 1 (see unreachable.csv)") in html  # the legend line
     assert "cut off &lt;b&gt;&amp;&lt;/b&gt; far" in html and "<b>&</b>" not in html
     assert f"{shop} " in html and "e-bike" in html
     zh = save_map(grid_map(back, district, lang="zh"), tmp_path / "lost_zh.html").read_text(encoding="utf-8")

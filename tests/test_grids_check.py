@@ -101,7 +101,7 @@ def test_a_fit_above_the_limit_falls_back_and_the_build_says_so(far, monkeypatch
     """With a 0% limit every fit is too poor: the theoretical coefficient is used and `grids build` prints why."""
     monkeypatch.setattr(calibration, "MAX_FIT_ERROR", 0.0)
     monkeypatch.setattr(calibration, "_CAL_CACHE", weakref.WeakKeyDictionary())
-    monkeypatch.setattr("gridmgmt.inputs.district.load_district", lambda path: far)
+    monkeypatch.setattr("gridmgmt.ops.grids.load_district", lambda path, **_: far)
     result = CliRunner().invoke(app, ["-q", "grids", "build", "--district", str(tmp_path / "district.toml"),
                                       "--grids", "1", "--out", str(tmp_path / "grids")])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -398,12 +398,13 @@ def _low_risk_map(en_town) -> Path:
 
 def test_risk_map_of_low_risk_shops_paints_low_risk_grids(en_town) -> None:
     """Only low-risk shops: every grid has the low level's colour (not the top colour) and the map says no history."""
+    from gridmgmt.maps.escape import esc
     from gridmgmt.risk.risk_map import LEVEL_COLORS
 
     html = _low_risk_map(en_town).read_text(encoding="utf-8")
     strokes = re.findall(r'"stroke": "(#[0-9a-f]{6})"', html)
     assert len(strokes) == 2 and set(strokes) == {LEVEL_COLORS["low"]}
-    assert "No history yet: risk scores use static evidence only" in html
+    assert esc("No history yet: risk scores use static evidence only") in html
 
 
 @pytest.mark.browser

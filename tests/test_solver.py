@@ -290,8 +290,8 @@ def test_a_failed_worker_is_skipped(monkeypatch, caplog):
 
     receive, answers = _ortools._Helper.receive, []
 
-    def first_fails(self, timeout_s, problem):
-        answers.append(receive(self, timeout_s, problem))
+    def first_fails(self, timeout_s, problem, late=""):
+        answers.append(receive(self, timeout_s, problem, late))
         return RuntimeError("helper died") if len(answers) == 1 else answers[-1]
 
     monkeypatch.setattr(_ortools._Helper, "receive", first_fails)

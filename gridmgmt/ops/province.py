@@ -23,6 +23,7 @@ from gridmgmt.ops.loop import write_overview, write_responsibility
 from gridmgmt.ops.patrol import ONE_CORE_SEARCH, plan_patrol
 from gridmgmt.ops.risk import run_risk
 from gridmgmt.risk.district_risk import score_risk, violation_points
+from gridmgmt.store import open_store
 
 #: Every step, in the order a district runs them; each needs the one before it (see province/run.py).
 STEPS: tuple[str, ...] = ("validate", "risk", "grids", "plan", "maps")
@@ -31,6 +32,17 @@ STEPS: tuple[str, ...] = ("validate", "risk", "grids", "plan", "maps")
 def district_name(district_toml: str | Path) -> str:
     """A district's name in the province: the folder holding its district.toml."""
     return Path(district_toml).resolve().parent.name
+
+
+def output_store(out: Path) -> Path:
+    """The province run's own store of a district, ``<out>/store.sqlite``, created on first use.
+
+    Unlike a bureau's store (which ``store init`` makes on purpose), this one belongs to the run's
+    output folder, so the steps that record runs create it.
+    """
+    path = out / "store.sqlite"
+    open_store(path, create=True).close()
+    return path
 
 
 def step_validate(district_toml: Path, out: Path, date: str, options: dict) -> str:
@@ -55,7 +67,7 @@ def step_risk(district_toml: Path, out: Path, date: str, options: dict) -> str:
         seed=options["seed"],
         map_path=out / "risk_map.html",
         scores=scores,
-        store=out / "store.sqlite",
+        store=output_store(out),
     )
     points = violation_points(district, date)[["retailer_id", "lon", "lat", "severity"]]
     io.write_csv(points, out / "risk" / "violations.csv")
@@ -83,7 +95,7 @@ def step_plan(district_toml: Path, out: Path, date: str, options: dict) -> str:
         out / "patrol",
         grids=load_grids(out / "grids"),
         lang=options["lang"],
-        store=out / "store.sqlite",
+        store=output_store(out),
         seed=options["seed"],
         time_limit_s=None,
         solution_limit=options["solution_limit"],
