@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -66,13 +67,14 @@ class _Model:
 def _mandatory_penalty(problem: RoutingProblem, params: SearchParams) -> int:
     if params.mandatory_penalty is not None:
         return int(params.mandatory_penalty)
-    n = problem.num_nodes
-    worst_route = int(problem.distance_matrix.max()) * (n + 1)
+    n, dist, horizon = problem.num_nodes, problem.distance_matrix, problem.horizon
+    assert dist is not None and horizon is not None  # filled in by RoutingProblem.__post_init__
+    worst_route = int(dist.max()) * (n + 1)
     extras = sum(int(c) for v in problem.vehicles for c in v.node_costs.values())
     extras += sum(int(v.fixed_cost) for v in problem.vehicles)
     extras += sum(int(p) for p in problem.optional_penalties.values())
     # Lateness and span costs are bounded by horizon x coefficient.
-    extras += int(problem.horizon) * (
+    extras += int(horizon) * (
         sum(int(p) for _, p in problem.soft_deadlines.values())
         + sum(int(v.late_end_penalty) for v in problem.vehicles)
         + int(problem.span_cost_coefficient)
@@ -85,8 +87,11 @@ def _build(problem: RoutingProblem, params: SearchParams, *, hard_mandatory: boo
     vehicles = list(problem.vehicles)
     manager = pywrapcp.RoutingIndexManager(n, len(vehicles), [v.start for v in vehicles], [v.end for v in vehicles])
     routing = pywrapcp.RoutingModel(manager)
-    dist = problem.distance_matrix
-    service = problem.service_durations
+    # RoutingProblem.__post_init__ filled in the optional arrays and the horizon
+    dist, service = problem.distance_matrix, problem.service_durations
+    tw, demands = problem.time_windows, problem.demands
+    assert dist is not None and service is not None and tw is not None and demands is not None
+    assert problem.horizon is not None
     depots = problem.depots
 
     # Arc costs: one matrix per distinct per-vehicle node-cost profile (extra cost on entering a node).
@@ -110,7 +115,6 @@ def _build(problem: RoutingProblem, params: SearchParams, *, hard_mandatory: boo
     horizon = int(problem.horizon)
     routing.AddDimension(time_cb, horizon, horizon, False, _TIME)
     time_dim = routing.GetDimensionOrDie(_TIME)
-    tw = problem.time_windows
     for node in range(n):
         if node in depots:
             continue
@@ -127,9 +131,9 @@ def _build(problem: RoutingProblem, params: SearchParams, *, hard_mandatory: boo
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(k)))
         if v.fixed_cost:
             routing.SetFixedCostOfVehicle(int(v.fixed_cost), k)
-    for node, (deadline, penalty) in problem.soft_deadlines.items():
-        if node not in depots and penalty:
-            time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(node), int(deadline), int(penalty))
+    for node, (deadline, late_penalty) in problem.soft_deadlines.items():
+        if node not in depots and late_penalty:
+            time_dim.SetCumulVarSoftUpperBound(manager.NodeToIndex(node), int(deadline), int(late_penalty))
     if problem.span_cost_coefficient:
         time_dim.SetGlobalSpanCostCoefficient(int(problem.span_cost_coefficient))
 
@@ -153,7 +157,6 @@ def _build(problem: RoutingProblem, params: SearchParams, *, hard_mandatory: boo
             time_dim.SetBreakIntervalsOfVehicle(intervals, k, visit_transits)
 
     # Capacity.
-    demands = problem.demands
     if any(v.capacity is not None for v in vehicles) and demands.any():
         big = int(demands.sum()) + 1
         demand_cb = routing.RegisterUnaryTransitVector(demands.tolist())
@@ -242,10 +245,11 @@ def _search_parameters(
 
 def _mean_arc_cost(problem: RoutingProblem) -> float:
     """Mean arc cost between distinct nodes (the unit of the ILS annealing temperatures)."""
-    n = problem.num_nodes
+    n, dist = problem.num_nodes, problem.distance_matrix
     if n < 2:
         return 1.0
-    return max(1.0, float(problem.distance_matrix.sum() - np.trace(problem.distance_matrix)) / (n * (n - 1)))
+    assert dist is not None  # filled in by RoutingProblem.__post_init__
+    return max(1.0, float(dist.sum() - np.trace(dist)) / (n * (n - 1)))
 
 
 def _routes_of(model: _Model, solution: pywrapcp.Assignment) -> list[list[int]]:
@@ -283,7 +287,7 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
     t0 = time.perf_counter()
     configs = [replace(params, workers=1)]
     for k in range(1, params.num_workers()):
-        overrides = dict(params.portfolio[(k - 1) % len(params.portfolio)]) if params.portfolio else {}
+        overrides: dict[str, Any] = dict(params.portfolio[(k - 1) % len(params.portfolio)]) if params.portfolio else {}
         configs.append(replace(params, workers=1, portfolio=(), **overrides))
     deadline = None if stop.time_limit_s is None else time.time() + stop.time_limit_s
     fault = os.environ.get(FAULT_ABORT_ENV, "")
@@ -301,14 +305,15 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
         if not running:
             logger.warning("no solver helper process could start: searching in this process, unprotected")
             return _solve_one(problem, stop=stop, seed=seed, params=configs[0])
-        safety_end = None if deadline is not None else time.time() + safety_limit_s(stop)
+        safety_s = safety_limit_s(stop)  # None when the search is timed (it has a deadline)
+        safety_end = None if safety_s is None else time.time() + safety_s
         while running:
             k, helper = running[0]
-            if deadline is not None:  # a helper stops at the same deadline; allow a margin
-                wait_s = max(0.0, deadline - time.time()) + 5.0 + 0.5 * stop.time_limit_s
+            if safety_end is None:  # timed: a helper stops at the same deadline; allow a margin
+                assert deadline is not None and stop.time_limit_s is not None  # safety_limit_s is None only then
+                wait_s, late = max(0.0, deadline - time.time()) + 5.0 + 0.5 * stop.time_limit_s, ""
             else:
-                wait_s = max(0.0, safety_end - time.time())
-            late = "" if deadline is not None else _safety_words(stop)
+                wait_s, late = max(0.0, safety_end - time.time()), _safety_words(stop)
             outcomes.append((k, helper.receive(wait_s, problem, late)))
             running.pop(0)
             if helper.alive():
@@ -317,11 +322,11 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
         for _, helper in running:  # on an error or an interrupt: unread answers would go to the next call
             helper.close(kill=True)
     results = [(k, r) for k, r in outcomes if isinstance(r, Result)]
-    for k, r in outcomes:
-        if results and not isinstance(r, Result):
-            logger.warning("solver worker %d failed (%s); keeping the other workers' results", k, r)
+    failures = [(k, r) for k, r in outcomes if not isinstance(r, Result)]
     if not results:
-        raise outcomes[0][1]
+        raise failures[0][1]
+    for k, error in failures:
+        logger.warning("solver worker %d failed (%s); keeping the other workers' results", k, error)
     k_best, best = min(results, key=lambda kr: (kr[1].cost(), kr[0]))
     logger.debug("portfolio costs: %s; worker %d kept", [(k, r.cost()) for k, r in results], k_best)
     return replace(best, runtime_s=time.perf_counter() - t0, num_solutions=sum(r.num_solutions for _, r in results))
@@ -354,8 +359,10 @@ class _Helper:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr
         )
-        pickle.dump(list(sys.path), self.proc.stdin)
-        self.proc.stdin.flush()
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both are pipes
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        pickle.dump(list(sys.path), self.stdin)
+        self.stdin.flush()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -365,8 +372,8 @@ class _Helper:
         self.stderr.seek(0)
         self.stderr.truncate()  # the file offset is shared with the process: it writes from 0 again
         with contextlib.suppress(OSError):
-            pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.flush()
+            pickle.dump(request, self.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.stdin.flush()
 
     def receive(self, timeout_s: float | None, problem: RoutingProblem, late: str = "") -> Result | Exception:
         """The answer: a result, the exception the search raised, or why the process gave none.
@@ -376,12 +383,12 @@ class _Helper:
         ``problem``'s vehicles.
         """
         if timeout_s is not None and os.name == "posix":
-            ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+            ready, _, _ = select.select([self.stdout], [], [], timeout_s)
             if not ready:
                 self.proc.kill()
                 return self._crash(problem, f"gave no result within {late or f'{timeout_s:.0f} s'} and was stopped")
         try:
-            answer = pickle.load(self.proc.stdout)
+            answer = pickle.load(self.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):  # the process died
             return self._crash(problem)
         said = self._said()
@@ -420,13 +427,13 @@ class _Helper:
         if kill and self.alive():
             self.proc.kill()
         with contextlib.suppress(OSError):  # a broken pipe to a process that is gone already
-            self.proc.stdin.close()
+            self.stdin.close()
         try:
             self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.proc.stdout.close()
+        self.stdout.close()
         self.stderr.close()
 
 
@@ -475,6 +482,7 @@ def _serve() -> None:
         if fault and (fault == "*" or {v.name for v in problem.vehicles} & set(fault.split(","))):
             os.write(2, f"{FAULT_ABORT_ENV}={fault}: aborting\n".encode())
             os.abort()
+        answer: Result | Exception
         try:
             if deadline is not None:
                 stop = replace(stop, time_limit_s=max(0.1, deadline - time.time()))
@@ -495,7 +503,8 @@ def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, param
     strategies = list(params.first_solutions) or ["AUTOMATIC"]
     if seed:
         random.Random(seed).shuffle(strategies)
-    deadline = None if stop.time_limit_s is None else t0 + stop.time_limit_s
+    time_limit_s = stop.time_limit_s
+    deadline = None if time_limit_s is None else t0 + time_limit_s
     manager = pywrapcp.RoutingIndexManager(
         problem.num_nodes, len(problem.vehicles), [v.start for v in problem.vehicles], [v.end for v in problem.vehicles]
     )
@@ -506,7 +515,7 @@ def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, param
     # ILS builds its own start, so with a single strategy there is nothing to choose (and the
     # start is not built twice; the mandatory visits then stay soft).
     starts: list[tuple[int, str, list[list[int]]]] = []
-    share = None if deadline is None else stop.time_limit_s * params.first_solution_share / len(strategies)
+    share = None if time_limit_s is None else time_limit_s * params.first_solution_share / len(strategies)
     for first in strategies if len(strategies) > 1 or not params.iterated_local_search else ():
         model = _build(problem, params)
         sp = _search_parameters(params, first, time_limit_s=share, solution_limit=1, metaheuristic=False)
@@ -552,6 +561,7 @@ def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, param
         if best_model is None:
             best_model = model
     runtime = time.perf_counter() - t0
+    assert best_model is not None  # rounds >= 1: the loop ran and set it
     status = _STATUS.get(best_model.routing.status(), str(best_model.routing.status()))
     if best is None:
         dropped = tuple(
@@ -619,7 +629,9 @@ def _extract(
     if loose := _unfixed(model, solution):  # never read an open value: OR-Tools aborts on it
         raise RuntimeError(f"an unfinished OR-Tools solution cannot be read ({loose})")
     manager, routing, time_dim = model.manager, model.routing, model.time_dim
-    dur, dist, service = problem.duration_matrix, problem.distance_matrix, problem.service_durations
+    dur, dist = problem.duration_matrix, problem.distance_matrix
+    service, demands = problem.service_durations, problem.demands
+    assert dist is not None and service is not None and demands is not None  # filled in by RoutingProblem.__post_init__
 
     scheduled: dict[int, list[ScheduledBreak]] = {}
     intervals = solution.IntervalVarContainer()
@@ -655,7 +667,7 @@ def _extract(
                 late = max(0, begin - int(problem.soft_deadlines[node][0]))
             stops.append(Stop(node, problem.node_name(node), arrival, begin, departure, late))
             served.add(node)
-            load += int(problem.demands[node])
+            load += int(demands[node])
             prev_node, prev_departure = node, departure
             index = solution.Value(routing.NextVar(index))
         if not stops:
@@ -712,11 +724,12 @@ def _without_idle(problem: RoutingProblem, idle: list[int]) -> RoutingProblem:
 
 def _with_idle(problem: RoutingProblem, idle: list[int], result: Result) -> Result:
     """``result`` of the problem without ``idle`` vehicles, with their empty routes put back in place."""
-    others = iter(result.routes)
+    others, tw = iter(result.routes), problem.time_windows
+    assert tw is not None  # filled in by RoutingProblem.__post_init__
     routes: list[Route] = []
     for k, v in enumerate(problem.vehicles):
         if k in idle:
-            start = max(int(v.shift_start), int(problem.time_windows[v.start, 0]))
+            start = max(int(v.shift_start), int(tw[v.start, 0]))
             brks = tuple(ScheduledBreak(b.name, b.earliest_start, b.earliest_start + b.duration) for b in v.breaks)
             routes.append(Route(k, v.name or f"vehicle {k}", v.start, v.end, (), brks, start, start, 0, 0, 0))
         elif result.routes:

@@ -211,10 +211,12 @@ class RoutingProblem:
     def _shift_problems(self) -> list[Problem]:
         """Vehicles whose shift does not meet the opening window of their start or end depot."""
         problems = []
+        tw = self.time_windows
+        assert tw is not None  # filled in by __post_init__ before this check
         for k, v in enumerate(self.vehicles):
             for node in (v.start, v.end):
-                lo = max(int(v.shift_start), int(self.time_windows[node, 0]))
-                if lo > min(self.shift_end_of(v), int(self.time_windows[node, 1])):
+                lo = max(int(v.shift_start), int(tw[node, 0]))
+                if lo > min(self.shift_end_of(v), int(tw[node, 1])):
                     problems.append(
                         Problem(
                             _SOURCE,
@@ -248,7 +250,10 @@ class RoutingProblem:
 
     def shift_end_of(self, vehicle: Vehicle) -> int:
         """Shift end of ``vehicle`` (the horizon if unset)."""
-        return int(self.horizon if vehicle.shift_end is None else vehicle.shift_end)
+        if vehicle.shift_end is not None:
+            return int(vehicle.shift_end)
+        assert self.horizon is not None  # filled in by __post_init__
+        return int(self.horizon)
 
 
 def _int_array(values: object, name: str) -> np.ndarray:
@@ -290,9 +295,11 @@ def diagnose_visit(problem: RoutingProblem, node: int) -> str:
         The reason, in plain words with times in the problem's unit.
     """
     dur = problem.duration_matrix
-    a, b = (int(x) for x in problem.time_windows[node])
-    service = int(problem.service_durations[node])
-    demand = int(problem.demands[node])
+    tw, services, demands = problem.time_windows, problem.service_durations, problem.demands
+    assert tw is not None and services is not None and demands is not None  # filled in by RoutingProblem
+    a, b = (int(x) for x in tw[node])
+    service = int(services[node])
+    demand = int(demands[node])
     vehicles = [v for v in problem.vehicles if v.allowed_nodes is None or node in v.allowed_nodes]
     if not vehicles:
         return "no vehicle is allowed to visit it"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["MaxRuntime", "MaxSolutions", "SearchParams", "StopCriterion", "safety_limit_s"]
 
@@ -37,6 +38,7 @@ def safety_limit_s(stop: StopCriterion) -> float | None:
     """The wall-clock bound of a search with a solution limit only (None when ``stop`` has a time limit)."""
     if stop.time_limit_s is not None:
         return None
+    assert stop.solution_limit is not None  # a criterion without a time limit has a solution limit
     return SAFETY_BASE_S + SAFETY_PER_SOLUTION_S * int(stop.solution_limit)
 
 
@@ -164,7 +166,7 @@ class SearchParams:
     hard_mandatory: bool = True
     log_search: bool = False
     workers: int | None = None
-    portfolio: tuple[Mapping[str, object], ...] = (
+    portfolio: tuple[Mapping[str, Any], ...] = (  # field name -> value of that field's type
         {"ils_removed_visits": 15, "ils_max_sequence": 10, "ils_temperature": 1.0},
     )
 
