@@ -39,6 +39,7 @@ from gridmgmt.service.security import (
     RateLimiter,
     content_security_policy,
 )
+from gridmgmt.service.shared_state import StoreTally, shared_secret
 from gridmgmt.store import SharedStore
 
 #: paths whose responses may be cached: the app's own files, the same for every user
@@ -104,16 +105,19 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
     app.state.service = Service(
         live=LiveDistrict(district, store, today=options.today),
         options=options,
-        jobs=Jobs(),
-        signer=FormSigner(),
+        jobs=Jobs(store.engine),
+        signer=FormSigner(shared_secret(store.engine, "public_forms")),
         login_guard=LoginGuard(
             free_failures=options.login_attempts,
             max_wait_s=options.login_backoff_max_s,
             address_failures=options.address_attempts,
             window_s=options.login_window_s,
+            tally=StoreTally(store.engine),
         ),
         audit_throttle=AuditThrottle(options.audit_window_s),
-        public_limit=RateLimiter(options.public_reports, options.public_window_s),
+        public_limit=RateLimiter(
+            options.public_reports, options.public_window_s, tally=StoreTally(store.engine), name="public"
+        ),
         templates=templates,
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

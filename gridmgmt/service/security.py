@@ -1,8 +1,9 @@
 """Request safety: sliding-window rate limits, CSRF token checks, signed public-form tokens, headers.
 
-Limits are kept in memory per process (one uvicorn worker per store is the deployment the
-README describes); behind nginx the client address comes from ``X-Forwarded-For`` only when
-``trust_proxy`` is set.
+What the limits count lives in a :class:`Tally`: :class:`MemoryTally` (one process) or the
+store's (:class:`gridmgmt.service.shared_state.StoreTally`), which the web app uses so every
+worker of ``serve --workers N`` sees the same counts. Times are Unix seconds. Behind nginx the
+client address comes from ``X-Forwarded-For`` only when ``trust_proxy`` is set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from typing import Protocol
 
 #: sent with every response: no framing by others, no sniffing (the CSP is per response: it carries a nonce)
 SECURITY_HEADERS = {
@@ -46,43 +48,93 @@ def with_script_nonce(page: str, nonce: str) -> str:
     return _SCRIPT_TAG_RE.sub(f'<script nonce="{nonce}"', page)
 
 
-class RateLimiter:
-    """At most ``limit`` hits per ``window_s`` seconds per key (thread-safe, in memory)."""
+class Tally(Protocol):
+    """Where rate limits and login failures are counted; each method is one atomic step."""
 
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit = limit
-        self.window_s = window_s
+    def add_hit(self, key: str, now_s: float, *, limit: int, window_s: float) -> bool:
+        """Count a hit of ``key`` unless it has ``limit`` hits within ``window_s`` before ``now_s`` (then False)."""
+        ...
+
+    def hits(self, key: str, now_s: float, window_s: float) -> int:
+        """Hits of ``key`` within ``window_s`` before ``now_s``."""
+        ...
+
+    def failures(self, username: str, address: str) -> tuple[int, float] | None:
+        """A pair's failed logins and the time of the last one, or None."""
+        ...
+
+    def add_failure(self, username: str, address: str, now_s: float, *, forget_s: float) -> None:
+        """One more failure of the pair (the first again when its last is ``forget_s`` old)."""
+        ...
+
+    def clear_failures(self, username: str, address: str) -> None:
+        """Forget a pair's failures."""
+        ...
+
+
+class MemoryTally:
+    """A :class:`Tally` in this process's memory (thread-safe, bounded under a flood of keys)."""
+
+    def __init__(self) -> None:
         self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._pairs: dict[tuple[str, str], tuple[int, float]] = {}  # (name, address) -> (failures, last)
         self._lock = threading.Lock()
 
-    def hit(self, key: str, now: float | None = None) -> bool:
-        """Count a hit for ``key``; False when the key is over its limit (the hit is then not counted)."""
-        now = time.monotonic() if now is None else now
+    def add_hit(self, key: str, now_s: float, *, limit: int, window_s: float) -> bool:
         with self._lock:
             hits = self._hits[key]
-            while hits and hits[0] <= now - self.window_s:
+            while hits and hits[0] <= now_s - window_s:
                 hits.popleft()
-            if len(hits) >= self.limit:
+            if len(hits) >= limit:
                 return False
-            hits.append(now)
+            hits.append(now_s)
             if len(self._hits) > 50_000:  # bound memory under a flood of addresses
-                for stale in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_s]:
+                for stale in [k for k, v in self._hits.items() if not v or v[-1] <= now_s - window_s]:
                     del self._hits[stale]
             return True
 
+    def hits(self, key: str, now_s: float, window_s: float) -> int:
+        with self._lock:
+            return sum(1 for h in self._hits.get(key, ()) if h > now_s - window_s)
+
+    def failures(self, username: str, address: str) -> tuple[int, float] | None:
+        with self._lock:
+            return self._pairs.get((username, address))
+
+    def add_failure(self, username: str, address: str, now_s: float, *, forget_s: float) -> None:
+        with self._lock:
+            failures, last = self._pairs.get((username, address), (0, now_s))
+            self._pairs[(username, address)] = (1 if now_s - last >= forget_s else failures + 1, now_s)
+            if len(self._pairs) > 50_000:  # bound memory under a flood of names and addresses
+                for stale in [k for k, (_n, t) in self._pairs.items() if now_s - t >= forget_s]:
+                    del self._pairs[stale]
+
+    def clear_failures(self, username: str, address: str) -> None:
+        with self._lock:
+            self._pairs.pop((username, address), None)
+
+
+class RateLimiter:
+    """At most ``limit`` hits per ``window_s`` seconds per key, counted in ``tally`` (default: this process).
+
+    ``name`` keeps the keys of different limits apart in a shared tally.
+    """
+
+    def __init__(self, limit: int, window_s: float, *, tally: Tally | None = None, name: str = "") -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.tally: Tally = tally or MemoryTally()
+        self.name = name
+
+    def hit(self, key: str, now: float | None = None) -> bool:
+        """Count a hit for ``key``; False when the key is over its limit (the hit is then not counted)."""
+        now = time.time() if now is None else now
+        return self.tally.add_hit(f"{self.name}:{key}", now, limit=self.limit, window_s=self.window_s)
+
     def blocked(self, key: str, now: float | None = None) -> bool:
         """Whether ``key`` is at its limit now (without counting a hit)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.get(key)
-            if not hits:
-                return False
-            return sum(1 for h in hits if h > now - self.window_s) >= self.limit
-
-    def reset(self, key: str) -> None:
-        """Forget a key's hits (a successful login clears its failures)."""
-        with self._lock:
-            self._hits.pop(key, None)
+        now = time.time() if now is None else now
+        return self.tally.hits(f"{self.name}:{key}", now, self.window_s) >= self.limit
 
 
 def same_token(given: str | None, expected: str) -> bool:
@@ -125,6 +177,7 @@ class LoginGuard:
     the last failure. The right password from another address is never held up. An address
     failing more than ``address_failures`` times within ``window_s`` over any accounts waits out
     the window (password spraying). A pair's failures are forgotten after ``forget_s`` without one.
+    Counted in ``tally`` (default: this process's memory).
     """
 
     def __init__(
@@ -134,21 +187,20 @@ class LoginGuard:
         address_failures: int = 50,
         window_s: float = 300.0,
         forget_s: float = 3600.0,
+        tally: Tally | None = None,
     ) -> None:
         self.free_failures = free_failures
         self.max_wait_s = max_wait_s
         self.forget_s = forget_s
-        self.address_limit = RateLimiter(address_failures, window_s)
-        self._pairs: dict[tuple[str, str], tuple[int, float]] = {}  # (name, address) -> (failures, last)
-        self._lock = threading.Lock()
+        self.tally: Tally = tally or MemoryTally()
+        self.address_limit = RateLimiter(address_failures, window_s, tally=self.tally, name="login")
 
     def wait_s(self, username: str, address: str, now: float | None = None) -> float:
         """Seconds this pair must wait before its next try (0: try now)."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         if self.address_limit.blocked(address, now):
             return self.address_limit.window_s
-        with self._lock:
-            failures, last = self._pairs.get((username, address), (0, now))
+        failures, last = self.tally.failures(username, address) or (0, now)
         if failures < self.free_failures or now - last >= self.forget_s:
             return 0.0
         delay = min(self.max_wait_s, 2.0 ** (failures - self.free_failures))
@@ -156,19 +208,13 @@ class LoginGuard:
 
     def failed(self, username: str, address: str, now: float | None = None) -> None:
         """Count a wrong password of this pair (and of the address)."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         self.address_limit.hit(address, now)
-        with self._lock:
-            failures, last = self._pairs.get((username, address), (0, now))
-            self._pairs[(username, address)] = (1 if now - last >= self.forget_s else failures + 1, now)
-            if len(self._pairs) > 50_000:  # bound memory under a flood of names and addresses
-                for stale in [k for k, (_n, t) in self._pairs.items() if now - t >= self.forget_s]:
-                    del self._pairs[stale]
+        self.tally.add_failure(username, address, now, forget_s=self.forget_s)
 
     def succeeded(self, username: str, address: str) -> None:
         """A right password clears the pair's failures."""
-        with self._lock:
-            self._pairs.pop((username, address), None)
+        self.tally.clear_failures(username, address)
 
 
 class AuditThrottle:
@@ -177,7 +223,8 @@ class AuditThrottle:
     A flood of unauthenticated requests would otherwise write one row each (200 rows in 0.9 s).
     :meth:`admit` says whether to write this one and how many like it were left out since the last
     written row of the key, so the row written can say so; at most ``limit`` such rows are written
-    per window over all keys.
+    per window over all keys. Kept in each process's memory (a write to the store per refusal is
+    what it saves): with ``serve --workers N`` a key gets at most N rows per window.
     """
 
     def __init__(self, window_s: float = 60.0, limit: int = 600) -> None:

@@ -21,7 +21,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from gridmgmt._errors import InputError, Problem
+from gridmgmt._errors import InputError, Problem, StoreError
 from gridmgmt.store.engine import read_connection, translate_errors
 from gridmgmt.store.schema import events, retailers
 from gridmgmt.store.validate import EVENT_COLUMNS, check_columns, correction_problem, is_missing
@@ -44,6 +44,14 @@ def new_event_id(prefix: str = "G") -> str:
     return f"{prefix}-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+class EventIdConflict(InputError):
+    """An event id already in the log with other content: the sender reused an id for another event."""
+
+
+#: what must match for an event sent again to be the stored one (the time is the first receipt's)
+SAME_EVENT_COLUMNS = (*(c for c in EVENT_COLUMNS if c not in ("event_id", "time")), "extra", "recorded_by")
+
+
 def append_records(
     engine: sa.Engine,
     records: Sequence[dict],
@@ -59,6 +67,54 @@ def append_records(
     building data frames (milliseconds instead of tens of them), for clerks and the web service
     recording one event at a time. Returns the stored events as dicts of :data:`EVENT_COLUMNS`.
     """
+    return _append(engine, records, label, source, recorded_by, check_retailers, once=False)[0]
+
+
+def append_once(
+    engine: sa.Engine,
+    records: Sequence[dict],
+    *,
+    label: str,
+    source: str = "",
+    recorded_by: str = "",
+    check_retailers: bool = True,
+) -> tuple[list[dict], bool]:
+    """:func:`append_records` for events whose ids the sender made (a phone's queue): each id is stored once.
+
+    An event whose id is in the log with the same content (:data:`SAME_EVENT_COLUMNS`, the
+    recorder included; the time stays the first receipt's) is not stored again: its stored row is
+    returned. Checked and written in one transaction; a concurrent send of the same ids that
+    commits first is found on a second try.
+
+    Returns
+    -------
+    The events as stored, and whether any of them was stored now.
+
+    Raises
+    ------
+    EventIdConflict
+        An id is in the log with other content; nothing is stored.
+    """
+    try:
+        return _append(engine, records, label, source, recorded_by, check_retailers, once=True)
+    except StoreError as error:
+        if not isinstance(error.__cause__, sa.exc.IntegrityError):
+            raise
+        # a concurrent send of the same ids committed first: now they are found
+        return _append(engine, records, label, source, recorded_by, check_retailers, once=True)
+
+
+def _append(
+    engine: sa.Engine,
+    records: Sequence[dict],
+    label: str,
+    source: str,
+    recorded_by: str,
+    check_retailers: bool,
+    *,
+    once: bool,
+) -> tuple[list[dict], bool]:
+    """Check and append ``records``; with ``once``, ids stored with the same content are left as stored."""
     file = source or "events"
     if records:
         missing = [c for c in ("retailer_id", "time", "type", "department") if c not in records[0]]
@@ -90,9 +146,14 @@ def append_records(
         conn = conn.execution_options(write=True)
         with conn.begin():
             given = [i for i in ids if i]
-            stored = lookup(conn, events.c.event_id, given) if given else {}
+            stored = _stored_events(conn, given) if given else {}
+            if once:
+                sent_again = [(row, stored[row["event_id"]]) for row in rows if row["event_id"] in stored]
+                conflicts = [p for row, old in sent_again if (p := _conflict(row, old, recorded_by, file=file))]
+                if conflicts:
+                    raise EventIdConflict(conflicts)
             for row in rows:
-                if row["event_id"] in stored:
+                if row["event_id"] in stored and not once:
                     problems.append(
                         Problem(
                             file=file,
@@ -108,6 +169,7 @@ def append_records(
             now = datetime.now().replace(microsecond=0)
             for row in rows:
                 row["event_id"] = row["event_id"] or new_event_id()
+            fresh = [row for row in rows if row["event_id"] not in stored]
             inserts = [
                 {
                     **{k: (v or None) for k, v in row.items() if k not in ("row", "time")},
@@ -117,10 +179,38 @@ def append_records(
                     "recorded_at": now,
                     "recorded_by": recorded_by,
                 }
-                for row in rows
+                for row in fresh
             ]
-            conn.execute(events.insert(), inserts)
-    return [{c: row[c] for c in EVENT_COLUMNS} for row in rows]
+            if inserts:
+                conn.execute(events.insert(), inserts)
+    out = [stored.get(row["event_id"]) or row for row in rows]
+    return [{c: row[c] for c in EVENT_COLUMNS} for row in out], bool(fresh)
+
+
+def _stored_events(conn: sa.Connection, ids: Sequence[str]) -> dict[str, dict]:
+    """``{event_id: stored row}`` (:data:`EVENT_COLUMNS` and :data:`SAME_EVENT_COLUMNS`, text '' when empty)."""
+    columns = dict.fromkeys((*EVENT_COLUMNS, *SAME_EVENT_COLUMNS))
+    found = lookup(conn, events.c.event_id, ids, *(events.c[c] for c in columns))
+    return {
+        key: {c: ("" if v is None else v) for c, v in zip(columns, values, strict=True)}
+        for key, values in found.items()
+    }
+
+
+def _conflict(row: dict, stored: dict, recorded_by: str, *, file: str) -> Problem | None:
+    """What differs between an event sent again and the stored one of its id (None: it is the same event)."""
+    sent = {**row, "recorded_by": recorded_by}
+    differ = [c for c in SAME_EVENT_COLUMNS if (sent[c] or "") != (stored[c] or "")]
+    if not differ:
+        return None
+    return Problem(
+        file=file,
+        row=row["row"],
+        field="event_id",
+        value=row["event_id"],
+        message=f"event_id already in the log with another {', '.join(differ)}",
+        hint="an id names one event: send the same event again, or a new event with a new id",
+    )
 
 
 def _prepare_records(records: Sequence[dict], *, file: str) -> tuple[list[dict], list[Problem]]:

@@ -107,6 +107,12 @@ class StoreHandle:
         """Append a few events given as dicts, all or nothing; see :func:`gridmgmt.store.eventlog.append_records`."""
         return eventlog.append_records(self.engine, records, label=self.label, source=source, recorded_by=recorded_by)
 
+    def add_records_once(
+        self, records: list[dict], *, source: str = "", recorded_by: str = ""
+    ) -> tuple[list[dict], bool]:
+        """Append events whose ids the sender made, each id once; see :func:`gridmgmt.store.eventlog.append_once`."""
+        return eventlog.append_once(self.engine, records, label=self.label, source=source, recorded_by=recorded_by)
+
     def event_rows(
         self,
         start: datetime | None = None,
