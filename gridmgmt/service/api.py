@@ -9,17 +9,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from gridmgmt.permissions import ATTEMPT_RESULTS
 from gridmgmt.service import accounts, audit, mediation
 from gridmgmt.service.accounts import User
 from gridmgmt.service.assessment import assessment, per_person
 from gridmgmt.service.deps import client_address, refuse, require, service_of, session_of
 from gridmgmt.service.live import Forbidden
 from gridmgmt.service.work import file_public_report, plan_job, publish_plan, records, report_status
+from gridmgmt.store.eventlog import EventIdConflict
 from gridmgmt.vocab import EVENT_TYPES, OUTCOMES, PUBLIC_TYPES, SEVERITIES, VIOLATION_KINDS
 
 router = APIRouter(prefix="/api")
@@ -47,7 +49,9 @@ if TYPE_CHECKING:  # type checkers read the words as strings; pydantic checks th
     Outcome: TypeAlias = str
     Severity: TypeAlias = str
     ViolationKind: TypeAlias = str
+    AttemptResult: TypeAlias = str
 else:
+    AttemptResult = Literal[("", *ATTEMPT_RESULTS)]
     EventType, PublicType = Literal[EVENT_TYPES], Literal[PUBLIC_TYPES]
     Outcome, Severity, ViolationKind = (Literal[("", *words)] for words in (OUTCOMES, SEVERITIES, VIOLATION_KINDS))
 
@@ -61,6 +65,18 @@ class EventIn(BaseModel):
     severity: Severity = ""
     violation_kind: ViolationKind = ""
     note: Text = ""
+
+
+#: an event id made by the phone (``P-`` and a UUIDv7, as :func:`gridmgmt.store.eventlog.new_event_id` makes them)
+PHONE_EVENT_ID = r"^P-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
+
+class RecordIn(EventIn):
+    """An event to record; a phone's queue names it with its own ``event_id``, stored once whatever the retries."""
+
+    event_id: Annotated[str, Field(pattern=PHONE_EVENT_ID)] | Literal[""] = ""
+    x_result: AttemptResult = ""  # a stop without a finding: a visit whose shop was not found or closed
+    x_tapped_at: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")] | Literal[""] = ""
 
 
 class CorrectionIn(EventIn):
@@ -246,10 +262,22 @@ def events(
     return records_json(frame.tail(limit).iloc[::-1])
 
 
-@router.post("/events", status_code=201, tags=["events"])
-def record_event(body: EventIn, request: Request, user: User = Depends(require())) -> list[dict[str, Any]]:
-    """Record an event now (an inspection finding a violation records it too); 403 outside the role or grid."""
-    return service_of(request).live.record(user, body.model_dump())
+@router.post("/events", status_code=201, tags=["events"], responses={200: {"description": "Stored before"}})
+def record_event(
+    body: RecordIn, request: Request, response: Response, user: User = Depends(require())
+) -> list[dict[str, Any]]:
+    """Record an event now (an inspection finding a violation records it too); 403 outside the role or grid.
+
+    With ``event_id`` (the phone's own), sending it again stores nothing new: 200 with the stored
+    events; the same id with other content is refused with 409.
+    """
+    try:
+        added, stored_now = service_of(request).live.record_once(user, body.model_dump())
+    except EventIdConflict as conflict:
+        raise HTTPException(409, str(conflict)) from conflict
+    if not stored_now:
+        response.status_code = 200
+    return added
 
 
 @router.post("/events/{event_id}/corrections", status_code=201, tags=["events"])

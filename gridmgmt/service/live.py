@@ -423,8 +423,17 @@ class LiveDistrict:
     # ------------------------------------------------------------------ recording
 
     def record(self, user: User, fields: dict[str, Any], *, source: str = "web") -> list[dict[str, Any]]:
-        """Record one event for ``user`` after checking :mod:`gridmgmt.permissions`; return the stored events.
+        """Record one event for ``user`` (a new id; see :meth:`record_once`); return the stored events."""
+        return self.record_once(user, {**fields, "event_id": ""}, source=source)[0]
 
+    def record_once(
+        self, user: User, fields: dict[str, Any], *, source: str = "web"
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Record one event for ``user`` after checking :mod:`gridmgmt.permissions`; return the stored events
+        and whether they were stored now.
+
+        An ``event_id`` made by the sender (a phone's queue) is stored once: sent again with the same
+        content, the stored events are returned (see :func:`gridmgmt.store.eventlog.append_once`).
         A correction (``corrects``) is checked against the corrected event (its department and
         today's grid of its retailer) and belongs to that event's department. An inspection with
         outcome ``violation`` also records the violation (kind, severity).
@@ -434,7 +443,8 @@ class LiveDistrict:
         Forbidden
             The rules refuse it (role, event type, grid; who may correct the corrected event).
         InputError
-            The event is invalid (unknown retailer, type, correction target, ...).
+            The event is invalid (unknown retailer, type, correction target, ...); ``EventIdConflict``
+            (an InputError) when its id is stored with other content.
         """
         kind = str(fields.get("type", ""))
         target_id = str(fields.get("corrects", "") or "")
@@ -459,7 +469,6 @@ class LiveDistrict:
         if finding and fields.get("severity") not in ("minor", "serious", "criminal"):
             raise InputError("a violation needs a severity: minor, serious or criminal", file="form")
         row: dict[str, Any] = {c: str(fields.get(c, "") or "") for c in EVENT_COLUMNS if c != "time"}
-        row["event_id"] = ""
         row["time"] = self.now()
         row["department"] = department
         row.update({k: v for k, v in fields.items() if k.startswith("x_") and v not in (None, "")})
@@ -472,10 +481,11 @@ class LiveDistrict:
                 "outcome": "",
                 "severity": row["severity"] or "serious",
                 "corrects": "",
+                "event_id": f"{row['event_id']}.v" if row["event_id"] else "",  # the sender's id, derived
             }
             records = [{**row, "severity": "", "violation_kind": ""}, violation]
-        added = self.store.add_records(records, source=source, recorded_by=user.username)
-        return [{**event, "time": event["time"].strftime("%Y-%m-%dT%H:%M:%S")} for event in added]
+        added, stored_now = self.store.add_records_once(records, source=source, recorded_by=user.username)
+        return [{**event, "time": event["time"].strftime("%Y-%m-%dT%H:%M:%S")} for event in added], stored_now
 
     # ------------------------------------------------------------------ day plans
 
