@@ -19,7 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.service.schema import sessions, users
 from gridmgmt.store.engine import read_connection, write_transaction
-from gridmgmt.vocab import ROLES
+from gridmgmt.store.schema import staff
+from gridmgmt.vocab import DEPARTMENT_ALIASES, ROLE_DEPARTMENT, ROLES
 
 SESSION_HOURS = 12.0
 MIN_PASSWORD = 8
@@ -76,6 +77,8 @@ def add_user(engine: sa.Engine, username: str, role: str, password: str, *, staf
     with write_transaction(engine, "store") as conn:
         if conn.execute(sa.select(users.c.username).where(users.c.username == username)).first():
             raise UserError(f"user {username!r} exists already")
+        if role in ROLE_DEPARTMENT:
+            _check_staff_member(conn, staff_id, ROLE_DEPARTMENT[role])
         conn.execute(
             users.insert().values(
                 username=username,
@@ -87,6 +90,22 @@ def add_user(engine: sa.Engine, username: str, role: str, password: str, *, staf
             )
         )
     return User(username, role, staff_id)
+
+
+def _check_staff_member(conn: sa.Connection, staff_id: str, department: str) -> None:
+    """Refuse a staff id the store does not know, or one of the other department (a user records as them)."""
+    row = conn.execute(sa.select(staff.c.department).where(staff.c.staff_id == staff_id)).first()
+    if row is None:
+        raise UserError(
+            f"--staff-id {staff_id!r} is not a staff member of this store: use an id from the district's "
+            "staff.csv (`gridmgmt store init --district ...` loads it)"
+        )
+    theirs = DEPARTMENT_ALIASES.get(row.department, row.department)
+    if theirs != department:
+        raise UserError(
+            f"--staff-id {staff_id!r} belongs to the {theirs or 'unknown'} department, not {department}: "
+            f"give a {department} staff id or --role {theirs}"
+        )
 
 
 def list_users(engine: sa.Engine) -> list[User]:
