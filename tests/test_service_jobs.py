@@ -97,7 +97,8 @@ def test_plan_job_drafts_publishes_and_shows_the_route_on_today(client) -> None:
     assert set(stops["squad_id"].astype(str)) == {"G01"}
     assert draft.parameters["solution_limit"] == SOLUTIONS and draft.parameters["squads"] == ["G01"]
 
-    r = client.post(f"/api/plans/{run_id}/publish", headers=leader)
+    # G01 alone leaves the other grids' mandatory visits out: publishing it is acknowledged
+    r = client.post(f"/api/plans/{run_id}/publish", headers=leader, json={"acknowledge_left_out": True})
     assert r.status_code == 200, r.text
     published = r.json()["run_id"]
     assert published != run_id
@@ -109,8 +110,9 @@ def test_plan_job_drafts_publishes_and_shows_the_route_on_today(client) -> None:
     assert route, today
     assert route != old_route
     assert [s["retailer_id"] for s in route] == stops["retailer_id"].astype(str).tolist()
-    # G01 works grid 1; a stop elsewhere (a grid whose squad is not in this plan) must say whose grid it covers
+    # G01 works grid 1 (no cover asked); a stop elsewhere would have to say whose grid it covers
     assert {str(s["squad_id"]) for s in route} == {"G01"}
+    assert {live.grid_of_retailer(s["retailer_id"]) for s in route} == {"1"}
     for stop in route:
         grid = live.grid_of_retailer(stop["retailer_id"])
         assert str(stop["grid_id"]) == grid, stop
@@ -135,7 +137,7 @@ def test_plan_job_drafts_publishes_and_shows_the_route_on_today(client) -> None:
     assert client.get("/api/today", headers=login(client, "officer2")).json()["route"] == []
 
     # the same draft cannot be published twice; a published plan is no draft either
-    again = client.post(f"/api/plans/{run_id}/publish", headers=leader)
+    again = client.post(f"/api/plans/{run_id}/publish", headers=leader, json={"acknowledge_left_out": True})
     assert again.status_code == 409, again.text
     assert client.post(f"/api/plans/{published}/publish", headers=leader).status_code == 400
     kinds = [p["kind"] for p in client.get("/api/plans", headers=leader).json()]

@@ -15,7 +15,7 @@ from gridmgmt._errors import GridMgmtError, InputError, Problem
 from gridmgmt.inputs.district import District
 from gridmgmt.ops.runs import existing_store, record_run
 from gridmgmt.patrol.day_model import PATROL_PARAMS
-from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS, PatrolPlan, plan_day
+from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS, OTHER_GRID_PREFIX, PatrolPlan, plan_day
 from gridmgmt.patrol.sheets import plan_layers, write_plan
 from gridmgmt.patrol.simulate import SimulationReport, simulate
 from gridmgmt.risk.district_risk import score_risk
@@ -24,6 +24,7 @@ from gridmgmt.store import SharedStore, open_store
 __all__ = [
     "DETERMINISTIC_SOLUTIONS",
     "ONE_CORE_SEARCH",
+    "OTHER_GRID_PREFIX",
     "PLAN_KIND",
     "AlreadyPublished",
     "NotADraft",
@@ -135,10 +136,13 @@ def draft_plan(
     time_limit_s: float,
     by: str,
     progress: Callable[[str], None],
+    cover_other_grids: bool = False,
 ) -> str:
     """Plan ``day`` on the events known before it and keep it as a draft plan run; return the run id.
 
     ``events`` is the whole event log (the store's), ``assignment`` today's (retailer_id, integer grid_id).
+    A plan of some ``squads`` visits only their grids unless ``cover_other_grids``
+    (:class:`gridmgmt.patrol.plan.PlanOptions`).
     """
     before = events.loc[pd.to_datetime(events["time"]) < pd.Timestamp(day)]
     district = dataclasses.replace(district, events=before)
@@ -152,6 +156,7 @@ def draft_plan(
         squads=tuple(squads) or None,
         time_limit_s=time_limit_s,
         solution_limit=solutions,
+        cover_other_grids=cover_other_grids,
         progress=progress,
     )
     for failure in plan.failures:  # a route search died in its helper process; the server and the rest go on
@@ -160,7 +165,8 @@ def draft_plan(
     layers = {"stops": plan.stops, "unplanned": plan.unplanned, "summary": plan.summary}
     if len(plan.routes):
         layers["routes"] = plan.routes
-    parameters = {"date": day, "squads": list(squads), "solution_limit": solutions, "by": by}
+    parameters = {"date": day, "squads": list(squads), "solution_limit": solutions, "by": by,
+                  "cover_other_grids": cover_other_grids}  # fmt: skip
     run_id = record_run(store, DRAFT_KIND, layers, parameters=parameters)
     progress(f"draft {run_id}: {len(plan.stops)} stops, {len(plan.unplanned)} left out")
     return run_id

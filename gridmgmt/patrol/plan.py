@@ -13,10 +13,14 @@ in turn, slowest first (walk, ebike, car).
 
 Routes stay home: with grids, each candidate belongs to the squad of its grid, and only that
 squad may visit it. Another squad takes it only when the grid has no squad today (absent, or
-not in this plan: any squad may then) or when it is mandatory and its own squad cannot fit it
-(passed on to the other squads of the mode and then to the faster modes, at a cost above
-anything the own squad could give up). Every stop outside the squad's own grid says why
+not in this plan when it allows cover: any squad may then) or when it is mandatory and its own
+squad cannot fit it (passed on to the other squads of the mode and then to the faster modes, at a
+cost above anything the own squad could give up). Every stop outside the squad's own grid says why
 (``cross_grid_reason``); ``summary`` has each squad's share of stops in its own grid.
+
+A plan of some squads only visits their own grids' retailers unless it allows cover of the
+other grids (``cover_other_grids``): two leaders planning their squads apart never send two
+squads to one grid. The other grids' candidates are then unplanned, saying whose grid they are.
 
 Deterministic plans: with ``solution_limit`` and ``time_limit_s=None`` nothing depends on the
 clock; the day's solution budget is shared by the modes in proportion to their squads.
@@ -61,6 +65,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DETERMINISTIC_SOLUTIONS",
     "MIN_SOLVE_S",
+    "OTHER_GRID_PREFIX",
     "UNPLANNED_COLUMNS",
     "NoSquadsError",
     "PatrolPlan",
@@ -74,6 +79,8 @@ MIN_SOLVE_S = 2.0
 #: Solution budget of a deterministic day plan (``solution_limit``, no time limit): the demo day
 #: (12 squads, 761 candidates) plans in 20-30 s on 2 shared cores, as many visits as in 12 s on the clock.
 DETERMINISTIC_SOLUTIONS = 200
+#: How the reason of a candidate left to its own grid's squad begins (followed by the grid id).
+OTHER_GRID_PREFIX = "other squad's grid"
 UNPLANNED_COLUMNS = ["retailer_id", "name", "purpose", "mandatory", "deadline", "priority", "reason"]
 
 
@@ -112,6 +119,10 @@ class PlanOptions:
         travel time of their depots (or in their own grids), minutes.
     geometry : bool
         Compute route lines along the streets (skip in simulations).
+    cover_other_grids : bool
+        With ``squads``, also offer the planned squads the retailers of the grids not in this plan
+        (and of grids without any squad); default: only their own grids' (and those of grids
+        without grids at all).
     params : SearchParams, optional
         Solver tuning; default :data:`gridmgmt.patrol.day_model.PATROL_PARAMS`.
     """
@@ -125,6 +136,7 @@ class PlanOptions:
     span_cost: int = 1
     reach_min: float = 20.0
     geometry: bool = True
+    cover_other_grids: bool = False
     params: SearchParams | None = None
 
     def __post_init__(self) -> None:
@@ -270,6 +282,8 @@ def plan_day(
         risk = score_risk(district, str(day.date()))
     say("selecting visit candidates")
     cands, reasons = _select_visits(district, events, day, risk, grids, roster, subset=options.squads is not None)
+    if options.squads is not None and not options.cover_other_grids:
+        _keep_to_own_grids(cands, roster, reasons)
     if cands.empty:
         notes.append("no visit candidates on this day")
     _check_depots(district, roster)
@@ -355,6 +369,17 @@ def _select_visits(
             f"a visit takes {row.service_min:.0f} min)"
         )
     return cands, reasons
+
+
+def _keep_to_own_grids(cands: pd.DataFrame, roster: SquadRoster, reasons: dict[str, str]) -> None:
+    """Leave every candidate of a grid outside this plan's squads to its own squad: its reason goes in ``reasons``.
+
+    The plan's grids are those of its squads, out today or absent; a candidate without a grid stays.
+    """
+    planned = {s.grid_id for s in roster.squads} | {g for g, _ in roster.uncovered}
+    other = cands["grid_id"].notna() & ~cands["grid_id"].isin(planned)
+    for rid, grid in zip(cands.loc[other, "retailer_id"], cands.loc[other, "grid_id"], strict=True):
+        reasons.setdefault(rid, f"{OTHER_GRID_PREFIX} {int(grid)}: its squad is not in this plan, cover not allowed")
 
 
 def _plan_modes(

@@ -18,9 +18,9 @@ from gridmgmt.permissions import ATTEMPT_RESULTS
 from gridmgmt.service import accounts, audit, mediation
 from gridmgmt.service.accounts import User
 from gridmgmt.service.assessment import assessment, per_person
-from gridmgmt.service.deps import client_address, refuse, require, service_of, session_of
+from gridmgmt.service.deps import client_address, lang_of, refuse, require, service_of, session_of
 from gridmgmt.service.live import Forbidden
-from gridmgmt.service.work import file_public_report, plan_job, publish_plan, records, report_status
+from gridmgmt.service.work import file_public_report, left_out, plan_job, publish_plan, records, report_status
 from gridmgmt.store.eventlog import EventIdConflict
 from gridmgmt.vocab import EVENT_TYPES, OUTCOMES, PUBLIC_TYPES, SEVERITIES, VIOLATION_KINDS
 
@@ -87,6 +87,13 @@ class PlanIn(BaseModel):
     date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = ""
     squads: list[Annotated[str, Field(max_length=16)]] = []
     solution_limit: Annotated[int, Field(ge=1, le=5000)] = 50
+    #: with squads: may they also visit the other grids' retailers (default: only their own grids')
+    cover_other_grids: bool = False
+
+
+class PublishIn(BaseModel):
+    #: publish although the draft leaves mandatory visits out (the count goes in the audit)
+    acknowledge_left_out: bool = False
 
 
 class PublicReportIn(BaseModel):
@@ -321,7 +328,12 @@ def start_plan(body: PlanIn, request: Request, user: User = Depends(require("pla
     """Generate a day plan in the background; poll ``/api/jobs/{job_id}``; the result is a draft run to publish."""
     service = service_of(request)
     job = plan_job(
-        service, user, day=body.date or service.live.today(), squads=body.squads, solutions=body.solution_limit
+        service,
+        user,
+        day=body.date or service.live.today(),
+        squads=body.squads,
+        solutions=body.solution_limit,
+        cover_other_grids=body.cover_other_grids,
     )
     return job.as_dict()
 
@@ -343,12 +355,31 @@ def plans(request: Request, user: User = Depends(require("plan:view"))) -> list[
     return records(service_of(request).live)
 
 
+@router.get("/plans/{run_id}/left-out", tags=["plans"])
+def plan_left_out(
+    run_id: Annotated[str, PathParam(max_length=80)], request: Request, user: User = Depends(require("plan:view"))
+) -> list[dict[str, Any]]:
+    """The mandatory visits a stored plan left out, each with its grid and why (``why``: other_grid,
+    unreachable, not_open, search_failed, no_time; ``reason``: the planner's words)."""
+    live = service_of(request).live
+    return records_json(left_out(live, live.store.read_run(run_id)))
+
+
 @router.post("/plans/{run_id}/publish", tags=["plans"])
 def publish(
-    run_id: Annotated[str, PathParam(max_length=80)], request: Request, user: User = Depends(require("plan:generate"))
+    run_id: Annotated[str, PathParam(max_length=80)],
+    request: Request,
+    body: PublishIn | None = None,
+    user: User = Depends(require("plan:generate")),
 ) -> dict[str, str]:
-    """Publish a reviewed draft: it becomes the day's route on every pair's Today page."""
-    published = publish_plan(service_of(request), user, run_id, address=client_address(request))
+    """Publish a reviewed draft: it becomes the day's route on every pair's Today page.
+
+    A draft that leaves mandatory visits out (``GET /api/plans/{run_id}/left-out``) needs
+    ``{"acknowledge_left_out": true}``; without it: 409.
+    """
+    acknowledged = body is not None and body.acknowledge_left_out
+    published = publish_plan(service_of(request), user, run_id, acknowledged=acknowledged, lang=lang_of(request),
+                             address=client_address(request))  # fmt: skip
     return {"run_id": published}
 
 

@@ -17,7 +17,15 @@ from gridmgmt.service.api import assessment_table
 from gridmgmt.service.deps import client_address, lang_of, require, service_of
 from gridmgmt.service.pages import render
 from gridmgmt.service.security import with_script_nonce
-from gridmgmt.service.work import GRIDS_PREVIEW_KIND, grids_preview_job, plan_job, publish_grids, publish_plan, records
+from gridmgmt.service.work import (
+    GRIDS_PREVIEW_KIND,
+    grids_preview_job,
+    left_out,
+    plan_job,
+    publish_grids,
+    publish_plan,
+    records,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,6 +36,11 @@ router = APIRouter(include_in_schema=False)
 @router.get("/plan")
 def plan_page(request: Request, run: str = "", job: str = "", user: User = Depends(require("plan:view"))) -> Response:
     """Generate the day's routes (background job with progress), review a draft, publish it."""
+    return _plan_view(request, user, run=run, job=job)
+
+
+def _plan_view(request: Request, user: User, *, run: str = "", job: str = "", error: str = "") -> Response:
+    """The Plan page; a review lists the mandatory visits the draft left out, ``error`` a refused publish (409)."""
     service = service_of(request)
     live = service.live
     the_job = service.jobs.get(job) if job else None
@@ -40,6 +53,8 @@ def plan_page(request: Request, run: str = "", job: str = "", user: User = Depen
             "date": draft.parameters.get("date", ""),
             "summary": pd.DataFrame(draft.layers.get("summary", pd.DataFrame())).to_dict("records"),
             "stops": pd.DataFrame(draft.layers.get("stops", pd.DataFrame())).head(300).to_dict("records"),
+            "left_out": left_out(live, draft).to_dict("records"),
+            "cover_other_grids": bool(draft.parameters.get("cover_other_grids", False)),
         }
     squads = [f"G{int(g):02d}" for g in sorted({int(g) for g in live.owners()["grid_id"] if str(g).isdigit()})]
     return render(
@@ -53,7 +68,9 @@ def plan_page(request: Request, run: str = "", job: str = "", user: User = Depen
             "squads": squads,
             "can_generate": user.role in ("squad_leader", "admin"),
             "draft_kind": DRAFT_KIND,
+            "error": error,
         },
+        status=409 if error else 200,
     )
 
 
@@ -63,17 +80,29 @@ def plan_generate(
     date: str = Form(max_length=10),
     squads: list[str] = Form(default=[]),
     solution_limit: int = Form(50, ge=1, le=5000),
+    cover_other_grids: str = Form("", max_length=8),
     user: User = Depends(require("plan:generate")),
 ) -> Response:
-    job = plan_job(service_of(request), user, day=date, squads=[s[:16] for s in squads], solutions=solution_limit)
+    job = plan_job(service_of(request), user, day=date, squads=[s[:16] for s in squads], solutions=solution_limit,
+                   cover_other_grids=bool(cover_other_grids))  # fmt: skip
     return RedirectResponse(f"/plan?job={job.job_id}", status_code=303)
 
 
 @router.post("/plan/publish")
 def plan_publish(
-    request: Request, run_id: str = Form(max_length=80), user: User = Depends(require("plan:generate"))
+    request: Request,
+    run_id: str = Form(max_length=80),
+    acknowledge_left_out: str = Form("", max_length=8),
+    user: User = Depends(require("plan:generate")),
 ) -> Response:
-    published = publish_plan(service_of(request), user, run_id, address=client_address(request))
+    """Publish the reviewed draft; one leaving mandatory visits out needs the acknowledgement box ticked."""
+    try:
+        published = publish_plan(service_of(request), user, run_id, acknowledged=bool(acknowledge_left_out),
+                                 lang=lang_of(request), address=client_address(request))  # fmt: skip
+    except HTTPException as refused:
+        if refused.status_code != 409:
+            raise
+        return _plan_view(request, user, run=run_id, error=str(refused.detail))
     return RedirectResponse(f"/plan?run={published}", status_code=303)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from fastapi import HTTPException, Request
 
 from gridmgmt._errors import InputError
+from gridmgmt.labels import register_labels, translator
 from gridmgmt.ops import grids as grid_ops
 from gridmgmt.ops import patrol as patrol_ops
 from gridmgmt.service import audit, public
@@ -28,6 +29,42 @@ PLAN_JOB_TIME_LIMIT_S = 60.0
 
 GRIDS_PREVIEW_KIND = grid_ops.GRIDS_PREVIEW_KIND
 
+#: Why a mandatory visit was left out of a plan, by the start of the planner's reason (first match wins).
+LEFT_OUT_KINDS = (
+    (patrol_ops.OTHER_GRID_PREFIX, "other_grid"),
+    ("unreachable", "unreachable"),
+    ("not open long enough", "not_open"),
+    ("not planned:", "search_failed"),
+    ("", "no_time"),
+)
+
+register_labels(
+    {
+        "left_out": {"zh": "计划未安排的必办走访", "en": "Mandatory visits left out"},
+        "none_left_out": {"zh": "必办走访均已安排", "en": "Every mandatory visit is planned"},
+        "left_out.other_grid": {"zh": "其他中队的网格（未允许代管）", "en": "another squad's grid (cover not allowed)"},
+        "left_out.unreachable": {"zh": "道路不可达", "en": "unreachable by road"},
+        "left_out.not_open": {"zh": "班次内营业时间不够走访", "en": "not open long enough during the shift"},
+        "left_out.search_failed": {"zh": "路线求解失败", "en": "the route search failed"},
+        "left_out.no_time": {
+            "zh": "时间不够（班次、营业时间或其他必办走访）",
+            "en": "no time (shifts, opening hours or other mandatory visits)",
+        },
+        "left_out.why": {"zh": "原因", "en": "Why"},
+        "left_out.detail": {"zh": "详情", "en": "Detail"},
+        "ack_left_out": {
+            "zh": "我已知悉本计划未安排 {n} 项必办走访，仍然发布",
+            "en": "I know this plan leaves out {n} mandatory visit(s); publish it anyway",
+        },
+        "left_out_refused": {
+            "zh": "本计划未安排 {n} 项必办走访：请先查看清单并勾选确认，再发布",
+            "en": "This plan leaves out {n} mandatory visit(s): review them and tick the acknowledgement to publish",
+        },
+        "cover_other_grids": {"zh": "允许代管其他网格", "en": "Allow cover of other grids"},
+    },
+    prefix="page.",
+)
+
 
 def _assignment(live: LiveDistrict) -> pd.DataFrame:
     """Today's assignment with integer grid ids, as the planners' functions take it."""
@@ -36,8 +73,13 @@ def _assignment(live: LiveDistrict) -> pd.DataFrame:
     return table.astype({"grid_id": int})
 
 
-def plan_job(service: Service, user: User, *, day: str, squads: list[str], solutions: int) -> Job:
-    """Start planning ``day`` for ``squads`` (empty: all) in the background; the job's result is the draft run id."""
+def plan_job(
+    service: Service, user: User, *, day: str, squads: list[str], solutions: int, cover_other_grids: bool = False
+) -> Job:
+    """Start planning ``day`` for ``squads`` (empty: all) in the background; the job's result is the draft run id.
+
+    Some squads visit only their own grids unless ``cover_other_grids``.
+    """
     live = service.live
     try:
         pd.Timestamp(day)
@@ -57,6 +99,7 @@ def plan_job(service: Service, user: User, *, day: str, squads: list[str], solut
             time_limit_s=PLAN_JOB_TIME_LIMIT_S,
             by=user.username,
             progress=progress,
+            cover_other_grids=cover_other_grids,
         )
 
     return service.jobs.submit(user.username, f"plan {day}", work)
@@ -81,9 +124,43 @@ def records(live: LiveDistrict) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["created"], reverse=True)
 
 
-def publish_plan(service: Service, user: User, run_id: str, *, address: str = "") -> str:
-    """Publish a draft plan run as the day's plan (a new ``plan`` run); return its id."""
+def left_out(live: LiveDistrict, run: Any) -> pd.DataFrame:
+    """The mandatory visits a stored day plan left out: retailer, name, grid, purpose, deadline, why (a
+    :data:`LEFT_OUT_KINDS` word) and the planner's reason, most urgent first."""
+    columns = ["retailer_id", "name", "grid_id", "purpose", "deadline", "why", "reason"]
+    unplanned = pd.DataFrame(run.layers.get("unplanned", pd.DataFrame()))
+    if unplanned.empty or "mandatory" not in unplanned:
+        return pd.DataFrame(columns=columns)
+    table = unplanned.loc[unplanned["mandatory"].astype(bool)].copy()
+    table["retailer_id"] = table["retailer_id"].astype(str)
+    table["grid_id"] = table["retailer_id"].map(live.grid_of_retailer)
+    table["reason"] = table["reason"].fillna("").astype(str)
+    table["why"] = table["reason"].map(lambda text: next(k for start, k in LEFT_OUT_KINDS if text.startswith(start)))
+    table["deadline"] = pd.to_datetime(table["deadline"]).dt.strftime("%Y-%m-%d").fillna("")
+    return table.sort_values(["deadline", "retailer_id"]).reindex(columns=columns).reset_index(drop=True)
+
+
+def publish_plan(
+    service: Service, user: User, run_id: str, *, acknowledged: bool = False, lang: str = "en", address: str = ""
+) -> str:
+    """Publish a draft plan run as the day's plan (a new ``plan`` run); return its id.
+
+    A draft that leaves mandatory visits out is published only ``acknowledged``; the audit row
+    says how many were left out and that the user acknowledged them.
+
+    Raises
+    ------
+    HTTPException
+        400 not a draft, 409 published already or mandatory visits left out without acknowledgement
+        (the message in ``lang``).
+    """
     live = service.live
+    draft = live.store.read_run(run_id)
+    missing = len(left_out(live, draft)) if draft.kind == patrol_ops.DRAFT_KIND else 0
+    if missing and not acknowledged:
+        audit.record(live.store.engine, username=user.username, action=f"publish plan {run_id}", outcome="refused",
+                     detail=f"{missing} mandatory visit(s) left out, not acknowledged", address=address)  # fmt: skip
+        raise HTTPException(409, translator(lang)("left_out_refused").replace("{n}", str(missing)))
     try:
         published = patrol_ops.publish_draft(live.store, run_id, by=user.username)
     except patrol_ops.NotADraft as error:
@@ -91,8 +168,9 @@ def publish_plan(service: Service, user: User, run_id: str, *, address: str = ""
     except patrol_ops.AlreadyPublished as error:
         raise HTTPException(409, str(error)) from error
     live.invalidate_owners()
+    note = f"; {missing} mandatory visit(s) left out, acknowledged by {user.username}" if missing else ""
     audit.record(live.store.engine, username=user.username, action=f"publish plan {run_id}", outcome="ok",
-                 detail=published, address=address)  # fmt: skip
+                 detail=published + note, address=address)  # fmt: skip
     return published
 
 
