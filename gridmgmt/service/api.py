@@ -418,6 +418,7 @@ def assessment_table(request: Request, month: str, by: str) -> pd.DataFrame:
         owners=live.owners(),
         settings=live.district.settings,
         risk_level=risk.set_index("retailer_id")["level"],
+        today=live.today(),
     )
     return per_person(table, live.staff_names()) if by == "person" else table
 

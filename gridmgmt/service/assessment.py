@@ -1,10 +1,13 @@
 """The monthly assessment (考核) per pair and per person: cycle coverage, tasks on time, tip-off response, violations.
 
-Definitions (one month, ``[first day, first day of the next month)``):
+Definitions (one month, ``[first day, first day of the next month)``; the current month up to
+today, :func:`read_until`):
 
 - *cycle coverage*: share of the grid's retailers whose routine inspection (officer) or visit
-  (customer manager) is not overdue on the month's last day (:func:`gridmgmt.loop.cycles.due_dates`);
-- *tasks on time*: share of the grid's tasks due in the month that were closed by their deadline;
+  (customer manager) is not overdue at the end of the month's last day, or of today in the current
+  month, counting that day's work (:func:`gridmgmt.loop.cycles.due_dates`);
+- *tasks on time*: share of the grid's tasks due in the month (in the current month: due before
+  today, the ones whose time is up) that were closed by their deadline;
 - *tip-off response*: mean working days from a tip-off to the inspection that closed it;
 - *violations found*: violation events of the grid's retailers in the month, as corrected (a
   violation corrected by another counts once, with the correction's values);
@@ -45,6 +48,15 @@ def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.offsets.MonthBegin(1)
 
 
+def read_until(month: str, today: str | pd.Timestamp | None) -> pd.Timestamp:
+    """The end of the days ``month``'s figures count: the month's end, or the end of ``today`` when earlier
+    (the current month: a cycle due later this month is not overdue yet), never before the month's start."""
+    start, end = month_bounds(month)
+    if today is None:
+        return end
+    return max(start, min(end, pd.Timestamp(today).normalize() + pd.Timedelta(days=1)))
+
+
 def assessment(
     month: str,
     *,
@@ -54,11 +66,15 @@ def assessment(
     owners: pd.DataFrame,
     settings: Settings,
     risk_level: pd.Series | None = None,
+    today: str | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """One row per grid pair for ``month`` (see the module docstring); shares 0-1, response in working days."""
+    """One row per grid pair for ``month`` (see the module docstring); shares 0-1, response in working days.
+
+    ``today``: the day the table is read (default: after the month); the current month counts up to it.
+    """
     start, end = month_bounds(month)
-    last_day = end - pd.Timedelta(days=1)
-    due = due_dates(retailers, events, as_of=last_day, settings=settings, risk_level=risk_level)
+    until = read_until(month, today)
+    due = due_dates(retailers, events, as_of=until, settings=settings, risk_level=risk_level)
     due = due.merge(owners[["retailer_id", "grid_id"]], on="retailer_id", how="inner")
     known = effective_events(events)
     withdrawn = withdrawn_violations(events)
@@ -70,7 +86,8 @@ def assessment(
     month_log = events.loc[(all_times >= start) & (all_times < end)].merge(
         owners[["retailer_id", "grid_id"]], on="retailer_id", how="inner"
     )
-    task_due = tasks.loc[(tasks["deadline"] >= start) & (tasks["deadline"] < end)]
+    due_before = end if today is None else min(end, pd.Timestamp(today).normalize())  # a task due today may close
+    task_due = tasks.loc[(tasks["deadline"] >= start) & (tasks["deadline"] < due_before)]
     tips = tasks.loc[(tasks["type"] == "tip_off") & (tasks["opened"] >= start) & (tasks["opened"] < end)]
     pairs = owners.drop_duplicates("grid_id").set_index("grid_id")
     rows = []
