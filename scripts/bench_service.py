@@ -1,16 +1,21 @@
-"""Load benchmark of `gridmgmt serve` on loopback: concurrent users recording events and reading Today.
+"""Load benchmark of `gridmgmt serve --workers N` on loopback: reads without pause, then users recording events.
 
-Builds a small district (300 retailers, 60 days of history) in a fresh store (SQLite, and
-PostgreSQL on a throwaway server when Debian's binaries are there), starts the service in its
-own process on 127.0.0.1, and runs N virtual users (asyncio + httpx), each logged in as one of
-the 24 pair members, each looping: record an event for a retailer of their grid, read Today,
-pause (--think-s: a person reading the screen; 0 hammers the server without pause, a stress
-test). Bounded by --seconds and --max-requests. Then checks that every acknowledged event is in the
-store exactly once. Prints a markdown table: requests, errors, lost events, p50/p95 of
-recording and of Today, in ms.
+Builds the bench's demo district (the demo generator, seed 3: 300 retailers, 60 days of history)
+in a fresh store (SQLite, and PostgreSQL on a throwaway server when Debian's binaries are there),
+with grids, a published plan and 24 pair users. For each worker count it starts the real command
+(`gridmgmt serve --workers N`) on 127.0.0.1 and runs two loads of --users
+virtual users (asyncio + httpx), each logged in as one of the 24 pair members:
 
-    .venv/bin/python scripts/bench_service.py --users 50 --seconds 60
-    .venv/bin/python scripts/bench_service.py --users 50 --seconds 60 --think-s 0
+1. *reads*, no pause: each user fires the next request of a mixed read set (Today, tasks, me, the
+   newest events, a retailer search) the moment the last one returns: the throughput, req/s;
+2. *recording*, a person's pace: record an event for a retailer of their grid, read Today, pause
+   about --think-s (uniform 0.5-1.5 times it): recording's p50/p95; then every acknowledged
+   event must be in the store exactly once.
+
+Prints a markdown table (one row per backend and worker count; speed-up against one worker).
+
+    .venv/bin/python scripts/bench_service.py --seconds 30
+    .venv/bin/python scripts/bench_service.py --backends sqlite --workers 1,2 --seconds 20
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 PASSWORD = "bench password 1"
+TODAY = "2026-12-01"
+WARM_UP_S = 5.0
+NAMES = [f"b{d}{g}" for g in range(1, 13) for d in ("o", "c")]  # the 24 pair members: officer, customer manager
 
 
 def _free_port() -> int:
@@ -38,40 +47,63 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(folder: Path, url: str) -> None:
-    """A small district in the store at ``url`` with grids, a published plan and 24 pair users."""
+def prepare(folder: Path, url: str) -> Path:
+    """The district (made once) and a store at ``url`` with grids, a published plan and the 24 pair users."""
     from service_fixtures import fill_store
 
     from gridmgmt.demo import generate_demo
     from gridmgmt.ops.district import load_district
     from gridmgmt.service import accounts
 
-    if not (folder / "district" / "district.toml").exists():
-        generate_demo(folder / "district", seed=3, n_retailers=300, history_end="2026-11-30", history_days=60)
-    district = load_district(folder / "district" / "district.toml")
-    store = fill_store(district, url)
+    toml = folder / "district" / "district.toml"
+    if not toml.exists():
+        generate_demo(toml.parent, seed=3, n_retailers=300, history_end="2026-11-30", history_days=60)
+    store = fill_store(load_district(toml), url)
     for g in range(1, 13):
         accounts.add_user(store.engine, f"bo{g}", "monopoly", PASSWORD, staff_id=f"Z{g:02d}")
         accounts.add_user(store.engine, f"bc{g}", "marketing", PASSWORD, staff_id=f"M{g:02d}")
     store.close()
+    return toml
 
 
-def serve(district: str, url: str, port: int) -> None:
-    """Run the service (the subprocess half of the benchmark)."""
-    import logging
+def start_server(toml: Path, url: str, port: int, workers: int) -> subprocess.Popen:
+    """`gridmgmt serve` in its own process; returns once every worker has started (its log says so)."""
+    command = [sys.executable, "-m", "gridmgmt", "serve", "--district", str(toml), "--store", url, "--today", TODAY,
+               "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    server = subprocess.Popen(
+        command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    started = threading.Semaphore(0)
 
-    import uvicorn
+    def watch() -> None:  # uvicorn logs one line per started worker on stderr; the access log goes to stdout
+        assert server.stderr is not None
+        for line in server.stderr:
+            if "Application startup complete" in line:
+                started.release()
+            elif "ERROR" in line or "Traceback" in line:
+                print(line, end="", file=sys.stderr)
 
-    from gridmgmt.ops.district import load_district
-    from gridmgmt.service import ServiceOptions, create_app
-    from gridmgmt.service.deps import KEEP_ALIVE_S
-    from gridmgmt.store import open_store
+    threading.Thread(target=watch, daemon=True).start()
+    for _ in range(workers):
+        if not started.acquire(timeout=300):
+            server.terminate()
+            raise SystemExit(f"serve --workers {workers} did not start within 300 s")
+    return server
 
-    logging.basicConfig(level=logging.WARNING)
-    app = create_app(load_district(district), open_store(url), options=ServiceOptions(today="2026-12-01"))
-    uvicorn.run(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=KEEP_ALIVE_S
-    )
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -81,15 +113,37 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000.0
 
 
-async def _user(
-    client, name: str, retailers: list[str], stop_at: float, budget: list[int], out: dict, think_s: float
+def sessions(url: str, users: int) -> list[dict[str, str]]:
+    """Bearer headers of a session for each virtual user (started in the store: the loads measure no login)."""
+    from gridmgmt.service import accounts
+    from gridmgmt.store import open_store
+
+    with open_store(url) as store:
+        known = {u.username: u for u in accounts.list_users(store.engine)}
+        tokens = [accounts.start_session(store.engine, known[NAMES[i % len(NAMES)]])[0] for i in range(users)]
+    return [{"Authorization": f"Bearer {token}"} for token in tokens]
+
+
+async def _reader(client, headers: dict[str, str], stop_at: float, out: dict) -> None:
+    reads = ["/api/today", "/api/tasks", "/api/me", "/api/events?limit=20", "/api/retailers?q=R0"]
+    n = random.randrange(len(reads))
+    while time.monotonic() < stop_at:
+        n += 1
+        try:
+            r = await client.get(reads[n % len(reads)], headers=headers)
+            out["done"] += 1
+            if r.status_code != 200:
+                out["errors"].append(f"{reads[n % len(reads)]} {r.status_code}")
+        except Exception as error:  # a refused or dropped connection counts as an error
+            out["errors"].append(f"read {type(error).__name__}")
+
+
+async def _recorder(
+    client, name: str, headers: dict[str, str], retailers: list[str], stop_at: float, out: dict, think_s: float
 ) -> None:
-    r = await client.post("/api/login", json={"username": name, "password": PASSWORD})
-    r.raise_for_status()
-    headers = {"Authorization": f"Bearer {r.json()['token']}"}
     kind = {"type": "inspection", "outcome": "ok"} if name.startswith("bo") else {"type": "visit"}
-    while time.monotonic() < stop_at and budget[0] > 0:
-        budget[0] -= 2
+    await asyncio.sleep(random.uniform(0.0, think_s))  # users do not all tap at the same moment
+    while time.monotonic() < stop_at:
         t0 = time.perf_counter()
         try:
             r = await client.post(
@@ -100,7 +154,7 @@ async def _user(
                 out["acked"].extend(e["event_id"] for e in r.json())
             else:
                 out["errors"].append(f"record {r.status_code} {r.text[:100]}")
-        except Exception as error:  # a refused or dropped connection counts as an error
+        except Exception as error:
             out["errors"].append(f"record {type(error).__name__}")
         t0 = time.perf_counter()
         try:
@@ -110,129 +164,115 @@ async def _user(
                 out["errors"].append(f"today {r.status_code}")
         except Exception as error:
             out["errors"].append(f"today {type(error).__name__}")
-        if think_s > 0:  # a person reads the screen before the next tap
-            await asyncio.sleep(random.uniform(0.5, 1.5) * think_s)
+        await asyncio.sleep(random.uniform(0.5, 1.5) * think_s)  # a person reads the screen before the next tap
 
 
 async def load(
-    base: str, owners: dict[str, list[str]], users: int, seconds: float, max_requests: int, think_s: float
+    base: str,
+    server_pid: int,
+    owners: dict[str, list[str]],
+    headers: list[dict[str, str]],
+    args: argparse.Namespace,
+    *,
+    reads: bool,
 ) -> dict:
+    """One load of ``args.users`` users, measured for ``args.seconds`` after a warm-up; reads or recording."""
     import httpx
 
-    out: dict = {"record": [], "today": [], "acked": [], "errors": []}
-    names = [f"b{d}{g}" for g in range(1, 13) for d in ("o", "c")]
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-    async with httpx.AsyncClient(base_url=base, timeout=30.0, limits=limits) as client:
-        stop_at = time.monotonic() + seconds
-        budget = [max_requests]
-        started = time.monotonic()
-        await asyncio.gather(
-            *(
-                _user(
-                    client,
-                    names[i % len(names)],
-                    owners[str(int(names[i % len(names)][2:]))],
-                    stop_at,
-                    budget,
-                    out,
-                    think_s,
-                )
-                for i in range(users)
-            )
-        )
+    out: dict = {"done": 0, "record": [], "today": [], "acked": [], "errors": []}
+    limits = httpx.Limits(max_connections=args.users, max_keepalive_connections=args.users)
+    async with httpx.AsyncClient(base_url=base, timeout=60.0, limits=limits) as client:
+        stop_at = time.monotonic() + WARM_UP_S + args.seconds
+        users = []
+        for i in range(args.users):
+            name = NAMES[i % len(NAMES)]
+            if reads:
+                users.append(_reader(client, headers[i], stop_at, out))
+            else:
+                retailers = owners[str(int(name[2:]))]
+                users.append(_recorder(client, name, headers[i], retailers, stop_at, out, args.think_s))
+        tasks = [asyncio.create_task(u) for u in users]
+        await asyncio.sleep(WARM_UP_S)  # connections opened, each worker's caches built
+        for times in (out["record"], out["today"]):
+            times.clear()
+        done_before, started, cpu_before = out["done"], time.monotonic(), tree_cpu_s(server_pid)
+        await asyncio.gather(*tasks)
         out["elapsed_s"] = time.monotonic() - started
+        out["server_cpu_s"] = tree_cpu_s(server_pid) - cpu_before
+        out["measured"] = out["done"] - done_before
     return out
 
 
-def run_backend(label: str, folder: Path, url: str, args: argparse.Namespace) -> dict:
-    prepare(folder, url)
+def run_backend(label: str, folder: Path, url: str, args: argparse.Namespace) -> list[dict]:
+    """Every worker count of ``args.workers`` on one backend."""
     from gridmgmt.store import open_store
 
-    store = open_store(url)
-    owners_frame = store.assignment_on("2026-12-01")
-    owners = {str(g): list(ids) for g, ids in owners_frame.groupby("grid_id")["retailer_id"]}
-    before = store.count_events()
-    port = _free_port()
-    command = [sys.executable, __file__, "--serve", str(folder / "district" / "district.toml"), url, str(port)]
-    server = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        result = asyncio.run(
-            load(f"http://127.0.0.1:{port}", owners, args.users, args.seconds, args.max_requests, args.think_s)
-        )
-    finally:
-        server.terminate()
-        server.wait(20)
-    log = store.events_between()
-    acked = result["acked"]
-    counts = log["event_id"].value_counts()
-    lost = sum(1 for e in acked if counts.get(e, 0) != 1)
-    store.close()
-    requests = len(result["record"]) + len(result["today"])
-    return {
-        "backend": label,
-        "users": args.users,
-        "think_s": args.think_s,
-        "seconds": round(result["elapsed_s"], 1),
-        "requests": requests,
-        "req_per_s": round(requests / result["elapsed_s"], 1),
-        "events_acked": len(acked),
-        "events_added": int(store_count(url) - before),
-        "errors": len(result["errors"]),
-        "lost": lost,
-        "record_p50_ms": round(_pct(result["record"], 0.5), 1),
-        "record_p95_ms": round(_pct(result["record"], 0.95), 1),
-        "today_p50_ms": round(_pct(result["today"], 0.5), 1),
-        "today_p95_ms": round(_pct(result["today"], 0.95), 1),
-        "first_errors": "; ".join(result["errors"][:3]),
-    }
-
-
-def store_count(url: str) -> int:
-    from gridmgmt.store import open_store
-
+    toml = prepare(folder, url)
     with open_store(url) as store:
-        return store.count_events()
+        owners_frame = store.assignment_on(TODAY)
+    owners = {str(g): list(ids) for g, ids in owners_frame.groupby("grid_id")["retailer_id"]}
+    headers = sessions(url, args.users)
+    rows = []
+    for workers in args.workers:
+        port = _free_port()
+        server = start_server(toml, url, port, workers)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            reads = asyncio.run(load(base, server.pid, owners, headers, args, reads=True))
+            recording = asyncio.run(load(base, server.pid, owners, headers, args, reads=False))
+        finally:
+            server.terminate()
+            server.wait(60)
+        with open_store(url) as store:
+            counts = store.events_between()["event_id"].value_counts()
+        lost = sum(1 for e in recording["acked"] if counts.get(e, 0) != 1)
+        req_per_s = reads["measured"] / reads["elapsed_s"]
+        one = rows[0]["reads_per_s"] if rows else req_per_s
+        rows.append(
+            {
+                "backend": label,
+                "workers": workers,
+                "reads_per_s": round(req_per_s, 1),
+                "speed_up": round(req_per_s / one, 2),
+                "server_cpu_ms_per_read": round(1000.0 * reads["server_cpu_s"] / max(1, reads["measured"]), 1),
+                "read_errors": len(reads["errors"]),
+                "records": len(recording["record"]),
+                "record_p50_ms": round(_pct(recording["record"], 0.5), 1),
+                "record_p95_ms": round(_pct(recording["record"], 0.95), 1),
+                "today_p95_ms": round(_pct(recording["today"], 0.95), 1),
+                "record_errors": len(recording["errors"]),
+                "lost": lost,
+                "first_errors": "; ".join((reads["errors"] + recording["errors"])[:3]),
+            }
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50, help="concurrent virtual users")
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long the load lasts (bound)")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="requests in all (bound)")
-    parser.add_argument(
-        "--think-s",
-        type=float,
-        default=1.0,
-        help="mean pause of a user after each record + Today (uniform 0.5-1.5 times it); 0: no pause (stress)",
-    )
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long each load is measured")
+    parser.add_argument("--think-s", type=float, default=1.0, help="recording: mean pause after record + Today")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
+    args.workers = [int(w) for w in args.workers.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for backend in args.backends.split(","):
             if backend == "sqlite":
-                rows.append(run_backend("sqlite", folder, str(folder / "bench.sqlite"), args))
-            else:
-                from pg_fixtures import postgres_server, unavailable_reason
+                rows += run_backend("sqlite", folder, str(folder / "bench.sqlite"), args)
+                continue
+            from pg_fixtures import postgres_server, unavailable_reason
 
-                reason = unavailable_reason()
-                if reason:
-                    print(f"postgresql skipped: {reason}", file=sys.stderr)
-                    continue
-                with postgres_server(durable=True) as pg:
-                    rows.append(run_backend("postgresql", folder, pg.create_database("bench_service"), args))
-            print(rows[-1], file=sys.stderr)
+            reason = unavailable_reason()
+            if reason:
+                print(f"postgresql skipped: {reason}", file=sys.stderr)
+                continue
+            with postgres_server(durable=True) as pg:
+                rows += run_backend("postgresql", folder, pg.create_database("bench_service"), args)
     columns = [c for c in rows[0] if c != "first_errors"] if rows else []
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))

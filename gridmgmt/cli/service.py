@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,10 +23,17 @@ from gridmgmt.cli.common import (
 )
 from gridmgmt.vocab import ROLES, listed
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 # ----------------------------------------------------------------------------- the web service (issue 14)
 
 users_app = typer.Typer(name="users", help="Users and roles of the web service (用户与角色).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+
+
+#: how `serve --workers N` hands its settings to the worker processes (each builds its app with :func:`app_from_env`)
+SERVE_ENV = "GRIDMGMT_SERVE_SETTINGS"
 
 
 @command(app, "serve")
@@ -43,31 +53,72 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="Always mark cookies Secure (when TLS ends before the proxy).")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes over the one store (about one a core); sessions, limits and jobs are shared there.",
+        ),
+    ] = 1,
+    log_level: Annotated[
+        str,
+        typer.Option("--log-level", help="info logs every request; warning only problems (critical, error, debug)."),
+    ] = "info",
 ) -> None:
     """Run the bureau's shared web service (pages in zh/en and a JSON API at /openapi.json) over the store."""
     import uvicorn
 
-    from gridmgmt.ops.district import load_district
-    from gridmgmt.service import ServiceOptions, create_app
     from gridmgmt.service.deps import KEEP_ALIVE_S
-    from gridmgmt.store import open_store
 
-    shared = open_store(district_store(district, store))
-    if not shared.is_initialised():
-        raise GridMgmtError(f"{shared.label}: the store holds no district yet; run `gridmgmt store init` first")
-    options = ServiceOptions(
-        today=check_date(today) if today else None, trust_proxy=proxy, secure_cookies=secure_cookies
-    )
-    web = create_app(load_district(district), shared, options=options)
-    console.print(f"serving {shared.label} on http://{host}:{port}/ (Ctrl+C stops)", highlight=False)
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise typer.BadParameter(f"--log-level {log_level!r}: give critical, error, warning, info or debug")
+    settings = {
+        "district": str(district.resolve()),
+        "store": district_store(district, store),
+        "today": check_date(today) if today else None,
+        "proxy": proxy,
+        "secure_cookies": secure_cookies,
+    }
+    web = _build_app(settings)  # also checks the store and the district before any worker starts
+    label = web.state.service.live.store.label
+    console.print(f"serving {label} on http://{host}:{port}/ with {workers} worker(s) (Ctrl+C stops)", highlight=False)
+    target: FastAPI | str = web
+    if workers > 1:  # each worker process builds its own app over the store; this one only supervises them
+        os.environ[SERVE_ENV] = json.dumps(settings)
+        web.state.service.live.store.close()
+        target = f"{__name__}:app_from_env"
+    del web
     uvicorn.run(
-        web,
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         proxy_headers=proxy,
         forwarded_allow_ips="127.0.0.1" if proxy else None,
         timeout_keep_alive=KEEP_ALIVE_S,
+        log_level=log_level,
     )
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `serve --workers N` worker, from the settings the command put in ``$GRIDMGMT_SERVE_SETTINGS``."""
+    return _build_app(json.loads(os.environ[SERVE_ENV]))
+
+
+def _build_app(settings: dict) -> FastAPI:
+    from gridmgmt.ops.district import load_district
+    from gridmgmt.service import ServiceOptions, create_app
+    from gridmgmt.store import open_store
+
+    shared = open_store(settings["store"])
+    if not shared.is_initialised():
+        raise GridMgmtError(f"{shared.label}: the store holds no district yet; run `gridmgmt store init` first")
+    options = ServiceOptions(
+        today=settings["today"], trust_proxy=settings["proxy"], secure_cookies=settings["secure_cookies"]
+    )
+    return create_app(load_district(Path(settings["district"])), shared, options=options)
 
 
 @command(users_app, "add")
