@@ -80,8 +80,8 @@ def test_officer_records_a_violation_at_a_stop(server, browser) -> None:
     stop.locator("select[name=violation_kind]").select_option("counterfeit")
     stop.locator("select[name=severity]").select_option("serious")
     stop.locator("button[value=violation]").click()
-    page.wait_for_load_state("load")
-    assert "done=" in page.url
+    page.wait_for_selector(f"#stop-{rid} .stop-state li.sent", state="attached")  # sent from the page (today.js)
+    page.reload()
     assert page.locator(f"#tasks tr[data-retailer='{rid}']").count() == 0  # the task is closed
     assert "recent violations" in page.locator(f"#stop-{rid} .reasons").inner_text()
     assert all(u.startswith(base) for u in requests), [u for u in requests if not u.startswith(base)]

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gridmgmt._errors import InputError
-from gridmgmt.labels import translator
+from gridmgmt.labels import register_labels, translator
 from gridmgmt.permissions import HOME, allowed
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import login_user
-from gridmgmt.service.deps import COOKIE, LANG_COOKIE, is_tls, lang_of, require, service_of, session_of
+from gridmgmt.service.deps import COOKIE, HERE, LANG_COOKIE, is_tls, lang_of, require, service_of, session_of
 from gridmgmt.service.work import file_public_report, report_status
 from gridmgmt.vocab import LANGS, PUBLIC_TYPES, TASK_TYPES
 
@@ -104,6 +105,53 @@ def logout_post(request: Request, user: User = Depends(require())) -> Response:
 
 # ------------------------------------------------------------------ Today
 
+#: the offline Today page's words (static/today.js reads them from the page)
+TODAY_WORDS = {
+    "waiting": {"zh": "{n} 条待发送", "en": "{n} waiting to send"},
+    "all_sent": {"zh": "全部已发送", "en": "All sent"},
+    "offline": {
+        "zh": "离线：记录保存在手机上，有信号时自动发送",
+        "en": "Offline: kept on this phone, sent when there is signal",
+    },
+    "login_to_send": {"zh": "请重新登录后发送", "en": "Log in again to send"},
+    "state_waiting": {"zh": "待发送", "en": "waiting to send"},
+    "state_sent": {"zh": "已发送", "en": "sent"},
+    "state_refused": {"zh": "被拒绝", "en": "refused"},
+    "recorded_before": {"zh": "今日已有记录", "en": "Already recorded today"},
+    "kept_too": {"zh": "本次记录也已保留", "en": "this one is kept too"},
+    "dismiss": {"zh": "知道了", "en": "Dismiss"},
+}
+register_labels(TODAY_WORDS, prefix="today.")
+#: the stop outcomes a Today page shows as done: (type, outcome or result) -> the button's word
+_DONE_WORDS = {
+    ("inspection", "ok"): "inspection_ok",
+    ("inspection", "violation"): "violation",
+    ("visit", ""): "visited",
+    ("visit", "not_found"): "not_found",
+    ("visit", "closed"): "closed",
+}
+
+
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> Response:
+    """The Today page's service worker (static/sw.js), served from the root so its scope may be ``/today``."""
+    return FileResponse(HERE / "static" / "sw.js", media_type="text/javascript")
+
+
+def recorded_today(events: Any, day: str, retailer_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """``{retailer_id: [(time HH:MM, label key), ...]}``: the stop outcomes recorded on ``day`` (not corrected)."""
+    start = events["time"].searchsorted(datetime.fromisoformat(day))
+    found = events.iloc[start:]
+    found = found.loc[found["retailer_id"].isin(retailer_ids) & (found["corrected_by"] == "")]
+    results = found["x_result"].fillna("") if "x_result" in found else [""] * len(found)
+    rows = zip(found["retailer_id"], found["time"], found["type"], found["outcome"], results, strict=True)
+    done: dict[str, list[tuple[str, str]]] = {}
+    for rid, when, kind, outcome, result in rows:
+        word = _DONE_WORDS.get((kind, outcome or result or ""))
+        if word and when.strftime("%Y-%m-%d") == day:
+            done.setdefault(rid, []).append((when.strftime("%H:%M"), word))
+    return done
+
 
 @router.get("/today")
 def today_page(request: Request, user: User = Depends(require("today:view")), done: str = "") -> Response:
@@ -120,6 +168,9 @@ def today_page(request: Request, user: User = Depends(require("today:view")), do
             lang = lang_of(request)
             reasons = [row[f"reason_{i}_{lang}"] for i in (1, 2, 3) if row.get(f"reason_{i}_{lang}")]
         stops.append({**stop, "reasons": reasons})
+    done_today = recorded_today(live.events(), live.today(), {s["retailer_id"] for s in stops})
+    for stop in stops:
+        stop["recorded"] = done_today.get(stop["retailer_id"], [])
     return render(
         request,
         "today.html",
@@ -132,6 +183,7 @@ def today_page(request: Request, user: User = Depends(require("today:view")), do
             "street_line": live.route_line_for(user),
             "tasks": tasks.to_dict("records"),
             "done": done,
+            "words": {key: translator(lang_of(request))(f"today.{key}") for key in TODAY_WORDS},
             "is_officer": allowed(user.role, "record:inspection"),
         },
     )
