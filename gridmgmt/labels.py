@@ -154,6 +154,22 @@ _PAGE_TEXT: dict[str, tuple[str, str]] = {
     "queued": ("排队中", "Queued"),
     "done": ("完成", "Done"),
     "failed": ("失败", "Failed"),
+    "tasks": ("任务", "Tasks"),
+    "task": ("任务", "Task"),
+    "task_closed": ("已办结", "Closed"),
+    "text": ("内容", "Text"),
+    "pair": ("责任人", "Responsible pair"),
+    "history": ("经过", "History"),
+    "any": ("全部", "Any"),
+    "filter": ("筛选", "Filter"),
+    "search_tasks": ("查询码、许可证号、名称或内容", "Tracking code, licence number, name or text"),
+    "shown_of": ("显示 {shown} 条，共 {total} 条", "{shown} of {total} shown"),
+    "no_match": ("没有符合条件的任务", "No task matches"),
+    "closed_by": ("办结检查", "Closed by inspection"),
+    "not_closed": ("尚未办结", "Not closed yet"),
+    "open_case": ("发起调解", "Open a mediation case"),
+    "case_from": ("案件来源", "Opened from"),
+    "linked_cases": ("调解案件", "Mediation cases"),
 }
 
 

@@ -15,12 +15,19 @@ of today's pair of its grid), :data:`OTHER` (another grid) or :data:`NO_GRID` (i
   the corrected event's department and retailer: the store refuses anything else on every path
   (:func:`gridmgmt.store.validate.correction_problem`).
 
+The read rules (:data:`TASK_READ`) say which tasks each role may read, on the Tasks page and in
+``/api/tasks`` alike: a pair their own grids' tasks, squad leaders, planners and managers every
+task, a mediator complaints and what the public filed (:data:`MEDIATION_KINDS`), the reports a
+mediation case may be opened from.
+
 This module imports only :mod:`gridmgmt.vocab`: the store and small commands use it without pandas.
 """
 
 from __future__ import annotations
 
-from gridmgmt.vocab import DEPARTMENTS, EVENT_TYPES_BY_NAME, ROLE_DEPARTMENT, ROLES
+from dataclasses import dataclass
+
+from gridmgmt.vocab import DEPARTMENTS, EVENT_TYPES_BY_NAME, ROLE_DEPARTMENT, ROLES, TASK_TYPES
 
 #: grid relations of a retailer to a user
 OWN, OTHER, NO_GRID = "own grid", "other grid", "no grid"
@@ -32,11 +39,33 @@ SUPERVISORS = frozenset({"squad_leader", "manager"})
 #: what an officer may also record at a stop: a visit whose result is no finding (``x_result``)
 ATTEMPT_RESULTS: tuple[str, ...] = ("not_found", "closed")
 
+
+@dataclass(frozen=True)
+class TaskRead:
+    """What a role may read of the tasks: only its own grids' or all, and which ``(task type, department)``
+    kinds (the department of the event that opened the task)."""
+
+    own_grids_only: bool
+    kinds: frozenset[tuple[str, str]]
+
+
+#: every kind of task: (task type, department of the event that opened it)
+ALL_TASK_KINDS = frozenset((t, d) for t in TASK_TYPES for d in DEPARTMENTS)
+#: what a mediator reads and opens cases from: complaints, and any report the public filed
+MEDIATION_KINDS = frozenset((t, d) for t, d in ALL_TASK_KINDS if t == "complaint" or d == "public")
+#: role -> what it may read of the tasks (roles not listed read none; ``admin`` reads every task)
+TASK_READ: dict[str, TaskRead] = {
+    **{role: TaskRead(True, ALL_TASK_KINDS) for role in sorted(GRID_SCOPED)},
+    **{role: TaskRead(False, ALL_TASK_KINDS) for role in ("squad_leader", "planner", "manager", "admin")},
+    "mediator": TaskRead(False, MEDIATION_KINDS),
+}
+
 #: permission -> roles that hold it (``admin`` holds every view; recording is for staff only)
 PERMISSIONS: dict[str, frozenset[str]] = {
     "today:view": frozenset({"marketing", "monopoly"}),
     "tasks:view": frozenset({"marketing", "monopoly", "squad_leader", "manager", "planner"}),
-    "tasks:view_all": frozenset({"squad_leader", "manager", "planner"}),
+    "tasks:list": frozenset(r for r in TASK_READ if r != "admin"),
+    "tasks:desk": frozenset({"squad_leader", "manager", "mediator"}),
     "retailers:search": frozenset({"marketing", "monopoly", "squad_leader", "manager", "planner", "mediator"}),
     **{f"record:{name}": t.recorded_by for name, t in EVENT_TYPES_BY_NAME.items()},
     "events:view_all": frozenset({"manager", "squad_leader", "planner"}),
@@ -68,6 +97,29 @@ def allowed(role: str, permission: str) -> bool:
     if permission not in PERMISSIONS:
         return False
     return role in PERMISSIONS[permission] or (role == "admin" and not permission.startswith("record:"))
+
+
+def task_read(role: str) -> TaskRead | None:
+    """What ``role`` may read of the tasks (None: nothing)."""
+    return TASK_READ.get(role)
+
+
+def may_read_task(role: str, task_type: str, department: str, relation: str) -> bool:
+    """Whether ``role`` may read a ``task_type`` task opened by a ``department`` event of a retailer in ``relation``."""
+    rule = TASK_READ.get(role)
+    if rule is None or (task_type, department) not in rule.kinds:
+        return False
+    return relation == OWN or not rule.own_grids_only
+
+
+def case_refusal(role: str, task_type: str, department: str) -> str | None:
+    """Why ``role`` may not open a mediation case from a ``task_type`` task opened by a ``department`` event;
+    None when it may (the task must also be one the user may read: :func:`may_read_task`)."""
+    if not allowed(role, "mediation:edit"):
+        return f"a {role} user may not open mediation cases (a mediator opens them)"
+    if (task_type, department) not in MEDIATION_KINDS:
+        return f"a mediation case opens from a complaint or a public report, not a {department} {task_type}"
+    return None
 
 
 def department_of(role: str) -> str:

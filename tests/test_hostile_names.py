@@ -43,6 +43,8 @@ PAGES = {
     "/risk/map": "manager",
     "/responsibility": "manager",
     "/assessment": "manager",
+    "/tasks": "leader",
+    "/tasks?type=complaint": "mediator",
     "/mediation": "mediator",
     "/mediation/1": "mediator",
     "/audit": "admin",
@@ -104,8 +106,10 @@ def hostile_server(small_district, tmp_path):  # noqa: F811
     rid = str(owners.loc[owners["grid_id"] == "1", "retailer_id"].sort_values().iat[0])
     for note in NOTES:
         live.record(User("cm1", "marketing", "M01"), {"type": "marketing_report", "retailer_id": rid, "note": note})
+    complaint = live.record(User("cm1", "marketing", "M01"), {"type": "complaint", "retailer_id": rid, "note": XSS})
     case = mediation.open_case(store.engine, retailer_id=rid, subject=NOTES[0], parties=NOTES[1], mediator="mediator",
-                               opened_by="mediator", when=pd.Timestamp(TODAY).to_pydatetime())  # fmt: skip
+                               opened_by="mediator", when=pd.Timestamp(TODAY).to_pydatetime(),
+                               task_id=complaint[0]["event_id"])  # fmt: skip
     audit.record(store.engine, username=XSS, action=NOTES[4], outcome="failed_login", detail=NOTES[6], address=NOTES[5])
     for note in NOTES:
         mediation.add_note(store.engine, case, author="mediator", text=note, when=pd.Timestamp(TODAY).to_pydatetime())
@@ -168,6 +172,8 @@ def test_hostile_names_run_no_script_on_any_page(hostile_server, chromium) -> No
                 assert XSS in seen["tooltips"], "the grid map's tooltips show the name as text"
             if path == "/today":
                 assert "<img src=x onerror=alert(1)>" in seen["text"] + seen["tooltips"]
+            if path.startswith(("/tasks", "/mediation/1")):
+                assert XSS in seen["text"], where  # the complaint's text (and the case's report) shown as typed
 
 
 # ---------------------------------------------------------------------------- the command line

@@ -40,7 +40,7 @@ ENDPOINTS = [
     ("post", "/api/logout", None, None),
     ("get", "/api/me", None, None),
     ("get", "/api/today", "today:view", None),
-    ("get", "/api/tasks", "tasks:view", None),
+    ("get", "/api/tasks", "tasks:list", None),
     ("get", "/api/retailers?q=a", "retailers:search", None),
     ("get", "/api/events", "tasks:view", None),
     ("post", "/api/events", None, {"type": "visit", "retailer_id": "x"}),

@@ -110,7 +110,10 @@ class PublicReportIn(BaseModel):
 
 
 class CaseIn(BaseModel):
-    retailer_id: Id
+    """A new case: from a task (a complaint or a public report; its retailer, linked) or for a retailer."""
+
+    task_id: Annotated[str, Field(max_length=80)] = ""
+    retailer_id: Annotated[str, Field(max_length=64)] = ""
     subject: Annotated[str, Field(min_length=1, max_length=2000)]
     parties: Text = ""
 
@@ -232,9 +235,10 @@ def today(request: Request, user: User = Depends(require("today:view"))) -> dict
 def tasks(
     request: Request,
     status: Literal["open", "all"] = "open",
-    user: User = Depends(require("tasks:view")),
+    user: User = Depends(require("tasks:list")),
 ) -> list[dict[str, Any]]:
-    """Tasks the user may see (their grids' for a pair, all for squad leaders, planners and managers)."""
+    """Tasks the user may read (``gridmgmt.permissions.TASK_READ``): their grids' for a pair, complaints and the
+    public's reports for a mediator, all for squad leaders, planners and managers."""
     return shared_records_json(service_of(request).live.tasks_for(user, open_only=status == "open"))
 
 
@@ -450,13 +454,11 @@ def cases(request: Request, user: User = Depends(require("mediation:view"))) -> 
 
 @router.post("/mediation/cases", status_code=201, tags=["mediation"])
 def open_case(body: CaseIn, request: Request, user: User = Depends(require("mediation:edit"))) -> dict[str, int]:
-    """Open a case; the mediator is the user who opens it."""
+    """Open a case from ``task_id`` (its retailer) or for ``retailer_id``; the mediator is the user who opens it."""
     live = service_of(request).live
-    if body.retailer_id not in set(live.retailers()["retailer_id"]):
+    if not body.task_id and body.retailer_id not in set(live.retailers()["retailer_id"]):
         raise refuse(request, 404, f"no retailer {body.retailer_id}", username=user.username)
-    case_id = mediation.open_case(
-        live.store.engine, **body.model_dump(), mediator=user.username, opened_by=user.username, when=live.now()
-    )
+    case_id = mediation.open_case_for(live, user, **body.model_dump())
     return {"case_id": case_id}
 
 

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.inputs.district import District
 from gridmgmt.maps.offline_assets import assets_dir
-from gridmgmt.service import api, pages, pages_work
+from gridmgmt.service import api, pages, pages_desk, pages_work
 from gridmgmt.service.deps import (
     HERE,
     Service,
@@ -139,5 +139,6 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pages_work.router)
+    app.include_router(pages_desk.router)
     app.router.add_event_handler("shutdown", app.state.service.jobs.shutdown)
     return app

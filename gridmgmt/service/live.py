@@ -27,14 +27,15 @@ from gridmgmt.inputs.district import District
 from gridmgmt.loop.tasks import task_table, update_tasks
 from gridmgmt.ops.patrol import PLAN_KIND
 from gridmgmt.permissions import (
+    ALL_TASK_KINDS,
     ATTEMPT_RESULTS,
     NO_GRID,
     OTHER,
     OWN,
-    allowed,
     correct_refusal,
     department_of,
     record_refusal,
+    task_read,
 )
 from gridmgmt.risk.district_risk import score_risk
 from gridmgmt.service.accounts import User
@@ -392,10 +393,14 @@ class LiveDistrict:
             return table
 
     def tasks_for(self, user: User, *, open_only: bool = True) -> pd.DataFrame:
-        """The tasks a user may see: their grids' (customer manager, officer) or all (other roles)."""
+        """The tasks a user may read (:data:`gridmgmt.permissions.TASK_READ`): their grids' (customer manager,
+        officer), complaints and the public's reports (mediator), all (squad leaders, planners, managers)."""
         tasks = self.tasks()
-        scope = None if allowed(user.role, "tasks:view_all") else frozenset(self.grids_of(user))
-        key = (id(tasks), scope, open_only)
+        rule = task_read(user.role)
+        if rule is None:
+            return tasks.head(0)
+        scope = frozenset(self.grids_of(user)) if rule.own_grids_only else None
+        key = (id(tasks), scope, open_only, rule.kinds)
         cached = self._tasks_of.get(key)
         if cached is not None:
             return cached
@@ -403,6 +408,12 @@ class LiveDistrict:
             tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
         if scope is not None:
             tasks = tasks.loc[tasks["grid_id"].isin(scope)]
+        if rule.kinds != ALL_TASK_KINDS:
+            events = self.events()
+            opened = events.loc[events["event_id"].isin(tasks["task_id"])]
+            department = tasks["task_id"].map(dict(zip(opened["event_id"], opened["department"], strict=True)))
+            kinds = pd.Series(list(zip(tasks["type"], department, strict=True)), index=tasks.index, dtype=object)
+            tasks = tasks.loc[kinds.isin(rule.kinds)]
         self._tasks_of[key] = tasks
         return tasks
 

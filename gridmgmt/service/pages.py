@@ -24,6 +24,7 @@ NAV = (
     ("today:view", "/today", "today"),
     ("retailers:search", "/report", "report"),
     ("plan:view", "/plan", "plan"),
+    ("tasks:desk", "/tasks", "tasks"),
     ("grids:view", "/grids", "grids"),
     ("overview:view", "/overview", "overview"),
     ("overview:view", "/risk", "risk_map"),

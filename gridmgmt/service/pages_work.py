@@ -1,4 +1,4 @@
-"""Pages for squad leaders, planners, managers and mediators: Plan, Grids, Overview, Assessment, Mediation."""
+"""Pages for squad leaders, planners and managers: Plan, Grids, Overview, Assessment (Mediation: pages_desk)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridmgmt.ops.patrol import DRAFT_KIND
-from gridmgmt.service import audit, mediation
+from gridmgmt.service import audit
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import assessment_table
 from gridmgmt.service.deps import client_address, lang_of, require, service_of
@@ -276,68 +276,3 @@ def assessment_page(
 def audit_page(request: Request, user: User = Depends(require("audit:view"))) -> Response:
     rows = audit.read(service_of(request).engine, limit=300)
     return render(request, "audit.html", {"rows": rows.to_dict("records"), "columns": list(rows.columns)})
-
-
-# ------------------------------------------------------------------ Mediation
-
-
-@router.get("/mediation")
-def mediation_page(request: Request, user: User = Depends(require("mediation:view"))) -> Response:
-    cases = mediation.list_cases(service_of(request).engine)
-    return render(
-        request, "mediation.html", {"cases": cases.to_dict("records"), "can_edit": user.role in ("mediator", "admin")}
-    )
-
-
-@router.post("/mediation")
-def mediation_open(
-    request: Request,
-    retailer_id: str = Form(max_length=64),
-    subject: str = Form(max_length=2000),
-    parties: str = Form("", max_length=2000),
-    user: User = Depends(require("mediation:edit")),
-) -> Response:
-    live = service_of(request).live
-    if retailer_id not in set(live.retailers()["retailer_id"]):
-        raise HTTPException(400, f"no retailer {retailer_id}")
-    case_id = mediation.open_case(live.store.engine, retailer_id=retailer_id, subject=subject, parties=parties,
-                                  mediator=user.username, opened_by=user.username, when=live.now())  # fmt: skip
-    return RedirectResponse(f"/mediation/{case_id}", status_code=303)
-
-
-@router.get("/mediation/{case_id}")
-def mediation_case(case_id: int, request: Request, user: User = Depends(require("mediation:view"))) -> Response:
-    found = mediation.get_case(service_of(request).engine, case_id) if 0 < case_id < 2_000_000_000 else None
-    if found is None:
-        raise HTTPException(404, f"no case {case_id}")
-    case, notes = found
-    return render(
-        request,
-        "mediation_case.html",
-        {"case": case, "notes": notes, "can_edit": user.role in ("mediator", "admin") and not case["closed"]},
-    )
-
-
-@router.post("/mediation/{case_id}/note")
-def mediation_note(
-    case_id: int, request: Request, text: str = Form(max_length=5000), user: User = Depends(require("mediation:edit"))
-) -> Response:
-    live = service_of(request).live
-    if mediation.get_case(live.store.engine, case_id) is None:
-        raise HTTPException(404, f"no case {case_id}")
-    mediation.add_note(live.store.engine, case_id, author=user.username, text=text, when=live.now())
-    return RedirectResponse(f"/mediation/{case_id}", status_code=303)
-
-
-@router.post("/mediation/{case_id}/close")
-def mediation_close(
-    case_id: int,
-    request: Request,
-    outcome: str = Form(max_length=2000),
-    user: User = Depends(require("mediation:edit")),
-) -> Response:
-    live = service_of(request).live
-    if mediation.get_case(live.store.engine, case_id) is None:
-        raise HTTPException(404, f"no case {case_id}")
-    mediation.close_case(live.store.engine, case_id, outcome=outcome, when=live.now())
-    return RedirectResponse(f"/mediation/{case_id}", status_code=303)

@@ -60,6 +60,7 @@ mediation_cases = sa.Table(
     sa.Column("opened_by", sa.String(64), nullable=False),
     sa.Column("outcome", sa.Text, nullable=False, server_default=""),
     sa.Column("closed", sa.DateTime, nullable=True),
+    sa.Column("task_id", sa.String(80), nullable=False, server_default="", index=True),  # opened from (0005)
 )
 
 mediation_notes = sa.Table(
