@@ -3,7 +3,8 @@ and the shops a grid's pair cannot reach (the build's ``unreachable.csv``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,7 @@ def grid_map(
     lang: str = "zh",
     tiles: str = "none",
     show_retailers: bool = True,
+    streets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> folium.Map:
     """A folium map of the grids: coloured polygons with numbers, popups, retailers, subdistricts.
 
@@ -84,6 +86,9 @@ def grid_map(
         Base map; ``"none"`` makes a file that opens offline.
     show_retailers : bool, default True
         Add the retailers as clustered points coloured by grid.
+    streets : dict, optional
+        The district's street layer (:func:`gridmgmt.maps.street_bands`), drawn under the grids,
+        so the map shows the grid boundaries following the streets without any tile server.
 
     The shops the build's routed check found their grid's pair cannot reach (``plan.unreachable``,
     read from ``unreachable.csv`` beside ``grids.gpkg``) are a layer of their own: red markers
@@ -107,6 +112,8 @@ def grid_map(
     m = maps.new_map(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), zoom=12, tiles=tiles, lang=lang,
                      title=t("grid_map_title", lang))  # fmt: skip
     maps.fit_to(m, [b[0], b[2]], [b[1], b[3]])
+    if streets:
+        maps.add_streets(m, streets)
 
     frame = grids[["grid_id", "geometry"]].copy()
     rep = report.loc[frame["grid_id"].to_numpy()]

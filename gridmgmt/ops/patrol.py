@@ -14,6 +14,7 @@ from gridmgmt import io
 from gridmgmt._errors import GridMgmtError, InputError, Problem
 from gridmgmt.inputs.district import District
 from gridmgmt.ops.runs import existing_store, record_run
+from gridmgmt.ops.streets import map_streets
 from gridmgmt.patrol.day_model import PATROL_PARAMS
 from gridmgmt.patrol.plan import DETERMINISTIC_SOLUTIONS, OTHER_GRID_PREFIX, PatrolPlan, plan_day
 from gridmgmt.patrol.sheets import plan_layers, write_plan
@@ -61,7 +62,8 @@ def plan_patrol(
         check_pairs_exist(date, store)
     risk = risk if risk is not None else score_risk(district, date)
     plan = plan_day(district, date, risk=risk, grids=grids, **options)
-    written = write_plan(plan, out_dir, depots=district.depots, lang=lang or district.settings.district.lang)
+    lang = lang or district.settings.district.lang
+    written = write_plan(plan, out_dir, depots=district.depots, lang=lang, streets=map_streets(district))
     if store:
         parameters = {"date": date, **{k: v for k, v in options.items() if isinstance(v, int | float | str)}}
         record_run(store, PLAN_KIND, plan_layers(plan), district=district, parameters=parameters)

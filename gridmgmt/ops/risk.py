@@ -14,6 +14,7 @@ from gridmgmt.inputs.district import District
 from gridmgmt.inputs.tables import load_boundary
 from gridmgmt.maps import save_map
 from gridmgmt.ops.runs import record_run
+from gridmgmt.ops.streets import map_streets
 from gridmgmt.risk.district_risk import risk_hotspots, risk_layer, score_risk, violation_points
 from gridmgmt.risk.hotspots import HotspotResult, find_hotspots, points_from_table
 from gridmgmt.risk.risk_map import risk_map
@@ -79,6 +80,7 @@ def run_risk(
         weights=district.settings.risk_weights,
         lang=lang or district.settings.district.lang,
         tiles=tiles,
+        streets=map_streets(district),
     )
     written = [
         io.write_csv(scores, out / "risk.csv"),

@@ -8,6 +8,7 @@ imports this module only when it renders the map.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import folium
@@ -18,6 +19,7 @@ from gridmgmt.maps import (
     add_layer_control,
     add_legend,
     add_points,
+    add_streets,
     esc,
     fit_to,
     label,
@@ -60,7 +62,14 @@ register_labels(
 GRID_STYLE = {"color": "#444444", "weight": 1.5, "opacity": 0.7, "dashArray": "4 3", "fillOpacity": 0.04}
 
 
-def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str = "none") -> folium.Map:
+def patrol_map(
+    plan: Any,
+    depots: pd.DataFrame,
+    *,
+    lang: str = "zh",
+    tiles: str = "none",
+    streets: Mapping[str, Mapping[str, Any]] | None = None,
+) -> folium.Map:
     """Draw a :class:`gridmgmt.patrol.plan.PatrolPlan` as a folium map.
 
     Parameters
@@ -73,6 +82,8 @@ def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str 
         ``"zh"`` or ``"en"``.
     tiles : str
         Background (see :func:`gridmgmt.maps.new_map`); ``"none"`` works offline.
+    streets : dict, optional
+        The district's street layer (:func:`gridmgmt.maps.street_bands`), drawn under everything.
 
     Returns
     -------
@@ -83,6 +94,8 @@ def patrol_map(plan: Any, depots: pd.DataFrame, *, lang: str = "zh", tiles: str 
     center = (float(points["lon"].mean()), float(points["lat"].mean()))
     m = new_map(center, zoom=13, tiles=tiles, lang=lang, title=f"{label('patrol_title', lang)} {plan.date}")
     fit_to(m, [*points["lon"], *depots["lon"]], [*points["lat"], *depots["lat"]])
+    if streets:
+        add_streets(m, streets)
     squads = sorted(set(stops["squad_id"])) if len(stops) else []
     colors = {s: SQUAD_COLORS[i % len(SQUAD_COLORS)] for i, s in enumerate(squads)}
     checklist = "checklist_zh" if lang == "zh" else "checklist_en"

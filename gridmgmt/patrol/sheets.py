@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,7 @@ def write_plan(
     depots: pd.DataFrame,
     lang: str = "zh",
     tiles: str = "none",
+    streets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Write a plan's files into ``out_dir``.
 
@@ -236,6 +238,8 @@ def write_plan(
         ``"zh"`` or ``"en"`` for the route sheets and the map.
     tiles : str
         Map background (``"none"``: offline).
+    streets : dict, optional
+        The district's street layer (:func:`gridmgmt.maps.street_bands`), drawn under the routes.
 
     Returns
     -------
@@ -259,7 +263,13 @@ def write_plan(
     tables = plan_tables(plan)
     sheets = route_sheets_html(plan, lang=lang)
     page = to_offline_html(
-        patrol_map(plan, pd.DataFrame(depots).drop(columns="geometry", errors="ignore"), lang=lang, tiles=tiles)
+        patrol_map(
+            plan,
+            pd.DataFrame(depots).drop(columns="geometry", errors="ignore"),
+            lang=lang,
+            tiles=tiles,
+            streets=streets,
+        )
     )
     routes = _routes(plan)
     written = [

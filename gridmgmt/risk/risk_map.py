@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -63,6 +66,7 @@ def risk_map(
     weights: RiskWeights | None = None,
     lang: str = "zh",
     tiles: str = "none",
+    streets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> folium.Map:
     """Build the risk map (not yet saved; see :func:`gridmgmt.maps.save_map`).
 
@@ -72,7 +76,8 @@ def risk_map(
     A grid is drawn in the colour of the level its retailers' mean score has on the retailers'
     own absolute scale (``weights.medium_min_score``, ``weights.high_min_score``; default the
     :class:`gridmgmt.config.RiskWeights` defaults), so a district of low-risk shops shows low-risk
-    grids. When the scores say there is no history yet, a note on the map says so.
+    grids. When the scores say there is no history yet, a note on the map says so. ``streets``, the
+    district's street layer (:func:`gridmgmt.maps.street_bands`), is drawn under everything, offline.
     """
     table = retailers.drop(columns="geometry").merge(scores, on="retailer_id", how="left")
     reason = f"reason_1_{lang}"
@@ -90,6 +95,8 @@ def risk_map(
     m = maps.new_map((centre_wgs.x, centre_wgs.y), zoom=13, tiles=tiles, lang=lang, title=title)
     b = boundary.to_crs(WGS84).total_bounds
     maps.fit_to(m, [b[0], b[2], *retailers["lon"]], [b[1], b[3], *retailers["lat"]])
+    if streets:
+        maps.add_streets(m, streets)
     maps.add_geojson(
         m,
         boundary,
