@@ -1,4 +1,4 @@
-"""Today offline first, in Chromium at phone width: record 5 outcomes without signal, reopen the page, send them once."""
+"""Today offline first, in Chromium at phone width: 5 outcomes recorded without signal, the page reopened, sent once."""
 
 from __future__ import annotations
 
@@ -99,9 +99,40 @@ def test_five_outcomes_recorded_offline_reach_the_store_once(server, chromium) -
     assert sorted(sent["retailer_id"]) == sorted(rids)
     assert set(sent.loc[sent["type"] == "visit", "x_result"]) == {"closed"}
     assert live.store.count_events() == before + 5
-    page.reload()  # online again: the server's page shows the stops recorded today
+    page.reload()  # online again: the server's page shows the stops recorded today, each once
+    page.wait_for_selector("#outbox[data-waiting='0']", state="attached")  # the phone's records are shown too
     assert page.locator(".stop.done").count() == 5
+    assert page.locator(".stop-state li").count() == 5  # the server's and the phone's record of a stop are one
+
+    # a queued outcome the server refuses stays on its stop with the reason, across reloads, until dismissed
+    page.evaluate(_QUEUE_ONE, [rids[0], TODAY])
+    refused = page.locator(f"#stop-{rids[0]} .stop-state li.refused")
+    refused.wait_for(state="attached")
+    assert "a violation needs a severity" in refused.inner_text()
+    page.reload()
+    refused.wait_for(state="attached")
+    refused.locator("button.dismiss").click()
+    refused.wait_for(state="detached")
+    assert live.store.count_events() == before + 5
     context.close()
+
+
+# an outcome queued as the page would, but one the server refuses (a violation without its severity)
+_QUEUE_ONE = """async ([rid, day]) => {
+    const db = await new Promise((ok) => {
+        const q = indexedDB.open('gridmgmt-today', 1);
+        q.onsuccess = () => ok(q.result);
+    });
+    const id = 'P-0190f5d2-0000-7000-8000-000000000001';
+    const body = {event_id: id, retailer_id: rid, type: 'inspection', outcome: 'violation', severity: '', note: ''};
+    await new Promise((ok) => {
+        const tx = db.transaction('outbox', 'readwrite');
+        tx.objectStore('outbox').put({id, user: 'officer1', day, retailer_id: rid, label: 'Violation', state: 'waiting',
+            reason: '', tapped_at: day + 'T10:00:00', before: false, body});
+        tx.oncomplete = ok;
+    });
+    window.dispatchEvent(new Event('online'));
+}"""
 
 
 def test_without_javascript_the_form_still_records(server, chromium) -> None:

@@ -139,18 +139,19 @@ def service_worker() -> Response:
     return FileResponse(HERE / "static" / "sw.js", media_type="text/javascript")
 
 
-def recorded_today(events: Any, day: str, retailer_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
-    """``{retailer_id: [(time HH:MM, label key), ...]}``: the stop outcomes recorded on ``day`` (not corrected)."""
+def recorded_today(events: Any, day: str, retailer_ids: set[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """``{retailer_id: [(time HH:MM, label key, event id), ...]}``: the stop outcomes recorded on ``day``
+    (not corrected)."""
     start = events["time"].searchsorted(datetime.fromisoformat(day))
     found = events.iloc[start:]
     found = found.loc[found["retailer_id"].isin(retailer_ids) & (found["corrected_by"] == "")]
-    results = found["x_result"].fillna("") if "x_result" in found else [""] * len(found)
-    rows = zip(found["retailer_id"], found["time"], found["type"], found["outcome"], results, strict=True)
-    done: dict[str, list[tuple[str, str]]] = {}
-    for rid, when, kind, outcome, result in rows:
-        word = _DONE_WORDS.get((kind, outcome or result or ""))
-        if word and when.strftime("%Y-%m-%d") == day:
-            done.setdefault(rid, []).append((when.strftime("%H:%M"), word))
+    found = found.assign(result=found["x_result"].fillna("") if "x_result" in found else "")
+    rows = found[["retailer_id", "time", "type", "outcome", "result", "event_id"]].itertuples(index=False)
+    done: dict[str, list[tuple[str, str, str]]] = {}
+    for rid, when, kind, outcome, result, event_id in rows:
+        key = _DONE_WORDS.get((kind, outcome or result or ""))
+        if key and when.strftime("%Y-%m-%d") == day:
+            done.setdefault(rid, []).append((when.strftime("%H:%M"), key, event_id))
     return done
 
 
