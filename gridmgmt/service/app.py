@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gridmgmt._errors import GridMgmtError
 from gridmgmt.inputs.district import District
 from gridmgmt.maps.offline_assets import assets_dir
-from gridmgmt.service import api, pages, pages_desk, pages_work
+from gridmgmt.service import api, pages, pages_desk, pages_work, streets
 from gridmgmt.service.deps import (
     HERE,
     Service,
@@ -43,7 +43,7 @@ from gridmgmt.service.shared_state import StoreTally, shared_secret
 from gridmgmt.store import SharedStore
 
 #: paths whose responses may be cached: the app's own files, the same for every user
-CACHEABLE_PREFIXES = ("/static/", "/vendor/")
+CACHEABLE_PREFIXES = ("/static/", "/vendor/", streets.BAND_PREFIX)
 
 
 class SecurityHeaders:
@@ -137,6 +137,7 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
         return {"status": "ok", "store": live.store.backend, "events": live.store.count_events(), "today": live.today()}
 
     app.include_router(api.router)
+    app.include_router(streets.router)
     app.include_router(pages.router)
     app.include_router(pages_work.router)
     app.include_router(pages_desk.router)

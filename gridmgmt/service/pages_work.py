@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -17,6 +15,7 @@ from gridmgmt.service.api import assessment_table
 from gridmgmt.service.deps import client_address, lang_of, require, service_of
 from gridmgmt.service.pages import render
 from gridmgmt.service.security import with_script_nonce
+from gridmgmt.service.streets import app_street_layer, grid_shapes_json
 from gridmgmt.service.work import (
     GRIDS_PREVIEW_KIND,
     grids_preview_job,
@@ -109,17 +108,6 @@ def plan_publish(
 # ------------------------------------------------------------------ Grids (planner)
 
 
-def _grid_points(live: Any) -> list[list[Any]]:
-    """[lat, lon, grid, name] of every retailer, for the grid map."""
-    owners = live.owners().set_index("retailer_id")["grid_id"]
-    frame = live.retailers()
-    return [
-        [round(float(r["lat"]), 6), round(float(r["lon"]), 6), str(owners.get(r["retailer_id"], "")), str(r["name"])]
-        for r in frame.to_dict("records")
-        if r["lat"] != "" and r["lon"] != ""
-    ]
-
-
 @router.get("/grids")
 def grids_page(request: Request, run: str = "", job: str = "", user: User = Depends(require("grids:view"))) -> Response:
     """The grid map, a what-if rebalance preview with the moves listed, publish."""
@@ -149,7 +137,7 @@ def grids_page(request: Request, run: str = "", job: str = "", user: User = Depe
         "grids.html",
         {
             "grids": table.to_dict("records"),
-            "points": json.dumps(_grid_points(live), ensure_ascii=False),
+            "shapes": grid_shapes_json(request),
             "preview": preview,
             "job": the_job.as_dict() if the_job else None,
             "can_publish": user.role in ("planner", "admin"),
@@ -226,9 +214,10 @@ def risk_map_raw(request: Request, user: User = Depends(require("overview:view")
     live = service_of(request).live
     lang = lang_of(request)
     d = live.district
+    streets = app_street_layer(request).bands
 
     def build(_events: pd.DataFrame) -> str:
-        m = risk_map(d.retailers, live.risk(), as_of=live.today(), boundary=d.boundary, lang=lang)
+        m = risk_map(d.retailers, live.risk(), as_of=live.today(), boundary=d.boundary, lang=lang, streets=streets)
         return to_offline_html(m)
 
     return HTMLResponse(with_script_nonce(live.derived(f"risk_map:{lang}", build), request.state.csp_nonce))
