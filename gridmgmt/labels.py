@@ -10,9 +10,13 @@ pages with :func:`translator`. The label languages are :data:`gridmgmt.vocab.LAN
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 from gridmgmt.vocab import LANGS, WORD_LABELS
+
+#: keys a page asked :func:`translator` for that have no label (shown as the key itself; tests check it stays empty)
+UNLABELLED: set[str] = set()
 
 LABELS: dict[str, dict[str, str]] = {
     "retailers": {"zh": "零售户", "en": "Retailers"},
@@ -229,7 +233,7 @@ def labels_of(prefix: str, lang: str = "zh") -> dict[str, str]:
 def translator(lang: str) -> Callable[[str], str]:
     """``t(key)`` in ``lang`` for the service's pages: the page's word ``page.<key>``, else the shared
     label ``key``, else the record's word ``key`` (an event type, severity, ...; English starting with
-    a capital), else ``key`` itself."""
+    a capital), else ``key`` itself (noted in :data:`UNLABELLED`)."""
     index = 1 if lang == "en" else 0
 
     def t(key: str) -> str:
@@ -241,9 +245,174 @@ def translator(lang: str) -> Callable[[str], str]:
             if key in words:
                 text = words[key][index]
                 return text[:1].upper() + text[1:]
+        UNLABELLED.add(key)
         return key
 
     return t
 
 
 register_labels({key: dict(zip(LANGS, texts, strict=True)) for key, texts in _PAGE_TEXT.items()}, prefix="page.")
+
+#: table columns the service's pages show -> (zh, en), registered as ``column.<name>``
+_COLUMN_TEXT: dict[str, tuple[str, str]] = {
+    **{status: texts for status, texts in WORD_LABELS["status"].items()},  # a grid's tasks counted by status
+    "grid_id": ("网格", "Grid"),
+    "retailer_id": ("许可证号", "Licence no."),
+    "task_id": ("任务编号", "Task no."),
+    "type": ("类型", "Type"),
+    "opened": ("开启", "Opened"),
+    "deadline": ("期限", "Deadline"),
+    "customer_manager": ("客户经理", "Customer manager"),
+    "monopoly_officer": ("专卖管理员", "Monopoly officer"),
+    "retailers": ("零售户数", "Retailers"),
+    "inspection_coverage": ("检查覆盖率", "Inspection coverage"),
+    "visit_coverage": ("走访覆盖率", "Visit coverage"),
+    "cycle_coverage": ("周期覆盖率", "Cycle coverage"),
+    "tasks_due": ("到期任务", "Tasks due"),
+    "tasks_on_time": ("按时办结率", "Tasks on time"),
+    "tip_off_response_days": ("举报响应（工作日）", "Tip-off response (working days)"),
+    "violations_found": ("查获违法", "Violations found"),
+    "corrections": ("更正", "Corrections"),
+    "violations_withdrawn": ("撤销的违法", "Violations withdrawn"),
+    "inspections": ("检查次数", "Inspections"),
+    "visits": ("走访次数", "Visits"),
+    "work_done": ("完成次数", "Work done"),
+    "staff_id": ("工号", "Staff no."),
+    "name": ("名称", "Name"),
+    "department": ("部门", "Department"),
+    "id": ("序号", "No."),
+    "time": ("时间", "Time"),
+    "username": ("用户名", "User name"),
+    "action": ("操作", "Action"),
+    "outcome": ("结果", "Outcome"),
+    "detail": ("详情", "Detail"),
+    "address": ("地址", "Address"),
+    "squad_id": ("中队", "Squad"),
+    "members": ("成员", "Members"),
+    "travel_mode": ("出行方式", "Travel mode"),
+    "depot": ("驻点", "Depot"),
+    "leave": ("出发", "Leave"),
+    "back": ("返回", "Back"),
+    "day_min": ("工作时长（分钟）", "Day (min)"),
+    "travel_min": ("路上（分钟）", "Travel (min)"),
+    "service_min": ("检查（分钟）", "At shops (min)"),
+    "wait_min": ("等候（分钟）", "Waiting (min)"),
+    "lunch": ("午休", "Lunch"),
+    "lunch_min": ("午休（分钟）", "Lunch (min)"),
+    "own_grid_stops": ("本网格站点", "Own-grid stops"),
+    "own_grid_share": ("本网格占比", "Own-grid share"),
+    "from_grid": ("原网格", "From grid"),
+    "to_grid": ("新网格", "To grid"),
+    "reason": ("原因", "Reason"),
+    "purpose": ("事由", "Purpose"),
+    "mandatory": ("必查", "Mandatory"),
+    "priority": ("优先级", "Priority"),
+    "seq": ("顺序", "Order"),
+    "arrival": ("到达", "Arrival"),
+    "run": ("批次", "Run"),
+    "date": ("日期", "Date"),
+    "kind": ("类别", "Kind"),
+    "by": ("操作人", "By"),
+    "created": ("创建时间", "Created"),
+    "solution_limit": ("求解次数上限", "Solution limit"),
+}
+#: columns whose cells are words of a kind (``<kind>.<code>`` labels): column -> kind
+COLUMN_WORDS: dict[str, str] = {
+    "type": "event",
+    "status": "status",
+    "purpose": "purpose",
+    "travel_mode": "mode",
+    "mode": "mode",
+    "level": "level",
+    "risk_level": "level",
+    "department": "department",
+    "role": "role",
+    "severity": "severity",
+    "violation_kind": "violation_kind",
+}
+#: the service's other words of a kind: stored runs (``run.``) and audit outcomes (``audit.``)
+_KIND_TEXT: dict[str, tuple[str, str]] = {
+    "run.plan_draft": ("草稿", "draft"),
+    "run.plan": ("已发布", "published"),
+    "audit.ok": ("成功", "ok"),
+    "audit.refused": ("被拒绝", "refused"),
+    "audit.failed_login": ("登录失败", "failed login"),
+    "audit.unauthenticated": ("未登录", "not logged in"),
+    "audit.forbidden": ("无权限", "forbidden"),
+    "audit.rate_limited": ("过于频繁", "rate limited"),
+}
+#: lines a background job writes (in English: logs, the API) -> (zh, en); ``{mode}`` is a travel mode
+_PROGRESS_TEXT: dict[str, tuple[str, str]] = {
+    "read_log": ("读取事件日志", "reading the event log"),
+    "read_grids": ("读取今日网格", "reading today's grids"),
+    "score_risk": ("计算风险", "scoring risk"),
+    "candidates": ("筛选走访对象", "selecting visit candidates"),
+    "plan_mode": (
+        "规划 {n} 个{mode}中队，候选 {candidates} 家",
+        "planning {n} {mode} squad(s) from {candidates} candidates",
+    ),
+    "planned": (
+        "已安排 {visits} 次走访，{unplanned} 次未安排，用时 {seconds} 秒",
+        "planned {visits} visits, {unplanned} unplanned, in {seconds} s",
+    ),
+    "search_failed": (
+        "路线搜索失败：{failure}；其他中队已在草稿中",
+        "route search failed: {failure}; the other squads are in the draft",
+    ),
+    "store_draft": ("保存草稿", "storing the draft"),
+    "draft": (
+        "草稿 {run_id}：{stops} 个站点，{left_out} 个未安排",
+        "draft {run_id}: {stops} stops, {left_out} left out",
+    ),
+    "rebalance": ("调整网格", "rebalancing"),
+    "moves": ("{moves} 家零售户将调整网格", "{moves} retailers would move"),
+}
+register_labels({key: dict(zip(LANGS, texts, strict=True)) for key, texts in _COLUMN_TEXT.items()}, prefix="column.")
+register_labels({key: dict(zip(LANGS, texts, strict=True)) for key, texts in _KIND_TEXT.items()})
+register_labels(
+    {key: dict(zip(LANGS, texts, strict=True)) for key, texts in _PROGRESS_TEXT.items()}, prefix="progress."
+)
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching ``template`` formatted with any fields (each ``{name}`` a group)."""
+    parts = re.split(r"{(\w+)}", template)
+    return re.compile(
+        "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)) + r"\Z", re.DOTALL
+    )
+
+
+_PROGRESS_PATTERNS = {key: _template_pattern(texts[1]) for key, texts in _PROGRESS_TEXT.items()}
+
+
+def word(kind: str, codes: object, lang: str) -> str:
+    """The label of each comma-separated code of ``kind`` in ``codes`` (``"tip_off,routine"`` -> ``举报、常规检查``).
+
+    A code without a label is shown as itself and noted in :data:`UNLABELLED` (numbers and blanks are data).
+    """
+    text = "" if codes is None else str(codes)
+    shown = []
+    for code in (c.strip() for c in text.split(",") if c.strip()):
+        entry = LABELS.get(f"{kind}.{code}")
+        if entry is None and not code.replace(".", "", 1).lstrip("-").isdigit():
+            UNLABELLED.add(f"{kind}.{code}")
+        shown.append(entry[lang] if entry else code)
+    return ("、" if lang == "zh" else ", ").join(shown)
+
+
+def said(line: object, lang: str) -> str:
+    """A job's progress line (written in English) in ``lang``; a line of no known form is shown as written
+    and noted in :data:`UNLABELLED`."""
+    text = str(line)
+    for key, pattern in _PROGRESS_PATTERNS.items():
+        found = pattern.match(text)
+        if found:
+            fields = {
+                name: LABELS.get(f"{name}.{value}", {}).get(lang, value) for name, value in found.groupdict().items()
+            }
+            return LABELS[f"progress.{key}"][lang].format(**fields)
+    UNLABELLED.add(text)
+    return text
+
+
+register_labels({"show": {"zh": "显示", "en": "Show"}}, prefix="page.")

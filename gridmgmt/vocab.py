@@ -1,5 +1,6 @@
 """The words of the shared record, each defined once with its Chinese and English label: event
-types, departments, outcomes, severities, violation kinds, roles and label languages.
+types, departments, outcomes, severities, violation kinds, roles, task states, visit purposes,
+travel modes, risk levels and label languages.
 
 Every list elsewhere (the store's checks, the event table's aliases, the service's types, the
 CLI's choices, the permission table, the task rules, the risk components, the labels of maps,
@@ -146,6 +147,33 @@ ROLES: dict[str, tuple[str, str]] = {
 #: the department of each staff role (the department its records belong to)
 ROLE_DEPARTMENT: dict[str, str] = {"marketing": "marketing", "monopoly": "monopoly"}
 
+#: states of a joint-visit task -> (zh, en)
+TASK_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "open": ("待办", "open"),
+    "overdue": ("已逾期", "overdue"),
+    "closed": ("已完成", "closed"),
+    "closed_late": ("逾期完成", "closed late"),
+}
+#: why a retailer is on a day's route (a stop's ``purpose``, comma-separated) -> (zh, en): a task's type,
+#: a routine inspection due by cycle, a high-risk retailer not inspected lately
+PURPOSE_LABELS: dict[str, tuple[str, str]] = {
+    **{t.name: (t.zh, t.en) for t in EVENT_TYPES_BY_NAME.values() if t.opens_task},
+    "routine": ("常规检查", "routine"),
+    "high_risk": ("高风险", "high risk"),
+}
+#: squads' travel modes -> (zh, en)
+MODE_LABELS: dict[str, tuple[str, str]] = {
+    "walk": ("步行", "walk"),
+    "ebike": ("电动车", "e-bike"),
+    "car": ("汽车", "car"),
+}
+#: retailers' risk levels -> (zh, en)
+RISK_LEVEL_LABELS: dict[str, tuple[str, str]] = {
+    "high": ("高", "high"),
+    "medium": ("中", "medium"),
+    "low": ("低", "low"),
+}
+
 #: every labelled word by kind: kind -> word -> (zh, en)
 WORD_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "event": {t.name: (t.zh, t.en) for t in EVENT_TYPES_BY_NAME.values()},
@@ -154,6 +182,10 @@ WORD_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "severity": SEVERITY_LABELS,
     "violation_kind": VIOLATION_KIND_LABELS,
     "role": ROLES,
+    "status": TASK_STATUS_LABELS,
+    "purpose": PURPOSE_LABELS,
+    "mode": MODE_LABELS,
+    "level": RISK_LEVEL_LABELS,
 }
 
 
@@ -168,4 +200,3 @@ def default_department(event_type: str) -> str:
     """The department an event of ``event_type`` belongs to when none is given (``public`` for anyone's)."""
     t = EVENT_TYPES_BY_NAME.get(event_type)
     return (t.department if t else None) or "public"
-

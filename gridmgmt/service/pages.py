@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gridmgmt._errors import InputError
-from gridmgmt.labels import register_labels, translator
+from gridmgmt.labels import COLUMN_WORDS, register_labels, said, translator, word
 from gridmgmt.permissions import HOME, allowed
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import login_user
 from gridmgmt.service.deps import COOKIE, HERE, LANG_COOKIE, is_tls, lang_of, require, service_of, session_of
 from gridmgmt.service.work import file_public_report, report_status
-from gridmgmt.vocab import LANGS, PUBLIC_TYPES, TASK_TYPES
+from gridmgmt.vocab import LANGS, PUBLIC_TYPES, SEVERITIES, TASK_TYPES, VIOLATION_KINDS
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,6 +44,9 @@ def render(request: Request, template: str, context: dict[str, Any], *, status: 
     nav = [(path, key) for perm, path, key in NAV if user and allowed(user.role, perm)]
     base = {"t": translator(lang), "lang": lang, "user": user, "csrf": session.csrf if session else "", "nav": nav}
     base["public_kinds"] = PUBLIC_TYPES
+    # the record's codes in the page's words: word("purpose", "tip_off,routine"), said(progress line)
+    base.update(word=lambda kind, codes: word(kind, codes, lang), said=lambda line: said(line, lang))
+    base.update(column_words=COLUMN_WORDS, violation_kinds=VIOLATION_KINDS, severities=SEVERITIES)
     response = service.templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=_secure(request))
