@@ -187,7 +187,7 @@ def plan_warnings(district: District, plan: GridPlan, routed: pd.DataFrame) -> l
         causes = _model_causes(m, routed, routed.index, days)
         causes.append(f"the model's error on single grids: travel off by {abs(worst['travel_error_pct']):.0f}% in "
                       f"grid {int(worst['grid_id'])} ({worst['travel_mode']})")  # fmt: skip
-        out.append(f"routed max/min {routed.attrs['routed_ratio']:.2f} is above grids.routed_tolerance {tol:.2f} "
+        out.append(f"routed max/min {routed.attrs['routed_ratio']:.3f} is above grids.routed_tolerance {tol:.3f} "
                    f"(planning {m.get('balance', float('nan')):.3f}): the workload model and the routes disagree "
                    f"(travel off by {routed.attrs['mean_abs_error_pct']:.0f}% on average); likely cause: "
                    f"{'; '.join(causes)}")  # fmt: skip
