@@ -30,21 +30,31 @@ function pageKey(url) {
   return parsed.href;
 }
 
-// Network first; without signal the last copy of this page (any of its query strings as a last resort).
+// Network first; without signal (or with none worth the name: no answer within SLOW_MS) the last copy
+// of this page, any of its query strings as a last resort. The network's answer still refreshes the copy.
+var SLOW_MS = 4000;
 function page(event) {
   var key = pageKey(event.request.url);
-  return fetch(event.request).then(function (response) {
+  function copy() {
+    return caches.open(PAGES).then(function (cache) {
+      return cache.match(key).then(function (hit) { return hit || cache.match(key, {ignoreSearch: true}); });
+    });
+  }
+  var network = fetch(event.request).then(function (response) {
     if (response.ok && !response.redirected && response.type === "basic") {
-      var copy = response.clone();
-      event.waitUntil(caches.open(PAGES).then(function (cache) { return cache.put(key, copy); }));
+      var kept = response.clone();
+      event.waitUntil(caches.open(PAGES).then(function (cache) { return cache.put(key, kept); }));
     } else if (response.type === "opaqueredirect" || response.redirected) {
       event.waitUntil(caches.delete(PAGES));  // logged out: no user's page stays on the phone
     }
     return response;
-  }).catch(function () {
-    return caches.open(PAGES).then(function (cache) {
-      return cache.match(key).then(function (hit) { return hit || cache.match(key, {ignoreSearch: true}); });
-    }).then(function (hit) { return hit || Response.error(); });
+  });
+  event.waitUntil(network.catch(function () {}));
+  return new Promise(function (resolve) {
+    var given = false;
+    function give(response) { if (response && !given) { given = true; resolve(response); } }
+    network.then(give, function () { copy().then(function (hit) { give(hit || Response.error()); }); });
+    setTimeout(function () { copy().then(give); }, SLOW_MS);  // only when a copy exists
   });
 }
 

@@ -197,7 +197,7 @@
     timing.tapMs.push(performance.now() - tapped);
     requestAnimationFrame(function () { timing.paintMs.push(performance.now() - tapped); });
     lastTap = null;
-    save(entry).then(status).then(flush);
+    save(entry).then(status).then(function () { return flushing ? flushing.then(flush) : flush(); });
   });
 
   // ------------------------------------------------------------------ on the phone
