@@ -68,8 +68,21 @@ def test_help_loads_no_heavy_library() -> None:
         (["users", "add", "startup", "--role", "planner", "--password-stdin"], "a long password\n"),
         (["users", "list"], ""),
         (["store", "backup", "--to", "{tmp}/copy.sqlite"], ""),
+        (["tasks", "list"], ""),
+        (["tasks", "list", "--date", "2026-12-05", "--overdue"], ""),
+        (["tasks", "list", "--date", "2026-12-05", "--all", "--out", "{tmp}"], ""),
     ],
-    ids=["events add", "events list", "events list csv", "users add", "users list", "store backup"],
+    ids=[
+        "events add",
+        "events list",
+        "events list csv",
+        "users add",
+        "users list",
+        "store backup",
+        "tasks list",
+        "tasks list overdue",
+        "tasks list all csv",
+    ],
 )
 def test_small_commands_load_no_heavy_library(store, tmp_path, args, stdin) -> None:
     """Each small command does its work (exit 0) with none of pandas, geopandas, OR-Tools, shapely, networkx."""
@@ -92,3 +105,19 @@ def test_events_add_then_list_shows_the_event_and_its_implied_violation(store) -
         ("E-START-V", "violation", "serious"),
     ]
     assert rows[0]["time"] == "2026-12-02T09:30:00"
+
+
+def test_tasks_list_writes_the_open_task_of_an_added_complaint(store, tmp_path) -> None:
+    """A complaint added through the light path is a task, overdue past its 3 working days, in tasks.csv."""
+    where = ["--store", str(store)]
+    added = _run(["events", "add", "--type", "complaint", "--retailer", "R9", "--time", "2026-12-07T10:00",
+                  "--event-id", "C-START", *where])  # fmt: skip
+    assert added["exit"] == 0, added["output"]
+    listed = _run(["tasks", "list", "--date", "2026-12-11", "--overdue", "--out", str(tmp_path), *where])
+    assert listed["exit"] == 0, listed["output"]
+    lines = (tmp_path / "tasks.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("task_id,retailer_id,type,opened,deadline,status,")
+    assert [line.split(",")[:6] for line in lines[1:] if line.startswith("C-START")] == [
+        ["C-START", "R9", "complaint", "2026-12-07 10:00:00", "2026-12-10", "overdue"]
+    ]
+    assert _heavy(listed["modules"]) == []

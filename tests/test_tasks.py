@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gridmgmt.config import Settings
+from gridmgmt.config import Settings, load_settings
+from gridmgmt.inputs.events import effective_events
+from gridmgmt.loop.task_rules import OWNER_COLUMNS, add_working_days, working_days_between
 from gridmgmt.loop.tasks import task_table, update_tasks
+from gridmgmt.ops.tasks import task_rows
+from gridmgmt.store import open_store
+from gridmgmt.store.engine import write_transaction
+from gridmgmt.store.schema import retailers
+from gridmgmt.vocab import TASK_TYPES
 
 PRIOR = pd.DataFrame(
     {
@@ -111,3 +120,114 @@ def test_task_update_refuses_corrections_and_back_dated_events() -> None:
     assert update_tasks(table, fix, latest=latest, as_of="2026-11-20", settings=Settings()) is None
     old = log.iloc[[30]].assign(time=latest - pd.Timedelta(minutes=1))
     assert update_tasks(table, old, latest=latest, as_of="2026-11-20", settings=Settings()) is None
+
+
+# ---------------------------------------------------------------- one set of rules, two paths
+
+
+def test_working_days_agree_with_numpy() -> None:
+    """The plain-datetime working-day offsets and counts are numpy's busday_offset (roll forward) and busday_count."""
+    days = [date(2026, 11, 2) + timedelta(days=k) for k in range(21)]  # three weeks, every weekday
+    for start in days:
+        for n in range(12):
+            want = np.busday_offset(np.datetime64(start, "D"), n, roll="forward").astype(date)
+            assert add_working_days(start, n) == want
+        for end in days:
+            assert working_days_between(start, end) == np.busday_count(start, end)
+
+
+def _merge_asof_tasks(events: pd.DataFrame, as_of: pd.Timestamp, settings: Settings) -> pd.DataFrame:
+    """An independent, vectorised reading of the rules (the former task_table): the oracle for the row rules."""
+    known = effective_events(events.loc[pd.to_datetime(events["time"]) < as_of])
+    known = known.assign(time=pd.to_datetime(known["time"]))
+    tasks = known.loc[known["type"].isin(TASK_TYPES), ["event_id", "retailer_id", "type", "time"]]
+    tasks = tasks.rename(columns={"event_id": "task_id", "time": "opened"}).sort_values("opened", kind="stable")
+    closing = known.loc[known["type"] == "inspection", ["event_id", "retailer_id", "time"]]
+    closing = closing.rename(columns={"event_id": "closed_by", "time": "closed_at"}).sort_values("closed_at")
+    merged = pd.merge_asof(
+        tasks, closing, left_on="opened", right_on="closed_at", by="retailer_id", direction="forward",
+        allow_exact_matches=False,
+    )  # fmt: skip
+    days = merged["type"].map(lambda t: getattr(settings.deadlines_working_days, t)).to_numpy(dtype=int)
+    opened_day = merged["opened"].dt.normalize().to_numpy(dtype="datetime64[D]")
+    merged["deadline"] = pd.to_datetime(np.busday_offset(opened_day, days, roll="forward"))
+    closed = merged["closed_at"].notna()
+    late = closed & (merged["closed_at"].dt.normalize() > merged["deadline"])
+    merged["status"] = np.select(
+        [closed & ~late, late, merged["deadline"] < as_of], ["closed", "closed_late", "overdue"], default="open"
+    )
+    return merged[["task_id", "deadline", "status", "closed_by"]].fillna({"closed_by": ""})
+
+
+def test_task_rules_agree_with_a_vectorised_reading_on_the_demo(demo_district) -> None:
+    """On the demo's whole log (with corrections), the row rules give the tasks a merge_asof reading gives."""
+    events = demo_district.events
+    fixes = events.loc[events["type"] == "visit"].iloc[:3]
+    targets = events.loc[events["type"].isin(["tip_off", "inspection"])].iloc[:3]
+    fixes = fixes.assign(
+        event_id=[f"FIX{k}" for k in range(3)], corrects=targets["event_id"].to_numpy(), time=targets["time"].to_numpy()
+    )  # visits correcting a tip-off or an inspection: the corrected ones no longer open or close a task
+    log = pd.concat([events, fixes], ignore_index=True)
+    as_of = pd.Timestamp("2026-12-01")
+    got = task_table(log, as_of=as_of, settings=demo_district.settings)
+    want = _merge_asof_tasks(log, as_of, demo_district.settings)
+    assert len(got) > 2000 and set(got["status"]) == {"open", "overdue", "closed", "closed_late"}
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+    assert not set(targets["event_id"]) & (set(got["task_id"]) | set(got["closed_by"]))
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory) -> tuple[Path, Path]:
+    """district.toml (tip-offs due in 1 working day) and a store: R1, R2 in grid 1 (pair m1, s1), R3 in no grid."""
+    folder = tmp_path_factory.mktemp("tasks")
+    toml = folder / "district.toml"
+    toml.write_text('name = "t"\n[deadlines_working_days]\ntip_off = 1\n', encoding="utf-8")
+    store = folder / "store.sqlite"
+    with open_store(store, create=True) as shared:
+        with write_transaction(shared.engine, shared.label) as conn:
+            conn.execute(retailers.insert(), [{"retailer_id": r} for r in ("R1", "R2", "R3")])
+        shared.publish_assignment(pd.DataFrame({"retailer_id": ["R1", "R2"], "grid_id": ["1", "1"]}), "2026-01-01")
+        pair = pd.DataFrame({"grid_id": ["1"], "customer_manager": ["m1"], "monopoly_officer": ["s1"]})
+        shared.publish_pairs(pair, "2026-01-01")
+        log = [
+            ("T0", "R1", "2025-06-02T10:00", "tip_off", ""),  # older than the window: not listed
+            ("T1", "R1", "2026-11-02T10:00", "tip_off", ""),
+            ("I1", "R1", "2026-11-04T09:00", "inspection", ""),  # closes T1 late (due 11-03)
+            ("T2", "R2", "2026-11-05T10:00", "complaint", ""),
+            ("I2", "R2", "2026-11-05T10:00", "inspection", ""),  # same minute: does not close T2
+            ("T3", "R3", "2026-11-06T10:00", "marketing_report", ""),
+            ("T4", "R2", "2026-11-06T11:00", "tip_off", ""),
+            ("V4", "R2", "2026-11-06T12:00", "visit", "T4"),  # a visit corrects the tip-off: no task
+            ("I3", "R3", "2026-11-09T08:00", "inspection", ""),  # closes T3
+            ("T5", "R1", "2026-11-30T10:00", "tip_off", ""),  # as of 12-01: open (due 12-01)
+            ("T6", "R2", "2026-12-01T10:00", "tip_off", ""),  # on the as_of day: not yet known
+        ]
+        shared.add_records(
+            [
+                {"event_id": i, "retailer_id": r, "time": t, "type": k, "department": "public", "corrects": c}
+                for i, r, t, k, c in log
+            ]
+        )
+    return toml, store
+
+
+def test_tasks_list_rows_equal_the_task_table(small_store) -> None:
+    """The plain rows of `tasks list` (store, no pandas) are the task table of the same events and owners."""
+    toml, store = small_store
+    as_of = "2026-12-01"
+    rows = task_rows(toml, store, as_of=date(2026, 12, 1))
+    with open_store(store) as shared:
+        events = shared.events_between("2025-12-01", as_of)
+        owners = shared.assignment_on(as_of).merge(shared.pairs_on(as_of), on="grid_id", how="left")
+    table = task_table(events, as_of=as_of, settings=load_settings(toml), owners=owners)
+    assert [(r["task_id"], r["status"], r["closed_by"]) for r in rows] == [
+        ("T1", "closed_late", "I1"),
+        ("T2", "overdue", ""),
+        ("T3", "closed", "I3"),
+        ("T5", "open", ""),
+    ]
+    assert [(r["grid_id"], r["customer_manager"], r["monopoly_officer"]) for r in rows] == [
+        ("1", "m1", "s1"), ("1", "m1", "s1"), ("", "", ""), ("1", "m1", "s1"),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows).astype({"deadline": "datetime64[s]", "response_working_days": float})
+    pd.testing.assert_frame_equal(frame, table.fillna({c: "" for c in OWNER_COLUMNS}), check_dtype=False)

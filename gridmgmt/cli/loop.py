@@ -228,47 +228,35 @@ def tasks_list(
     store = district_store(district, store)
     from rich.table import Table
 
-    from gridmgmt import io
-    from gridmgmt.ops.loop import district_tasks
+    from gridmgmt.config import load_settings
+    from gridmgmt.ops.tasks import task_rows, write_tasks_csv
 
     if date is None:  # the settings only: listing tasks never loads the district's whole history
-        from gridmgmt.config import load_settings
-
         end = load_settings(district).history_end
         day = parse_day(str(end)) + timedelta(days=1) if end else datetime.now()
         date = day.date().isoformat()
     date = check_date(date)
-    tasks = district_tasks(district, store, as_of=date)
+    tasks = task_rows(district, store, as_of=parse_day(date).date())
     if overdue:
-        tasks = tasks.loc[tasks["status"] == "overdue"]
+        tasks = [t for t in tasks if t["status"] == "overdue"]
     elif not all_:
-        tasks = tasks.loc[tasks["status"].isin(("open", "overdue"))]
+        tasks = [t for t in tasks if t["status"] in ("open", "overdue")]
     if out is not None:
-        console.print(f"wrote {io.write_csv(tasks, out_file(out, out, 'tasks.csv'))}", highlight=False)
+        console.print(f"wrote {write_tasks_csv(tasks, out_file(out, out, 'tasks.csv'))}", highlight=False)
     table = Table(title=f"tasks as of {date}: {len(tasks)}")
-    for column in (
-        "task_id",
-        "retailer_id",
-        "type",
-        "opened",
-        "deadline",
-        "status",
-        "grid_id",
-        "customer_manager",
-        "monopoly_officer",
-    ):
+    columns = ("task_id", "retailer_id", "type", "opened", "deadline", "status")
+    owners = ("grid_id", "customer_manager", "monopoly_officer")
+    for column in (*columns, *owners):
         table.add_column(column)
-    for task in tasks.itertuples():
+    for task in tasks:
         table.add_row(
-            task.task_id,
-            task.retailer_id,
-            task.type,
-            f"{task.opened:%Y-%m-%d %H:%M}",
-            f"{task.deadline:%Y-%m-%d}",
-            task.status,
-            str(getattr(task, "grid_id", "")),
-            str(getattr(task, "customer_manager", "")),
-            str(getattr(task, "monopoly_officer", "")),
+            task["task_id"],
+            task["retailer_id"],
+            task["type"],
+            f"{task['opened']:%Y-%m-%d %H:%M}",
+            f"{task['deadline']:%Y-%m-%d}",
+            task["status"],
+            *(str(task[c]) for c in owners),
         )
     Console(markup=False, emoji=False).print(table)
 

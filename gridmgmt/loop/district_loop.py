@@ -13,8 +13,6 @@ from gridmgmt.loop.responsibility import ResponsibilityReport, responsibility_re
 from gridmgmt.loop.tasks import owners_table, task_table
 from gridmgmt.risk.district_risk import risk_trend, score_risk
 
-TASK_WINDOW_DAYS = 365  # tasks opened longer ago than this are history, not work
-
 
 def retailer_owners(district: District, grids: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """retailer_id -> grid_id and the grid's staff pair, from grids (if given) or retailers.grid_id."""

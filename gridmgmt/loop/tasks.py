@@ -1,29 +1,70 @@
-"""Joint-visit tasks: opened by tip-offs, complaints and marketing reports, closed by inspections.
+"""Joint-visit tasks as data frames, for the overview, the assessment and the service.
 
-Tasks are not stored state: they are derived from the append-only event log, so both
-departments always see the same list. A task
-
-- opens with a ``tip_off``, ``complaint`` or ``marketing_report`` event of a retailer;
-- is due ``[deadlines_working_days]`` working days (Mon-Fri) after the day it opened;
-- closes with the first ``inspection`` of that retailer after it opened (any outcome);
-- is owned by the retailer's grid pair (customer manager and monopoly officer).
+The rules (what opens a task, its deadline, what closes it, corrections) are
+:mod:`gridmgmt.loop.task_rules`' over plain rows; this module builds and updates the task table
+from them, so ``tasks list`` (plain rows) and these frames give the same tasks.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
+
 import pandas as pd
 
 from gridmgmt.config import Settings
-from gridmgmt.inputs.events import effective_events
+from gridmgmt.loop import task_rules
+from gridmgmt.loop.task_rules import (
+    TASK_COLUMNS,
+    TASK_EVENT_TYPES,
+    Task,
+    closed_status,
+    derive_tasks,
+    working_days_between,
+)
 from gridmgmt.vocab import TASK_TYPES
+
+_EVENT_FIELDS = ("event_id", "retailer_id", "type", "note", "corrects")
 
 
 def deadlines(times: pd.Series, types: pd.Series, settings: Settings) -> pd.Series:
     """Deadline date of each task: the day it opened plus the working days for its type."""
-    days = types.map(lambda t: getattr(settings.deadlines_working_days, t)).astype(int).to_numpy()
-    start = pd.to_datetime(times).dt.normalize().to_numpy(dtype="datetime64[D]")
-    return pd.Series(pd.to_datetime(np.busday_offset(start, days, roll="forward")), index=times.index)
+    days = [task_rules.deadline(t, kind, settings) for t, kind in zip(pd.to_datetime(times), types, strict=True)]
+    return pd.Series(pd.to_datetime(days).astype("datetime64[s]"), index=times.index)
+
+
+def task_events(events: pd.DataFrame, *, as_of: pd.Timestamp) -> tuple[list[dict], set[str]]:
+    """The events before ``as_of`` that open or close a task, as the rows :func:`derive_tasks` reads,
+    and the ids the other events before ``as_of`` correct (the rest of the log changes no task)."""
+    times = pd.to_datetime(events["time"])
+    before = times < as_of
+    corrects = events.loc[before, "corrects"].fillna("") if "corrects" in events.columns else pd.Series([], dtype=str)
+    matters = before & events["type"].isin(TASK_EVENT_TYPES)
+    fields = [f for f in _EVENT_FIELDS if f in events.columns]
+    columns = [events.loc[matters, f].tolist() for f in fields] + [list(times[matters].dt.to_pydatetime())]
+    rows = [dict(zip([*fields, "time"], values, strict=True)) for values in zip(*columns, strict=True)]
+    return rows, set(corrects) - {""}
+
+
+def tasks_frame(tasks: Sequence[Task], events: pd.DataFrame, time_dtype: object) -> pd.DataFrame:
+    """``tasks`` as the task table's columns, text typed as the ``events`` columns they come from."""
+    frame = pd.DataFrame.from_records([tuple(vars(t).values()) for t in tasks], columns=list(TASK_COLUMNS))
+    text = {
+        "task_id": "event_id",
+        "retailer_id": "retailer_id",
+        "type": "type",
+        "closed_by": "event_id",
+        "note": "note",
+    }
+    return frame.astype(
+        {
+            **{column: events[source].dtype for column, source in text.items()},
+            "status": "str",
+            "opened": time_dtype,
+            "deadline": "datetime64[s]",
+            "closed_at": time_dtype,
+            "response_working_days": float,
+        }
+    )
 
 
 def task_table(
@@ -33,7 +74,7 @@ def task_table(
     settings: Settings,
     owners: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every task known before ``as_of`` with its status.
+    """Every task known before ``as_of`` with its status (:func:`gridmgmt.loop.task_rules.derive_tasks`).
 
     Parameters
     ----------
@@ -52,53 +93,13 @@ def task_table(
     DataFrame: task_id, retailer_id, type, opened, deadline, status, closed_by, closed_at,
     response_working_days, note, plus the owner columns when given.
     """
-    as_of = pd.Timestamp(as_of).normalize()
-    times = pd.to_datetime(events["time"])
-    known = effective_events(events.loc[times < as_of]).assign(time=lambda e: pd.to_datetime(e["time"]))
-    tasks = known.loc[known["type"].isin(TASK_TYPES), ["event_id", "retailer_id", "type", "time", "note"]]
-    tasks = tasks.rename(columns={"event_id": "task_id", "time": "opened"}).sort_values("opened", kind="stable")
-    inspections = known.loc[known["type"] == "inspection", ["event_id", "retailer_id", "time"]]
-    inspections = inspections.rename(columns={"event_id": "closed_by", "time": "closed_at"}).sort_values("closed_at")
-    merged = pd.merge_asof(
-        tasks,
-        inspections,
-        left_on="opened",
-        right_on="closed_at",
-        by="retailer_id",
-        direction="forward",
-        allow_exact_matches=False,
-    )
-    merged["deadline"] = deadlines(merged["opened"], merged["type"], settings).to_numpy()
-    closed = merged["closed_at"].notna()
-    late_close = closed & (merged["closed_at"].dt.normalize() > merged["deadline"])
-    merged["status"] = np.select(
-        [closed & ~late_close, late_close, merged["deadline"] < as_of],
-        ["closed", "closed_late", "overdue"],
-        default="open",
-    )
-    response = np.full(len(merged), np.nan)
-    if closed.any():
-        response[closed.to_numpy()] = np.busday_count(
-            merged.loc[closed, "opened"].dt.normalize().to_numpy(dtype="datetime64[D]"),
-            merged.loc[closed, "closed_at"].dt.normalize().to_numpy(dtype="datetime64[D]"),
-        )
-    merged["response_working_days"] = response
-    merged["closed_by"] = merged["closed_by"].fillna("")
+    day = pd.Timestamp(as_of).normalize()
+    rows, corrected = task_events(events, as_of=day)
+    found = derive_tasks(rows, as_of=day.date(), settings=settings, corrected=corrected)
+    tasks = tasks_frame(found, events, pd.to_datetime(events["time"]).dtype)
     if owners is not None:
-        merged = merged.merge(owners, on="retailer_id", how="left")
-    columns = [
-        "task_id",
-        "retailer_id",
-        "type",
-        "opened",
-        "deadline",
-        "status",
-        "closed_by",
-        "closed_at",
-        "response_working_days",
-        "note",
-    ]
-    return merged[columns + [c for c in merged.columns if c not in columns]].reset_index(drop=True)
+        tasks = tasks.merge(owners, on="retailer_id", how="left")
+    return tasks
 
 
 def update_tasks(
@@ -141,15 +142,13 @@ def update_tasks(
         )
         if not closes.any():
             continue
-        day = inspection.time.normalize()
-        deadline = table.loc[closes, "deadline"]
+        day = inspection.time.date()
         table.loc[closes, "closed_by"] = inspection.event_id
         table.loc[closes, "closed_at"] = inspection.time
-        table.loc[closes, "status"] = np.where(day > deadline, "closed_late", "closed")
-        table.loc[closes, "response_working_days"] = np.busday_count(
-            table.loc[closes, "opened"].dt.normalize().to_numpy(dtype="datetime64[D]"),
-            np.datetime64(day.date(), "D"),
-        ).astype(float)
+        table.loc[closes, "status"] = [closed_status(day, due.date()) for due in table.loc[closes, "deadline"]]
+        table.loc[closes, "response_working_days"] = [
+            float(working_days_between(o.date(), day)) for o in table.loc[closes, "opened"]
+        ]
     return table
 
 

@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from gridmgmt import io
-from gridmgmt.config import load_settings
 from gridmgmt.inputs.district import District
-from gridmgmt.loop.district_loop import TASK_WINDOW_DAYS, overview_page, responsibility, retailer_owners
+from gridmgmt.loop.district_loop import overview_page, responsibility
 from gridmgmt.loop.responsibility import ResponsibilityReport
-from gridmgmt.loop.tasks import task_table
-from gridmgmt.ops.district import load_district
-from gridmgmt.ops.grids import stored_grids
-from gridmgmt.store import open_store
+from gridmgmt.loop.task_rules import TASK_WINDOW_DAYS
+from gridmgmt.ops.tasks import task_rows
 
 
 def district_tasks(
     district_path: str | Path, store_path: str | Path | None, *, as_of: str, days: int = TASK_WINDOW_DAYS
 ) -> pd.DataFrame:
-    """Every task of the last ``days`` days as of a date, with its grid and pair.
-
-    With a store that holds the district (``store init``), everything comes from the store
-    (its indexed event log, the grid assignment and pairs valid on that day) and only
-    district.toml's settings are read, never the whole history. Otherwise the district is loaded.
-    """
-    if store_path:
-        with open_store(store_path) as shared:
-            if shared.is_initialised():
-                end = pd.Timestamp(as_of).normalize()
-                events = shared.events_between(end - pd.Timedelta(days=days), end)
-                owners = shared.assignment_on(end.date()).merge(shared.pairs_on(end.date()), on="grid_id", how="left")
-                settings = load_settings(district_path)
-                return task_table(events, as_of=as_of, settings=settings, owners=owners.fillna(""))
-    district = load_district(district_path, store=store_path)
-    grids = stored_grids(store_path)
-    return task_table(district.events, as_of=as_of, settings=district.settings, owners=retailer_owners(district, grids))
+    """:func:`gridmgmt.ops.tasks.task_rows` as a data frame (one row per task, its grid and pair)."""
+    return pd.DataFrame(task_rows(district_path, store_path, as_of=date.fromisoformat(as_of), days=days))
 
 
 def report_responsibility(

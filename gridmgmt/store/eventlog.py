@@ -332,6 +332,16 @@ def event_filters(
     return terms
 
 
+def corrected_between(
+    engine: sa.Engine, start: datetime | None, end: datetime | None, *, label: str = "store"
+) -> set[str]:
+    """Ids of the events that events with ``start <= time < end`` correct."""
+    with read_connection(engine, label) as conn:
+        terms = event_filters(conn.dialect.name, start, end)
+        stmt = sa.select(events.c.corrects).where(events.c.corrects.is_not(None), events.c.corrects != "", *terms)
+        return set(conn.execute(stmt).scalars())
+
+
 def corrected_by(conn: sa.Connection, start: datetime | None) -> dict[str, str]:
     """``{event_id: the newest event correcting it}`` for the events from ``start`` on (None: all).
 

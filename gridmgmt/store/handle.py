@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Self
 
 import sqlalchemy as sa
 
-from gridmgmt.store import backup, eventlog
+from gridmgmt.store import backup, eventlog, owners
 from gridmgmt.store.engine import create_store_engine, read_connection, require_file, store_name, store_url, upgrade
 from gridmgmt.store.schema import retailers
 
@@ -124,6 +124,10 @@ class StoreHandle:
         """Events with ``start <= time < end``, oldest first, as dicts (:func:`gridmgmt.store.eventlog.event_rows`)."""
         return eventlog.event_rows(self.engine, start, end, types=types, retailer_ids=retailer_ids, label=self.label)
 
+    def corrected_between(self, start: datetime | None = None, end: datetime | None = None) -> set[str]:
+        """Ids of the events that events with ``start <= time < end`` correct."""
+        return eventlog.corrected_between(self.engine, start, end, label=self.label)
+
     def count_events(self) -> int:
         """Number of events in the log."""
         return eventlog.count_events(self.engine, label=self.label)
@@ -139,6 +143,10 @@ class StoreHandle:
         """Ids of the stored retailers (cheap: no geometry)."""
         with read_connection(self.engine, self.label) as conn:
             return set(conn.execute(sa.select(retailers.c.retailer_id)).scalars())
+
+    def owners_on(self, on_date: date) -> list[dict]:
+        """Every retailer's grid and the grid's pair on a date, as dicts (:func:`gridmgmt.store.owners.owners_on`)."""
+        return owners.owners_on(self.engine, on_date, label=self.label)
 
     def backup(self, to: str | os.PathLike) -> Path:
         """A consistent copy of the store while others write (see :func:`gridmgmt.store.backup.backup`)."""

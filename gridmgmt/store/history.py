@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from gridmgmt.coords import WGS84
 from gridmgmt.store.engine import read_connection
 from gridmgmt.store.frames import from_rows, to_rows
+from gridmgmt.store.owners import valid_on as _valid_on
 from gridmgmt.store.schema import assignments, features, licences, pairs, retailers, staff
 
 _RETAILER_COLUMNS = ("retailer_id", "name", "address", "lon", "lat")
@@ -35,10 +36,6 @@ class ResponsiblePair:
 
 def _day(value: str | date | pd.Timestamp) -> date:
     return pd.Timestamp(value).date()
-
-
-def _valid_on(table: sa.Table, day: date) -> sa.ColumnElement[bool]:
-    return sa.and_(table.c.valid_from <= day, sa.or_(table.c.valid_to.is_(None), table.c.valid_to > day))
 
 
 def write_retailers(conn: sa.Connection, frame: pd.DataFrame, *, opened_column: str = "licence_date") -> int:
