@@ -199,6 +199,7 @@ async def load(
         await asyncio.gather(*tasks)
         out["elapsed_s"] = time.monotonic() - started
         out["server_cpu_s"] = tree_cpu_s(server_pid) - cpu_before
+        out["load_avg"] = os.getloadavg()[0]  # the machine's other work shows here (1-minute load average)
         out["measured"] = out["done"] - done_before
     return out
 
@@ -236,6 +237,7 @@ def run_backend(label: str, folder: Path, url: str, args: argparse.Namespace) ->
                 "speed_up": round(req_per_s / one, 2),
                 "server_cpu_ms_per_read": round(1000.0 * reads["server_cpu_s"] / max(1, reads["measured"]), 1),
                 "read_errors": len(reads["errors"]),
+                "load_avg": round(reads["load_avg"], 1),
                 "records": len(recording["record"]),
                 "record_p50_ms": round(_pct(recording["record"], 0.5), 1),
                 "record_p95_ms": round(_pct(recording["record"], 0.95), 1),

@@ -153,3 +153,32 @@ def test_store_tally_keeps_the_backoff_rules_on_both_backends(store_url: str) ->
         limits = [RateLimiter(2, 60.0, tally=StoreTally(s.engine), name="public") for s in (one, two)]
         assert [limits[n % 2].hit("ip:1", now=10.0 + n) for n in range(3)] == [True, True, False]
         assert limits[1].hit("ip:1", now=71.0) and not limits[0].blocked("ip:2", now=71.0)
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_answers_over_one_store(small_district, service_store) -> None:  # noqa: F811
+    """The real command: `serve --workers 2` starts two worker processes; a session works on fresh connections."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    toml = str(small_district.settings.root / "district.toml")
+    command = [sys.executable, "-m", "gridmgmt", "serve", "--district", toml, "--store", service_store.label,
+               "--today", TODAY, "--port", str(port), "--workers", "2"]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            started = 0
+            for line in server.stderr:  # uvicorn says so once per started worker
+                started += "Application startup complete" in line
+                if started == 2:
+                    break
+            assert started == 2
+            base = f"http://127.0.0.1:{port}"
+            r = httpx.post(f"{base}/api/login", json={"username": "planner", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {r.json()['token']}"}
+            assert {httpx.get(f"{base}/api/me", headers=headers).json()["username"] for _ in range(6)} == {"planner"}
+        finally:
+            server.terminate()

@@ -143,7 +143,10 @@ def same_token(given: str | None, expected: str) -> bool:
 
 
 class FormSigner:
-    """Signed, timed tokens for the public forms (no session there): CSRF and a minimum time on the page."""
+    """Signed, timed tokens for the public forms (no session there): CSRF and a minimum time on the page.
+
+    The app signs with the store's secret, so a form one worker served is accepted by every other.
+    """
 
     def __init__(self, secret: bytes | None = None) -> None:
         self.secret = secret or secrets.token_bytes(32)
