@@ -15,15 +15,18 @@ from pathlib import Path
 from gridmgmt.atomic import atomic_path
 from gridmgmt.config import load_settings
 from gridmgmt.loop.task_rules import (
+    CLOSING_TYPE,
     OWNER_COLUMNS,
     TASK_COLUMNS,
-    TASK_EVENT_TYPES,
     TASK_WINDOW_DAYS,
     Task,
     derive_tasks,
     midnight,
 )
 from gridmgmt.store.handle import StoreHandle
+from gridmgmt.vocab import TASK_TYPES
+
+_IDS_PER_READ = 10_000  # retailers per read of their inspections, within SQLite's and PostgreSQL's parameter limits
 
 
 def task_rows(
@@ -41,13 +44,21 @@ def task_rows(
             if shared.is_initialised():
                 end = midnight(as_of)
                 start = end - timedelta(days=days)
-                events = shared.event_rows(start, end, types=TASK_EVENT_TYPES)
+                events = _window_events(shared, start, end)
                 settings = load_settings(district_path)
                 found = derive_tasks(
                     events, as_of=as_of, settings=settings, corrected=shared.corrected_between(start, end)
                 )
                 return with_owners(found, shared.owners_on(as_of))
     return _district_task_rows(district_path, store_path, as_of=as_of)
+
+
+def _window_events(shared: StoreHandle, start: datetime, end: datetime) -> list[dict]:
+    """The window's events that open a task and the inspections of their retailers: all that can close one."""
+    opening = shared.event_rows(start, end, types=TASK_TYPES)
+    ids = sorted({e["retailer_id"] for e in opening})
+    chunks = [ids[k : k + _IDS_PER_READ] for k in range(0, len(ids), _IDS_PER_READ)]
+    return opening + [e for c in chunks for e in shared.event_rows(start, end, types=[CLOSING_TYPE], retailer_ids=c)]
 
 
 def _district_task_rows(district_path: str | Path, store_path: str | Path | None, *, as_of: date) -> list[dict]:
