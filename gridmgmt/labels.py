@@ -341,37 +341,69 @@ _KIND_TEXT: dict[str, tuple[str, str]] = {
     "audit.forbidden": ("无权限", "forbidden"),
     "audit.rate_limited": ("过于频繁", "rate limited"),
 }
-#: lines a background job writes (in English: logs, the API) -> (zh, en); ``{mode}`` is a travel mode
-_PROGRESS_TEXT: dict[str, tuple[str, str]] = {
-    "read_log": ("读取事件日志", "reading the event log"),
-    "read_grids": ("读取今日网格", "reading today's grids"),
-    "score_risk": ("计算风险", "scoring risk"),
-    "candidates": ("筛选走访对象", "selecting visit candidates"),
-    "plan_mode": (
-        "规划 {n} 个{mode}中队，候选 {candidates} 家",
-        "planning {n} {mode} squad(s) from {candidates} candidates",
+#: what a permission lets one do (``permission.<name>``, in refusals) -> (zh, en)
+_PERMISSION_TEXT: dict[str, tuple[str, str]] = {
+    "today:view": ("查看今日路线", "open today's route"),
+    "tasks:view": ("查看任务", "view tasks"),
+    "tasks:list": ("列出任务", "list tasks"),
+    "tasks:desk": ("使用任务台", "use the task desk"),
+    "retailers:search": ("查找零售户", "search retailers"),
+    "events:view_all": ("查看全部事件", "view every event"),
+    "plan:generate": ("生成排班计划", "plan the day"),
+    "plan:view": ("查看排班计划", "view the day plans"),
+    "grids:view": ("查看网格", "view the grids"),
+    "grids:publish": ("发布网格", "publish grids"),
+    "overview:view": ("查看总览", "view the overview"),
+    "assessment:view": ("查看月度考核", "view the monthly assessment"),
+    "mediation:view": ("查看调解", "view mediation cases"),
+    "mediation:edit": ("办理调解", "handle mediation cases"),
+    "audit:view": ("查看审计日志", "view the audit log"),
+    "users:view": ("查看用户", "view the users"),
+    **{f"record:{name}": (f"记录{zh}", f"record {en}s") for name, (zh, en) in WORD_LABELS["event"].items()},
+}
+#: sentences the server writes in English (a job's progress lines, refusals; kept so in logs, the job table and
+#: the API) -> (as written, zh, en) for pages; a field's value ``v`` shows as the label ``<field>.<v>`` if any
+_SAID_TEXT: dict[str, tuple[str, str, str]] = {
+    **{
+        key: (en, zh, en)
+        for key, (zh, en) in {
+            "read_log": ("读取事件日志", "reading the event log"),
+            "read_grids": ("读取今日网格", "reading today's grids"),
+            "score_risk": ("计算风险", "scoring risk"),
+            "candidates": ("筛选走访对象", "selecting visit candidates"),
+            "plan_mode": (
+                "规划 {n} 个{mode}中队，候选 {candidates} 家",
+                "planning {n} {mode} squad(s) from {candidates} candidates",
+            ),
+            "planned": (
+                "已安排 {visits} 次走访，{unplanned} 次未安排，用时 {seconds} 秒",
+                "planned {visits} visits, {unplanned} unplanned, in {seconds} s",
+            ),
+            "search_failed": (
+                "路线搜索失败：{failure}；其他中队已在草稿中",
+                "route search failed: {failure}; the other squads are in the draft",
+            ),
+            "store_draft": ("保存草稿", "storing the draft"),
+            "draft": (
+                "草稿 {run_id}：{stops} 个站点，{left_out} 个未安排",
+                "draft {run_id}: {stops} stops, {left_out} left out",
+            ),
+            "rebalance": ("调整网格", "rebalancing"),
+            "moves": ("{moves} 家零售户将调整网格", "{moves} retailers would move"),
+        }.items()
+    },
+    "lacks": (
+        "role {role} lacks {permission}",
+        "您的角色（{role}）无权{permission}",
+        "Your role ({role}) may not {permission}",
     ),
-    "planned": (
-        "已安排 {visits} 次走访，{unplanned} 次未安排，用时 {seconds} 秒",
-        "planned {visits} visits, {unplanned} unplanned, in {seconds} s",
-    ),
-    "search_failed": (
-        "路线搜索失败：{failure}；其他中队已在草稿中",
-        "route search failed: {failure}; the other squads are in the draft",
-    ),
-    "store_draft": ("保存草稿", "storing the draft"),
-    "draft": (
-        "草稿 {run_id}：{stops} 个站点，{left_out} 个未安排",
-        "draft {run_id}: {stops} stops, {left_out} left out",
-    ),
-    "rebalance": ("调整网格", "rebalancing"),
-    "moves": ("{moves} 家零售户将调整网格", "{moves} retailers would move"),
 }
 register_labels({key: dict(zip(LANGS, texts, strict=True)) for key, texts in _COLUMN_TEXT.items()}, prefix="column.")
 register_labels({key: dict(zip(LANGS, texts, strict=True)) for key, texts in _KIND_TEXT.items()})
 register_labels(
-    {key: dict(zip(LANGS, texts, strict=True)) for key, texts in _PROGRESS_TEXT.items()}, prefix="progress."
+    {key: dict(zip(LANGS, texts, strict=True)) for key, texts in _PERMISSION_TEXT.items()}, prefix="permission."
 )
+register_labels({key: {"zh": zh, "en": en} for key, (_written, zh, en) in _SAID_TEXT.items()}, prefix="said.")
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:
@@ -382,7 +414,7 @@ def _template_pattern(template: str) -> re.Pattern[str]:
     )
 
 
-_PROGRESS_PATTERNS = {key: _template_pattern(texts[1]) for key, texts in _PROGRESS_TEXT.items()}
+_SAID_PATTERNS = {key: _template_pattern(texts[0]) for key, texts in _SAID_TEXT.items()}
 
 
 def word(kind: str, codes: object, lang: str) -> str:
@@ -401,16 +433,16 @@ def word(kind: str, codes: object, lang: str) -> str:
 
 
 def said(line: object, lang: str) -> str:
-    """A job's progress line (written in English) in ``lang``; a line of no known form is shown as written
-    and noted in :data:`UNLABELLED`."""
+    """A sentence the server wrote in English (a job's progress line, a refusal) in ``lang``; a sentence of no
+    known form is shown as written and noted in :data:`UNLABELLED`."""
     text = str(line)
-    for key, pattern in _PROGRESS_PATTERNS.items():
+    for key, pattern in _SAID_PATTERNS.items():
         found = pattern.match(text)
         if found:
             fields = {
                 name: LABELS.get(f"{name}.{value}", {}).get(lang, value) for name, value in found.groupdict().items()
             }
-            return LABELS[f"progress.{key}"][lang].format(**fields)
+            return LABELS[f"said.{key}"][lang].format(**fields)
     UNLABELLED.add(text)
     return text
 

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from gridmgmt._errors import GridMgmtError, InputError
-from gridmgmt.labels import translator
+from gridmgmt.labels import said, translator
 from gridmgmt.permissions import allowed
 from gridmgmt.service import accounts, audit
 from gridmgmt.service.jobs import Jobs
@@ -221,7 +221,7 @@ def _error_response(request: Request, status: int, detail: str) -> Response:
     return service.templates.TemplateResponse(
         request,
         "error.html",
-        {"t": translator(lang), "lang": lang, "user": None, "status": status, "detail": detail},
+        {"t": translator(lang), "lang": lang, "user": None, "status": status, "detail": said(detail, lang)},
         status_code=status,
     )
 
