@@ -397,6 +397,47 @@ _SAID_TEXT: dict[str, tuple[str, str, str]] = {
         "您的角色（{role}）无权{permission}",
         "Your role ({role}) may not {permission}",
     ),
+    # the refusals of gridmgmt.permissions (recording, correcting, opening a case)
+    "may_not_record": (
+        "a {role} user may not record {event} events (a {who} records them)",
+        "您的角色（{role}）不能记录{event}",
+        "Your role ({role}) may not record {event} events (a {who} records them)",
+    ),
+    "own_grids_only": (
+        "the retailer is in {relation}: {event} events are recorded for your own grids' retailers only",
+        "该零售户{relation}：{event}只能记录本人网格的零售户",
+        "The retailer is in {relation}: {event} events are recorded for your own grids' retailers only",
+    ),
+    "may_not_correct_relation": (
+        "the event's retailer is in {relation}: only its department in its own grid, a squad leader or a manager "
+        "may correct it",
+        "该事件的零售户{relation}：只有本网格的本部门人员、中队长或管理者可以更正",
+        "The event's retailer is in {relation}: only its department in its own grid, a squad leader or a manager "
+        "may correct it",
+    ),
+    "may_not_correct_department": (
+        "a {role} user may not correct a {department} event: only its department in its own grid, a squad leader "
+        "or a manager may correct it",
+        "您的角色（{role}）不能更正{department}的事件：只有本网格的本部门人员、中队长或管理者可以更正",
+        "Your role ({role}) may not correct a {department} event: only its department in its own grid, a squad "
+        "leader or a manager may correct it",
+    ),
+    "may_not_open_case": (
+        "a {role} user may not open mediation cases (a mediator opens them)",
+        "您的角色（{role}）不能发起调解（由调解员发起）",
+        "Your role ({role}) may not open mediation cases (a mediator opens them)",
+    ),
+    "case_from": (
+        "a mediation case opens from a complaint or a public report, not a {department} {event}",
+        "调解案件只能由投诉或公众举报发起，不能由{department}的{event}发起",
+        "A mediation case opens from a complaint or a public report, not a {department} {event}",
+    ),
+}
+#: a retailer's grid relation to a user (``relation.<relation>``, in refusals) -> (zh, en)
+_RELATION_TEXT: dict[str, tuple[str, str]] = {
+    "own grid": ("在本人网格", "own grid"),
+    "other grid": ("在其他网格", "another grid"),
+    "no grid": ("不在任何网格", "no grid"),
 }
 register_labels({key: dict(zip(LANGS, texts, strict=True)) for key, texts in _COLUMN_TEXT.items()}, prefix="column.")
 register_labels({key: dict(zip(LANGS, texts, strict=True)) for key, texts in _KIND_TEXT.items()})
@@ -404,6 +445,9 @@ register_labels(
     {key: dict(zip(LANGS, texts, strict=True)) for key, texts in _PERMISSION_TEXT.items()}, prefix="permission."
 )
 register_labels({key: {"zh": zh, "en": en} for key, (_written, zh, en) in _SAID_TEXT.items()}, prefix="said.")
+register_labels(
+    {key: dict(zip(LANGS, texts, strict=True)) for key, texts in _RELATION_TEXT.items()}, prefix="relation."
+)
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:

@@ -133,16 +133,24 @@ def test_an_unlabelled_key_is_shown_as_itself_and_noted() -> None:
 
 
 def test_refusals_name_the_role_and_what_it_may_not_do_in_the_users_words() -> None:
-    """A page refused for a role (``role X lacks P``, as the audit keeps it) says so in the page's language."""
-    from gridmgmt.permissions import PERMISSIONS
-    from gridmgmt.vocab import ROLES
+    """A refusal (``role X lacks P``, a record, correction or case refused; as the audit and the API keep it)
+    reads in the page's language."""
+    from gridmgmt.permissions import PERMISSIONS, RELATIONS, case_refusal, correct_refusal, record_refusal
+    from gridmgmt.vocab import DEPARTMENTS, EVENT_TYPES, ROLES, TASK_TYPES
 
     labels.UNLABELLED.clear()
+    refusals = {f"role {role} lacks {permission}" for role in ROLES for permission in PERMISSIONS}
     for role in ROLES:
-        for permission in PERMISSIONS:
-            for lang in LANGS:
-                shown = labels.said(f"role {role} lacks {permission}", lang)
-                assert findings(f"<p>{shown}</p>", lang) == [], (role, permission, shown)
+        for department in DEPARTMENTS:
+            refusals |= {record_refusal(role, event, relation) for event in EVENT_TYPES for relation in RELATIONS}
+            refusals |= {correct_refusal(role, department, relation) for relation in RELATIONS}
+            refusals |= {case_refusal(role, task_type, department) for task_type in TASK_TYPES}
+    refusals.discard(None)
+    assert len(refusals) > 200
+    for refusal in refusals:
+        for lang in LANGS:
+            shown = labels.said(refusal, lang)
+            assert findings(f"<p>{shown}</p>", lang) == [], (refusal, shown)
     assert labels.said("role monopoly lacks audit:view", "zh") == "您的角色（专卖管理员）无权查看审计日志"
     assert labels.said("planning 2 ebike squad(s) from 40 candidates", "zh") == "规划 2 个电动车中队，候选 40 家"
     assert not labels.UNLABELLED
