@@ -302,13 +302,16 @@ def preview_rebalance(
 ) -> str:
     """A what-if rebalance of ``assignment`` (today's grids) kept as a ``grids_preview`` run; return its id.
 
-    Workloads are priced with ``risk_level`` (retailer_id -> level) as ``grids build`` prices them
-    (without it every shop counts as medium risk, and grids built with the risk look unbalanced:
-    the demo's unchanged grids read 1.17 max/min instead of 1.04 and 121 shops moved). The moves
-    name each shop.
+    The grids are priced as they were built: with ``risk_level`` (retailer_id -> level; without it
+    every shop counts as medium risk), and with the polygons and pairs of the store's newest grids
+    run when ``assignment`` is its (:func:`published_plan`). Priced otherwise, unchanged grids look
+    unbalanced: without the risk the demo's read 1.17 max/min instead of 1.04 and 121 shops moved;
+    re-derived from the assignment, a published rebalance of the test district read 1.12 instead
+    of 1.05 and 50 moved. Grids within the tolerance move nobody. The moves name each shop.
     """
-    # the polygons follow each street block's majority; the moves must be counted from the real assignment
-    current = dataclasses.replace(plan_from_assignment(district, assignment), assignment=assignment)
+    current = published_plan(store, assignment)
+    if current is None:  # the polygons follow each street block's majority; moves count from the real assignment
+        current = dataclasses.replace(plan_from_assignment(district, assignment), assignment=assignment)
     progress("rebalancing")
     plan, moves, metrics = rebalance_grids(district, current, k=k, lock_grids=lock_grids or None, risk_level=risk_level)
     names = district.retailers.set_index(district.retailers["retailer_id"].astype(str))["name"]
@@ -316,8 +319,27 @@ def preview_rebalance(
     progress(f"{len(moves)} retailers would move")
     layers = {"grids": plan.grids, "assignment": plan.assignment, "moves": moves}
     parameters = {"k": k, "lock_grids": lock_grids, "by": by, "grids": len(plan.grids),
+                  "balance_before": metrics.get("before", {}).get("balance"),
                   "balance_after": metrics.get("after", {}).get("balance")}  # fmt: skip
     return record_run(store, GRIDS_PREVIEW_KIND, layers, parameters=parameters)
+
+
+def published_plan(store: SharedStore, assignment: pd.DataFrame) -> GridPlan | None:
+    """The store's newest grids run as a plan (its polygons, pairs and ``assignment``) when ``assignment``
+    (retailer_id, grid_id) is its assignment; None otherwise, or when it keeps no polygons."""
+    runs = store.list_runs(GRIDS_KIND)
+    if runs.empty:
+        return None
+    run = store.read_run(runs["run_id"].iloc[0])
+    if "grids" not in run.layers or "assignment" not in run.layers:
+        return None
+    stored = pd.DataFrame(run.layers["assignment"])
+    stored = dict(zip(stored["retailer_id"].astype(str), stored["grid_id"].astype(int), strict=True))
+    now = dict(zip(assignment["retailer_id"].astype(str), assignment["grid_id"].astype(int), strict=True))
+    if stored != now:
+        return None
+    grids = gpd.GeoDataFrame(run.layers["grids"], geometry="geometry", crs=WGS84)
+    return GridPlan(grids=grids, assignment=assignment[["retailer_id", "grid_id"]])
 
 
 def publish_preview(store: SharedStore, run_id: str, *, valid_from: str) -> str | None:

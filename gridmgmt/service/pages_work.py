@@ -108,6 +108,17 @@ def plan_publish(
 # ------------------------------------------------------------------ Grids (planner)
 
 
+def _move_rows(moves: pd.DataFrame) -> list[dict[str, str]]:
+    """A preview's moves for the page, as text: grid ids ('' for a new or closed shop's missing side)."""
+    columns = ["retailer_id", "name", "from_grid", "to_grid", "reason"]
+    table = moves.reindex(columns=columns)
+    for column in ("from_grid", "to_grid"):
+        grid = pd.to_numeric(table[column], errors="coerce")
+        table[column] = [str(int(g)) if pd.notna(g) else "" for g in grid]
+    table = table.fillna("").astype(str)
+    return [dict(zip(columns, row, strict=True)) for row in table.itertuples(index=False)]
+
+
 @router.get("/grids")
 def grids_page(request: Request, run: str = "", job: str = "", user: User = Depends(require("grids:view"))) -> Response:
     """The grid map, a what-if rebalance preview with the moves listed, publish."""
@@ -128,7 +139,7 @@ def grids_page(request: Request, run: str = "", job: str = "", user: User = Depe
         if found.kind == GRIDS_PREVIEW_KIND:
             preview = {
                 "run_id": found.run_id,
-                "moves": pd.DataFrame(found.layers.get("moves", pd.DataFrame())).head(500).to_dict("records"),
+                "moves": _move_rows(pd.DataFrame(found.layers.get("moves", pd.DataFrame())).head(500)),
                 "parameters": found.parameters,
             }
     the_job = service.jobs.get(job) if job else None
