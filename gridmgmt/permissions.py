@@ -62,7 +62,7 @@ TASK_READ: dict[str, TaskRead] = {
 
 #: permission -> roles that hold it (``admin`` holds every view; recording is for staff only)
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "today:view": frozenset({"marketing", "monopoly"}),
+    "today:view": frozenset({"marketing", "monopoly", "squad_leader"}),
     "tasks:view": frozenset({"marketing", "monopoly", "squad_leader", "manager", "planner"}),
     "tasks:list": frozenset(r for r in TASK_READ if r != "admin"),
     "tasks:desk": frozenset({"squad_leader", "manager", "mediator"}),

@@ -3,6 +3,7 @@ leaves out are listed with why, and publishing it needs an acknowledgement, kept
 
 from __future__ import annotations
 
+import re
 import time
 
 import pandas as pd
@@ -103,3 +104,19 @@ def test_cover_of_other_grids_is_asked_for(client, tipped) -> None:
     assert client.app.state.service.live.store.read_run(run_id).parameters["cover_other_grids"] is True
     left = client.get(f"/api/plans/{run_id}/left-out", headers=leader).json()
     assert all(row["why"] != "other_grid" for row in left)
+
+
+def test_squad_leader_opens_today_for_each_squad(client, tipped) -> None:
+    """The squad leader chooses a squad on Today and reads its route and its grid's tasks, without outcome forms."""
+    client.post("/login", data={"username": "leader", "password": PASSWORD})
+    live = client.app.state.service.live
+    page = client.get("/today?lang=en")
+    assert page.status_code == 200 and 'id="squad-select"' in page.text
+    assert all(f'<option value="G{g:02d}"' in page.text for g in range(1, 13))
+    assert '<option value="G01" selected>' in page.text and page.text.count('class="stop card') == 5
+    assert 'action="/today/outcome"' not in page.text
+    page = client.get("/today?squad=G02&lang=en").text
+    assert '<option value="G02" selected>' in page and page.count('class="stop card') == 5
+    rows = re.findall(r'class="task [a-z_]+" data-task="[^"]+" data-retailer="([^"]+)"', page)
+    assert tipped in rows and {live.grid_of_retailer(r) for r in rows} == {"2"}  # grid 2's tasks, its tip-off too
+    assert client.get("/today?squad=G07&lang=en").text.count('class="stop card') == 0

@@ -158,10 +158,30 @@ def recorded_today(events: Any, day: str, retailer_ids: set[str]) -> dict[str, l
     return done
 
 
+def squad_view(live: Any, user: User, squad: str) -> tuple[User, list[str], str]:
+    """Whose Today a user sees: their own, or for a squad leader the chosen squad's (``G03``; default the first).
+
+    Returns the user to read the route and tasks as (the squad's officer, reading only), the squads
+    to choose from ([] for a pair) and the squad shown.
+    """
+    if user.role != "squad_leader":
+        return user, [], ""
+    pairs = live.pairs()
+    officers = {f"G{int(g):02d}": str(o) for g, o in zip(pairs["grid_id"], pairs["monopoly_officer"], strict=True)
+                if str(g).isdigit() and o}  # fmt: skip
+    choices = sorted(officers)
+    shown = squad if squad in officers else (choices[0] if choices else "")
+    return User(user.username, "monopoly", staff_id=officers.get(shown, "")), choices, shown
+
+
 @router.get("/today")
-def today_page(request: Request, user: User = Depends(require("today:view")), done: str = "") -> Response:
-    """The pair's route for today with a one-tap outcome form per stop, and the grid's open tasks."""
+def today_page(
+    request: Request, user: User = Depends(require("today:view")), done: str = "", squad: str = ""
+) -> Response:
+    """The pair's route for today with a one-tap outcome form per stop, and the grid's open tasks; a squad
+    leader chooses the squad and reads its day."""
     live = service_of(request).live
+    user, squad_choices, squad = squad_view(live, user, squad[:8])
     route = live.route_for(user)
     tasks = live.tasks_for(user).sort_values("deadline")
     risk = live.risk().set_index("retailer_id") if route is not None and len(route) else None
@@ -190,6 +210,8 @@ def today_page(request: Request, user: User = Depends(require("today:view")), do
             "done": done,
             "words": {key: translator(lang_of(request))(f"today.{key}") for key in TODAY_WORDS},
             "is_officer": allowed(user.role, "record:inspection"),
+            "squad_choices": squad_choices,
+            "squad": squad,
         },
     )
 

@@ -62,6 +62,7 @@ register_labels(
             "en": "This plan leaves out {n} mandatory visit(s): review them and tick the acknowledgement to publish",
         },
         "cover_other_grids": {"zh": "允许代管其他网格", "en": "Allow cover of other grids"},
+        "show_squad": {"zh": "查看该中队", "en": "Show this squad"},
         "no_moves": {"zh": "网格已均衡，无需调整零售户", "en": "The grids are balanced: no retailer needs to move"},
         "balance": {"zh": "工作量最大/最小比（调整前 → 调整后）", "en": "Workload max/min (before → after)"},
         "move.new": {"zh": "新开业", "en": "new shop"},
