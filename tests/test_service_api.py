@@ -50,6 +50,7 @@ ENDPOINTS = [
     ("get", "/api/jobs/abc", None, None),
     ("get", "/api/plans", "plan:view", None),
     ("post", "/api/plans/R-1/publish", "plan:generate", None),
+    ("get", "/api/plans/R-1/left-out", "plan:view", None),
     ("get", "/api/assessment", "assessment:view", None),
     ("get", "/api/audit", "audit:view", None),
     ("get", "/api/users", "users:view", None),
