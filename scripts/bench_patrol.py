@@ -24,6 +24,7 @@ import logging
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ import pandas as pd
 from gridmgmt.grids.build import build_grids
 from gridmgmt.io import write_csv
 from gridmgmt.ops.district import load_district
+from gridmgmt.patrol.day_model import PATROL_PARAMS
 from gridmgmt.patrol.plan import PatrolPlan, plan_day
 from gridmgmt.patrol.simulate import simulate
 from gridmgmt.risk.district_risk import score_risk
@@ -66,6 +68,8 @@ def day_measures(plan: PatrolPlan) -> dict:
         "day_min_min": float(days.min()) if len(days) else math.nan,
         "day_max_over_min": float(days.max() / days.min()) if len(days) and days.min() > 0 else math.nan,
         "day_cv": float(days.std(ddof=0) / days.mean()) if len(days) else math.nan,
+        "travel_min": float(summary["travel_min"].sum()),
+        "objective": sum(run.result.objective for run in plan.runs),
         "runtime_s": round(plan.runtime_s, 1),
     }
 
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-grids", action="store_true")
     ap.add_argument("--skip-sim", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed-with", default=None, help="SearchParams.seed_with of the day plan ('' or 'pyvrp')")
+    ap.add_argument("--seed-iterations", type=int, default=None, help="SearchParams.seed_iterations")
     ap.add_argument("--out", default="scripts/results/bench_patrol.csv")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -98,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.solution_limit
         else {"time_limit_s": args.time_limit}
     )
+    tuning = {k: v for k, v in (("seed_with", args.seed_with), ("seed_iterations", args.seed_iterations)) if v is not None}
+    if tuning:
+        limits["params"] = replace(PATROL_PARAMS, **tuning)
     rows: list[dict] = []
 
     def report(row: dict) -> None:
@@ -110,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         scenarios.append((f"day, {args.absent} absent", tuple(a for a in args.absent.split(",") if a)))
     for name, absent in scenarios:
         plan = plan_day(district, args.date, risk=risk, grids=grids, absent=absent, seed=args.seed, **limits)
-        report({"scenario": name, "grids": grids is not None, **day_measures(plan)})
+        report({"scenario": name, "grids": grids is not None, **tuning, **day_measures(plan)})
 
     if not args.skip_sim:
         sim = simulate(

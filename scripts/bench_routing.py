@@ -37,6 +37,7 @@ import logging
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,8 @@ logger = logging.getLogger("bench_routing")
 
 MIX12 = ["C101", "C105", "C201", "C205", "R101", "R105", "R201", "R205", "RC101", "RC105", "RC201", "RC205"]
 SCALE = 10  # one decimal
+#: Methods of ``--methods`` that run our solver with a given ``SearchParams.seed_with``.
+SEED_WITH = {"ortools": "", "seeded": "pyvrp"}
 #: The Solomon instances kept in the repository.
 SOLOMON = Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "solomon"
 
@@ -183,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ours", action="store_true", help="run our solver (default unless --baseline/--pyvrp)")
     ap.add_argument("--baseline", action="store_true")
     ap.add_argument("--pyvrp", action="store_true")
+    ap.add_argument(
+        "--methods",
+        default="",
+        help="comma-separated, run in this order for each instance: ours (SearchParams defaults), "
+        "ortools (ours with seed_with=''), seeded (ours with seed_with='pyvrp'), baseline, pyvrp",
+    )
     ap.add_argument("--param", action="append", default=[], help="SearchParams override key=value")
     ap.add_argument(
         "--alt", action="append", default=[], help="settings of worker 1, 2, ...: key=value;key=value (portfolio)"
@@ -201,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         names = sorted(p.stem for p in args.instances.glob("*.vrp"))
     methods = [m for m, on in (("baseline", args.baseline), ("pyvrp", args.pyvrp)) if on]
-    if args.ours or not methods:
+    if args.methods:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    elif args.ours or not methods:
         methods.insert(0, args.tag)
     params = parse_params(args.param, args.alt)
 
@@ -215,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 used, dist, feasible = run_baseline(data, args.time_limit)
             elif method == "pyvrp":
                 used, dist, feasible = run_pyvrp(path, args.time_limit)
+            elif method in SEED_WITH:
+                used, dist, feasible = run_ours(data, args.time_limit, replace(params, seed_with=SEED_WITH[method]))
             else:
                 used, dist, feasible = run_ours(data, args.time_limit, params)
             seconds = time.perf_counter() - t0

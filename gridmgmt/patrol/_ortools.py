@@ -289,6 +289,7 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
     for k in range(1, params.num_workers()):
         overrides: dict[str, Any] = dict(params.portfolio[(k - 1) % len(params.portfolio)]) if params.portfolio else {}
         configs.append(replace(params, workers=1, portfolio=(), **overrides))
+    configs = [replace(cfg, seed_offset=cfg.seed_offset + k) for k, cfg in enumerate(configs)]
     deadline = None if stop.time_limit_s is None else time.time() + stop.time_limit_s
     fault = os.environ.get(FAULT_ABORT_ENV, "")
     running: list[tuple[int, _Helper]] = []
@@ -499,6 +500,10 @@ def _serve() -> None:
 
 def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
     """Run the search (first-solution portfolio, then the metaheuristic) and extract the result."""
+    if params.seed_with == "pyvrp":
+        return _solve_seeded(problem, stop=stop, seed=seed, params=params)
+    if params.seed_with:
+        raise ValueError(f"SearchParams.seed_with={params.seed_with!r} is not known; use 'pyvrp' or ''")
     t0 = time.perf_counter()
     strategies = list(params.first_solutions) or ["AUTOMATIC"]
     if seed:
@@ -573,6 +578,73 @@ def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, param
     return replace(result, num_solutions=total_solutions)
 
 
+def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
+    """PyVRP solves the relaxation, OR-Tools reads its routes (repaired where needed) and finishes."""
+    from gridmgmt.patrol._pyvrp import relaxed_routes  # PyVRP loads only when asked for
+
+    t0 = time.perf_counter()
+    seed_s = None if stop.time_limit_s is None else stop.time_limit_s * params.seed_share
+    iterations = params.seed_iterations if stop.time_limit_s is None else None
+    nodes = relaxed_routes(problem, iterations=iterations, runtime_s=seed_s, seed=seed + params.seed_offset)
+    model = _build(problem, params)
+    remaining = None if stop.time_limit_s is None else max(0.05, stop.time_limit_s - (time.perf_counter() - t0))
+    sp = _search_parameters(
+        params, "AUTOMATIC", time_limit_s=remaining, solution_limit=stop.solution_limit, metaheuristic=True
+    )
+    sp.use_iterated_local_search = False  # SolveFromAssignment runs the metaheuristic itself
+    if params.iterated_local_search:
+        sp.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic)
+    model.routing.CloseModelWithParameters(sp)
+    initial = _read_routes(problem, model, nodes)
+    solution = None
+    if initial is not None:
+        solution = model.routing.SolveFromAssignmentWithParameters(initial, sp)
+    if solution is None:
+        solution = model.routing.SolveWithParameters(sp)
+    status = _STATUS.get(model.routing.status(), str(model.routing.status()))
+    if solution is not None:
+        model, solution = _settle(problem, params, model, solution)
+    runtime = time.perf_counter() - t0
+    if solution is None:
+        dropped = tuple(
+            DroppedVisit(i, problem.node_name(i), i not in problem.optional_penalties, "no solution found")
+            for i in problem.visits
+        )
+        return Result((), dropped, 0, False, runtime, model.counter[0], status)
+    return _extract(problem, model, solution, runtime, status)
+
+
+def _read_routes(problem: RoutingProblem, model: _Model, nodes: list[list[int]]) -> pywrapcp.Assignment | None:
+    """An assignment of ``nodes`` (visit nodes per vehicle) that ``model`` accepts, or None.
+
+    Visits a vehicle may not serve are left out first. When the routes still do not read (a
+    lunch break finds no place, a time the relaxation got wrong), each vehicle's route is cut to
+    its longest prefix that reads together with the vehicles before it; the visits cut off are
+    left unperformed for the search to insert again.
+    """
+    manager, routing = model.manager, model.routing
+    routes = [
+        [manager.NodeToIndex(n) for n in route if v.allowed_nodes is None or n in v.allowed_nodes]
+        for v, route in zip(problem.vehicles, nodes, strict=True)
+    ]
+    initial = routing.ReadAssignmentFromRoutes(routes, True)
+    if initial is not None:
+        return initial
+    kept: list[list[int]] = [[] for _ in routes]
+    for k, route in enumerate(routes):
+        lo, hi = 0, len(route)  # lo: a prefix length known to read
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            kept[k] = route[:mid]
+            if routing.ReadAssignmentFromRoutes(kept, True) is not None:
+                lo = mid
+            else:
+                hi = mid - 1
+        kept[k] = route[:lo]
+    logger.debug("seed routes cut from %d to %d visits", sum(map(len, routes)), sum(map(len, kept)))
+    return routing.ReadAssignmentFromRoutes(kept, True)
+
+
 def _unfixed(model: _Model, solution: pywrapcp.Assignment) -> str:
     """What ``solution`` leaves open (a break's start, a time of day), or '' when everything is fixed.
 
@@ -588,6 +660,8 @@ def _unfixed(model: _Model, solution: pywrapcp.Assignment) -> str:
         performed = element.PerformedMin() == element.PerformedMax()
         if label in model.breaks and not (performed and element.StartMin() == element.StartMax()):
             return f"{label} starts in [{element.StartMin()}, {element.StartMax()}]"
+    if not model.breaks:  # without breaks the earliest times (the ranges' minima) are a schedule
+        return ""
     routing, time_dim = model.routing, model.time_dim
     for k in range(routing.vehicles()):
         index = routing.Start(k)
@@ -647,13 +721,13 @@ def _extract(
     for k, v in enumerate(problem.vehicles):
         brks = sorted(scheduled.get(k, []), key=lambda b: b.start)
         index = routing.Start(k)
-        start_time = solution.Value(time_dim.CumulVar(index))
+        start_time = solution.Min(time_dim.CumulVar(index))
         prev_node, prev_departure = v.start, start_time
         stops, distance, travel, load = [], 0, 0, 0
         index = solution.Value(routing.NextVar(index))
         while True:
             node = manager.IndexToNode(index)
-            begin = solution.Value(time_dim.CumulVar(index))
+            begin = solution.Min(time_dim.CumulVar(index))
             paused = sum(b.end - b.start for b in brks if prev_departure <= b.start < begin)
             arrival = min(begin, prev_departure + int(dur[prev_node, node]) + paused)
             distance += int(dist[prev_node, node])

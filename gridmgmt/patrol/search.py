@@ -143,6 +143,18 @@ class SearchParams:
     portfolio : tuple of mapping
         Settings of workers 1, 2, ... as overrides of these (cycled); worker 0 runs these.
         Default: a smaller ruin (15 visits, strings up to 10) and a hotter start (1.0).
+    seed_with : str
+        ``"pyvrp"``: PyVRP's iterated local search solves the relaxation it models (no breaks;
+        allowed visits and node costs as per-vehicle distances; no soft deadlines or span cost)
+        and OR-Tools starts from its routes (visits its full model rejects are left out and
+        re-inserted), finishing with ``metaheuristic``; ``""``: OR-Tools alone.
+    seed_share : float
+        Share of a time limit the seeding search may use (the rest finishes in OR-Tools).
+    seed_iterations : int
+        PyVRP iterations of the seeding search when the stop has no time limit (deterministic);
+        with a time limit too, the first of the two ends it.
+    seed_offset : int
+        Added to the seed of the seeding search (worker k runs offset k, so workers differ).
     """
 
     first_solutions: tuple[str, ...] = ("PARALLEL_CHEAPEST_INSERTION", "LOCAL_CHEAPEST_INSERTION", "SAVINGS")
@@ -169,6 +181,10 @@ class SearchParams:
     portfolio: tuple[Mapping[str, Any], ...] = (  # field name -> value of that field's type
         {"ils_removed_visits": 15, "ils_max_sequence": 10, "ils_temperature": 1.0},
     )
+    seed_with: str = ""
+    seed_share: float = 0.9
+    seed_iterations: int = 20_000
+    seed_offset: int = 0
 
     def num_workers(self) -> int:
         """Number of parallel searches: ``workers``, or by default one per core up to 2."""
