@@ -150,6 +150,25 @@ def test_responsible_pair_follows_validity_periods(store_url: str) -> None:
         assert sorted(store.assignment_on("2025-03-01")["grid_id"]) == ["1", "1", "2", "2"]
 
 
+def test_a_published_grids_run_makes_its_matched_pairs_current(store_url: str) -> None:
+    """A build matches pairs to grids by travel mode: from the day its grids are published, its pairs serve them."""
+    grids = gpd.GeoDataFrame(
+        {"grid_id": [1, 2], "customer_manager": ["M02", "M01"], "monopoly_officer": ["S02", ""]},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
+        crs="EPSG:4326",
+    )
+    assignment = pd.DataFrame({"retailer_id": ["R1", "R2", "R4"], "grid_id": [1, 2, 2]})
+    with open_store(store_url, create=True) as store:
+        store.init_district(_district(), valid_from="2025-01-01")
+        store.write_run("grids", {"grids": grids, "assignment": assignment}, assignment_from="2025-04-01")
+        assert store.responsible_pair("R1", "2025-03-31").customer_manager == "M01"  # the staff table's pair
+        now = store.responsible_pair("R1", "2025-04-01")
+        assert (now.grid_id, now.customer_manager, now.monopoly_officer) == ("1", "M02", "S02")
+        # a grid whose pair the build left half-named keeps its pair
+        pairs = store.pairs_on("2025-04-01").set_index("grid_id")
+        assert pairs.loc["2", ["customer_manager", "monopoly_officer"]].tolist() == ["M02", "S02"]
+
+
 def test_runs_keep_every_result_readable(store_url: str) -> None:
     """Each result is a run with id, time, inputs' hashes and parameters; an earlier run stays readable."""
     grids = gpd.GeoDataFrame(

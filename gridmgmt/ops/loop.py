@@ -19,8 +19,15 @@ from gridmgmt.ops.tasks import task_rows
 def district_tasks(
     district_path: str | Path, store_path: str | Path | None, *, as_of: str, days: int = TASK_WINDOW_DAYS
 ) -> pd.DataFrame:
-    """:func:`gridmgmt.ops.tasks.task_rows` as a data frame (one row per task, its grid and pair)."""
-    return pd.DataFrame(task_rows(district_path, store_path, as_of=date.fromisoformat(as_of), days=days))
+    """:func:`gridmgmt.ops.tasks.task_rows` as a data frame (one row per task, its grid and pair).
+
+    Times and dates are timestamps, as in :func:`gridmgmt.loop.tasks.task_table`.
+    """
+    frame = pd.DataFrame(task_rows(district_path, store_path, as_of=date.fromisoformat(as_of), days=days))
+    for column in ("opened", "deadline", "closed_at"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
 
 
 def report_responsibility(

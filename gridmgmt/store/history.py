@@ -124,6 +124,19 @@ def publish_pairs(conn: sa.Connection, frame: pd.DataFrame, valid_from: str | da
     return _publish(conn, pairs, "grid_id", frame, ["customer_manager", "monopoly_officer"], _day(valid_from))
 
 
+def pairs_of_grids(grids: pd.DataFrame | None) -> pd.DataFrame:
+    """The pairs a grids layer names (``grid_id``, ``customer_manager``, ``monopoly_officer``), both members set.
+
+    Empty when the layer is missing or names no pairs (grids made before pairs were matched).
+    """
+    columns = ["grid_id", "customer_manager", "monopoly_officer"]
+    if grids is None or not set(columns) <= set(grids.columns):
+        return pd.DataFrame(columns=columns)
+    rows = pd.DataFrame(grids[columns]).astype({"grid_id": str})
+    members = rows[["customer_manager", "monopoly_officer"]].fillna("").astype(str)
+    return rows.loc[members.ne("").all(axis=1)].reset_index(drop=True)
+
+
 def pairs_from_staff(frame: pd.DataFrame) -> pd.DataFrame:
     """Each grid's pair from a staff table (``staff_id``, ``department``, ``grid_id``): first of each department."""
     rows = frame.loc[frame["grid_id"].notna() & (frame["grid_id"].astype(str) != "")].copy()

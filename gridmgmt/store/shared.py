@@ -141,12 +141,17 @@ class SharedStore(StoreHandle):
         """Store a command's result as a new run; return its id.
 
         With ``assignment_from`` (a grids run), its ``assignment`` layer (``retailer_id``,
-        ``grid_id``) also becomes the current grid assignment from that date, in the same transaction.
+        ``grid_id``) also becomes the current grid assignment from that date, in the same transaction,
+        and so do the pairs its ``grids`` layer names (a build matches pairs to grids by travel mode,
+        so the pair serving a grid is the build's, not the staff table's).
         """
         with write_transaction(self.engine, self.label) as conn:
             run_id = runs.write_run(conn, kind, layers, inputs=inputs, parameters=parameters)
             if assignment_from is not None:
                 history.publish_assignment(conn, layers["assignment"], assignment_from, run_id=run_id)
+                named = history.pairs_of_grids(layers.get("grids"))
+                if not named.empty:
+                    history.publish_pairs(conn, named, assignment_from)
         return run_id
 
     def read_run(self, run_id: str | None = None, *, kind: str | None = None) -> runs.Run:
