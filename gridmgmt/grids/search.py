@@ -51,12 +51,15 @@ class SearchState:
         self.eshared = np.concatenate([units.shared_m, units.shared_m])[order]
         self.ecross = np.concatenate([units.crossing_cost, units.crossing_cost])[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
-        # per-unit columns: service, access, stops, area, stops*x, stops*y, area*x, area*y, perimeter, retailers
+        # per-unit columns: service, access, stops, area, stops*x, stops*y, area*x, area*y, perimeter, retailers,
+        # stops * squared distance from the units' mean position (the stops' spread about their grid's centre)
         x, y = units.xy_m[:, 0], units.xy_m[:, 1]
         s, a = units.stops_per_month, units.area_km2
+        self.origin = units.xy_m.mean(axis=0) if n else np.zeros(2)
+        r2 = ((units.xy_m - self.origin) ** 2).sum(axis=1) if n else np.zeros(0)
         self.cols = np.stack(
             [units.service_min, units.access_min, s, a, s * x, s * y, a * x, a * y, units.perimeter_m,
-             units.n_retailers], axis=1,
+             units.n_retailers, s * r2], axis=1,
         )  # fmt: skip
         self.depots = units.depot_xy_m
         # a grid priced for its own pair travels from that pair's depot; otherwise from the nearest
@@ -77,7 +80,11 @@ class SearchState:
         self.W = self._workload(agg, np.arange(self.k))
 
     def _depot_dist(self, agg: NDArray[np.float64], grids: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Distance from each row's work centre to its grid's depot (the nearest depot if none), metres."""
+        """Root-mean-square distance from each row's stops to its grid's depot (the nearest if none), metres.
+
+        ``sqrt(d ** 2 + spread ** 2)``: ``d`` from the depot to the work centre, ``spread`` the stops'
+        RMS distance from it (a day's tour starts at some stretch of the grid, not at its centre).
+        """
         if self.depots.shape[0] == 0:
             return np.zeros(agg.shape[0])
         stops, area = agg[:, 2], agg[:, 3]
@@ -86,12 +93,13 @@ class SearchState:
         by_stops = stops > 0
         weight = np.where(by_stops, stops, np.where(area > 0, area, 1.0))
         centre = np.where(by_stops[:, None], agg[:, 4:6], agg[:, 6:8]) / weight[:, None]
+        spread2 = np.where(by_stops, agg[:, 10] / weight - ((centre - self.origin) ** 2).sum(axis=1), 0.0)
         d = np.hypot(centre[:, 0, None] - self.depots[None, :, 0], centre[:, 1, None] - self.depots[None, :, 1])
         dist = d.min(axis=1)
         if self.grid_depot is not None:
             own = self.grid_depot[grids]
             dist = np.where(own >= 0, d[np.arange(d.shape[0]), np.maximum(own, 0)], dist)
-        return np.where(empty, 0.0, dist)
+        return np.where(empty, 0.0, np.sqrt(dist**2 + np.maximum(spread2, 0.0)))
 
     def _workload(self, agg: NDArray[np.float64], grids: NDArray[np.int64]) -> NDArray[np.float64]:
         """Workload of aggregate rows, row ``i`` being (a trial state of) grid ``grids[i]``."""
@@ -532,6 +540,14 @@ def compact(
     searched = np.ones(state.k, dtype=bool) if grids is None else grids.copy()
     active = ~opt.closed_grids
     tol = opt.tolerance
+    # a rebalance keeps every grid within compactness_slack of where it started (the floor balance() set)
+    floor = opt.floor if opt.home is not None and opt.floor is not None else None
+
+    def above_floor(ev: dict[str, NDArray[np.float64]], g: int, h: int) -> NDArray[np.bool_]:
+        if floor is None:
+            return np.ones(ev["ppg"].shape, dtype=bool)
+        pp = state.compactness()
+        return (ev["ppg"] >= min(floor[g], pp[g])) & (ev["pph"] >= min(floor[h], pp[h]))
 
     def inv_pp(area_km2: NDArray[np.float64], perim_m: NDArray[np.float64]) -> NDArray[np.float64]:
         return (perim_m**2 / np.maximum(4.0 * math.pi * area_km2 * 1e6, 1e-9)) ** COMPACT_POWER
@@ -580,7 +596,7 @@ def compact(
             if c.size == 0:
                 continue
             r = ratio_with(state.W, g, h, ev["wg"], ev["wh"])
-            ok = (delta < -1e-6) & (r <= tol)
+            ok = (delta < -1e-6) & (r <= tol) & above_floor(ev, g, h)
             done = False
             for idx in np.flatnonzero(ok)[np.lexsort((c[ok], delta[ok]))][: opt.max_checks]:
                 i = int(c[idx])
@@ -594,7 +610,7 @@ def compact(
             if done:
                 continue
             # swaps: the most helpful moves g -> h, each paired with the best return h -> g
-            good = np.flatnonzero(delta < -1e-6)
+            good = np.flatnonzero((delta < -1e-6) & above_floor(ev, g, h))
             for idx in good[np.lexsort((c[good], delta[good]))][:top]:
                 i = int(c[idx])
                 if not state.stays_connected(i):
@@ -607,7 +623,7 @@ def compact(
                     r2 = ratio_with(state.W, h, g, ev2["wg"], ev2["wh"])
                     obj1 = float(inv_pp(state.agg[[g, h], 3], state.agg[[g, h], 8]).sum())
                     total = obj1 + delta2 - obj0
-                    ok2 = c2mask & (total < -1e-6) & (r2 <= tol)
+                    ok2 = c2mask & (total < -1e-6) & (r2 <= tol) & above_floor(ev2, h, g)
                     accepted = False
                     for j_idx in np.flatnonzero(ok2)[np.lexsort((c2[ok2], total[ok2]))][:top]:
                         j = int(c2[j_idx])
