@@ -5,6 +5,7 @@ Every import counts: those inside functions and those under ``if TYPE_CHECKING:`
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -170,6 +171,29 @@ def test_inputs_read_files_only(graph) -> None:
         if _within(i, ("gridmgmt.network", "gridmgmt.store"))
     ]
     assert reaching == []
+
+
+def _imported_roots(path: Path) -> set[str]:
+    """The top-level names of every module ``path`` imports (inside functions and TYPE_CHECKING blocks too)."""
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_only_the_store_speaks_sql() -> None:
+    """Every SQL statement and table definition is in gridmgmt/store/: no other module imports SQLAlchemy
+    (or Alembic, GeoAlchemy); the others pass the engine along as ``gridmgmt.store.engine.Engine``."""
+    sql = {"sqlalchemy", "alembic", "geoalchemy2"}
+    outside = [
+        f"{path.relative_to(PACKAGE.parent)} imports {', '.join(sorted(_imported_roots(path) & sql))}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not str(path.relative_to(PACKAGE.parent)).startswith("gridmgmt/store/") and _imported_roots(path) & sql
+    ]
+    assert outside == []
 
 
 def test_only_ops_and_store_open_the_store_or_record_runs() -> None:

@@ -13,7 +13,7 @@ from test_service_tasks_page import COMPLAINT, PUBLIC, TIP, desk, page_as  # noq
 pytest.importorskip("fastapi")
 
 from gridmgmt.permissions import case_refusal
-from gridmgmt.service.schema import mediation_cases
+from gridmgmt.store.service_schema import mediation_cases
 
 pytestmark = pytest.mark.slow  # builds and serves a district per test: outside the quick loop
 

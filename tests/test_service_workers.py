@@ -15,7 +15,7 @@ from service_fixtures import PASSWORD, TODAY, service_store, small_district, tem
 
 from gridmgmt.service import jobs as jobs_module
 from gridmgmt.service.security import LoginGuard, RateLimiter
-from gridmgmt.service.shared_state import StoreTally
+from gridmgmt.store.service_state import StoreTally
 from gridmgmt.store import open_store
 
 pytest.importorskip("fastapi")

@@ -12,14 +12,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from gridmgmt._errors import GridMgmtError
-from gridmgmt.service.schema import sessions, users
-from gridmgmt.store.engine import read_connection, write_transaction
-from gridmgmt.store.schema import staff
+from gridmgmt.store import accounts as rows
+from gridmgmt.store.engine import Engine
 from gridmgmt.vocab import DEPARTMENT_ALIASES, ROLE_DEPARTMENT, ROLES
 
 SESSION_HOURS = 12.0
@@ -57,7 +55,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(engine: sa.Engine, username: str, role: str, password: str, *, staff_id: str = "") -> User:
+def add_user(engine: Engine, username: str, role: str, password: str, *, staff_id: str = "") -> User:
     """Create a user with an argon2 password hash.
 
     Raises
@@ -74,33 +72,33 @@ def add_user(engine: sa.Engine, username: str, role: str, password: str, *, staf
         raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
     if role in ("marketing", "monopoly") and not staff_id:
         raise UserError(f"a {role} user needs --staff-id (their staff id names their grid)")
-    with write_transaction(engine, "store") as conn:
-        if conn.execute(sa.select(users.c.username).where(users.c.username == username)).first():
-            raise UserError(f"user {username!r} exists already")
-        if role in ROLE_DEPARTMENT:
-            _check_staff_member(conn, staff_id, ROLE_DEPARTMENT[role])
-        conn.execute(
-            users.insert().values(
-                username=username,
-                role=role,
-                staff_id=staff_id,
-                password_hash=_HASHER.hash(password),
-                disabled=False,
-                created=datetime.now().replace(microsecond=0),
-            )
-        )
+
+    def check_staff(found: str | None) -> None:
+        _check_staff_member(staff_id, found, ROLE_DEPARTMENT[role])
+
+    added = rows.add_user_row(
+        engine,
+        username=username,
+        role=role,
+        staff_id=staff_id,
+        password_hash=_HASHER.hash(password),
+        created=datetime.now().replace(microsecond=0),
+        check_staff=check_staff if role in ROLE_DEPARTMENT else None,
+    )
+    if not added:
+        raise UserError(f"user {username!r} exists already")
     return User(username, role, staff_id)
 
 
-def _check_staff_member(conn: sa.Connection, staff_id: str, department: str) -> None:
-    """Refuse a staff id the store does not know, or one of the other department (a user records as them)."""
-    row = conn.execute(sa.select(staff.c.department).where(staff.c.staff_id == staff_id)).first()
-    if row is None:
+def _check_staff_member(staff_id: str, found: str | None, department: str) -> None:
+    """Refuse a staff id the store does not know (``found`` None), or one of the other department
+    (a user records as them)."""
+    if found is None:
         raise UserError(
             f"--staff-id {staff_id!r} is not a staff member of this store: use an id from the district's "
             "staff.csv (`gridmgmt store init --district ...` loads it)"
         )
-    theirs = DEPARTMENT_ALIASES.get(row.department, row.department)
+    theirs = DEPARTMENT_ALIASES.get(found, found)
     if theirs != department:
         raise UserError(
             f"--staff-id {staff_id!r} belongs to the {theirs or 'unknown'} department, not {department}: "
@@ -108,14 +106,12 @@ def _check_staff_member(conn: sa.Connection, staff_id: str, department: str) -> 
         )
 
 
-def list_users(engine: sa.Engine) -> list[User]:
+def list_users(engine: Engine) -> list[User]:
     """Every user, by name."""
-    with read_connection(engine, "store") as conn:
-        rows = conn.execute(sa.select(users).order_by(users.c.username)).mappings().all()
-    return [User(r["username"], r["role"], r["staff_id"], bool(r["disabled"])) for r in rows]
+    return [User(r["username"], r["role"], r["staff_id"], bool(r["disabled"])) for r in rows.user_rows(engine)]
 
 
-def disable_user(engine: sa.Engine, username: str) -> None:
+def disable_user(engine: Engine, username: str) -> None:
     """Disable a user and end their sessions at once.
 
     Raises
@@ -123,17 +119,13 @@ def disable_user(engine: sa.Engine, username: str) -> None:
     UserError
         When there is no such user.
     """
-    with write_transaction(engine, "store") as conn:
-        done = conn.execute(users.update().where(users.c.username == username).values(disabled=True))
-        if not done.rowcount:
-            raise UserError(f"no user {username!r}")
-        conn.execute(sessions.delete().where(sessions.c.username == username))
+    if not rows.disable_user_row(engine, username):
+        raise UserError(f"no user {username!r}")
 
 
-def authenticate(engine: sa.Engine, username: str, password: str) -> User | None:
+def authenticate(engine: Engine, username: str, password: str) -> User | None:
     """The user when the name and password match and the user is enabled, else None (same time either way)."""
-    with read_connection(engine, "store") as conn:
-        row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    row = rows.user_row(engine, username)
     try:
         _HASHER.verify(row["password_hash"] if row else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -143,40 +135,29 @@ def authenticate(engine: sa.Engine, username: str, password: str) -> User | None
     return User(row["username"], row["role"], row["staff_id"])
 
 
-def start_session(engine: sa.Engine, user: User, *, hours: float = SESSION_HOURS) -> tuple[str, Session]:
+def start_session(engine: Engine, user: User, *, hours: float = SESSION_HOURS) -> tuple[str, Session]:
     """A new session for ``user``; returns the token (for the cookie, shown only once) and the session."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     now = datetime.now()
     digest = token_hash(token)
-    with write_transaction(engine, "store") as conn:
-        conn.execute(sessions.delete().where(sessions.c.expires < now))  # tidy up expired ones
-        conn.execute(
-            sessions.insert().values(
-                token_hash=digest, username=user.username, csrf=csrf, created=now, expires=now + timedelta(hours=hours)
-            )
-        )
+    rows.add_session_row(
+        engine, token_hash=digest, username=user.username, csrf=csrf, created=now, expires=now + timedelta(hours=hours)
+    )
     return token, Session(user, csrf, digest)
 
 
-def find_session(engine: sa.Engine, token: str) -> Session | None:
+def find_session(engine: Engine, token: str) -> Session | None:
     """The session of a token when it is valid and its user enabled, else None."""
     if not token or len(token) > 200:
         return None
     digest = token_hash(token)
-    stmt = (
-        sa.select(users.c.username, users.c.role, users.c.staff_id, users.c.disabled, sessions.c.csrf)
-        .select_from(sessions.join(users, users.c.username == sessions.c.username))
-        .where(sessions.c.token_hash == digest, sessions.c.expires > datetime.now())
-    )
-    with read_connection(engine, "store") as conn:
-        row = conn.execute(stmt).first()
-    if row is None or row.disabled:
+    row = rows.session_row(engine, digest, datetime.now())
+    if row is None or row["disabled"]:
         return None
-    return Session(User(row.username, row.role, row.staff_id), row.csrf, digest)
+    return Session(User(row["username"], row["role"], row["staff_id"]), row["csrf"], digest)
 
 
-def end_session(engine: sa.Engine, digest: str) -> None:
+def end_session(engine: Engine, digest: str) -> None:
     """Log a session out."""
-    with write_transaction(engine, "store") as conn:
-        conn.execute(sessions.delete().where(sessions.c.token_hash == digest))
+    rows.delete_session_row(engine, digest)

@@ -39,8 +39,8 @@ from gridmgmt.service.security import (
     RateLimiter,
     content_security_policy,
 )
-from gridmgmt.service.shared_state import StoreTally, shared_secret
 from gridmgmt.store import SharedStore
+from gridmgmt.store.service_state import StoreTally, shared_secret
 
 #: paths whose responses may be cached: the app's own files, the same for every user
 CACHEABLE_PREFIXES = ("/static/", "/vendor/", streets.BAND_PREFIX)

@@ -6,18 +6,15 @@ What a role may read is :data:`gridmgmt.permissions.TASK_READ`, applied by
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from gridmgmt.permissions import MEDIATION_KINDS, allowed
 from gridmgmt.service.accounts import User
 from gridmgmt.service.live import LiveDistrict
-from gridmgmt.service.schema import public_reports
-from gridmgmt.store.engine import read_connection
+from gridmgmt.store.public_reports import tracking_codes
 
 #: task statuses as :func:`gridmgmt.loop.tasks.task_table` gives them, most urgent first
 TASK_STATUSES: tuple[str, ...] = ("overdue", "open", "closed_late", "closed")
@@ -40,16 +37,6 @@ class TaskFilter:
     type: str = ""
     grid: str = ""
     q: str = ""
-
-
-def tracking_codes(engine: sa.Engine, event_ids: Iterable[str]) -> dict[str, str]:
-    """event_id -> tracking code, for the events among ``event_ids`` that the public channel filed."""
-    wanted = set(event_ids)
-    if not wanted:
-        return {}
-    with read_connection(engine, "store") as conn:
-        rows = conn.execute(sa.select(public_reports.c.event_id, public_reports.c.tracking_code)).all()
-    return {str(e): str(code) for e, code in rows if e in wanted}
 
 
 def readable_tasks(live: LiveDistrict, user: User) -> pd.DataFrame:

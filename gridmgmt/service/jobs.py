@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
-from gridmgmt.service.schema import service_jobs
 from gridmgmt.service.security import scrub_paths
-from gridmgmt.store.engine import read_connection, write_transaction
+from gridmgmt.store import jobs as rows
+from gridmgmt.store.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +34,6 @@ PROGRESS_LINES = 20  # the last lines kept and shown
 KEEP_DAYS = 7  # ended jobs older than this are deleted
 ORPHANED = "the server process running this job stopped before it ended; start it again"
 STOPPED = "the server stopped before this job started; start it again"
-_UNFINISHED = ("queued", "running")
 
 
 @dataclass
@@ -84,7 +81,7 @@ class Jobs:
     """
 
     def __init__(
-        self, engine: sa.Engine, *, workers: int = 1, heartbeat_s: float = HEARTBEAT_S, orphan_s: float = ORPHAN_S
+        self, engine: Engine, *, workers: int = 1, heartbeat_s: float = HEARTBEAT_S, orphan_s: float = ORPHAN_S
     ) -> None:
         self.engine = engine
         self.heartbeat_s = heartbeat_s
@@ -100,23 +97,8 @@ class Jobs:
         """Run ``work(progress)`` in the background; ``progress(text)`` adds a line the page shows."""
         job = Job(job_id=uuid.uuid4().hex[:12], owner=owner[:64], title=title[:200])
         now = datetime.now()
-        with write_transaction(self.engine, "store") as conn:
-            conn.execute(
-                service_jobs.delete().where(
-                    service_jobs.c.state.not_in(_UNFINISHED), service_jobs.c.started < now - timedelta(days=KEEP_DAYS)
-                )
-            )
-            conn.execute(
-                service_jobs.insert().values(
-                    job_id=job.job_id,
-                    owner=job.owner,
-                    title=job.title,
-                    state=job.state,
-                    started=job.started,
-                    heartbeat=now,
-                    process=self.process,
-                )
-            )
+        rows.add_job_row(self.engine, job_id=job.job_id, owner=job.owner, title=job.title, state=job.state,
+                         started=job.started, process=self.process, now=now, keep_days=KEEP_DAYS)  # fmt: skip
         with self._lock:
             self._mine.add(job.job_id)
             if self._beat is None:
@@ -145,8 +127,7 @@ class Jobs:
 
     def get(self, job_id: str) -> Job | None:
         """A job by id (started by any process over the store), or None; an orphaned one is failed."""
-        with read_connection(self.engine, "store") as conn:
-            row = conn.execute(sa.select(service_jobs).where(service_jobs.c.job_id == job_id)).mappings().first()
+        row = rows.job_row(self.engine, job_id)
         if row is None:
             return None
         job = Job(
@@ -159,7 +140,7 @@ class Jobs:
             error=row["error"],
             started=row["started"],
         )
-        if job.state in _UNFINISHED and datetime.now() - row["heartbeat"] > timedelta(seconds=self.orphan_s):
+        if job.state in rows.UNFINISHED and datetime.now() - row["heartbeat"] > timedelta(seconds=self.orphan_s):
             job.state, job.error = "failed", ORPHANED
             self._fail_orphan(job_id, row["heartbeat"])
         return job
@@ -171,28 +152,14 @@ class Jobs:
         with self._lock:
             mine = sorted(self._mine)
         if mine:
-            with write_transaction(self.engine, "store") as conn:
-                conn.execute(
-                    service_jobs.update()
-                    .where(service_jobs.c.job_id.in_(mine), service_jobs.c.state == "queued")
-                    .values(state="failed", error=STOPPED)
-                )
+            rows.fail_queued_jobs(self.engine, mine, STOPPED)
 
     def _write(self, job_id: str, **values: str) -> None:
-        with write_transaction(self.engine, "store") as conn:
-            conn.execute(
-                service_jobs.update().where(service_jobs.c.job_id == job_id).values(heartbeat=datetime.now(), **values)
-            )
+        rows.update_job_row(self.engine, job_id, **values)
 
     def _fail_orphan(self, job_id: str, heartbeat: datetime) -> None:
         """Record an orphan failed, unless its process wrote to it since it was read."""
-        with write_transaction(self.engine, "store") as conn:
-            conn.execute(
-                service_jobs.update()
-                .where(service_jobs.c.job_id == job_id, service_jobs.c.heartbeat == heartbeat)
-                .where(service_jobs.c.state.in_(_UNFINISHED))
-                .values(state="failed", error=ORPHANED)
-            )
+        rows.fail_orphan_row(self.engine, job_id, heartbeat, ORPHANED)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
@@ -201,11 +168,6 @@ class Jobs:
             if not mine:
                 continue
             try:
-                with write_transaction(self.engine, "store") as conn:
-                    conn.execute(
-                        service_jobs.update()
-                        .where(service_jobs.c.job_id.in_(mine), service_jobs.c.state.in_(_UNFINISHED))
-                        .values(heartbeat=datetime.now())
-                    )
+                rows.beat_jobs(self.engine, mine)
             except Exception:  # a busy or unreachable store: the next beat tries again
                 log.warning("job heartbeat not written", exc_info=True)

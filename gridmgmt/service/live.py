@@ -20,7 +20,6 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from gridmgmt._errors import InputError, StoreError
 from gridmgmt.inputs.district import District
@@ -40,8 +39,7 @@ from gridmgmt.permissions import (
 from gridmgmt.risk.district_risk import score_risk
 from gridmgmt.service.accounts import User
 from gridmgmt.store import EVENT_COLUMNS, SharedStore
-from gridmgmt.store.engine import read_connection
-from gridmgmt.store.schema import events as events_table
+from gridmgmt.store.eventlog import rows_after
 
 OWNER_TTL_S = 5.0  # grids and pairs change rarely (a publish); re-read them at most this often
 
@@ -154,13 +152,7 @@ class LiveDistrict:
             if self._fetched_at >= asked:
                 return self._version
             began = time.monotonic()
-            seq = events_table.c.seq
-            wanted = seq > self._last_seq
-            if self._gaps:
-                wanted = sa.or_(wanted, seq.in_(sorted(self._gaps)))
-            columns = [seq, *(events_table.c[c] for c in EVENT_COLUMNS), events_table.c.extra]
-            with read_connection(self.store.engine, self.store.label) as conn:
-                rows = conn.execute(sa.select(*columns).where(wanted).order_by(seq)).all()
+            rows = rows_after(self.store.engine, self.store.label, self._last_seq, list(self._gaps))
             self._fetched_at = began
             for missed in [k for k, since in self._gaps.items() if began - since > GAP_WAIT_S]:
                 del self._gaps[missed]

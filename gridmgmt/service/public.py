@@ -10,10 +10,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
-from gridmgmt.service.schema import public_reports
-from gridmgmt.store.engine import read_connection, write_transaction
+from gridmgmt.store.engine import Engine
+from gridmgmt.store.public_reports import add_report_row, report_row
 from gridmgmt.vocab import PUBLIC_TYPES
 
 KINDS = PUBLIC_TYPES
@@ -36,37 +34,20 @@ class PublicStatus:
     status: str  # received | assigned | handled
 
 
-def save_report(
-    engine: sa.Engine, *, event_id: str, retailer_id: str, kind: str, filed: object, contact: str = ""
-) -> str:
+def save_report(engine: Engine, *, event_id: str, retailer_id: str, kind: str, filed: object, contact: str = "") -> str:
     """Store a report's tracking code beside the event it opened; return the code."""
     for _ in range(5):
         code = new_tracking_code()
-        with write_transaction(engine, "store") as conn:
-            if conn.execute(
-                sa.select(public_reports.c.tracking_code).where(public_reports.c.tracking_code == code)
-            ).first():
-                continue
-            conn.execute(
-                public_reports.insert().values(
-                    tracking_code=code,
-                    event_id=event_id,
-                    retailer_id=retailer_id,
-                    kind=kind,
-                    filed=filed,
-                    contact=contact[:200],
-                )
-            )
+        if add_report_row(
+            engine, code=code, event_id=event_id, retailer_id=retailer_id, kind=kind, filed=filed, contact=contact
+        ):
             return code
     raise RuntimeError("could not draw a free tracking code")
 
 
-def find_report(engine: sa.Engine, code: str) -> dict | None:
+def find_report(engine: Engine, code: str) -> dict | None:
     """The stored report of a tracking code (internal: includes event and retailer), or None."""
-    code = code.strip().upper()
-    with read_connection(engine, "store") as conn:
-        row = conn.execute(sa.select(public_reports).where(public_reports.c.tracking_code == code)).mappings().first()
-    return dict(row) if row else None
+    return report_row(engine, code.strip().upper())
 
 
 def public_status(report: dict, task_status: str | None, grid_id: str) -> PublicStatus:

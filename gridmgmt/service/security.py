@@ -1,7 +1,7 @@
 """Request safety: sliding-window rate limits, CSRF token checks, signed public-form tokens, headers.
 
 What the limits count lives in a :class:`Tally`: :class:`MemoryTally` (one process) or the
-store's (:class:`gridmgmt.service.shared_state.StoreTally`), which the web app uses so every
+store's (:class:`gridmgmt.store.service_state.StoreTally`), which the web app uses so every
 worker of ``serve --workers N`` sees the same counts. Times are Unix seconds. Behind nginx the
 client address comes from ``X-Forwarded-For`` only when ``trust_proxy`` is set.
 """

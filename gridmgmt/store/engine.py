@@ -38,6 +38,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # so the head is known from the file names alone: opening a current store never loads Alembic.
 HEAD = max(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 _MIGRATION_LOCK = 0x67726964  # pg_advisory_xact_lock key ("grid"): one migrating process at a time
+#: The store's engine type, for the callers that pass one along without importing SQLAlchemy.
+Engine = sa.Engine
 
 log = logging.getLogger(__name__)
 

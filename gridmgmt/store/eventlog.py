@@ -300,6 +300,17 @@ def count_events(engine: sa.Engine, *, label: str = "store") -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
 
 
+def rows_after(engine: sa.Engine, label: str, last_seq: int, also: Sequence[int] = ()) -> list[tuple]:
+    """The log's rows with ``seq`` above ``last_seq`` or in ``also``, by seq: seq, :data:`EVENT_COLUMNS`, extra."""
+    seq = events.c.seq
+    wanted = seq > last_seq
+    if also:
+        wanted = sa.or_(wanted, seq.in_(sorted(also)))
+    columns = [seq, *(events.c[c] for c in EVENT_COLUMNS), events.c.extra]
+    with read_connection(engine, label) as conn:
+        return [tuple(r) for r in conn.execute(sa.select(*columns).where(wanted).order_by(seq)).all()]
+
+
 def time_column(dialect: str) -> sa.ColumnElement:
     """The events' time as the database compares it: the stored ISO text on SQLite, a timestamp elsewhere."""
     return sa.type_coerce(events.c.time, sa.String) if dialect == "sqlite" else events.c.time

@@ -13,8 +13,8 @@ import zlib
 
 import sqlalchemy as sa
 
-from gridmgmt.service.schema import login_failures, rate_hits, service_secrets
 from gridmgmt.store.engine import read_connection, write_transaction
+from gridmgmt.store.service_schema import login_failures, rate_hits, service_secrets
 
 KEEP_HITS_S = 86_400.0  # hits older than this are deleted (longer than any limit's window)
 _LOCK_SPACE = 0x72617465  # pg_advisory_xact_lock's first key ("rate"): apart from the migration lock

@@ -4,7 +4,8 @@ and what its processes share (login failures, rate-limit hits, background jobs, 
 They live in the shared store beside the event log; the database is created and upgraded only
 by the store's Alembic migrations (``0002_service`` creates the first six, ``0004_service_shared``
 the shared state), so a change here needs a new migration too. None of them holds an event:
-events stay in the append-only log.
+events stay in the append-only log. Their statements are in the store's modules beside this one
+(``accounts``, ``audit``, ``mediation``, ``public_reports``, ``jobs``, ``service_state``).
 """
 
 from __future__ import annotations
