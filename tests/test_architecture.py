@@ -53,21 +53,6 @@ CAPABILITIES = ("gridmgmt.grids", "gridmgmt.risk", "gridmgmt.patrol", "gridmgmt.
 STORE_OWNERS = ("gridmgmt/ops/", "gridmgmt/store/")
 PACKAGE = Path(gridmgmt.__file__).parent
 
-# Left to move into ops (issue 21): no new entry may be added; delete an entry when its import or call moves.
-PENDING_FRONT_DOOR_IMPORTS = {
-    "gridmgmt.service.app imports gridmgmt.inputs.district",
-    "gridmgmt.service.app imports gridmgmt.maps.offline_assets",
-    "gridmgmt.service.assessment imports gridmgmt.inputs.events",
-    "gridmgmt.service.assessment imports gridmgmt.loop.cycles",
-    "gridmgmt.service.live imports gridmgmt.inputs.district",
-    "gridmgmt.service.live imports gridmgmt.loop.tasks",
-    "gridmgmt.service.live imports gridmgmt.risk.district_risk",
-    "gridmgmt.service.pages_work imports gridmgmt.loop.district_loop",
-    "gridmgmt.service.pages_work imports gridmgmt.maps",
-    "gridmgmt.service.pages_work imports gridmgmt.risk.risk_map",
-}
-PENDING_STORE_OPENERS = {"gridmgmt/cli/service.py"}  # `serve` opens the store for the web app
-
 
 def _layer(module: str) -> int:
     parts = module.split(".")
@@ -158,7 +143,7 @@ def test_front_doors_reach_capabilities_only_through_ops(graph) -> None:
         for i in sorted(graph.find_modules_directly_imported_by(m))
         if _within(i, CAPABILITIES)
     ]
-    assert sorted(set(direct) - PENDING_FRONT_DOOR_IMPORTS) == []
+    assert direct == []
 
 
 def test_inputs_read_files_only(graph) -> None:
@@ -203,7 +188,6 @@ def test_only_ops_and_store_open_the_store_or_record_runs() -> None:
         f"{path.relative_to(PACKAGE.parent)}:{n}: {line.strip()}"
         for path in sorted(PACKAGE.rglob("*.py"))
         if not str(path.relative_to(PACKAGE.parent)).startswith(STORE_OWNERS)
-        and str(path.relative_to(PACKAGE.parent)) not in PENDING_STORE_OPENERS
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if calls.search(line) and not line.lstrip().startswith(("def ", "#"))
     ]

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gridmgmt._errors import GridMgmtError
 from gridmgmt.cli.common import (
     DEMO_DISTRICT,
     DistrictOpt,
@@ -109,12 +108,10 @@ def app_from_env() -> FastAPI:
 
 def _build_app(settings: dict) -> FastAPI:
     from gridmgmt.ops.district import load_district
+    from gridmgmt.ops.store_district import service_store
     from gridmgmt.service import ServiceOptions, create_app
-    from gridmgmt.store import open_store
 
-    shared = open_store(settings["store"])
-    if not shared.is_initialised():
-        raise GridMgmtError(f"{shared.label}: the store holds no district yet; run `gridmgmt store init` first")
+    shared = service_store(settings["store"])
     options = ServiceOptions(
         today=settings["today"], trust_proxy=settings["proxy"], secure_cookies=settings["secure_cookies"]
     )

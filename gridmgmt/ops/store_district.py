@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridmgmt import io
+from gridmgmt._errors import GridMgmtError
 from gridmgmt.ops.district import load_district
 from gridmgmt.store import ImportResult, SharedStore, open_store
 from gridmgmt.store.engine import grant_app_role
@@ -65,6 +66,15 @@ def district_store(district_path: str | Path, store: str | Path | None) -> Share
     """Open the shared store, loading the district's inputs into it on first use (see :func:`load_into_store`)."""
     load_into_store(district_path, store)
     return open_store(store)
+
+
+def service_store(store: str | Path | None) -> SharedStore:
+    """Open the shared store the web service runs over (``gridmgmt serve``); it must hold a district already."""
+    shared = open_store(store)
+    if not shared.is_initialised():
+        shared.close()
+        raise GridMgmtError(f"{shared.label}: the store holds no district yet; run `gridmgmt store init` first")
+    return shared
 
 
 def import_events(district_path: str | Path, store: str | Path | None, file: str | Path) -> ImportResult:

@@ -16,8 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridmgmt._errors import GridMgmtError
-from gridmgmt.inputs.district import District
-from gridmgmt.maps.offline_assets import assets_dir
+from gridmgmt.ops.service_views import District, vendor_dir
 from gridmgmt.service import api, pages, pages_desk, pages_work, streets
 from gridmgmt.service.deps import (
     HERE,
@@ -121,7 +120,7 @@ def create_app(district: District, store: SharedStore, *, options: ServiceOption
         templates=templates,
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    app.mount("/vendor", StaticFiles(directory=str(assets_dir())), name="vendor")
+    app.mount("/vendor", StaticFiles(directory=str(vendor_dir())), name="vendor")
     # the decorator form: add_exception_handler's type takes only handlers of any Exception
     app.exception_handler(HTTPException)(http_error_handler)
     app.exception_handler(Forbidden)(forbidden_handler)

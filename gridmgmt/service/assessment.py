@@ -21,8 +21,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gridmgmt.config import Settings
-from gridmgmt.inputs.events import effective_events
-from gridmgmt.loop.cycles import due_dates
+from gridmgmt.ops.service_views import due_dates, effective_events
 
 PAIR_COLUMNS = [
     "grid_id",

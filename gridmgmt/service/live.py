@@ -22,9 +22,8 @@ from typing import Any
 import pandas as pd
 
 from gridmgmt._errors import InputError, StoreError
-from gridmgmt.inputs.district import District
-from gridmgmt.loop.tasks import task_table, update_tasks
 from gridmgmt.ops.patrol import PLAN_KIND
+from gridmgmt.ops.service_views import District, live_risk, task_table, update_tasks
 from gridmgmt.permissions import (
     ALL_TASK_KINDS,
     ATTEMPT_RESULTS,
@@ -36,7 +35,6 @@ from gridmgmt.permissions import (
     record_refusal,
     task_read,
 )
-from gridmgmt.risk.district_risk import score_risk
 from gridmgmt.service.accounts import User
 from gridmgmt.store import EVENT_COLUMNS, SharedStore
 from gridmgmt.store.eventlog import rows_after
@@ -413,9 +411,8 @@ class LiveDistrict:
         """Risk scores as of now (today's events count), recomputed when the log grew."""
 
         def build(events: pd.DataFrame) -> pd.DataFrame:
-            district = dataclasses.replace(self.district, events=events)
             tomorrow = (pd.Timestamp(self.today()) + pd.Timedelta(days=1)).date().isoformat()
-            return score_risk(district, tomorrow)
+            return live_risk(self.district, events, tomorrow)
 
         return self.derived("risk", build)
 

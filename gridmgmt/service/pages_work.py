@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridmgmt.ops.patrol import DRAFT_KIND
+from gridmgmt.ops.service_views import overview_html, risk_map_html
 from gridmgmt.service import audit
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import assessment_table
@@ -199,14 +200,12 @@ def overview(request: Request, user: User = Depends(require("overview:view"))) -
 
 @router.get("/overview/page")
 def overview_raw(request: Request, user: User = Depends(require("overview:view"))) -> HTMLResponse:
-    from gridmgmt.loop.district_loop import overview_page
-
     live = service_of(request).live
     lang = lang_of(request)
     tomorrow = (pd.Timestamp(live.today()) + pd.Timedelta(days=1)).date().isoformat()
     html = live.derived(
         f"overview:{lang}",
-        lambda _events: overview_page(live.live_district(), as_of=tomorrow, lang=lang, risk=live.risk()),
+        lambda _events: overview_html(live.live_district(), as_of=tomorrow, lang=lang, risk=live.risk()),
     )
     return HTMLResponse(with_script_nonce(html, request.state.csp_nonce))
 
@@ -219,17 +218,12 @@ def risk_page(request: Request, user: User = Depends(require("overview:view"))) 
 @router.get("/risk/map")
 def risk_map_raw(request: Request, user: User = Depends(require("overview:view"))) -> HTMLResponse:
     """The risk map (folium, every asset inline), live from the store."""
-    from gridmgmt.maps import to_offline_html
-    from gridmgmt.risk.risk_map import risk_map
-
     live = service_of(request).live
     lang = lang_of(request)
-    d = live.district
     streets = app_street_layer(request).bands
 
     def build(_events: pd.DataFrame) -> str:
-        m = risk_map(d.retailers, live.risk(), as_of=live.today(), boundary=d.boundary, lang=lang, streets=streets)
-        return to_offline_html(m)
+        return risk_map_html(live.district, live.risk(), as_of=live.today(), lang=lang, streets=streets)
 
     return HTMLResponse(with_script_nonce(live.derived(f"risk_map:{lang}", build), request.state.csp_nonce))
 
