@@ -10,6 +10,7 @@ from their grid.
 Usage::
 
     .venv/bin/python scripts/bench_grids.py [--district data/demo/district.toml] [--big 50000] [--skip-big]
+    .venv/bin/python scripts/bench_grids.py --as-built-only [--seed 1]   # the demo's grids as the demo builds them
 
 k-means-constrained is a benchmark-only dependency (``pip install k-means-constrained``).
 """
@@ -140,6 +141,23 @@ def bench_district(district: District, data: str, k: int, *, seed: int, day_stri
     return rows, plan
 
 
+def as_built(district: District, seed: int) -> dict:
+    """The demo's grids as the demo builds them: risk levels of the first planning day, the build's own check."""
+    from gridmgmt.ops.district import first_planning_day
+    from gridmgmt.risk.district_risk import score_risk
+
+    scores = score_risk(district, first_planning_day(district))
+    t0 = time.perf_counter()
+    plan = build_grids(district, seed=seed, risk_level=scores.set_index("retailer_id")["level"])
+    m = plan.metrics
+    return {
+        "seed": seed, "build_s": round(time.perf_counter() - t0, 1), "max/min plan": round(m["balance"], 4),
+        "max/min routed": round(m["max_min_routed"], 4), "travel err %": round(m["travel_error_pct"], 1),
+        "PP mean": round(m["polsby_popper_mean"], 3), "PP min": round(m["polsby_popper_min"], 3),
+        "one piece": m["contiguous"], "warnings": len(m.get("warnings", [])),
+    }  # fmt: skip
+
+
 def churn(district: District, seed: int) -> District:
     from gridmgmt.demo import make_churn_scenario
 
@@ -226,6 +244,11 @@ def main() -> None:
     ap.add_argument("--skip-demo", action="store_true")
     ap.add_argument("--big-dir", help="reuse a generated city (folder with district.toml) instead of generating one")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--as-built-only",
+        action="store_true",
+        help="only the demo's grids as the demo builds them (risk levels, routed check, PP)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for name in ("pyogrio", "gridmgmt.network", "gridmgmt.inputs.district", "gridmgmt.demo"):
@@ -233,6 +256,12 @@ def main() -> None:
 
     rows: list[dict] = []
     reb: list[dict] = []
+    if not args.skip_demo:
+        built = as_built(load_district(args.district), args.seed)
+        print("\nDemo as the demo builds it (risk levels of the first planning day, routed by the build's check):")
+        print(_markdown([built]))
+        if args.as_built_only:
+            return
     if not args.skip_demo:
         t0 = time.perf_counter()
         demo = load_district(args.district)
