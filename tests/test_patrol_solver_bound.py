@@ -13,7 +13,8 @@ from gridmgmt.patrol import search as search_module
 from gridmgmt.patrol.day_model import PATROL_PARAMS
 from gridmgmt.patrol.model import SolverCrashError
 
-ONE_WORKER = dataclasses.replace(PATROL_PARAMS, workers=1)
+#: OR-Tools' own search (no PyVRP seed), where the idle squad made the search crawl.
+ONE_WORKER = dataclasses.replace(PATROL_PARAMS, workers=1, seed_with="")
 DAY = Path(__file__).parent / "data" / "patrol_idle_squad_day.json"
 
 

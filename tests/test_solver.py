@@ -264,9 +264,9 @@ def test_solomon_c101_within_5pct_of_bks():
 
 
 def test_guided_local_search_path_matches_brute_force():
-    """The single-metaheuristic path (GLS, no ILS, one worker) still finds the brute-force optimum."""
+    """The single-metaheuristic path (GLS, no ILS, no PyVRP seed, one worker) still finds the brute-force optimum."""
     problem = _tiny_vrptw()
-    params = SearchParams(iterated_local_search=False, workers=1)
+    params = SearchParams(iterated_local_search=False, workers=1, seed_with="")
     result = solve(problem, stop=MaxSolutions(200), seed=0, params=params)
     assert result.is_feasible()
     assert result.distance() == _brute_force(problem)
@@ -334,7 +334,7 @@ def test_helper_without_an_answer_in_time_is_stopped_and_named():
 def test_error_in_the_search_leaves_no_stale_helper_answer():
     """An exception raised in the helper reaches the caller; the next two-worker solve returns its own optimum."""
     problem = _tiny_vrptw()
-    bad = SearchParams(workers=2, first_solutions=("NO_SUCH_STRATEGY",), iterated_local_search=False)
+    bad = SearchParams(workers=2, first_solutions=("NO_SUCH_STRATEGY",), iterated_local_search=False, seed_with="")
     with pytest.raises(AttributeError, match="NO_SUCH_STRATEGY"):
         solve(problem, stop=MaxSolutions(10), seed=0, params=bad)
     result = solve(problem, stop=MaxSolutions(200), seed=0, params=SearchParams(workers=2))
@@ -380,7 +380,7 @@ def test_unfinished_solution_of_the_iterated_local_search_is_timed_not_aborted()
     from gridmgmt.patrol import _ortools
 
     problem = _lunch_problem(0, visits=12, squads=2)
-    params = SearchParams(first_solutions=("PARALLEL_CHEAPEST_INSERTION",), workers=1, ils_improve=False)
+    params = SearchParams(first_solutions=("PARALLEL_CHEAPEST_INSERTION",), workers=1, ils_improve=False, seed_with="")
     model = _ortools._build(problem, params)
     sp = _ortools._search_parameters(
         params, "PARALLEL_CHEAPEST_INSERTION", time_limit_s=None, solution_limit=10, metaheuristic=True

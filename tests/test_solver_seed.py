@@ -144,3 +144,17 @@ def test_seeded_plans_are_identical_across_fresh_processes():
     first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
     assert first == second
     assert sum(len(route[0]) for route in first) >= 10
+
+
+def test_seeded_day_with_a_squad_allowed_no_visit_serves_every_visit():
+    """The province e-bike day (a squad allowed no visit, lunch, own grids) seeded by PyVRP: all served, G04 idle."""
+    from test_patrol_solver_bound import _idle_squad_day
+
+    problem = _idle_squad_day()
+    result = solve(problem, stop=MaxSolutions(13), seed=0, params=SearchParams(seed_iterations=300, workers=1))
+    assert not result.dropped
+    (g04,) = [r for r in result.routes if r.vehicle_name == "G04"]
+    assert g04.stops == ()
+    for route, vehicle in zip(result.routes, problem.vehicles, strict=True):
+        assert vehicle.allowed_nodes is None or set(route.visits) <= vehicle.allowed_nodes
+    _check_schedule(problem, result)

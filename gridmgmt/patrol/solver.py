@@ -3,7 +3,9 @@
 The shape follows PyVRP: build a :class:`gridmgmt.patrol.model.RoutingProblem`, call
 :func:`solve` with a stopping criterion (:mod:`gridmgmt.patrol.search`) and a seed, and read a
 :class:`gridmgmt.patrol.model.Result` with ``cost()``, ``is_feasible()`` and ``summary()``.
-OR-Tools' RoutingModel is the private backend (:mod:`gridmgmt.patrol._ortools`).
+OR-Tools' RoutingModel is the private backend (:mod:`gridmgmt.patrol._ortools`), the model of
+record; by default PyVRP's search on a relaxation seeds it (:mod:`gridmgmt.patrol._pyvrp`,
+``SearchParams.seed_with``).
 
 Unservable mandatory visits are never dropped silently. :func:`solve` returns them in
 ``Result.dropped`` with ``mandatory=True`` and a reason (e.g. "time window [36000, 37800]
@@ -40,14 +42,15 @@ def solve(
         The instance (integer matrices, windows, vehicles).
     stop : StopCriterion
         ``MaxRuntime(seconds)``, ``MaxSolutions(count)`` or both via ``StopCriterion``. With a
-        solution limit only, the result is deterministic.
+        solution limit only, the result is deterministic (the PyVRP seed then runs a fixed
+        number of iterations, ``SearchParams.seed_iterations``).
     seed : int
-        Seed. OR-Tools' routing search (ILS included) is deterministic for a given model; the
-        seed is kept for API symmetry and, when not 0, shuffles the order first-solution
-        strategies are tried.
+        Seed of the PyVRP search (worker k uses ``seed + k``). OR-Tools' routing search is
+        deterministic for a given model; without the PyVRP seed, a seed other than 0 shuffles
+        the order first-solution strategies are tried.
     params : SearchParams, optional
-        Search tuning; defaults are the measured best on Solomon (ILS, two workers on a
-        two-core machine: see ``SearchParams.workers``).
+        Search tuning; defaults are the measured best on Solomon and the demo day (PyVRP
+        seed, two workers on a two-core machine: see ``SearchParams.workers``).
 
     Returns
     -------
