@@ -19,9 +19,15 @@ R201 R205 RC101 RC105 RC201 RC205 (the first and the fifth of each class). ``--b
 runs the plain OR-Tools set-up (mandatory visits as hard constraints, PATH_CHEAPEST_ARC +
 GUIDED_LOCAL_SEARCH, same limit). ``--pyvrp`` runs PyVRP (optional; ``pip install pyvrp``).
 Without ``--baseline``/``--pyvrp`` our solver runs; pass several flags plus ``--ours`` to run
-several methods. Instances run one after another. The CSV is rewritten after each instance.
+several methods, or ``--methods seeded,ortools,baseline,pyvrp`` (our solver with the PyVRP seed,
+our solver with OR-Tools alone, plain OR-Tools, PyVRP alone: all methods in one run, in this
+order for each instance). Instances run one after another. The CSV is rewritten after each instance.
 
-Measured (2 shared cores, OR-Tools 9.15, PyVRP 0.14.1; CSVs in scripts/results/):
+Issue 23 (2 shared cores, load 4-7): mix12 at 10 s: seeded 0.40%, ortools 1.38%, baseline 2.92%
+on 8 (4 infeasible), PyVRP 0.21% (``bench_routing_mix12_10s_seeded.csv``); the other 44 at 10 s
+in ``bench_routing_rest44_10s_seeded.csv``; the README has the table.
+
+Measured before issue 23 (2 shared cores, OR-Tools 9.15, PyVRP 0.14.1; CSVs in scripts/results/):
 all 56 at 10 s: ours 0.70% mean gap, 56/56 feasible (C1 0.00, C2 0.18, R1 0.54, R2 0.82, RC1 1.89,
 RC2 0.90: iterated local search, two workers; before, GLS in one process: 2.53%, C1 0.70, C2 0.34,
 R1 3.21, R2 3.02, RC1 4.93, RC2 2.73); baseline 4.35% on 49 feasible, 7 infeasible (R101 R102 R103
