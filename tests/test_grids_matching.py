@@ -125,15 +125,11 @@ def test_no_pair_crosses_the_district_past_a_nearer_pair_of_the_same_mode(distri
 
 
 def test_walking_pairs_get_smaller_denser_grids_than_car_pairs(plan):
-    """The walking pair's grid holds the fewest retailers and is smaller than the car pair's.
-
-    (With four grids the partition may cut the dense centre into quadrants, one of them the walkers':
-    then its density is about the car quadrant's, so density is not asserted.)
-    """
+    """The walking pair's grid is the smallest and densest; the car pair's is larger and sparser."""
     walk, car = _grid_of(plan, "M02"), _grid_of(plan, "M04")
     assert walk["travel_mode"] == "walk" and car["travel_mode"] == "car"
-    assert walk["retailers"] == plan.grids["retailers"].min()
-    assert walk["area_km2"] < car["area_km2"] and walk["retailers"] < car["retailers"]
+    assert walk["area_km2"] == plan.grids["area_km2"].min()
+    assert walk["area_km2"] < car["area_km2"] and walk["density_per_km2"] > car["density_per_km2"]
 
 
 def test_grids_table_report_and_verify_name_each_pairs_depot_and_mode(district, plan, tmp_path):

@@ -50,9 +50,9 @@ def exact_workloads(units: UnitTable, labels: np.ndarray, k: int) -> np.ndarray:
     a = np.bincount(labels, weights=units.access_min, minlength=k)
     n = np.bincount(labels, weights=units.stops_per_month, minlength=k)
     ar = np.bincount(labels, weights=units.area_km2, minlength=k)
-    # root-mean-square distance from the depot to the grid's stops
-    d2 = (units.xy_m[:, 0] - units.depot_xy_m[0, 0]) ** 2 + (units.xy_m[:, 1] - units.depot_xy_m[0, 1]) ** 2
-    d = np.sqrt(np.bincount(labels, weights=units.stops_per_month * d2, minlength=k) / n)
+    cx = np.bincount(labels, weights=units.stops_per_month * units.xy_m[:, 0], minlength=k) / n
+    cy = np.bincount(labels, weights=units.stops_per_month * units.xy_m[:, 1], minlength=k) / n
+    d = np.hypot(cx - units.depot_xy_m[0, 0], cy - units.depot_xy_m[0, 1])
     return MODEL(s, a, n, ar, d)
 
 

@@ -349,8 +349,7 @@ def calibrate(
             continue
         w = stops_all[members]
         centre = (rxy[members] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-9)
-        spread2 = float((((rxy[members] - centre) ** 2).sum(axis=1) * w).sum() / max(w.sum(), 1e-9))
-        d_m = float(np.sqrt(np.hypot(*(dxy - centre).T).min() ** 2 + spread2))  # RMS distance to the stops
+        d_m = float(np.hypot(*(dxy - centre).T).min())
         depot_min = days * 2.0 * d_m / 1000.0 / speed * 60.0
         rows.append({"sample": s_i, "retailers": int(members.size), "unreachable": int(month.unreachable.size),
                      "stops": float(w.sum()), "area_km2": float(area_km2[take].sum()),

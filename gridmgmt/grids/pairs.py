@@ -194,8 +194,8 @@ def travel_cost(
     """Monthly travel minutes of each grid if each pair served it, shape (pairs, k).
 
     ``c_tour(mode) * sqrt(n * a) + days * 2 * d / v(mode)``: the pair's mode's tour coefficient
-    and depot speed (``models[mode]``, calibrated on routed tours), ``d`` the root-mean-square straight
-    distance from the pair's depot (the nearest depot when unknown) to the grid's stops.
+    and depot speed (``models[mode]``, calibrated on routed tours), ``d`` the straight distance from
+    the pair's depot (the nearest depot when unknown) to the grid's work centre.
     """
     stops, area, cx, cy = grid_centres(units, labels, k)
     dep = units.depot_xy_m
@@ -203,10 +203,6 @@ def travel_cost(
         d_all = np.hypot(cx[None, :] - dep[:, 0][:, None], cy[None, :] - dep[:, 1][:, None])  # (depots, k)
     else:
         d_all = np.zeros((1, k))
-    # root-mean-square distance to the grid's stops, as the search prices it (gridmgmt.grids.search)
-    off2 = (units.xy_m[:, 0] - cx[labels]) ** 2 + (units.xy_m[:, 1] - cy[labels]) ** 2
-    spread2 = np.bincount(labels, weights=units.stops_per_month * off2, minlength=k) / np.maximum(stops, 1e-12)
-    d_all = np.sqrt(d_all**2 + spread2[None, :])
     cost = np.zeros((len(pairs), k))
     for p, (mode, di) in enumerate(zip(pairs["travel_mode"], pairs["depot_index"], strict=True)):
         m = models.get(str(mode)) or models[DEFAULT_MODE]

@@ -51,15 +51,12 @@ class SearchState:
         self.eshared = np.concatenate([units.shared_m, units.shared_m])[order]
         self.ecross = np.concatenate([units.crossing_cost, units.crossing_cost])[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
-        # per-unit columns: service, access, stops, area, stops*x, stops*y, area*x, area*y, perimeter, retailers,
-        # stops * squared distance from the units' mean position (the stops' spread about their grid's centre)
+        # per-unit columns: service, access, stops, area, stops*x, stops*y, area*x, area*y, perimeter, retailers
         x, y = units.xy_m[:, 0], units.xy_m[:, 1]
         s, a = units.stops_per_month, units.area_km2
-        self.origin = units.xy_m.mean(axis=0) if n else np.zeros(2)
-        r2 = ((units.xy_m - self.origin) ** 2).sum(axis=1) if n else np.zeros(0)
         self.cols = np.stack(
             [units.service_min, units.access_min, s, a, s * x, s * y, a * x, a * y, units.perimeter_m,
-             units.n_retailers, s * r2], axis=1,
+             units.n_retailers], axis=1,
         )  # fmt: skip
         self.depots = units.depot_xy_m
         # a grid priced for its own pair travels from that pair's depot; otherwise from the nearest
@@ -80,11 +77,7 @@ class SearchState:
         self.W = self._workload(agg, np.arange(self.k))
 
     def _depot_dist(self, agg: NDArray[np.float64], grids: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Root-mean-square distance from each row's stops to its grid's depot (the nearest if none), metres.
-
-        ``sqrt(d ** 2 + spread ** 2)``: ``d`` from the depot to the work centre, ``spread`` the stops'
-        RMS distance from it (a day's tour starts at some stretch of the grid, not at its centre).
-        """
+        """Distance from each row's work centre to its grid's depot (the nearest depot if none), metres."""
         if self.depots.shape[0] == 0:
             return np.zeros(agg.shape[0])
         stops, area = agg[:, 2], agg[:, 3]
@@ -93,13 +86,12 @@ class SearchState:
         by_stops = stops > 0
         weight = np.where(by_stops, stops, np.where(area > 0, area, 1.0))
         centre = np.where(by_stops[:, None], agg[:, 4:6], agg[:, 6:8]) / weight[:, None]
-        spread2 = np.where(by_stops, agg[:, 10] / weight - ((centre - self.origin) ** 2).sum(axis=1), 0.0)
         d = np.hypot(centre[:, 0, None] - self.depots[None, :, 0], centre[:, 1, None] - self.depots[None, :, 1])
         dist = d.min(axis=1)
         if self.grid_depot is not None:
             own = self.grid_depot[grids]
             dist = np.where(own >= 0, d[np.arange(d.shape[0]), np.maximum(own, 0)], dist)
-        return np.where(empty, 0.0, np.sqrt(dist**2 + np.maximum(spread2, 0.0)))
+        return np.where(empty, 0.0, dist)
 
     def _workload(self, agg: NDArray[np.float64], grids: NDArray[np.int64]) -> NDArray[np.float64]:
         """Workload of aggregate rows, row ``i`` being (a trial state of) grid ``grids[i]``."""

@@ -22,13 +22,11 @@ where
   left out of the tours (never priced); a fit error above 25% (mean absolute relative error over
   the sample areas) falls back to the theoretical coefficient of :meth:`WorkloadModel.from_speed`;
 * ``D * 2 * t_depot`` is the daily trip from the depot to the grid and back, ``D`` working
-  days per month (``grids.working_days_per_month``), ``t_depot = d / v_eff`` with ``d`` the root-mean-
-  square straight distance from the depot to the grid's stops (visit-weighted): ``sqrt(d_c ** 2 + s ** 2)``,
-  ``d_c`` to the work centre and ``s`` the stops' spread about it, since each day's tour starts at some
-  stretch of the grid, not at its centre (a compact grid around its depot still pays its radius: on the
-  demo the centre distance alone left such grids' travel 10-33% short); ``v_eff = v_net / beta``:
-  ``v_net`` is the straight distance over the network travel time from the depots to 200 sampled
-  retailers, and ``beta`` (>= 0.5) is fitted with ``c_tour`` on the routed sample areas.
+  days per month (``grids.working_days_per_month``), ``t_depot = d / v_eff`` with ``d`` the straight
+  distance from the depot to the grid's work centre (visit-weighted mean of its stops) and
+  ``v_eff = v_net / beta``: ``v_net`` is the straight distance over the network travel time from
+  the depots to 200 sampled retailers, and ``beta`` (>= 0.5) is fitted with ``c_tour`` on the routed
+  sample areas (each day starts at a stop cluster, not at the work centre: ``beta`` is about 2 on the demo).
 
 The coefficients ``c_tour`` and ``v_eff`` are fitted on routed tours by
 :func:`gridmgmt.grids.calibration.calibrate`, once per travel mode; service (``S``) and travel
@@ -94,7 +92,7 @@ def workload_min(
     area_km2 : array_like
         Grid area, km2.
     depot_dist_m : array_like
-        Root-mean-square distance from the depot to the grid's stops, metres (0 to ignore depot trips).
+        Distance from the grid's centre of work to its depot, metres (0 to ignore depot trips).
     c_tour_min : float or array_like
         Tour coefficient, minutes per sqrt(stop * km2); see :meth:`WorkloadModel.from_speed`. An
         array gives each grid its own (the travel mode of the pair serving it).
