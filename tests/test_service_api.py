@@ -227,6 +227,7 @@ def test_public_report_opens_the_task_and_shows_only_its_status(client) -> None:
     body = {"kind": "tip_off", "text": "sells to minors", "retailer_id": rid, "contact": "138 0000 0000"}
     assert client.post("/api/public/reports", json={**body, "form_token": token, "website": "x"}).status_code == 400
     assert client.post("/api/public/reports", json={**body, "form_token": token + "0"}).status_code == 400
+    assert client.post("/api/public/reports", json={**body, "form_token": "1.签名"}).status_code == 400  # was a 500
     r = client.post("/api/public/reports", json={**body, "form_token": token})
     assert r.status_code == 201
     code = r.json()["tracking_code"]

@@ -161,7 +161,7 @@ class FormSigner:
         if not token or "." not in token:
             return None
         stamp, mac = token.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(stamp)):
+        if not hmac.compare_digest(mac.encode(), self._mac(stamp).encode()):
             return None
         try:
             return (now if now is not None else time.time()) - float(stamp)
