@@ -500,10 +500,13 @@ def _serve() -> None:
 
 def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
     """Run the search (first-solution portfolio, then the metaheuristic) and extract the result."""
-    if params.seed_with == "pyvrp":
+    seed_with = params.seed_with
+    if seed_with == "auto":
+        seed_with = "pyvrp" if stop.time_limit_s is not None else ""
+    if seed_with == "pyvrp":
         return _solve_seeded(problem, stop=stop, seed=seed, params=params)
-    if params.seed_with:
-        raise ValueError(f"SearchParams.seed_with={params.seed_with!r} is not known; use 'pyvrp' or ''")
+    if seed_with:
+        raise ValueError(f"SearchParams.seed_with={params.seed_with!r} is not known; use 'auto', 'pyvrp' or ''")
     t0 = time.perf_counter()
     strategies = list(params.first_solutions) or ["AUTOMATIC"]
     if seed:

@@ -32,9 +32,8 @@ def _profile_key(problem: RoutingProblem, v: Vehicle) -> tuple:
 def _type_key(problem: RoutingProblem, v: Vehicle) -> tuple:
     """Vehicles with the same key are one PyVRP vehicle type."""
     breaks_s = sum(int(b.duration) for b in v.breaks)
-    return (v.start, v.end, v.shift_start, problem.shift_end_of(v), v.capacity, v.fixed_cost, breaks_s) + (
-        _profile_key(problem, v),
-    )
+    shift_end = problem.shift_end_of(v)
+    return (v.start, v.end, v.shift_start, shift_end, v.capacity, v.fixed_cost, breaks_s, _profile_key(problem, v))
 
 
 def _data(problem: RoutingProblem) -> tuple[pyvrp.ProblemData, list[int], list[list[int]]]:

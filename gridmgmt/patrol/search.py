@@ -70,7 +70,7 @@ _LEAN_OPERATORS_OFF = (
 class SearchParams:
     """Tuning of the OR-Tools search (defaults measured on the Solomon benchmark and the demo day).
 
-    By default PyVRP seeds the search (``seed_with="pyvrp"``): its iterated local search solves
+    On the clock PyVRP seeds the search by default (``seed_with="auto"``): its iterated local search solves
     the relaxation it models, OR-Tools reads those routes into its full model (breaks, own-grid
     sets, soft deadlines, span cost) and finishes them; measured better than OR-Tools alone on
     Solomon and on the demo day (README, Performance). The settings below up to ``portfolio``
@@ -150,6 +150,9 @@ class SearchParams:
         Settings of workers 1, 2, ... as overrides of these (cycled); worker 0 runs these.
         Default: a smaller ruin (15 visits, strings up to 10) and a hotter start (1.0).
     seed_with : str
+        ``"auto"`` (default): ``"pyvrp"`` when the stop has a time limit, ``""`` under a solution
+        limit alone (plans seeded by PyVRP were byte-identical across processes on a quiet
+        machine but once not under load, so the deterministic mode keeps OR-Tools alone).
         ``"pyvrp"``: PyVRP's iterated local search solves the relaxation it models (no breaks;
         allowed visits and node costs as per-vehicle distances; no soft deadlines or span cost)
         and OR-Tools starts from its routes (visits its full model rejects are left out and
@@ -188,7 +191,7 @@ class SearchParams:
     portfolio: tuple[Mapping[str, Any], ...] = (  # field name -> value of that field's type
         {"ils_removed_visits": 15, "ils_max_sequence": 10, "ils_temperature": 1.0},
     )
-    seed_with: str = "pyvrp"
+    seed_with: str = "auto"
     seed_share: float = 0.9
     seed_iterations: int = 1_000
     seed_offset: int = 0

@@ -4,7 +4,7 @@ The shape follows PyVRP: build a :class:`gridmgmt.patrol.model.RoutingProblem`, 
 :func:`solve` with a stopping criterion (:mod:`gridmgmt.patrol.search`) and a seed, and read a
 :class:`gridmgmt.patrol.model.Result` with ``cost()``, ``is_feasible()`` and ``summary()``.
 OR-Tools' RoutingModel is the private backend (:mod:`gridmgmt.patrol._ortools`), the model of
-record; by default PyVRP's search on a relaxation seeds it (:mod:`gridmgmt.patrol._pyvrp`,
+record; with a time limit, by default, PyVRP's search on a relaxation seeds it (:mod:`gridmgmt.patrol._pyvrp`,
 ``SearchParams.seed_with``).
 
 Unservable mandatory visits are never dropped silently. :func:`solve` returns them in
@@ -42,8 +42,8 @@ def solve(
         The instance (integer matrices, windows, vehicles).
     stop : StopCriterion
         ``MaxRuntime(seconds)``, ``MaxSolutions(count)`` or both via ``StopCriterion``. With a
-        solution limit only, the result is deterministic (the PyVRP seed then runs a fixed
-        number of iterations, ``SearchParams.seed_iterations``).
+        solution limit only, the result is deterministic (OR-Tools alone by default; an
+        explicit PyVRP seed then runs a fixed number of iterations, ``SearchParams.seed_iterations``).
     seed : int
         Seed of the PyVRP search (worker k uses ``seed + k``). OR-Tools' routing search is
         deterministic for a given model; without the PyVRP seed, a seed other than 0 shuffles
