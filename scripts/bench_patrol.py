@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.solution_limit
         else {"time_limit_s": args.time_limit}
     )
-    tuning = {k: v for k, v in (("seed_with", args.seed_with), ("seed_iterations", args.seed_iterations)) if v is not None}
+    asked = (("seed_with", args.seed_with), ("seed_iterations", args.seed_iterations))
+    tuning = {k: v for k, v in asked if v is not None}
     if tuning:
         limits["params"] = replace(PATROL_PARAMS, **tuning)
     rows: list[dict] = []

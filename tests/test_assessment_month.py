@@ -41,8 +41,9 @@ def _table(month: str, today: str | None) -> pd.DataFrame:
 
 
 def test_current_month_counts_up_to_today() -> None:
-    """On 1 December both shops' visits are in their cycle (coverage 1.0, where reading it at the month's end gave 0.0) and
-    no December task is late yet; read after December, R2's visit is overdue and the open tasks count as late."""
+    """On 1 December both shops' visits are in their cycle (coverage 1.0, where reading it at the month's end gave
+    0.0) and no December task is late yet; read after December, R2's visit is overdue and the open tasks count as
+    late."""
     now = _table("2026-12", "2026-12-01").iloc[0]
     assert now["visit_coverage"] == 1.0 and now["inspection_coverage"] == 1.0
     assert now["tasks_due"] == 0 and pd.isna(now["tasks_on_time"])

@@ -126,16 +126,21 @@ def hostile_server(small_district, tmp_path):  # noqa: F811
     store.close()
 
 
-def _visit(browser, base: str, user: str, path: str, viewport: dict) -> dict:
-    """Open ``path`` as ``user``, hover every map shape; what happened."""
+def _context(browser, user: str, viewport: dict):
+    """A browser context at ``viewport``, logged in as ``user`` (none: signed out), with the dialog hooks."""
     context = browser.new_context(viewport=viewport, service_workers="block")
     context.add_init_script(HOOKS)
+    return context
+
+
+def _visit(context, base: str, user: str, path: str) -> dict:
+    """Open ``path`` in ``context`` (logging ``user`` in on its first page), hover every map shape; what happened."""
     page = context.new_page()
     seen: dict = {"dialogs": [], "errors": [], "csp": []}
     page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
     page.on("console", lambda m: "Content Security Policy" in m.text and seen["csp"].append(m.text))
-    if user:
+    if user and not context.cookies():
         page.goto(f"{base}/login")
         page.fill("input[name=username]", user)
         page.fill("input[name=password]", PASSWORD)
@@ -149,7 +154,7 @@ def _visit(browser, base: str, user: str, path: str, viewport: dict) -> dict:
     seen["xss"] = page.evaluate("window.__xss")
     seen["text"] = page.evaluate("document.body ? document.body.innerText : ''")
     seen["scroll_width"] = page.evaluate("document.documentElement.scrollWidth")
-    context.close()
+    page.close()
     return seen
 
 
@@ -158,9 +163,13 @@ def _visit(browser, base: str, user: str, path: str, viewport: dict) -> dict:
 def test_hostile_names_run_no_script_on_any_page(hostile_server, chromium) -> None:
     """Every page at desktop and phone width: 0 dialogs, 0 script calls, 0 CSP violations, text shown as typed."""
     base = hostile_server
+    contexts: dict = {}  # one logged-in context per user and width: a login per page doubled the test's time
     for path, user in PAGES.items():
         for viewport in ({"width": 1200, "height": 800}, PHONE):
-            seen = _visit(chromium.browser, base, user, path, viewport)
+            key = (user, viewport["width"])
+            if key not in contexts:
+                contexts[key] = _context(chromium.browser, user, viewport)
+            seen = _visit(contexts[key], base, user, path)
             where = (path, viewport["width"])
             assert seen["status"] == 200, (where, seen["text"][:400])
             assert seen["dialogs"] == [] and seen["xss"] == [], (where, seen["dialogs"], seen["xss"])
@@ -174,6 +183,8 @@ def test_hostile_names_run_no_script_on_any_page(hostile_server, chromium) -> No
                 assert "<img src=x onerror=alert(1)>" in seen["text"] + seen["tooltips"]
             if path.startswith(("/tasks", "/mediation/1")):
                 assert XSS in seen["text"], where  # the complaint's text (and the case's report) shown as typed
+    for context in contexts.values():
+        context.close()
 
 
 # ---------------------------------------------------------------------------- the command line

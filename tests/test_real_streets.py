@@ -100,7 +100,7 @@ def test_grids_build_holds_the_targets_on_real_streets(built: tuple[str, Path, s
 
 
 def test_default_staffing_keeps_the_pair_busy_on_whole_monaco(tmp_path: Path) -> None:
-    """`init` without --pairs staffs 508 shops at the reference ~420 a pair: its utilisation is in 0.5-1.5, no warning."""
+    """`init` without --pairs staffs 508 shops at the reference ~420 a pair: utilisation in 0.5-1.5, no warning."""
     extract, shops, options, _ = CASES["monaco"]
     folder = tmp_path / "district"
     run("init", str(folder), "--retailers", str(DATA / shops), "--network", str(DATA / extract), *options)

@@ -193,9 +193,8 @@ def test_risk_map_grid_colours_use_the_absolute_score_scale() -> None:
 
 def test_risk_map_says_no_history_on_the_map() -> None:
     """Scores made without history put a note on the map itself (in the page's language), not only in popups."""
-    from gridmgmt.risk.scores import NO_HISTORY_REASON
-
     from gridmgmt.maps.escape import esc
+    from gridmgmt.risk.scores import NO_HISTORY_REASON
 
     note = esc("No history yet: risk scores use static evidence only")  # as the page writes text
     assert note in _risk_map_html([3.2] * 4, reason_en=NO_HISTORY_REASON[1])

@@ -15,8 +15,8 @@ from service_fixtures import PASSWORD, TODAY, service_store, small_district, tem
 
 from gridmgmt.service import jobs as jobs_module
 from gridmgmt.service.security import LoginGuard, RateLimiter
-from gridmgmt.store.service_state import StoreTally
 from gridmgmt.store import open_store
+from gridmgmt.store.service_state import StoreTally
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient

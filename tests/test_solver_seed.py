@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from gridmgmt.patrol import Break, MaxSolutions, RoutingProblem, SearchParams, Vehicle, solve
-from gridmgmt.patrol import _ortools
-from gridmgmt.patrol._pyvrp import relaxed_routes
 from test_solver import SOLOMON, _brute_force, _check_schedule, _euclid, _tiny_vrptw
+
+from gridmgmt.patrol import Break, MaxSolutions, RoutingProblem, SearchParams, Vehicle, _ortools, solve
+from gridmgmt.patrol._pyvrp import relaxed_routes
+from gridmgmt.patrol.search import StopCriterion
 
 SEEDED = SearchParams(seed_with="pyvrp", seed_iterations=300)
 
@@ -84,7 +84,9 @@ def test_seed_routes_the_full_model_rejects_are_repaired():
         optional_penalties={1: 1000, 2: 1000, 3: 1000, 4: 1000},
     )
     model = _ortools._build(problem, SearchParams())
-    sp = _ortools._search_parameters(SearchParams(), "AUTOMATIC", time_limit_s=None, solution_limit=1, metaheuristic=False)
+    sp = _ortools._search_parameters(
+        SearchParams(), "AUTOMATIC", time_limit_s=None, solution_limit=1, metaheuristic=False
+    )
     model.routing.CloseModelWithParameters(sp)
     # vehicle 0 may not serve 3, and 1 then 2 with the break takes 290 > 250: the route is cut to [1]
     assignment = _ortools._read_routes(problem, model, [[3, 1, 2], [4]])
@@ -138,7 +140,9 @@ def test_seeded_plans_are_identical_across_fresh_processes():
     """Two fresh interpreters solve a day-like problem under an iteration and solution budget to the same plan."""
     root = str(Path(__file__).resolve().parent)
     runs = [
-        subprocess.run([sys.executable, "-c", _FRESH.format(root=root)], capture_output=True, text=True, check=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-c", _FRESH.format(root=root)], capture_output=True, text=True, check=True, timeout=300
+        )
         for _ in range(2)
     ]
     first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
@@ -158,3 +162,19 @@ def test_seeded_day_with_a_squad_allowed_no_visit_serves_every_visit():
     for route, vehicle in zip(result.routes, problem.vehicles, strict=True):
         assert vehicle.allowed_nodes is None or set(route.visits) <= vehicle.allowed_nodes
     _check_schedule(problem, result)
+
+
+def test_a_one_visit_day_stops_at_its_solution_limit_not_the_clock():
+    """A one-visit day under a solution limit, alone or with a time cap (the service's plan jobs), ends at once.
+
+    OR-Tools' iterated local search found no second solution and ran to the cap (every plan job of the small
+    district took the 60 s cap) or, under a solution limit alone, to the safety bound, which fails the search;
+    the PyVRP-seeded finish under guided local search did the same. Both stops and both searches end here
+    (a hang would fail the first case by its safety bound).
+    """
+    problem = RoutingProblem(duration_matrix=_euclid([(0, 0), (30, 40)]), vehicles=[Vehicle(start=0, end=0)])
+    for stop in (MaxSolutions(10), StopCriterion(time_limit_s=120.0, solution_limit=10)):
+        for params in (SearchParams(seed_with="pyvrp", seed_iterations=300, workers=1), SearchParams(workers=1)):
+            result = solve(problem, stop=stop, seed=0, params=params)
+            assert result.is_feasible() and [list(r.visits) for r in result.routes] == [[1]]
+            assert result.runtime_s < 60.0, (stop, params.seed_with, result.runtime_s)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from service_fixtures import service_store, small_district, template_store  # noqa: F401
 
 from gridmgmt.service.accounts import UserError, add_user, list_users
@@ -20,14 +19,14 @@ PASSWORD = "correct horse battery"
         ("monopoly", "", "needs --staff-id"),
     ],
 )
-def test_a_staff_id_of_another_department_or_unknown_is_refused(service_store, role, staff_id, why) -> None:
+def test_a_staff_id_of_another_department_or_unknown_is_refused(service_store, role, staff_id, why) -> None:  # noqa: F811
     before = list_users(service_store.engine)
     with pytest.raises(UserError, match=why):
         add_user(service_store.engine, "newcomer", role, PASSWORD, staff_id=staff_id)
     assert list_users(service_store.engine) == before  # nothing half-made
 
 
-def test_a_staff_member_of_the_role_department_is_added(service_store) -> None:
+def test_a_staff_member_of_the_role_department_is_added(service_store) -> None:  # noqa: F811
     user = add_user(service_store.engine, "newcomer", "monopoly", PASSWORD, staff_id="Z03")
     assert (user.role, user.staff_id) == ("monopoly", "Z03")
     assert "newcomer" in {u.username for u in list_users(service_store.engine)}

@@ -345,7 +345,7 @@ def calibrate(
             lost.append(unreachable_table(graph, pd.DataFrame({"retailer_id": ids[out], "lon": lon[out],
                                                                "lat": lat[out]}), mode))  # fmt: skip
         members = np.delete(members, month.unreachable)  # the tours, and so the fit, leave them out
-        if members.size < 10:
+        if members.size < 10 or month.minutes <= 0:  # 0: no visit fell on the routed days, nothing to fit
             continue
         w = stops_all[members]
         centre = (rxy[members] * w[:, None]).sum(axis=0) / max(w.sum(), 1e-9)
@@ -367,7 +367,7 @@ def calibrate(
     if c <= 0:  # too few areas to fit (a small district)
         fallback = f"{len(samples)} usable sample areas, too few to fit"
     elif err > MAX_FIT_ERROR:
-        fallback = f"the fit error {err:.0%} is above the {MAX_FIT_ERROR:.0%} limit"
+        fallback = f"the fit error {err:.1%} is above the {MAX_FIT_ERROR:.0%} limit"
     if fallback:  # the theoretical tour coefficient at the measured network speed
         c, beta = WorkloadModel.from_speed(speed, days).c_tour_min, 1.0
         fallback += f"; the theoretical tour coefficient at the network speed ({speed:.1f} km/h) is used"

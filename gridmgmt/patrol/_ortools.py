@@ -502,11 +502,15 @@ def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, param
     """Run the search (first-solution portfolio, then the metaheuristic) and extract the result."""
     seed_with = params.seed_with
     if seed_with == "auto":
-        seed_with = "pyvrp" if stop.time_limit_s is not None else ""
+        seed_with = "pyvrp" if stop.time_limit_s is not None and stop.solution_limit is None else ""
     if seed_with == "pyvrp":
         return _solve_seeded(problem, stop=stop, seed=seed, params=params)
     if seed_with:
         raise ValueError(f"SearchParams.seed_with={params.seed_with!r} is not known; use 'auto', 'pyvrp' or ''")
+    if len(problem.visits) <= 1 and params.iterated_local_search:
+        # One route is possible, and OR-Tools' iterated local search, finding no second solution, never
+        # reached a solution limit (it ran to the time limit, or to the safety bound): a descent ends.
+        params = replace(params, iterated_local_search=False, metaheuristic="GREEDY_DESCENT")
     t0 = time.perf_counter()
     strategies = list(params.first_solutions) or ["AUTOMATIC"]
     if seed:
@@ -587,7 +591,7 @@ def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, pa
 
     t0 = time.perf_counter()
     seed_s = None if stop.time_limit_s is None else stop.time_limit_s * params.seed_share
-    iterations = params.seed_iterations if stop.time_limit_s is None else None
+    iterations = params.seed_iterations if stop.solution_limit is not None or stop.time_limit_s is None else None
     nodes = relaxed_routes(problem, iterations=iterations, runtime_s=seed_s, seed=seed + params.seed_offset)
     model = _build(problem, params)
     remaining = None if stop.time_limit_s is None else max(0.05, stop.time_limit_s - (time.perf_counter() - t0))
@@ -599,10 +603,11 @@ def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, pa
     # (demo e-bike day: 16 s against 0.4 s); the search below still runs ``params.metaheuristic``.
     sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
     model.routing.CloseModelWithParameters(sp)
-    if stop.time_limit_s is not None:  # on the clock: the metaheuristic uses the rest of the time
+    if stop.solution_limit is None:  # on the clock only: the metaheuristic uses the rest of the time
         sp.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic)
     # else a descent finishes: it ends at a local optimum in a few dozen solutions, where guided
-    # local search took minutes for the demo's 133 e-bike solutions
+    # local search took minutes for the demo's 133 e-bike solutions, and on a one-visit day never
+    # found its 10 solutions, so it ran to the time limit
     t_seeded = time.perf_counter()
     initial = _read_routes(problem, model, nodes)
     t_read = time.perf_counter()

@@ -150,13 +150,15 @@ class SearchParams:
         Settings of workers 1, 2, ... as overrides of these (cycled); worker 0 runs these.
         Default: a smaller ruin (15 visits, strings up to 10) and a hotter start (1.0).
     seed_with : str
-        ``"auto"`` (default): ``"pyvrp"`` when the stop has a time limit, ``""`` under a solution
-        limit alone (plans seeded by PyVRP were byte-identical across processes on a quiet
-        machine but once not under load, so the deterministic mode keeps OR-Tools alone).
+        ``"auto"`` (default): ``"pyvrp"`` when the stop has a time limit only, ``""`` under a
+        solution limit, with or without a time limit (plans seeded by PyVRP were byte-identical
+        across processes on a quiet machine but once not under load, so the deterministic mode
+        keeps OR-Tools alone; and a time limit there is a safety cap, not a budget to fill).
         ``"pyvrp"``: PyVRP's iterated local search solves the relaxation it models (no breaks;
         allowed visits and node costs as per-vehicle distances; no soft deadlines or span cost)
         and OR-Tools starts from its routes (visits its full model rejects are left out and
-        re-inserted), finishing with ``metaheuristic`` under a time limit, else with a descent;
+        re-inserted), finishing with ``metaheuristic`` under a time limit only, else with a descent
+        (under a solution limit PyVRP runs ``seed_iterations``);
         ``""``: OR-Tools alone.
     seed_share : float
         Share of a time limit the seeding search may use (the rest finishes in OR-Tools).
