@@ -81,3 +81,18 @@ def test_safety_bound_grows_with_the_solution_count_and_is_none_under_a_time_lim
     """The bound is generous (the demo day's 200 solutions: 520 s); a time limit is its own bound."""
     assert search_module.safety_limit_s(MaxSolutions(200)) == 520.0
     assert search_module.safety_limit_s(search_module.StopCriterion(time_limit_s=5, solution_limit=200)) is None
+
+
+def test_off_the_clock_no_sub_search_is_timed_by_default() -> None:
+    """Under a solution limit only, OR-Tools' per-neighbourhood time limit (0.1 s by default) is lifted to a
+    safety bound far above a sub-search's milliseconds, so a loaded core cannot change the plan; on the clock
+    it stays OR-Tools' own."""
+    from gridmgmt.patrol import _ortools
+
+    def lns_s(time_limit_s):
+        sp = _ortools._search_parameters(ONE_WORKER, "AUTOMATIC", time_limit_s=time_limit_s, solution_limit=200,
+                                         metaheuristic=True)  # fmt: skip
+        return sp.lns_time_limit.ToMilliseconds() / 1000
+
+    assert lns_s(None) == _ortools.LNS_SAFETY_S >= 60
+    assert lns_s(10.0) == 0.1

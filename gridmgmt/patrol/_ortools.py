@@ -43,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 _TIME = "time"
 _LOAD = "load"
+#: Bound of one large-neighbourhood sub-search under a solution limit only (s): far above the
+#: milliseconds one takes, so the clock never decides a deterministic search.
+LNS_SAFETY_S = 60
+
 _STATUS = {
     0: "ROUTING_NOT_SOLVED",
     1: "ROUTING_SUCCESS",
@@ -238,6 +242,10 @@ def _search_parameters(
     sp.log_search = params.log_search
     if time_limit_s is not None:
         sp.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    else:
+        # Off the clock, OR-Tools still timed each large-neighbourhood sub-search (lns_time_limit,
+        # 0.1 s): on a loaded core it cut other sub-searches short, and plans differed.
+        sp.lns_time_limit.FromSeconds(LNS_SAFETY_S)
     if solution_limit is not None:
         sp.solution_limit = int(solution_limit)
     return sp
