@@ -1,7 +1,7 @@
 """Vendored JavaScript and CSS for offline maps: fetched once at set-up, read at render time.
 
 Folium's HTML loads Leaflet and its plugins from CDNs, so a map opened without internet is
-blank. :func:`ensure_assets` downloads pinned npm tarballs once (``python -m gridmgmt.maps.offline_assets``,
+blank. :func:`ensure_assets` downloads pinned npm tarballs once (``python -m gridmgmt.maps``,
 run by the set-up scripts after ``pip install``), checks each against the sha512 integrity
 pinned here *and* the one the registry publishes, and keeps only the files a map needs plus
 their licences under ``gridmgmt/maps/vendor/``. Folium's own wheel carries the Leaflet.heat
@@ -34,7 +34,7 @@ from gridmgmt.io import write_bytes, write_json
 logger = logging.getLogger(__name__)
 
 REGISTRY_URL = "https://registry.npmjs.org"
-FETCH_COMMAND = "python -m gridmgmt.maps.offline_assets"
+FETCH_COMMAND = "python -m gridmgmt.maps"
 _MANIFEST = "manifest.json"
 _TIMEOUT_S = 60.0
 
@@ -282,6 +282,3 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(f"map assets ready in {folder}\n")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -131,7 +131,7 @@ def to_offline_html(m: folium.Map, *, assets_folder: Path | None = None) -> str:
     Raises
     ------
     GridMgmtError
-        When vendored assets are missing (run ``python -m gridmgmt.maps.offline_assets``), when the map
+        When vendored assets are missing (run ``python -m gridmgmt.maps``), when the map
         uses a library gridmgmt has not vendored (e.g. ``folium.Icon``), or when any
         reference to another host remains (other than the map's tile templates).
     """
