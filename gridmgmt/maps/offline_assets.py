@@ -281,4 +281,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     sys.stdout.write(f"map assets ready in {folder}\n")
     return 0
-
