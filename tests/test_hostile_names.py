@@ -95,8 +95,9 @@ def _free_port() -> int:
 def hostile_server(small_district, tmp_path):  # noqa: F811
     """The service over a store of the hostile district, with hostile notes, a case and a public report."""
     uvicorn = pytest.importorskip("uvicorn")
-    from gridmgmt.service import ServiceOptions, audit, create_app, mediation
+    from gridmgmt.service import ServiceOptions, create_app, mediation
     from gridmgmt.service.accounts import User
+    from gridmgmt.store import audit
 
     district = hostile_district(small_district)
     store = fill_store(district, tmp_path / "hostile.sqlite")

@@ -84,7 +84,7 @@ def test_wrong_passwords_from_one_address_do_not_lock_the_user_out(app) -> None:
 @pytest.mark.slow
 def test_a_flood_of_unauthenticated_requests_writes_few_audit_rows(app) -> None:
     """200 requests without a session: all refused, one audit row (per address and minute), not 200."""
-    from gridmgmt.service import audit
+    from gridmgmt.store import audit
 
     client = _client(app, "203.0.113.8")
     assert {client.get("/api/me").status_code for _ in range(200)} == {401}

@@ -14,8 +14,8 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from gridmgmt.service import ServiceOptions, create_app
-from gridmgmt.service import audit as audit_log
 from gridmgmt.service.work import LEFT_OUT_KINDS
+from gridmgmt.store import audit as audit_log
 
 pytestmark = pytest.mark.slow  # plans a day of a small district
 

@@ -10,7 +10,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from gridmgmt.service import ServiceOptions, create_app
-from gridmgmt.service import audit as audit_log
+from gridmgmt.store import audit as audit_log
 
 pytestmark = pytest.mark.slow  # builds and serves a district per test: outside the quick loop
 

@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 
 from gridmgmt.service import ServiceOptions, create_app
-from gridmgmt.service import audit as audit_log
+from gridmgmt.store import audit as audit_log
 
 pytestmark = pytest.mark.slow  # plans a day and rebalances the grids of a small district
 

@@ -15,12 +15,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from gridmgmt.permissions import ATTEMPT_RESULTS
-from gridmgmt.service import accounts, audit, mediation
+from gridmgmt.service import accounts, mediation
 from gridmgmt.service.accounts import User
 from gridmgmt.service.assessment import assessment, per_person
 from gridmgmt.service.deps import client_address, lang_of, refuse, require, service_of, session_of
 from gridmgmt.service.live import Forbidden
 from gridmgmt.service.work import file_public_report, left_out, plan_job, publish_plan, records, report_status
+from gridmgmt.store import audit
 from gridmgmt.store.eventlog import EventIdConflict
 from gridmgmt.vocab import EVENT_TYPES, OUTCOMES, PUBLIC_TYPES, SEVERITIES, VIOLATION_KINDS
 

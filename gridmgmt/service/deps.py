@@ -25,10 +25,11 @@ from fastapi.templating import Jinja2Templates
 from gridmgmt._errors import GridMgmtError, InputError
 from gridmgmt.labels import said, translator
 from gridmgmt.permissions import allowed
-from gridmgmt.service import accounts, audit
+from gridmgmt.service import accounts
 from gridmgmt.service.jobs import Jobs
 from gridmgmt.service.live import Forbidden, LiveDistrict
 from gridmgmt.service.security import AuditThrottle, FormSigner, LoginGuard, RateLimiter, same_token, scrub_paths
+from gridmgmt.store import audit
 from gridmgmt.vocab import LANGS
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridmgmt.ops.patrol import DRAFT_KIND
 from gridmgmt.ops.service_views import overview_html, risk_map_html
-from gridmgmt.service import audit
 from gridmgmt.service.accounts import User
 from gridmgmt.service.api import assessment_table
 from gridmgmt.service.deps import client_address, lang_of, require, service_of
@@ -26,6 +25,7 @@ from gridmgmt.service.work import (
     publish_plan,
     records,
 )
+from gridmgmt.store import audit
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,10 +15,11 @@ from gridmgmt._errors import InputError
 from gridmgmt.labels import register_labels, translator
 from gridmgmt.ops import grids as grid_ops
 from gridmgmt.ops import patrol as patrol_ops
-from gridmgmt.service import audit, public
+from gridmgmt.service import public
 from gridmgmt.service.accounts import User
 from gridmgmt.service.jobs import Job
 from gridmgmt.service.live import LiveDistrict, grid_key
+from gridmgmt.store import audit
 
 if TYPE_CHECKING:
     from gridmgmt.service.deps import Service
