@@ -12,8 +12,8 @@ from gridmgmt.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "district.toml"
-#: Small enough for a test (about 20-30 s a run on 2 cores), large enough that the search runs
-#: its iterated local search for a while on every mode (a lone first solution proves little).
+#: Small enough for a test (about 20-30 s a run on 2 cores), large enough that the default search
+#: (PyVRP's fixed iterations, then OR-Tools' descent) runs to its end on every mode.
 SOLUTIONS = 120
 
 

@@ -18,9 +18,9 @@ ONE_WORKER = dataclasses.replace(PATROL_PARAMS, workers=1, seed_with="")
 DAY = Path(__file__).parent / "data" / "patrol_idle_squad_day.json"
 
 
-def _idle_squad_day() -> RoutingProblem:
-    """The province district's e-bike day that searched for minutes (tests/data/patrol_idle_squad_day.json)."""
-    raw = json.loads(DAY.read_text())
+def _idle_squad_day(path: Path = DAY) -> RoutingProblem:
+    """A day saved from a plan (default: the province district's e-bike day that searched for minutes)."""
+    raw = json.loads(path.read_text())
     vehicles = [
         Vehicle(
             start=v["start"],
@@ -31,6 +31,8 @@ def _idle_squad_day() -> RoutingProblem:
             allowed_nodes=None if v["allowed_nodes"] is None else frozenset(v["allowed_nodes"]),
             node_costs={int(a): c for a, c in v["node_costs"].items()},
             fixed_cost=v["fixed_cost"],
+            soft_end=v.get("soft_end"),
+            late_end_penalty=v.get("late_end_penalty", 0),
             name=v["name"],
         )
         for v in raw["vehicles"]
@@ -96,3 +98,13 @@ def test_off_the_clock_no_sub_search_is_timed_by_default() -> None:
 
     assert lns_s(None) == _ortools.LNS_SAFETY_S >= 60
     assert lns_s(10.0) == 0.1
+
+
+def test_a_seeded_one_squad_day_reads_its_routes_at_once() -> None:
+    """PyVRP's routes for one squad's 13 visits with lunch (saved from the small district, cover allowed) become
+    the search's start at once: read with ReadAssignmentFromRoutes they took the whole time limit (a 60 s plan job
+    took 58 s) and, under a solution limit alone, did not end in 5 minutes (here: the safety bound would fail it)."""
+    problem = _idle_squad_day(Path(__file__).parent / "data" / "patrol_one_squad_day.json")
+    result = solve(problem, stop=MaxSolutions(10), seed=0, params=dataclasses.replace(PATROL_PARAMS, workers=1))
+    assert result.is_feasible() and sorted(n for r in result.routes for n in r.visits) == sorted(problem.visits)
+    assert result.runtime_s < 60.0, result.runtime_s

@@ -508,13 +508,10 @@ def _serve() -> None:
 
 def _solve_one(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: SearchParams) -> Result:
     """Run the search (first-solution portfolio, then the metaheuristic) and extract the result."""
-    seed_with = params.seed_with
-    if seed_with == "auto":
-        seed_with = "pyvrp" if stop.time_limit_s is not None and stop.solution_limit is None else ""
-    if seed_with == "pyvrp":
+    if params.seed_with == "pyvrp":
         return _solve_seeded(problem, stop=stop, seed=seed, params=params)
-    if seed_with:
-        raise ValueError(f"SearchParams.seed_with={params.seed_with!r} is not known; use 'auto', 'pyvrp' or ''")
+    if params.seed_with:
+        raise ValueError(f"SearchParams.seed_with={params.seed_with!r} is not known; use 'pyvrp' or ''")
     if len(problem.visits) <= 1 and params.iterated_local_search:
         # One route is possible, and OR-Tools' iterated local search, finding no second solution, never
         # reached a solution limit (it ran to the time limit, or to the safety bound): a descent ends.
@@ -617,17 +614,19 @@ def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, pa
     # local search took minutes for the demo's 133 e-bike solutions, and on a one-visit day never
     # found its 10 solutions, so it ran to the time limit
     t_seeded = time.perf_counter()
-    initial = _read_routes(problem, model, nodes)
-    t_read = time.perf_counter()
-    solution = None
-    if initial is not None:
+    # First the routes alone (next visits only): the search fills in times and breaks itself. Reading them
+    # through ReadAssignmentFromRoutes searched for those as well and could take the whole time limit (a
+    # one-squad day of 13 visits: 26 of 30 s; with no time limit it did not end in 5 minutes).
+    solution, cut = None, False
+    initial = model.routing.solver().Assignment()
+    if model.routing.RoutesToAssignment(_allowed_indices(problem, model, nodes), True, True, initial):
         solution = model.routing.SolveFromAssignmentWithParameters(initial, sp)
-    logger.debug(
-        "seeded search: PyVRP and model %.2f s, read %.2f s, OR-Tools %.2f s",
-        t_seeded - t0,
-        t_read - t_seeded,
-        time.perf_counter() - t_read,
-    )
+    if solution is None:  # the routes do not fit the full model (a lunch break, a time): cut them to fit
+        initial, cut = _read_routes(problem, model, nodes), True
+        if initial is not None:
+            solution = model.routing.SolveFromAssignmentWithParameters(initial, sp)
+    logger.debug("seeded search: PyVRP and model %.2f s, OR-Tools from its routes%s %.2f s",
+                 t_seeded - t0, " (cut to fit)" if cut else "", time.perf_counter() - t_seeded)  # fmt: skip
     if solution is None:
         solution = model.routing.SolveWithParameters(sp)
     status = _STATUS.get(model.routing.status(), str(model.routing.status()))
@@ -653,11 +652,8 @@ def _read_routes(problem: RoutingProblem, model: _Model, nodes: list[list[int]])
     longest prefix that reads with the vehicles before it. The visits cut off are left
     unperformed for the search to insert again.
     """
-    manager, routing = model.manager, model.routing
-    routes = [
-        [manager.NodeToIndex(n) for n in route if v.allowed_nodes is None or n in v.allowed_nodes]
-        for v, route in zip(problem.vehicles, nodes, strict=True)
-    ]
+    routing = model.routing
+    routes = _allowed_indices(problem, model, nodes)
     initial = routing.ReadAssignmentFromRoutes(routes, True)
     if initial is not None:
         return initial
@@ -671,6 +667,15 @@ def _read_routes(problem: RoutingProblem, model: _Model, nodes: list[list[int]])
     for k, route in enumerate(alone):
         kept[k] = _readable_prefix(routing, kept, k, route)
     return routing.ReadAssignmentFromRoutes(kept, True)
+
+
+def _allowed_indices(problem: RoutingProblem, model: _Model, nodes: list[list[int]]) -> list[list[int]]:
+    """``nodes`` (visit nodes per vehicle) as the model's indices, less the visits a vehicle may not serve."""
+    manager = model.manager
+    return [
+        [manager.NodeToIndex(n) for n in route if v.allowed_nodes is None or n in v.allowed_nodes]
+        for v, route in zip(problem.vehicles, nodes, strict=True)
+    ]
 
 
 def _readable_prefix(routing: pywrapcp.RoutingModel, others: list[list[int]], k: int, route: list[int]) -> list[int]:

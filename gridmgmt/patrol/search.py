@@ -70,7 +70,7 @@ _LEAN_OPERATORS_OFF = (
 class SearchParams:
     """Tuning of the OR-Tools search (defaults measured on the Solomon benchmark and the demo day).
 
-    On the clock PyVRP seeds the search by default (``seed_with="auto"``): its iterated local search solves
+    PyVRP seeds the search by default (``seed_with="pyvrp"``): its iterated local search solves
     the relaxation it models, OR-Tools reads those routes into its full model (breaks, own-grid
     sets, soft deadlines, span cost) and finishes them; measured better than OR-Tools alone on
     Solomon and on the demo day (README, Performance). The settings below up to ``portfolio``
@@ -150,11 +150,7 @@ class SearchParams:
         Settings of workers 1, 2, ... as overrides of these (cycled); worker 0 runs these.
         Default: a smaller ruin (15 visits, strings up to 10) and a hotter start (1.0).
     seed_with : str
-        ``"auto"`` (default): ``"pyvrp"`` when the stop has a time limit only, ``""`` under a
-        solution limit, with or without a time limit (plans seeded by PyVRP were byte-identical
-        across processes on a quiet machine but once not under load, so the deterministic mode
-        keeps OR-Tools alone; and a time limit there is a safety cap, not a budget to fill).
-        ``"pyvrp"``: PyVRP's iterated local search solves the relaxation it models (no breaks;
+        ``"pyvrp"`` (default): PyVRP's iterated local search solves the relaxation it models (no breaks;
         allowed visits and node costs as per-vehicle distances; no soft deadlines or span cost)
         and OR-Tools starts from its routes (visits its full model rejects are left out and
         re-inserted), finishing with ``metaheuristic`` under a time limit only, else with a descent
@@ -193,7 +189,7 @@ class SearchParams:
     portfolio: tuple[Mapping[str, Any], ...] = (  # field name -> value of that field's type
         {"ils_removed_visits": 15, "ils_max_sequence": 10, "ils_temperature": 1.0},
     )
-    seed_with: str = "auto"
+    seed_with: str = "pyvrp"
     seed_share: float = 0.9
     seed_iterations: int = 1_000
     seed_offset: int = 0
