@@ -596,7 +596,7 @@ def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, pa
 
     t0 = time.perf_counter()
     seed_s = None if stop.time_limit_s is None else stop.time_limit_s * params.seed_share
-    iterations = params.seed_iterations if stop.solution_limit is not None or stop.time_limit_s is None else None
+    iterations = None if stop.solution_limit is None else params.seed_iterations  # a stop without one has a clock
     nodes = relaxed_routes(problem, iterations=iterations, runtime_s=seed_s, seed=seed + params.seed_offset)
     model = _build(problem, params)
     remaining = None if stop.time_limit_s is None else max(0.05, stop.time_limit_s - (time.perf_counter() - t0))
