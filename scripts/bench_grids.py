@@ -4,8 +4,10 @@ Every method is scored on the same workload model (planning estimate) and on rou
 (OR-Tools on the network, ``verify_workload``), each grid priced and routed for the staff pair
 matched to it (its travel mode, from its depot); grids of the baselines are drawn from the same
 street blocks (each block takes its retailers' majority grid) and matched to pairs on travel.
-Prints markdown tables, with the mean grid area per pair travel mode and how far pairs start
-from their grid.
+Ours is built as ``grids build`` builds it: its own routed check, then each grid's travel priced
+on its routes and the grids balanced again (its "max/min plan" is on that priced model; the
+baselines' on the district's model). Prints markdown tables, with the mean grid area per pair
+travel mode and how far pairs start from their grid.
 
 Usage::
 
@@ -128,7 +130,7 @@ def _markdown(rows: list[dict]) -> str:
 def bench_district(district: District, data: str, k: int, *, seed: int, day_stride: int, baselines: bool) -> list[dict]:
     rows = []
     t0 = time.perf_counter()
-    plan = build_grids(district, k, seed=seed, check=False)  # routed below with the same day_stride as the baselines
+    plan = build_grids(district, k, seed=seed)  # as built (its own check and pricing); routed below like the baselines
     rows.append(score("ours (blocks + flow + local search)", data, district, plan, time.perf_counter() - t0,
                       day_stride))  # fmt: skip
     if baselines:

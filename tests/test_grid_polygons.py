@@ -4,6 +4,7 @@ metre, and a grid's outline fills holes smaller than a block that hold no other 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 
 from gridmgmt.grids.blocks import _merge_slivers
@@ -43,3 +44,18 @@ def test_grid_outline_fills_a_sliver_hole_but_not_another_grids_cell() -> None:
 
     frame = shapely.box(-100, -100, 200, 200).difference(shapely.box(0, 0, 100, 100))  # a 1 ha hole
     assert len(_dissolve_cells(np.asarray([frame], dtype=object)).interiors) == 1
+
+
+def test_grid_outline_seals_a_slit_between_its_cells() -> None:
+    """Cells that miss each other by centimetres along a shared edge leave a slit open to the outside: the
+    outline seals it (a demo grid's 195 m slit had cost it 0.03 of Polsby-Popper)."""
+    left = shapely.box(0, 0, 10, 10)
+    right, foot = shapely.box(10.05, 2, 20, 10), shapely.box(10, 0, 20, 2)  # 5 cm apart above y = 2
+    cells = np.asarray([left, right, foot], dtype=object)
+    assert shapely.union_all(cells).length > 75  # the slit's two 8 m sides and more
+
+    outline = _dissolve_cells(cells)
+
+    assert outline.length == pytest.approx(60.0, abs=0.1)
+    assert outline.area == pytest.approx(200.0, abs=0.5)
+    assert shapely.union_all(cells).difference(outline).area < 1e-6  # nothing of the cells is lost

@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 from gridmgmt.cli import app
 from gridmgmt.config import Settings
 from gridmgmt.grids import calibration
-from gridmgmt.grids.build import build_grids
+from gridmgmt.grids.build import build_grids, rebalance_grids
 from gridmgmt.grids.calibration import lonlat, routed_month_min, tsp_tour_s
 from gridmgmt.grids.pairs import available_min
 from gridmgmt.grids.plan import GridPlan, read_grid_plan, write_grid_plan
-from gridmgmt.grids.verify import plan_warnings
-from gridmgmt.grids.workload import WorkloadModel, retailer_workload
+from gridmgmt.grids.verify import ROUTED_FACTOR_CLIP, plan_warnings, routed_factors
+from gridmgmt.grids.workload import PairWorkload, WorkloadModel, retailer_workload
 from gridmgmt.inputs.district import District
 
 FAR_ID = "FAR0001"
@@ -209,3 +209,44 @@ def test_a_build_without_unreachable_shops_writes_an_empty_list(far, tmp_path) -
     assert not any("cannot be reached" in w for w in plan.metrics["warnings"])
     paths = write_grid_plan(plan, tmp_path)
     assert pd.read_csv(paths["unreachable_csv"]).empty
+
+
+def test_routed_factors_measure_each_grid_and_keep_one_where_its_routes_cannot() -> None:
+    """Routed over modelled travel, access minutes left out; unreachable shops, no modelled travel or no row: 1."""
+    routed = pd.DataFrame({"grid_id": [2, 1, 3, 4], "stops_per_month": 100.0, "unreachable": [0, 0, 2, 0],
+                           "planning_travel_min": [300.0, 300.0, 300.0, 200.0],
+                           "routed_travel_min": [500.0, 250.0, 500.0, 260.0]})  # fmt: skip
+
+    factor = routed_factors(routed, 2.0, 5)  # 200 access minutes in each grid
+
+    assert factor.tolist() == [0.5, ROUTED_FACTOR_CLIP[1], 1.0, 1.0, 1.0]  # grid 2: 300 / 100, clipped
+
+
+def test_a_scaled_pair_workload_scales_travel_and_keeps_service_and_access() -> None:
+    model = PairWorkload(np.array([10.0, 20.0]), np.array([15.0, 30.0]), np.array([0, 1]))
+    on_site = np.array([150.0, 150.0])
+    args = ([100.0, 100.0], [50.0, 50.0], [100.0, 100.0], [4.0, 1.0], [3000.0, 800.0])
+
+    base, scaled = model(*args), model.scaled([2.0, 0.5])(*args)
+
+    np.testing.assert_allclose(scaled - on_site, [2.0, 0.5] * (base - on_site))
+
+
+def test_a_checked_build_prices_each_grid_on_its_routes(tmp_path) -> None:
+    """The routed check measures each grid's travel factor; balanced again on it, the grids route closer to
+    balance, and a rebalance of the written plan starts from the same priced workloads."""
+    district = _district()
+    plan = build_grids(district, 6, seed=0)
+    m = plan.metrics
+
+    assert m["max_min_routed"] < m["max_min_routed_model"]  # 1.017 against 1.044 when written
+    assert m["travel_error_pct"] < m["travel_error_pct_model"]
+    factor = plan.grids["routed_factor"]
+    assert factor.between(*ROUTED_FACTOR_CLIP).all() and factor.max() == pytest.approx(m["routed_factor_max"], 1e-3)
+    assert m["polsby_popper_min"] >= 0.3
+
+    write_grid_plan(plan, tmp_path)
+    again, moves, metrics = rebalance_grids(district, tmp_path)
+    assert metrics["before"]["balance"] == pytest.approx(m["balance"], rel=1e-4)  # priced as built
+    assert moves.empty
+    assert again.grids["routed_factor"].tolist() == factor.tolist()

@@ -19,7 +19,9 @@ def grid_report(plan: GridPlan) -> pd.DataFrame:
     pandas.DataFrame
         grid_id, retailers, workload_h, service_h, travel_h, workload_vs_mean (ratio), utilisation
         (workload over the pair's available minutes; NaN without a pair or for plans written before it),
-        area_km2, density_per_km2, polsby_popper, old_town_share, customer_manager(+_name),
+        area_km2, density_per_km2, polsby_popper, old_town_share, routed_factor (the grid's travel priced on
+        its routed month: routed over modelled minutes; NaN for a plan priced on the model alone),
+        customer_manager(+_name),
         monopoly_officer(+_name), depot (the pair's depot id) and travel_mode (the pair's, the slower
         member's); '' where a plan has no pair.
     """
@@ -38,6 +40,7 @@ def grid_report(plan: GridPlan) -> pd.DataFrame:
             "density_per_km2": g["density_per_km2"].to_numpy(dtype=float).round(1),
             "polsby_popper": g["polsby_popper"].to_numpy(dtype=float).round(3),
             "old_town_share": g["old_town_share"].to_numpy(dtype=float).round(3),
+            "routed_factor": g["routed_factor"].to_numpy(dtype=float).round(3) if "routed_factor" in g else np.nan,
         }
     )
     for col in ("customer_manager", "customer_manager_name", "monopoly_officer", "monopoly_officer_name", "depot",

@@ -127,6 +127,28 @@ def verify_workload(
     return out
 
 
+#: Routed over modelled travel of one grid beyond which the district's model is said to miss it (a third)
+ROUTED_FACTOR_RANGE = (2.0 / 3.0, 1.5)
+#: Factors are clipped to this range: a grid's routes correct its price, never multiply it without bound
+ROUTED_FACTOR_CLIP = (0.5, 2.0)
+
+
+def routed_factors(routed: pd.DataFrame, access_min_per_stop: float, k: int) -> np.ndarray:
+    """Each grid's routed over modelled travel minutes, the access minutes (priced exactly) left out.
+
+    ``routed`` is a :func:`verify_workload` table of grids 1..``k``. A grid with unreachable shops,
+    no modelled travel or no row keeps factor 1: its routes do not measure its travel. Factors are
+    clipped to :data:`ROUTED_FACTOR_CLIP`.
+    """
+    r = routed.set_index("grid_id").reindex(np.arange(1, k + 1))
+    access = r["stops_per_month"].to_numpy(dtype=float) * access_min_per_stop
+    model = r["planning_travel_min"].to_numpy(dtype=float) - access
+    real = r["routed_travel_min"].to_numpy(dtype=float) - access
+    usable = np.isfinite(model) & np.isfinite(real) & (model > 0) & (real > 0) & (r["unreachable"].fillna(1) == 0)
+    f = np.where(usable, real / np.where(usable, model, 1.0), 1.0)
+    return np.clip(f, *ROUTED_FACTOR_CLIP)
+
+
 def check_plan(district: District, plan: GridPlan, *, day_stride: int | None = None) -> pd.DataFrame:
     """Check a plan's workload estimate against routed tours and say what looks wrong (``grids build`` runs it).
 

@@ -213,6 +213,12 @@ class PairWorkload:
             speed_kmh=np.asarray(self.speed_kmh)[g],
         )  # fmt: skip
 
+    def scaled(self, travel_factor: ArrayLike) -> PairWorkload:
+        """The model with each grid's tour and depot minutes times its factor (access minutes unchanged)."""
+        f = np.asarray(travel_factor, dtype=float)
+        return PairWorkload(np.asarray(self.c_tour_min) * f, np.asarray(self.speed_kmh) / f, self.depot,
+                            self.days_per_month)  # fmt: skip
+
     def without(self, g: int) -> PairWorkload:
         """The model with grid ``g`` removed (grids above it shift down by one)."""
         return PairWorkload(np.delete(self.c_tour_min, g), np.delete(self.speed_kmh, g), np.delete(self.depot, g),
