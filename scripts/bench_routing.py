@@ -25,7 +25,11 @@ several methods, or ``--methods seeded,ortools,baseline,pyvrp`` (our solver with
 our solver with OR-Tools alone, plain OR-Tools, PyVRP alone: all methods in one run, in this
 order for each instance). Instances run one after another. The CSV is rewritten after each instance.
 
-Issue 23 (2 shared cores, load 4-7): mix12 at 10 s: seeded 0.40%, ortools 1.38%, baseline 2.92%
+Issue 23, 2 otherwise idle cores, all 56 at 10 s, four methods in one run: seeded 0.13%, ortools
+0.64%, baseline 3.47% on 49 (7 infeasible), PyVRP 0.22% (``bench_routing_all56_10s_methods_idle.csv``);
+12 Gehring & Homberger 200 (``--instances data/benchmarks/gh200``): seeded 0.25%, ortools 2.38%,
+baseline 5.06% on 10, PyVRP 0.36% (``bench_routing_gh200_10s.csv``).
+Earlier (2 shared cores, load 4-7): mix12 at 10 s: seeded 0.40%, ortools 1.38%, baseline 2.92%
 on 8 (4 infeasible), PyVRP 0.21% (``bench_routing_mix12_10s_seeded.csv``); the other 44 at 10 s
 in ``bench_routing_rest44_10s_seeded.csv``; the README has the table.
 

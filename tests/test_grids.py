@@ -350,3 +350,25 @@ def test_parts_touching_at_a_street_corner_are_one_piece() -> None:
     assert polygon_pieces(shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(1, 1, 2, 2)])) == 1
     assert polygon_pieces(shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(3, 3, 4, 4)])) == 2
     assert polygon_pieces(shapely.box(0, 0, 1, 1)) == 1
+
+
+def test_rebalance_keeps_the_strictest_compactness_guard_before_fewest_moves(monkeypatch):
+    """Of the searches that reach the tolerance, the one under the strictest Polsby-Popper slack wins, even when a
+    search without the guard moves fewer retailers (the demo's +300/-100 scenario: 416 moved at PP min 0.155
+    without the guard against 453 at 0.301 under the 0.15 slack)."""
+    from gridmgmt.grids import build
+    from gridmgmt.grids.partition import PartitionResult
+
+    feasible = {(2.0, 0.0): 416.0, (3.0, 0.15): 453.0}  # (retailer weight, slack; 0 = no guard) -> moved
+
+    def search(*args, retailer_weight, compactness_slack, min_compactness, **kwargs):
+        slack = compactness_slack if min_compactness else 0.0
+        moved = feasible.get((retailer_weight, slack))
+        return PartitionResult(labels=np.zeros(3, dtype=np.int64), workload_min=np.ones(2),
+                               balance=1.04 if moved else 1.2, tolerance=1.05, components=np.ones(2, dtype=np.int64),
+                               compactness=np.full(2, 0.3), moved_retailers=moved or 300.0)  # fmt: skip
+
+    monkeypatch.setattr(build, "rebalance", search)
+    best = build._rebalance_search(None, np.zeros(3, dtype=np.int64), 2, np.zeros(3, dtype=bool), [], 1.05, None,
+                                   [1, 2], 2, [])  # fmt: skip
+    assert best.is_feasible() and best.moved_retailers == 453.0

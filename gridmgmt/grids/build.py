@@ -381,8 +381,9 @@ def build_grids(
     check : bool, default True
         Route the plan's month and compare (:func:`~gridmgmt.grids.verify.check_plan`): adds
         ``max_min_routed``, ``unreachable`` and ``warnings`` to the metrics and the routed workload
-        to the grids (about 3 s on the demo). Then each grid's travel is priced on its routes and
-        the grids are balanced again and checked again (:func:`_price_on_routes`); that plan is
+        to the grids (about 3 s on the demo). Then, when the check routed every working day (up to
+        :data:`~gridmgmt.grids.verify.CHECK_STOPS_PER_MONTH` stops), each grid's travel is priced on
+        its routes and the grids are balanced again and checked again (:func:`_price_on_routes`); that plan is
         kept when it routes closer to balance and its least compact grid loses at most
         :data:`PRICED_PP_SLACK` (then the grids carry ``routed_factor`` and the metrics
         ``max_min_routed_model`` and ``travel_error_pct_model``: the model's plan, before).
@@ -440,18 +441,13 @@ def build_grids(
                              access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
     if check:
         routed = check_plan(district, plan)
-        priced = _price_on_routes(district, s, res, routed, fn, tolerance=tol, resplit=old is None, staff=staff,
-                                  risk_level=risk_level, access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
-        better = priced.metrics["max_min_routed"] <= plan.metrics["max_min_routed"]
-        as_compact = priced.metrics["polsby_popper_min"] >= plan.metrics["polsby_popper_min"] - PRICED_PP_SLACK
-        if better and as_compact:
-            priced.metrics.update(max_min_routed_model=plan.metrics["max_min_routed"],
-                                  travel_error_pct_model=plan.metrics["travel_error_pct"])  # fmt: skip
-            plan = priced
-        else:
-            logger.info("grids: priced on routes, routed max/min %.4f and PP min %.3f against %.4f and %.3f: not kept",
-                        priced.metrics["max_min_routed"], priced.metrics["polsby_popper_min"],
-                        plan.metrics["max_min_routed"], plan.metrics["polsby_popper_min"])  # fmt: skip
+        # one grid has nothing to balance; factors from every n-th day would carry those days' noise into the
+        # grids, and the check of the priced grids would then be measured on the very days it was fitted to
+        if k > 1 and plan.metrics["check_day_stride"] == 1:
+            priced = _price_on_routes(district, s, res, routed, fn, tolerance=tol, resplit=old is None,
+                                      staff=staff, risk_level=risk_level, access_min_per_stop=access_min_per_stop,
+                                      t0=t0)  # fmt: skip
+            plan = _better_on_routes(plan, priced)
     plan.metrics.update(seed=seed, matching_rounds=rounds,
                         pairs_matched_by="earlier grids" if old is not None else "travel")  # fmt: skip
     logger.info("grids: K=%d, max/min %.4f, PP mean %.2f min %.2f, boundary on street %.1f%% in %.1f s",
@@ -502,6 +498,18 @@ def _price_on_routes(
                 factor.min(), factor.max(), plan.metrics["max_min_routed"], plan.metrics["polsby_popper_mean"],
                 plan.metrics["polsby_popper_min"])  # fmt: skip
     return plan
+
+
+def _better_on_routes(model: GridPlan, priced: GridPlan) -> GridPlan:
+    """The priced plan if it routes no worse and its least compact grid loses <= PRICED_PP_SLACK; else the model's."""
+    m, p = model.metrics, priced.metrics
+    as_compact = p["polsby_popper_min"] >= m["polsby_popper_min"] - PRICED_PP_SLACK
+    if p["max_min_routed"] <= m["max_min_routed"] and as_compact:
+        p.update(max_min_routed_model=m["max_min_routed"], travel_error_pct_model=m["travel_error_pct"])
+        return priced
+    logger.info("grids: priced on routes, routed max/min %.4f and PP min %.3f against %.4f and %.3f: not kept",
+                p["max_min_routed"], p["polsby_popper_min"], m["max_min_routed"], m["polsby_popper_min"])  # fmt: skip
+    return model
 
 
 def _grid_workload(s: _Setup, labels: np.ndarray, k: int, fn: WorkloadFn) -> np.ndarray:
@@ -813,8 +821,9 @@ def _moves_table(
 #: Polsby-Popper slack (how much compactness a grid may lose) tried by rebalance_grids, strictest first;
 #: the last (None) drops the compactness guard, so a balanced plan is found even when shapes must give
 REBALANCE_SLACKS = (0.05, 0.10, 0.15, None)
-#: retailer weights of the search; each keeps its strictest feasible slack, and of those plans the one
-#: moving fewest retailers is kept (the greedy search's outcome moves by tenths of a percent with the weight)
+#: retailer weights of the search; each keeps its strictest feasible slack, and of those plans the strictest,
+#: then the one moving fewest retailers is kept (the greedy search's outcome moves by tenths of a percent with
+#: the weight)
 REBALANCE_WEIGHTS = (2.0, 3.0)
 
 
@@ -830,15 +839,19 @@ def _rebalance_search(
     k_old: int,
     locked_ids: list[str],
 ) -> PartitionResult:
-    """Rebalance with each retailer weight at the strictest feasible slack; keep the plan moving fewest."""
+    """Rebalance with each retailer weight at the strictest feasible slack; keep the plan with the strictest
+    slack, and of those the one moving fewest (compactness is a constraint, not a cost of moves)."""
     best: PartitionResult | None = None
+    best_key: tuple[bool, int, float] | None = None
     error: InfeasiblePlanError | None = None
 
-    def key(res: PartitionResult) -> tuple[bool, float]:
-        return (not res.is_feasible(), res.moved_retailers if res.is_feasible() else res.balance)
+    def key(res: PartitionResult, strictness: int) -> tuple[bool, int, float]:
+        if res.is_feasible():
+            return (False, strictness, res.moved_retailers)
+        return (True, 0, res.balance)
 
     for weight in REBALANCE_WEIGHTS:
-        for slack in REBALANCE_SLACKS:
+        for strictness, slack in enumerate(REBALANCE_SLACKS):
             floor, crossing = (1.0, 1.0) if slack is not None else (0.0, 0.0)
             try:
                 res = rebalance(units, block_lab, k_new, locked_units=locked_blocks, locked_grids=locked_grid_idx,
@@ -851,8 +864,8 @@ def _rebalance_search(
             logger.info("rebalance attempt (retailer weight %.1f, PP slack %s): max/min %.4f, %.0f retailers moved, "
                         "PP min %.3f", weight, slack, res.balance, res.moved_retailers,
                         res.compactness.min())  # fmt: skip
-            if best is None or key(res) < key(best):
-                best = res
+            if best_key is None or key(res, strictness) < best_key:
+                best, best_key = res, key(res, strictness)
             if res.is_feasible():
                 break
     if best is None:
