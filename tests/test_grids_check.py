@@ -250,3 +250,27 @@ def test_a_checked_build_prices_each_grid_on_its_routes(tmp_path) -> None:
     assert metrics["before"]["balance"] == pytest.approx(m["balance"], rel=1e-4)  # priced as built
     assert moves.empty
     assert again.grids["routed_factor"].tolist() == factor.tolist()
+
+
+@pytest.mark.parametrize(
+    ("model", "priced", "kept"),
+    [
+        ((1.052, 0.334), (1.017, 0.334), "priced"),  # the demo
+        ((1.115, 0.501), (1.029, 0.487), "priced"),  # a clipped Monaco: loses 0.014 but stays above 0.40
+        ((1.046, 0.254), (1.026, 0.247), "model"),  # whole Monaco: its least compact grid would lose 0.007
+        ((1.154, 0.340), (1.069, 0.215), "model"),  # the 50,000-retailer city (sampled days: no longer priced)
+        ((1.020, 0.436), (1.024, 0.436), "model"),  # routes no closer to balance
+    ],
+)
+def test_grids_priced_on_their_routes_are_kept_when_they_route_better_and_stay_compact(model, priced, kept) -> None:
+    from gridmgmt.grids.build import _better_on_routes
+
+    def plan(routed: float, pp_min: float) -> GridPlan:
+        metrics = {"max_min_routed": routed, "polsby_popper_min": pp_min, "travel_error_pct": 4.0}
+        return GridPlan(grids=pd.DataFrame(), assignment=pd.DataFrame(), metrics=metrics)
+
+    plans = {"model": plan(*model), "priced": plan(*priced)}
+    chosen = _better_on_routes(plans["model"], plans["priced"])
+    assert chosen is plans[kept]
+    if kept == "priced":
+        assert chosen.metrics["max_min_routed_model"] == model[0] and chosen.metrics["travel_error_pct_model"] == 4.0

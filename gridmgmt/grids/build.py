@@ -62,8 +62,10 @@ SPLIT_PERIMETER = 3.0  # a grid boundary through a split heavy block counts thre
 CALIBRATION_SEED = 0
 #: a unit (block) may hold at most 1/this of a grid's on-site minutes; denser blocks are split
 MIN_UNITS_PER_GRID = 12
-#: Polsby-Popper the least compact grid may lose when the grids are priced on their routes (else not kept)
+#: Polsby-Popper the least compact grid may lose when the grids are priced on their routes (else not kept),
+#: unless it stays at or above PRICED_PP_FLOOR (the compactness searches' own floor, ``min_compactness``)
 PRICED_PP_SLACK = 0.005
+PRICED_PP_FLOOR = 0.40
 _BLOCK_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: precision grid (m) of a grid's outline when its cells do not union into one piece at full precision
 _SNAP_M = 0.1
@@ -381,11 +383,12 @@ def build_grids(
     check : bool, default True
         Route the plan's month and compare (:func:`~gridmgmt.grids.verify.check_plan`): adds
         ``max_min_routed``, ``unreachable`` and ``warnings`` to the metrics and the routed workload
-        to the grids (about 3 s on the demo). Then, when the check routed every working day (up to
-        :data:`~gridmgmt.grids.verify.CHECK_STOPS_PER_MONTH` stops), each grid's travel is priced on
-        its routes and the grids are balanced again and checked again (:func:`_price_on_routes`); that plan is
-        kept when it routes closer to balance and its least compact grid loses at most
-        :data:`PRICED_PP_SLACK` (then the grids carry ``routed_factor`` and the metrics
+        to the grids (about 3 s on the demo). Then, when the check routed every working day (up
+        to :data:`~gridmgmt.grids.verify.CHECK_STOPS_PER_MONTH` stops), each grid's travel is
+        priced on its routes and the grids are balanced again and checked again
+        (:func:`_price_on_routes`); that plan is kept when it routes closer to balance and its
+        least compact grid loses at most :data:`PRICED_PP_SLACK` or stays at or above
+        :data:`PRICED_PP_FLOOR` (then the grids carry ``routed_factor`` and the metrics
         ``max_min_routed_model`` and ``travel_error_pct_model``: the model's plan, before).
 
     Returns
@@ -501,9 +504,10 @@ def _price_on_routes(
 
 
 def _better_on_routes(model: GridPlan, priced: GridPlan) -> GridPlan:
-    """The priced plan if it routes no worse and its least compact grid loses <= PRICED_PP_SLACK; else the model's."""
+    """The priced plan if it routes no worse and its least compact grid loses <= PRICED_PP_SLACK or stays at or
+    above PRICED_PP_FLOOR; else the model's."""
     m, p = model.metrics, priced.metrics
-    as_compact = p["polsby_popper_min"] >= m["polsby_popper_min"] - PRICED_PP_SLACK
+    as_compact = p["polsby_popper_min"] >= min(m["polsby_popper_min"] - PRICED_PP_SLACK, PRICED_PP_FLOOR)
     if p["max_min_routed"] <= m["max_min_routed"] and as_compact:
         p.update(max_min_routed_model=m["max_min_routed"], travel_error_pct_model=m["travel_error_pct"])
         return priced
