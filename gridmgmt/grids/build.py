@@ -688,11 +688,7 @@ def rebalance_grids(
     plan = _plan_from_labels(district, s, res.labels, res, risk_level=risk_level, staff=staff,
                              access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
     if np.any(factor != 1.0):  # grids keep their routed travel factor; a new grid (a split) has none yet
-        kept = np.ones(res.k)
-        for old_idx, new_idx in res.label_map.items():
-            if new_idx is not None:
-                kept[int(new_idx)] = factor[old_idx]
-        plan.grids["routed_factor"] = kept.round(4)
+        plan.grids["routed_factor"] = _follow_grids(factor, res, 1.0).round(4)
     moves, n_moved, n_closed = _moves_table(s, res, now, ids_now, k_old)
     n_staying = int((~now.is_new).sum())
     plan.metrics.update(
@@ -784,12 +780,18 @@ def _plan_factors(cur: GridPlan, grid_ids: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(f) & (f > 0), f, 1.0)
 
 
-def _pairs_kept(s: _Setup, pair_of_grid: np.ndarray, res: PartitionResult) -> np.ndarray:
-    """Pairs follow their grids; a new grid (a split) takes a pair left without a grid, if any."""
-    out = np.full(res.k, -1, dtype=np.int64)
+def _follow_grids(values: np.ndarray, res: PartitionResult, fill: Any) -> np.ndarray:
+    """Per-grid ``values`` of the old grids, moved to the new grid indices of a rebalance (``fill`` for a split's)."""
+    out = np.full(res.k, fill, dtype=values.dtype)
     for old_idx, new_idx in res.label_map.items():
         if new_idx is not None:
-            out[int(new_idx)] = pair_of_grid[old_idx]
+            out[int(new_idx)] = values[old_idx]
+    return out
+
+
+def _pairs_kept(s: _Setup, pair_of_grid: np.ndarray, res: PartitionResult) -> np.ndarray:
+    """Pairs follow their grids; a new grid (a split) takes a pair left without a grid, if any."""
+    out = _follow_grids(np.asarray(pair_of_grid, dtype=np.int64), res, -1)
     free = iter(p for p in range(len(s.pairs)) if p not in set(out.tolist()))
     return np.array([p if p >= 0 else next(free, -1) for p in out], dtype=np.int64)
 
