@@ -91,12 +91,12 @@ def pair_fit(district: District, plan: GridPlan) -> dict:
     return out
 
 
-def score(name: str, data: str, district: District, plan: GridPlan, elapsed: float, day_stride: int) -> dict:
+def score(name: str, data: str, district: District, plan: GridPlan, elapsed: float) -> dict:
     """Planning and routed balance, contiguity (assignment-level and polygon-level), compactness, streets."""
     g = plan.grids
     w = g["workload_min"].to_numpy(dtype=float)
     t0 = time.perf_counter()
-    v = verify_workload(district, plan, day_stride=day_stride)
+    v = verify_workload(district, plan)  # every working day
     verify_s = time.perf_counter() - t0
     # contiguity of the raw assignment: blocks of each grid's retailers connected on the block adjacency?
     pieces = np.array([len(getattr(geom, "geoms", [geom])) for geom in g.to_crs(district.crs).geometry])
@@ -127,19 +127,18 @@ def _markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def bench_district(district: District, data: str, k: int, *, seed: int, day_stride: int, baselines: bool) -> list[dict]:
+def bench_district(district: District, data: str, k: int, *, seed: int, baselines: bool) -> list[dict]:
     rows = []
     t0 = time.perf_counter()
     plan = build_grids(district, k, seed=seed)  # as built (its own check and pricing); routed below like the baselines
-    rows.append(score("ours (blocks + flow + local search)", data, district, plan, time.perf_counter() - t0,
-                      day_stride))  # fmt: skip
+    rows.append(score("ours (blocks + flow + local search)", data, district, plan, time.perf_counter() - t0))
     if baselines:
         km, t = kmeans_plan(district, k, seed)
-        rows.append(score("k-means", data, district, km, t, day_stride))
+        rows.append(score("k-means", data, district, km, t))
         # k-means-constrained solves a min-cost flow over n x K arcs per iteration: minutes at 50,000 x 120
         kmc = kmeans_constrained_plan(district, k, seed) if len(district.retailers) * k <= 2_000_000 else None
         if kmc is not None:
-            rows.append(score("k-means-constrained (equal counts)", data, district, kmc[0], kmc[1], day_stride))
+            rows.append(score("k-means-constrained (equal counts)", data, district, kmc[0], kmc[1]))
     return rows, plan
 
 
@@ -270,7 +269,7 @@ def main() -> None:
         _ = demo.graph
         load_s = time.perf_counter() - t0
         k = int(demo.settings.grids.count)
-        rows, plan = bench_district(demo, "demo", k, seed=args.seed, day_stride=1, baselines=True)
+        rows, plan = bench_district(demo, "demo", k, seed=args.seed, baselines=True)
         reb = bench_rebalance(demo, plan, "demo", seed=args.seed)
         print(f"\nDemo: {len(demo.retailers)} retailers, district load incl. road network {load_s:.1f} s")
         print(f"Demo outline: {outline_effect(demo, plan)}\n")
@@ -284,8 +283,7 @@ def main() -> None:
             _ = big.graph
             log.info("big city generated and loaded in %.1f s", time.perf_counter() - t0)
             name = f"{args.big:,} city, {args.big_area_factor:g}x the demo's area"
-            big_rows, _ = bench_district(big, name, args.big_k, seed=args.seed, day_stride=4,
-                                         baselines=True)  # fmt: skip
+            big_rows, _ = bench_district(big, name, args.big_k, seed=args.seed, baselines=True)
             rows += big_rows
     print(_markdown(rows))
     if reb:

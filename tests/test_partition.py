@@ -378,3 +378,33 @@ def test_resplit_cuts_a_strip_crosswise_where_boundary_moves_are_stuck() -> None
     np.testing.assert_allclose(state.compactness(), 4 * math.pi * 0.4 / 2.8**2)  # two 1 km x 400 m halves
     assert metrics.balance_ratio(state.W) <= 1.02
     assert (metrics.components_per_grid(state.lab, units.edges, 2) == 1).all()
+
+
+def test_units_priced_on_their_routes_scale_each_grids_travel_by_its_stop_weighted_factor(units, base) -> None:
+    """Travel (all but service and access) times the stop-weighted mean of the grid's unit factors."""
+    from gridmgmt.grids.search import SearchState
+
+    k, labels = base.k, base.labels
+    factor = np.random.default_rng(0).uniform(0.7, 1.4, units.n)
+
+    priced = SearchState(units.with_travel_factor(factor), labels, k, MODEL).W
+
+    on_site = np.bincount(labels, weights=units.service_min + units.access_min, minlength=k)
+    stops = np.bincount(labels, weights=units.stops_per_month, minlength=k)
+    mean_factor = np.bincount(labels, weights=units.stops_per_month * factor, minlength=k) / stops
+    np.testing.assert_allclose(priced, on_site + (exact_workloads(units, labels, k) - on_site) * mean_factor)
+    keep = units.xy_m[:, 0] > 1000
+    assert units.with_travel_factor(factor).subset(keep).travel_factor.tolist() == factor[keep].tolist()
+    with pytest.raises(ValueError, match="travel_factor"):
+        units.with_travel_factor(np.zeros(units.n))
+
+
+def test_a_partition_gives_less_work_where_the_routes_price_travel_higher(units) -> None:
+    """The east priced at 3 times the model's travel: balanced on that, its grids are lighter on the model."""
+    east = units.xy_m[:, 0] > units.xy_m[:, 0].mean()
+    priced = partition(units.with_travel_factor(np.where(east, 3.0, 1.0)), 12, seed=0, workload_fn=MODEL)
+
+    on_model = exact_workloads(units, priced.labels, 12)
+    share_east = np.bincount(priced.labels, weights=east.astype(float), minlength=12) / np.bincount(priced.labels)
+    assert metrics.balance_ratio(priced.workload_min) <= 1.02
+    assert on_model[share_east > 0.9].mean() < 0.95 * on_model[share_east < 0.1].mean()  # 0.91 when written

@@ -50,7 +50,7 @@ from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, WorkloadMo
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from gridmgmt.grids.workload import PairWorkload, WorkloadFn
+    from gridmgmt.grids.workload import WorkloadFn
     from gridmgmt.inputs.district import District
 
 logger = logging.getLogger(__name__)
@@ -383,13 +383,13 @@ def build_grids(
     check : bool, default True
         Route the plan's month and compare (:func:`~gridmgmt.grids.verify.check_plan`): adds
         ``max_min_routed``, ``unreachable`` and ``warnings`` to the metrics and the routed workload
-        to the grids (about 3 s on the demo). Then, when the check routed every working day (up
-        to :data:`~gridmgmt.grids.verify.CHECK_STOPS_PER_MONTH` stops), each grid's travel is
-        priced on its routes and the grids are balanced again and checked again
-        (:func:`_price_on_routes`); that plan is kept when it routes closer to balance and its
-        least compact grid loses at most :data:`PRICED_PP_SLACK` or stays at or above
-        :data:`PRICED_PP_FLOOR` (then the grids carry ``routed_factor`` and the metrics
-        ``max_min_routed_model`` and ``travel_error_pct_model``: the model's plan, before).
+        to the grids (about 3 s on the demo; every n-th working day above
+        :data:`~gridmgmt.grids.verify.CHECK_STOPS_PER_MONTH` stops a month). Then each grid's
+        travel is priced on its routes and the grids are balanced again, or searched anew, and
+        checked again on other days (:func:`_price_on_routes`); a priced plan is kept when it
+        routes closer to balance and its least compact grid loses at most :data:`PRICED_PP_SLACK`
+        or stays at or above :data:`PRICED_PP_FLOOR` (then the grids carry ``routed_factor`` and
+        the metrics ``max_min_routed_model`` and ``travel_error_pct_model``: the model's plan).
 
     Returns
     -------
@@ -408,9 +408,40 @@ def build_grids(
     tol = float(tolerance if tolerance is not None else district.settings.grids.balance_tolerance)
     s = _setup(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop, mode=mode, seed=seed,
                calibration=calibration, k=k, min_units_per_grid=min_units_per_grid)  # fmt: skip
-    grid_ids = np.arange(1, k + 1)
-    fixed = pinned_pairs(s.pairs, pins, grid_ids)  # checked before the long search
-    res = partition(s.units, k, seed=seed, tolerance=tol, workload_fn=s.cal.model(), resplit_grids=False)
+    fixed = pinned_pairs(s.pairs, pins, np.arange(1, k + 1))  # checked before the long search
+    found = _search(district, s, k, seed=seed, tolerance=tol, fixed=fixed)
+    plan = _plan_from_labels(district, s, found.res.labels, found.res, risk_level=risk_level, staff=found.staff,
+                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
+    if check:
+        routed = check_plan(district, plan)
+        if k > 1:  # one grid has nothing to balance
+            plan, found = _price_on_routes(district, s, plan, found, routed, seed=seed, tolerance=tol, fixed=fixed,
+                                           risk_level=risk_level, access_min_per_stop=access_min_per_stop,
+                                           t0=t0)  # fmt: skip
+    rounds, old = found.rounds, found.matched_old
+    plan.metrics.update(seed=seed, matching_rounds=rounds,
+                        pairs_matched_by="earlier grids" if old else "travel")  # fmt: skip
+    logger.info("grids: K=%d, max/min %.4f, PP mean %.2f min %.2f, boundary on street %.1f%% in %.1f s",
+                k, plan.metrics["balance"], plan.metrics["polsby_popper_mean"], plan.metrics["polsby_popper_min"],
+                100 * plan.metrics["boundary_on_street"], plan.metrics["elapsed_s"])  # fmt: skip
+    return plan
+
+
+@dataclass
+class _Found:
+    """The grids of one search, their pairs and how they were matched."""
+
+    res: PartitionResult
+    pair_of_grid: np.ndarray
+    rounds: int
+    matched_old: bool  # grids took the ids of an earlier plan the retailers carry
+    staff: pd.DataFrame
+
+
+def _search(district: District, s: _Setup, k: int, *, seed: int, tolerance: float, fixed: Mapping[int, int]) -> _Found:
+    """Partition, number the grids, settle pairs and grids together and (new grids) re-split for compactness."""
+    fixed = dict(fixed)
+    res = partition(s.units, k, seed=seed, tolerance=tolerance, workload_fn=s.cal.model(), resplit_grids=False)
     labels = res.labels
     # numbering: match previous grid ids where retailers carry them, else north-west first
     old = _match_old_ids(district, labels[s.retailer_block], k)
@@ -434,73 +465,114 @@ def build_grids(
         for p in np.flatnonzero(preferred >= 0):
             if p not in fixed and preferred[p] not in fixed.values():
                 fixed[int(p)] = int(preferred[p])
-    res, pair_of_grid, rounds = settle_pairs(s.units, labels, s.pairs, s.models, s.cal.model(), tolerance=tol,
+    res, pair_of_grid, rounds = settle_pairs(s.units, labels, s.pairs, s.models, s.cal.model(), tolerance=tolerance,
                                              fixed=fixed, preferred=preferred)  # fmt: skip
-    fn = pair_workload(s.pairs, pair_of_grid, s.models, s.cal.model())
     if old is None:  # large moves once every grid is priced for its pair (earlier grids' ids stay where they were)
-        res = refine(s.units, res.labels, tolerance=tol, workload_fn=fn, resplit_grids=True)
-    staff = grid_staff(s.pairs, pair_of_grid, grid_ids)
-    plan = _plan_from_labels(district, s, res.labels, res, risk_level=risk_level, staff=staff,
-                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
-    if check:
-        routed = check_plan(district, plan)
-        # one grid has nothing to balance; factors from every n-th day would carry those days' noise into the
-        # grids, and the check of the priced grids would then be measured on the very days it was fitted to
-        if k > 1 and plan.metrics["check_day_stride"] == 1:
-            priced = _price_on_routes(district, s, res, routed, fn, tolerance=tol, resplit=old is None,
-                                      staff=staff, risk_level=risk_level, access_min_per_stop=access_min_per_stop,
-                                      t0=t0)  # fmt: skip
-            plan = _better_on_routes(plan, priced)
-    plan.metrics.update(seed=seed, matching_rounds=rounds,
-                        pairs_matched_by="earlier grids" if old is not None else "travel")  # fmt: skip
-    logger.info("grids: K=%d, max/min %.4f, PP mean %.2f min %.2f, boundary on street %.1f%% in %.1f s",
-                k, plan.metrics["balance"], plan.metrics["polsby_popper_mean"], plan.metrics["polsby_popper_min"],
-                100 * plan.metrics["boundary_on_street"], plan.metrics["elapsed_s"])  # fmt: skip
-    return plan
+        fn = pair_workload(s.pairs, pair_of_grid, s.models, s.cal.model())
+        res = refine(s.units, res.labels, tolerance=tolerance, workload_fn=fn, resplit_grids=True)
+    staff = grid_staff(s.pairs, pair_of_grid, np.arange(1, k + 1))
+    return _Found(res, pair_of_grid, rounds, old is not None, staff)
 
 
 def _price_on_routes(
     district: District,
     s: _Setup,
-    res: PartitionResult,
+    plan: GridPlan,
+    found: _Found,
     routed: pd.DataFrame,
-    fn: PairWorkload,
     *,
+    seed: int,
     tolerance: float,
-    resplit: bool,
-    staff: pd.DataFrame,
+    fixed: Mapping[int, int],
     risk_level: pd.Series | None,
     access_min_per_stop: float,
     t0: float,
-) -> GridPlan:
-    """The grids balanced again with each grid's travel priced on its routed month, then checked again.
+) -> tuple[GridPlan, _Found]:
+    """The grids balanced again with their travel priced on the routes of the plan's own check, and checked again.
 
     The district's model (two coefficients per travel mode) misses single grids, e.g. a grid
-    around its depot, by up to half its travel; the plan's own routed check measures each grid's
-    factor (:func:`~gridmgmt.grids.verify.routed_factors`), and the search runs again from the
-    current grids with it (re-splits too when ``resplit``). The plan's grids get ``routed_factor``,
-    its metrics ``routed_factor_min``/``_max`` and a warning naming grids the model misses by more
-    than :data:`~gridmgmt.grids.verify.ROUTED_FACTOR_RANGE`.
+    around its depot or one on the sparse edge of town, by up to half its travel. The check
+    measures each grid's factor (:func:`~gridmgmt.grids.verify.routed_factors`), and:
+
+    1. the grids are balanced again from where they are, each grid's travel times its factor
+       (boundary moves and re-splits);
+    2. when that cannot reach the tolerance (factors too far apart for boundary moves, as in a
+       large city), every street block takes its grid's factor and the whole search runs anew,
+       each new grid's travel scaled by the stop-weighted mean factor of its blocks; that plan is
+       checked, and step 1 runs on it with the factors of its own check.
+
+    Each priced plan is checked on other days of the month than its factors came from when the
+    check samples days (every day otherwise). The best plan on routes is kept
+    (:func:`_better_on_routes`, against the best so far); priced grids carry ``routed_factor``
+    (their travel over the district model's) and the metrics ``routed_factor_min``/``_max``,
+    ``max_min_routed_model`` and ``travel_error_pct_model`` (the model's plan), and a warning names
+    grids the model missed by more than :data:`~gridmgmt.grids.verify.ROUTED_FACTOR_RANGE`.
     """
-    k = res.k
-    factor = routed_factors(routed, access_min_per_stop, k)
-    again = refine(s.units, res.labels, tolerance=tolerance, workload_fn=fn.scaled(factor), resplit_grids=resplit)
-    plan = _plan_from_labels(district, s, again.labels, again, risk_level=risk_level, staff=staff,
-                             access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
-    plan.grids["routed_factor"] = factor.round(4)
-    check_plan(district, plan)
-    plan.metrics.update(routed_factor_min=float(factor.min()), routed_factor_max=float(factor.max()))
-    lo, hi = ROUTED_FACTOR_RANGE
-    odd = [f"{g + 1} ({factor[g]:.2f}x)" for g in np.flatnonzero((factor < lo) | (factor > hi))]
-    if odd:
-        plan.metrics["warnings"].append(
-            f"the workload model misses grid{'s' * (len(odd) > 1)} {', '.join(odd)} by more than a third of its "
-            "travel (routed over modelled minutes); those grids are priced on their routes"
-        )
-    logger.info("grids: priced on routes (travel factors %.2f-%.2f): routed max/min %.4f, PP mean %.3f min %.3f",
-                factor.min(), factor.max(), plan.metrics["max_min_routed"], plan.metrics["polsby_popper_mean"],
-                plan.metrics["polsby_popper_min"])  # fmt: skip
-    return plan
+    k = found.res.k
+    stride = int(routed.attrs["day_stride"])
+    offsets = iter(i * max(1, stride // 3) % stride for i in range(1, 3))
+    first = routed_factors(routed, access_min_per_stop, k)
+    best, best_found = plan, found
+
+    def checked(setup: _Setup, candidate: _Found, grid_factor: np.ndarray) -> pd.DataFrame:
+        nonlocal best, best_found
+        priced = _plan_from_labels(district, setup, candidate.res.labels, candidate.res, risk_level=risk_level,
+                                   staff=candidate.staff, access_min_per_stop=access_min_per_stop,
+                                   t0=t0)  # fmt: skip
+        priced.grids["routed_factor"] = (_grid_factors(setup.units, candidate.res.labels, k) * grid_factor).round(4)
+        v = check_plan(district, priced, day_stride=stride, day_offset=next(offsets))
+        logger.info("grids: priced on routes: routed max/min %.4f, PP mean %.3f min %.3f",
+                    priced.metrics["max_min_routed"], priced.metrics["polsby_popper_mean"],
+                    priced.metrics["polsby_popper_min"])  # fmt: skip
+        if _better_on_routes(best, priced) is priced:
+            best, best_found = priced, candidate
+        return v
+
+    setup, factor = s, first
+    moved = _refine_priced(setup, found, factor, tolerance=tolerance)
+    if moved is None:  # too far for boundary moves: search anew with each block priced on its grid's routes
+        setup = dataclasses.replace(s, units=s.units.with_travel_factor(first[found.res.labels]))
+        anew = _search(district, setup, k, seed=seed, tolerance=tolerance, fixed=fixed)
+        factor = routed_factors(checked(setup, anew, np.ones(k)), access_min_per_stop, k)
+        moved = _refine_priced(setup, anew, factor, tolerance=tolerance)
+    if moved is not None:
+        checked(setup, moved, factor)
+    if best is not plan:
+        lo, hi = ROUTED_FACTOR_RANGE
+        odd = [f"{g + 1} ({first[g]:.2f}x)" for g in np.flatnonzero((first < lo) | (first > hi))]
+        if odd:
+            best.metrics["warnings"].append(
+                f"the workload model missed grid{'s' * (len(odd) > 1)} {', '.join(odd)} of the first plan by more "
+                "than a third of its travel (routed over modelled minutes); the grids are priced on their routes"
+            )
+        best.metrics.update(max_min_routed_model=plan.metrics["max_min_routed"],
+                            travel_error_pct_model=plan.metrics["travel_error_pct"],
+                            routed_factor_min=float(best.grids["routed_factor"].min()),
+                            routed_factor_max=float(best.grids["routed_factor"].max()))  # fmt: skip
+    return best, best_found
+
+
+def _grid_factors(units: UnitTable, labels: np.ndarray, k: int) -> np.ndarray:
+    """Each grid's travel factor: the stop-weighted mean of its units' (1 without)."""
+    if units.travel_factor is None:
+        return np.ones(k)
+    stops = units.stops_per_month
+    weight = np.bincount(labels, weights=stops, minlength=k)
+    total = np.bincount(labels, weights=stops * units.travel_factor, minlength=k)
+    return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), 1.0)
+
+
+def _refine_priced(s: _Setup, found: _Found, factor: np.ndarray, *, tolerance: float) -> _Found | None:
+    """The grids balanced again from where they are with each grid's travel times ``factor`` (re-split too
+    unless they keep an earlier plan's ids); None when boundary moves cannot reach the tolerance."""
+    fn = pair_workload(s.pairs, found.pair_of_grid, s.models, s.cal.model()).scaled(factor)
+    res = refine(s.units, found.res.labels, tolerance=tolerance, workload_fn=fn)
+    if res.balance > tolerance:
+        logger.info("grids: priced on routes, boundary moves reach max/min %.4f only", res.balance)
+        return None
+    if not found.matched_old:
+        res = refine(s.units, res.labels, tolerance=tolerance, workload_fn=fn, resplit_grids=True)
+    return dataclasses.replace(found, res=res)
 
 
 def _better_on_routes(model: GridPlan, priced: GridPlan) -> GridPlan:
@@ -509,7 +581,6 @@ def _better_on_routes(model: GridPlan, priced: GridPlan) -> GridPlan:
     m, p = model.metrics, priced.metrics
     as_compact = p["polsby_popper_min"] >= min(m["polsby_popper_min"] - PRICED_PP_SLACK, PRICED_PP_FLOOR)
     if p["max_min_routed"] <= m["max_min_routed"] and as_compact:
-        p.update(max_min_routed_model=m["max_min_routed"], travel_error_pct_model=m["travel_error_pct"])
         return priced
     logger.info("grids: priced on routes, routed max/min %.4f and PP min %.3f against %.4f and %.3f: not kept",
                 p["max_min_routed"], p["polsby_popper_min"], m["max_min_routed"], m["polsby_popper_min"])  # fmt: skip

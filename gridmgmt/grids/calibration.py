@@ -188,6 +188,7 @@ def route_month_min(
     days_per_month: float,
     depot: int | None = None,
     day_stride: int = 1,
+    day_offset: int = 0,
 ) -> tuple[float, int]:
     """Routed travel minutes of one person's month of visits.
 
@@ -205,6 +206,8 @@ def route_month_min(
         Row of the depot: every day starts and ends there; else tours are closed among the stops.
     day_stride : int, default 1
         Route every ``day_stride``-th day only and scale (for fast calibration).
+    day_offset : int, default 0
+        First routed day (modulo ``day_stride``): other offsets sample the month's other days.
 
     Returns
     -------
@@ -219,7 +222,7 @@ def route_month_min(
     total_s = 0.0
     routed_days = 0
     stops = 0
-    for d in range(0, days, day_stride):
+    for d in range(day_offset % day_stride, days, day_stride):
         nodes = idx[sched[d]]
         if depot is not None:
             nodes = np.concatenate([[depot], nodes])
@@ -447,6 +450,7 @@ def routed_month_min(
     mode: str,
     days: float,
     day_stride: int,
+    day_offset: int = 0,
 ) -> RoutedMonth:
     """Routed travel minutes of one month of both departments' visits to these stops, from the nearest depot.
 
@@ -470,7 +474,9 @@ def routed_month_min(
     routed = 0.0
     for col in ("visits_marketing", "visits_monopoly"):
         f = np.concatenate([[0.0], work[col].to_numpy()[ok]])
-        minutes, _ = route_month_min(sub, xy, f, days_per_month=days, depot=0, day_stride=day_stride)
+        minutes, _ = route_month_min(
+            sub, xy, f, days_per_month=days, depot=0, day_stride=day_stride, day_offset=day_offset
+        )
         routed += minutes
     return RoutedMonth(minutes=routed, depot=depot, unreachable=np.flatnonzero(~ok))
 

@@ -54,10 +54,12 @@ class SearchState:
         # per-unit columns: service, access, stops, area, stops*x, stops*y, area*x, area*y, perimeter, retailers
         x, y = units.xy_m[:, 0], units.xy_m[:, 1]
         s, a = units.stops_per_month, units.area_km2
-        self.cols = np.stack(
-            [units.service_min, units.access_min, s, a, s * x, s * y, a * x, a * y, units.perimeter_m,
-             units.n_retailers], axis=1,
-        )  # fmt: skip
+        # and, when the units carry routed travel factors, stops*factor (column 10)
+        columns = [units.service_min, units.access_min, s, a, s * x, s * y, a * x, a * y, units.perimeter_m,
+                   units.n_retailers]  # fmt: skip
+        if units.travel_factor is not None:
+            columns.append(s * units.travel_factor)
+        self.cols = np.stack(columns, axis=1)
         self.depots = units.depot_xy_m
         # a grid priced for its own pair travels from that pair's depot; otherwise from the nearest
         self.grid_depot = workload_fn.depot if isinstance(workload_fn, PairWorkload) else None
@@ -100,7 +102,12 @@ class SearchState:
             w = self.fn(agg[:, 0], agg[:, 1], agg[:, 2], agg[:, 3], d, grids=grids)
         else:
             w = self.fn(agg[:, 0], agg[:, 1], agg[:, 2], agg[:, 3], d)
-        return np.asarray(w, dtype=float).reshape(-1)
+        w = np.asarray(w, dtype=float).reshape(-1)
+        if self.cols.shape[1] > 10:  # travel (all but service and access) times the grid's stop-weighted factor
+            stops = agg[:, 2]
+            factor = np.where(stops > 0, agg[:, 10] / np.where(stops > 0, stops, 1.0), 1.0)
+            w = agg[:, 0] + agg[:, 1] + (w - agg[:, 0] - agg[:, 1]) * factor
+        return w
 
     def compactness(self, agg: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
         """Polsby-Popper of every grid (of ``agg`` rows when given)."""

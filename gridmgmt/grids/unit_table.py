@@ -8,7 +8,7 @@ The partition core is geography-free: a :class:`UnitTable` is built from plain a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,6 +66,9 @@ class UnitTable:
         Depots, metres; a grid's depot trips go to the nearest one (none: no depot term).
     cells : geopandas.GeoSeries or None
         Unit polygons when built from a GeoDataFrame (for exact compactness).
+    travel_factor : numpy.ndarray, shape (n,), or None
+        Routed over modelled travel where each unit lies (:meth:`with_travel_factor`): a grid's
+        modelled travel is scaled by the stop-weighted mean over its units. None: 1 everywhere.
     """
 
     xy_m: NDArray[np.float64]
@@ -81,6 +84,7 @@ class UnitTable:
     unit_id: NDArray[Any]
     depot_xy_m: NDArray[np.float64]
     cells: Any = None
+    travel_factor: NDArray[np.float64] | None = None
 
     @property
     def n(self) -> int:
@@ -294,7 +298,16 @@ class UnitTable:
             crossing_cost=self.crossing_cost[em], shared_m=self.shared_m[em], perimeter_m=self.perimeter_m[mask],
             unit_id=self.unit_id[mask], depot_xy_m=self.depot_xy_m,
             cells=None if self.cells is None else self.cells[mask],
-        )  # fmt: skip
+        ).with_travel_factor(None if self.travel_factor is None else self.travel_factor[mask])  # fmt: skip
+
+    def with_travel_factor(self, factor: ArrayLike | None) -> UnitTable:
+        """The same units with each unit's travel priced ``factor`` times the model's (None: the model's)."""
+        if factor is None:
+            return replace(self, travel_factor=None)
+        f = np.asarray(factor, dtype=float)
+        if f.shape != (self.n,) or not (np.isfinite(f).all() and (f > 0).all()):
+            raise ValueError(f"travel_factor: expected {self.n} positive finite values, got shape {f.shape}")
+        return replace(self, travel_factor=f)
 
 
 def _median_spacing(xy: NDArray[np.float64]) -> float:
