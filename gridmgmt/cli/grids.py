@@ -64,7 +64,13 @@ def grids_build(
         list[str] | None, typer.Option("--pin", help="Pair to grid, by a member: M03=5 (repeatable or M03=5,Z07=2).")
     ] = None,
 ) -> None:
-    """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs."""
+    """Partition all retailers into K contiguous, compact grids of equal workload; writes grids.gpkg and CSVs.
+
+    Each grid is priced for its pair's travel mode and depot. The build then routes every grid's
+    month of visits on the streets (OR-Tools) and, where the workload model misses grids, prices
+    them on their routes and balances again (metrics.json: max_min_routed, max_min_routed_model;
+    grids.csv: routed_factor). About 25 s for the demo's 5,000 retailers, 9 min for 50,000.
+    """
     out = district_out(district, out, "grids")
     from gridmgmt.ops import grids as grid_ops
 
