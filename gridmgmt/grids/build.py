@@ -502,8 +502,9 @@ def _price_on_routes(
        checked, and step 1 runs on it with the factors of its own check.
 
     Each priced plan is checked on other days of the month than its factors came from when the
-    check samples days (every day otherwise). The best plan on routes is kept
-    (:func:`_better_on_routes`, against the best so far); priced grids carry ``routed_factor``
+    check samples days (every day otherwise). A priced plan is kept when it routes closer to
+    balance than the best so far and is as compact as the model's (:func:`_better_on_routes`
+    against the model's plan); priced grids carry ``routed_factor``
     (their travel over the district model's) and the metrics ``routed_factor_min``/``_max``,
     ``max_min_routed_model`` and ``travel_error_pct_model`` (the model's plan), and a warning names
     grids the model missed by more than :data:`~gridmgmt.grids.verify.ROUTED_FACTOR_RANGE`.
@@ -524,7 +525,9 @@ def _price_on_routes(
         logger.info("grids: priced on routes: routed max/min %.4f, PP mean %.3f min %.3f",
                     priced.metrics["max_min_routed"], priced.metrics["polsby_popper_mean"],
                     priced.metrics["polsby_popper_min"])  # fmt: skip
-        if _better_on_routes(best, priced) is priced:
+        # closer to balance than the best so far, as compact as the model's grids (the slack is not spent twice)
+        closer = priced.metrics["max_min_routed"] <= best.metrics["max_min_routed"]
+        if closer and _better_on_routes(plan, priced) is priced:
             best, best_found = priced, candidate
         return v
 
