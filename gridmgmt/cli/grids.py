@@ -74,8 +74,9 @@ def grids_build(
     out = district_out(district, out, "grids")
     from gridmgmt.ops import grids as grid_ops
 
-    with console.status("building grids..."):
-        result = grid_ops.build(district, out, k=grids, seed=seed, tolerance=tolerance, pins=pin)
+    with console.status("building grids...") as status:
+        result = grid_ops.build(district, out, k=grids, seed=seed, tolerance=tolerance, pins=pin,
+                                progress=lambda text: status.update(f"building grids: {text}"))  # fmt: skip
     _print_metrics(f"{len(result.plan.grids)} grids", result.plan.metrics)
     _warn(result.warnings)  # pairs without grids and what the routed check found (grids.verify.check_plan)
     for path in result.written.values():

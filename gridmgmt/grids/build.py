@@ -48,7 +48,7 @@ from gridmgmt.grids.verify import ROUTED_FACTOR_RANGE, check_plan, routed_factor
 from gridmgmt.grids.workload import DEFAULT_ACCESS_MIN, DEFAULT_MODE, WorkloadModel, retailer_workload
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from gridmgmt.grids.workload import WorkloadFn
     from gridmgmt.inputs.district import District
@@ -346,6 +346,7 @@ def build_grids(
     min_units_per_grid: int = MIN_UNITS_PER_GRID,
     pins: Mapping[str, int] | None = None,
     check: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> GridPlan:
     """Partition all retailers of a district into ``k`` balanced, contiguous, compact grids, one pair each.
 
@@ -390,6 +391,9 @@ def build_grids(
         routes closer to balance and its least compact grid loses at most :data:`PRICED_PP_SLACK`
         or stays at or above :data:`PRICED_PP_FLOOR` (then the grids carry ``routed_factor`` and
         the metrics ``max_min_routed_model`` and ``travel_error_pct_model``: the model's plan).
+    progress : callable, optional
+        Called with one line per stage (calibration, search, each routed check): a large
+        district's build takes minutes.
 
     Returns
     -------
@@ -406,18 +410,22 @@ def build_grids(
     k = _default_k(district) if k is None else k
     k = check_k(k, len(district.retailers), of="retailers")
     tol = float(tolerance if tolerance is not None else district.settings.grids.balance_tolerance)
+    say = progress or (lambda text: None)
+    say("calibrating the workload model on routed sample areas")
     s = _setup(district, risk_level=risk_level, access_min_per_stop=access_min_per_stop, mode=mode, seed=seed,
                calibration=calibration, k=k, min_units_per_grid=min_units_per_grid)  # fmt: skip
     fixed = pinned_pairs(s.pairs, pins, np.arange(1, k + 1))  # checked before the long search
+    say(f"searching {k} balanced, compact grids")
     found = _search(district, s, k, seed=seed, tolerance=tol, fixed=fixed)
     plan = _plan_from_labels(district, s, found.res.labels, found.res, risk_level=risk_level, staff=found.staff,
                              access_min_per_stop=access_min_per_stop, t0=t0)  # fmt: skip
     if check:
+        say("routing every grid's month of visits (the check)")
         routed = check_plan(district, plan)
         if k > 1:  # one grid has nothing to balance
             plan, found = _price_on_routes(district, s, plan, found, routed, seed=seed, tolerance=tol, fixed=fixed,
                                            risk_level=risk_level, access_min_per_stop=access_min_per_stop,
-                                           t0=t0)  # fmt: skip
+                                           t0=t0, say=say)  # fmt: skip
     rounds, old = found.rounds, found.matched_old
     plan.metrics.update(seed=seed, matching_rounds=rounds,
                         pairs_matched_by="earlier grids" if old else "travel")  # fmt: skip
@@ -487,6 +495,7 @@ def _price_on_routes(
     risk_level: pd.Series | None,
     access_min_per_stop: float,
     t0: float,
+    say: Callable[[str], None],
 ) -> tuple[GridPlan, _Found]:
     """The grids balanced again with their travel priced on the routes of the plan's own check, and checked again.
 
@@ -521,6 +530,7 @@ def _price_on_routes(
                                    staff=candidate.staff, access_min_per_stop=access_min_per_stop,
                                    t0=t0)  # fmt: skip
         priced.grids["routed_factor"] = (_grid_factors(setup.units, candidate.res.labels, k) * grid_factor).round(4)
+        say(f"routing the priced grids (the model's grids routed at max/min {plan.metrics['max_min_routed']:.3f})")
         v = check_plan(district, priced, day_stride=stride, day_offset=next(offsets))
         logger.info("grids: priced on routes: routed max/min %.4f, PP mean %.3f min %.3f",
                     priced.metrics["max_min_routed"], priced.metrics["polsby_popper_mean"],
@@ -532,9 +542,11 @@ def _price_on_routes(
         return v
 
     setup, factor = s, first
+    say("balancing the grids again, each priced on its routes")
     moved = _refine_priced(setup, found, factor, tolerance=tolerance)
     if moved is None:  # too far for boundary moves: search anew with each block priced on its grid's routes
         setup = dataclasses.replace(s, units=s.units.with_travel_factor(first[found.res.labels]))
+        say("searching the grids anew, each street block priced on its grid's routes")
         anew = _search(district, setup, k, seed=seed, tolerance=tolerance, fixed=fixed)
         factor = routed_factors(checked(setup, anew, np.ones(k)), access_min_per_stop, k)
         moved = _refine_priced(setup, anew, factor, tolerance=tolerance)

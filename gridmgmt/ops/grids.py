@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -67,11 +68,14 @@ def build(
     seed: int = 0,
     tolerance: float | None = None,
     pins: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> GridsResult:
-    """``grids build``: partition the district's retailers into ``k`` balanced grids; write grids.gpkg and CSVs."""
+    """``grids build``: partition the district's retailers into ``k`` balanced grids; write grids.gpkg and CSVs.
+
+    ``progress`` gets one line per stage of the build (:func:`~gridmgmt.grids.build.build_grids`)."""
     pinned = parse_pins(pins)
     district = load_district(district_path)
-    plan = build_grids(district, k, seed=seed, tolerance=tolerance, pins=pinned)
+    plan = build_grids(district, k, seed=seed, tolerance=tolerance, pins=pinned, progress=progress)
     warnings = check_pairs(plan, district.staff) + plan.metrics.get("warnings", [])
     return GridsResult(plan=plan, written=write_grid_plan(plan, out_dir), warnings=warnings)
 
