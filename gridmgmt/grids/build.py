@@ -529,7 +529,8 @@ def _price_on_routes(
         priced = _plan_from_labels(district, setup, candidate.res.labels, candidate.res, risk_level=risk_level,
                                    staff=candidate.staff, access_min_per_stop=access_min_per_stop,
                                    t0=t0)  # fmt: skip
-        priced.grids["routed_factor"] = (_grid_factors(setup.units, candidate.res.labels, k) * grid_factor).round(4)
+        by_place = SearchState(setup.units, candidate.res.labels, k, setup.cal.model()).travel_factor()
+        priced.grids["routed_factor"] = (by_place * grid_factor).round(4)
         say(f"routing the priced grids (the model's grids routed at max/min {plan.metrics['max_min_routed']:.3f})")
         v = check_plan(district, priced, day_stride=stride, day_offset=next(offsets))
         logger.info("grids: priced on routes: routed max/min %.4f, PP mean %.3f min %.3f",
@@ -565,16 +566,6 @@ def _price_on_routes(
                             routed_factor_min=float(best.grids["routed_factor"].min()),
                             routed_factor_max=float(best.grids["routed_factor"].max()))  # fmt: skip
     return best, best_found
-
-
-def _grid_factors(units: UnitTable, labels: np.ndarray, k: int) -> np.ndarray:
-    """Each grid's travel factor: the stop-weighted mean of its units' (1 without)."""
-    if units.travel_factor is None:
-        return np.ones(k)
-    stops = units.stops_per_month
-    weight = np.bincount(labels, weights=stops, minlength=k)
-    total = np.bincount(labels, weights=stops * units.travel_factor, minlength=k)
-    return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), 1.0)
 
 
 def _refine_priced(s: _Setup, found: _Found, factor: np.ndarray, *, tolerance: float) -> _Found | None:

@@ -103,11 +103,18 @@ class SearchState:
         else:
             w = self.fn(agg[:, 0], agg[:, 1], agg[:, 2], agg[:, 3], d)
         w = np.asarray(w, dtype=float).reshape(-1)
-        if self.cols.shape[1] > 10:  # travel (all but service and access) times the grid's stop-weighted factor
-            stops = agg[:, 2]
-            factor = np.where(stops > 0, agg[:, 10] / np.where(stops > 0, stops, 1.0), 1.0)
-            w = agg[:, 0] + agg[:, 1] + (w - agg[:, 0] - agg[:, 1]) * factor
+        if self.cols.shape[1] > 10:  # travel (all but service and access) times the grid's routed factor
+            w = agg[:, 0] + agg[:, 1] + (w - agg[:, 0] - agg[:, 1]) * self.travel_factor(agg)
         return w
+
+    def travel_factor(self, agg: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        """Routed travel factor of every grid (of ``agg`` rows when given): the stop-weighted mean of its
+        units' :attr:`~gridmgmt.grids.unit_table.UnitTable.travel_factor` (1 without)."""
+        agg = self.agg if agg is None else agg
+        if self.cols.shape[1] <= 10:
+            return np.ones(agg.shape[0])
+        stops = agg[:, 2]
+        return np.where(stops > 0, agg[:, 10] / np.where(stops > 0, stops, 1.0), 1.0)
 
     def compactness(self, agg: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
         """Polsby-Popper of every grid (of ``agg`` rows when given)."""
