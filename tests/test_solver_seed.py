@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,33 @@ def test_a_one_visit_day_stops_at_its_solution_limit_not_the_clock():
             result = solve(problem, stop=stop, seed=0, params=params)
             assert result.is_feasible() and [list(r.visits) for r in result.routes] == [[1]]
             assert result.runtime_s < 60.0, (stop, params.seed_with, result.runtime_s)
+
+
+def test_on_the_clock_a_seed_that_misses_its_lunch_is_cut_and_its_must_visit_placed(caplog):
+    """On the clock, a seed route the full model rejects is cut, and the descent places its must-visit elsewhere.
+
+    Visit 2 (window 80-90, 60 min of service) is near squad 0's depot, but squad 0's lunch must start at
+    100-110 and cannot cut a service: PyVRP's relaxation, which cannot see the lunch, gives it to squad 0,
+    the full model rejects that route, and squad 1 serves the visit.
+    """
+    xy = [(0, 0), (50, 0), (10, 0), (0, 30), (30, 30)]
+    problem = RoutingProblem(
+        duration_matrix=_euclid(xy),
+        vehicles=[
+            Vehicle(start=0, end=0, shift_end=400, breaks=(Break(100, 110, 50, "lunch"),)),
+            Vehicle(start=1, end=1, shift_end=400),
+        ],
+        time_windows=[(0, 400), (0, 400), (80, 90), (0, 400), (0, 400)],
+        service_durations=[0, 0, 60, 30, 30],
+        optional_penalties={4: 5},
+    )
+    seeded = relaxed_routes(problem, iterations=200, runtime_s=None, seed=0)
+    assert 2 in seeded[0]  # the relaxation cannot see the lunch: visit 2 goes to squad 0
+    with caplog.at_level(logging.DEBUG, logger="gridmgmt.patrol._ortools"):
+        result = _ortools._solve_one(problem, stop=StopCriterion(time_limit_s=0.5), seed=0, params=SEEDED)
+    assert "cut to fit" in caplog.text
+    assert result.is_feasible() and not [d for d in result.dropped if d.mandatory]
+    assert 2 in result.routes[1].visits
+    (lunch,) = result.routes[0].breaks
+    assert 100 <= lunch.start <= 110
+    _check_schedule(problem, result)

@@ -82,7 +82,7 @@ class NetworkArrays:
 def network_arrays(graph: nx.MultiDiGraph, mode: str, weight: str = "time") -> NetworkArrays:
     """Cached ``NetworkArrays`` of ``graph`` (treat the graph as read-only after loading)."""
     cache = graph_cache(graph)
-    key = ("arrays", mode, weight, graph.number_of_edges())
+    key = ("arrays", mode, weight)
     if key not in cache:
         cache[key] = NetworkArrays.from_graph(graph, mode, weight)
     return cache[key]

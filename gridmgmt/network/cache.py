@@ -11,7 +11,12 @@ _CACHE: weakref.WeakKeyDictionary[nx.MultiDiGraph, dict[Any, Any]] = weakref.Wea
 
 
 def graph_cache(graph: nx.MultiDiGraph) -> dict[Any, Any]:
-    """The cache of ``graph``: a dict its derived forms are stored in (treat the graph as read-only)."""
+    """The cache of ``graph``: a dict its derived forms are stored in.
+
+    Keys do not describe the graph's contents (counting a street network's edges costs 17 ms on the
+    demo, and the day plan looked its caches up 100 times): treat a loaded graph as read-only, and
+    call :func:`forget_graph` after changing it.
+    """
     return _CACHE.setdefault(graph, {})
 
 

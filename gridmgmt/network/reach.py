@@ -222,7 +222,7 @@ def _pieces(graph: nx.MultiDiGraph) -> np.ndarray:
     main component (-1 if it has none).
     """
     cache = graph_cache(graph)
-    key = ("pieces", graph.number_of_edges())
+    key = ("pieces",)
     if key not in cache:
         walk = network_arrays(graph, "walk")
         index = pd.Index(walk.nodes)
@@ -252,7 +252,7 @@ def _parking(graph: nx.MultiDiGraph, mode: str) -> tuple[np.ndarray, np.ndarray,
     give, per node, the shortest walk from / to any of them and its index (-1 if none).
     """
     cache = graph_cache(graph)
-    key = ("parking", mode, graph.number_of_edges())
+    key = ("parking", mode)
     if key not in cache:
         walk = network_arrays(graph, "walk")
         vehicle = network_arrays(graph, mode)

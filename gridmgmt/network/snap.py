@@ -66,7 +66,7 @@ def way_key(osmid: Any) -> str:
 
 def _edge_index(graph: nx.MultiDiGraph) -> _EdgeIndex:
     cache = graph_cache(graph)
-    key = ("edges", graph.number_of_edges())
+    key = ("edges",)
     if key in cache:
         return cache[key]
     import geopandas as gpd

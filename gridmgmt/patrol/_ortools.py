@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import math
 import os
 import pickle
 import random
@@ -37,7 +38,7 @@ from gridmgmt.patrol.model import (
     Stop,
     diagnose_visit,
 )
-from gridmgmt.patrol.search import SearchParams, StopCriterion, safety_limit_s
+from gridmgmt.patrol.search import OVERRUN_SHARE, SearchParams, StopCriterion, safety_limit_s
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ _LOAD = "load"
 #: Bound of one large-neighbourhood sub-search under a solution limit only (s): far above the
 #: milliseconds one takes, so the clock never decides a deterministic search.
 LNS_SAFETY_S = 60
+#: A seeded search on the clock runs its metaheuristic after the descent only with this much time left (seconds).
+_MIN_FINISH_S = 0.05
 
 _STATUS = {
     0: "ROUTING_NOT_SOLVED",
@@ -320,7 +323,7 @@ def solve(problem: RoutingProblem, *, stop: StopCriterion, seed: int, params: Se
             k, helper = running[0]
             if safety_end is None:  # timed: a helper stops at the same deadline; allow a margin
                 assert deadline is not None and stop.time_limit_s is not None  # safety_limit_s is None only then
-                wait_s, late = max(0.0, deadline - time.time()) + 5.0 + 0.5 * stop.time_limit_s, ""
+                wait_s, late = max(0.0, deadline - time.time()) + 5.0 + OVERRUN_SHARE * stop.time_limit_s, ""
             else:
                 wait_s, late = max(0.0, safety_end - time.time()), _safety_words(stop)
             outcomes.append((k, helper.receive(wait_s, problem, late)))
@@ -599,20 +602,19 @@ def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, pa
     iterations = None if stop.solution_limit is None else params.seed_iterations  # a stop without one has a clock
     nodes = relaxed_routes(problem, iterations=iterations, runtime_s=seed_s, seed=seed + params.seed_offset)
     model = _build(problem, params)
-    remaining = None if stop.time_limit_s is None else max(0.05, stop.time_limit_s - (time.perf_counter() - t0))
+    # A descent to a local optimum first. It ends in a few dozen solutions, where guided local search
+    # took minutes for the demo's 133 e-bike solutions and, on a one-visit day, never found its 10
+    # solutions. On the clock it may run past the limit (OVERRUN_SHARE): cut short, it left visits
+    # the routes were cut for unplanned, a must-visit shop among them (the demo e-bike day at 2 s).
+    # Closing the model under guided local search also made reading the routes take seconds, not
+    # milliseconds (16 s against 0.4 s).
+    descent_s = None if stop.time_limit_s is None else max(0.0, _left_s(stop, t0)) + OVERRUN_SHARE * stop.time_limit_s
     sp = _search_parameters(
-        params, "AUTOMATIC", time_limit_s=remaining, solution_limit=stop.solution_limit, metaheuristic=True
+        params, "AUTOMATIC", time_limit_s=descent_s, solution_limit=stop.solution_limit, metaheuristic=True
     )
     sp.use_iterated_local_search = False  # SolveFromAssignment runs the metaheuristic itself
-    # Closed with a descent: under guided local search reading routes took seconds, not milliseconds
-    # (demo e-bike day: 16 s against 0.4 s); the search below still runs ``params.metaheuristic``.
     sp.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
     model.routing.CloseModelWithParameters(sp)
-    if stop.solution_limit is None:  # on the clock only: the metaheuristic uses the rest of the time
-        sp.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic)
-    # else a descent finishes: it ends at a local optimum in a few dozen solutions, where guided
-    # local search took minutes for the demo's 133 e-bike solutions, and on a one-visit day never
-    # found its 10 solutions, so it ran to the time limit
     t_seeded = time.perf_counter()
     # First the routes alone (next visits only): the search fills in times and breaks itself. Reading them
     # through ReadAssignmentFromRoutes searched for those as well and could take the whole time limit (a
@@ -625,10 +627,19 @@ def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, pa
         initial, cut = _read_routes(problem, model, nodes), True
         if initial is not None:
             solution = model.routing.SolveFromAssignmentWithParameters(initial, sp)
-    logger.debug("seeded search: PyVRP and model %.2f s, OR-Tools from its routes%s %.2f s",
-                 t_seeded - t0, " (cut to fit)" if cut else "", time.perf_counter() - t_seeded)  # fmt: skip
     if solution is None:
         solution = model.routing.SolveWithParameters(sp)
+    t_descended = time.perf_counter()
+    if solution is not None and stop.solution_limit is None and _left_s(stop, t0) > _MIN_FINISH_S:
+        # on the clock only, the metaheuristic improves the local optimum for the rest of the time
+        finish = _search_parameters(
+            params, "AUTOMATIC", time_limit_s=_left_s(stop, t0), solution_limit=None, metaheuristic=True
+        )
+        finish.use_iterated_local_search = False
+        solution = model.routing.SolveFromAssignmentWithParameters(solution, finish) or solution
+    logger.debug("seeded search: PyVRP and model %.2f s, descent from its routes%s %.2f s, %s %.2f s",
+                 t_seeded - t0, " (cut to fit)" if cut else "", t_descended - t_seeded, params.metaheuristic,
+                 time.perf_counter() - t_descended)  # fmt: skip
     status = _STATUS.get(model.routing.status(), str(model.routing.status()))
     if solution is not None:
         model, solution = _settle(problem, params, model, solution)
@@ -640,6 +651,11 @@ def _solve_seeded(problem: RoutingProblem, *, stop: StopCriterion, seed: int, pa
         )
         return Result((), dropped, 0, False, runtime, model.counter[0], status)
     return _extract(problem, model, solution, runtime, status)
+
+
+def _left_s(stop: StopCriterion, t0: float) -> float:
+    """Seconds left of ``stop``'s time limit for a search started at ``t0`` (infinite without one)."""
+    return math.inf if stop.time_limit_s is None else stop.time_limit_s - (time.perf_counter() - t0)
 
 
 def _read_routes(problem: RoutingProblem, model: _Model, nodes: list[list[int]]) -> pywrapcp.Assignment | None:

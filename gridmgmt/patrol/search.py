@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MaxRuntime", "MaxSolutions", "SearchParams", "StopCriterion", "safety_limit_s"]
+__all__ = ["OVERRUN_SHARE", "MaxRuntime", "MaxSolutions", "SearchParams", "StopCriterion", "safety_limit_s"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class StopCriterion:
 #: 520 s); when it ends a search, the plan is no longer reproducible and the solver says so.
 SAFETY_BASE_S = 120.0
 SAFETY_PER_SOLUTION_S = 2.0
+
+
+#: A search on the clock may run past its time limit by this share of it, to end its descent at a
+#: local optimum (a descent cut short leaves visits unplanned that it was about to place).
+OVERRUN_SHARE = 0.5
 
 
 def safety_limit_s(stop: StopCriterion) -> float | None:
@@ -153,8 +158,10 @@ class SearchParams:
         ``"pyvrp"`` (default): PyVRP's iterated local search solves the relaxation it models (no breaks;
         allowed visits and node costs as per-vehicle distances; no soft deadlines or span cost)
         and OR-Tools starts from its routes (visits its full model rejects are left out and
-        re-inserted), finishing with ``metaheuristic`` under a time limit only, else with a descent
-        (under a solution limit PyVRP runs ``seed_iterations``);
+        re-inserted) and descends to a local optimum (on the clock it may overrun by
+        ``OVERRUN_SHARE`` of the limit to get there), then, under a time limit only, improves it
+        with ``metaheuristic`` for the rest of the time (under a solution limit PyVRP runs
+        ``seed_iterations``);
         ``""``: OR-Tools alone.
     seed_share : float
         Share of a time limit the seeding search may use (the rest finishes in OR-Tools).
