@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -124,3 +126,19 @@ def test_unexpected_failure_is_one_line_naming_command_and_log(monkeypatch, tmp_
     assert "demo failed: ZeroDivisionError" in " ".join(lines)
     logs = list((tmp_path / "gridmgmt-logs").glob("demo-*.log"))
     assert len(logs) == 1 and "ZeroDivisionError" in logs[0].read_text()
+
+
+def test_demo_writes_into_its_district_folder_by_default(monkeypatch, tmp_path) -> None:
+    """Without --out the demo writes into the district folder's out/, where patrol plan, serve and
+    grids map look for the store and the grids (it wrote into ./out/, and `patrol plan` then found no store)."""
+    import gridmgmt.ops.demo
+    from gridmgmt.cli.common import district_store
+
+    seen = []
+    monkeypatch.setattr(gridmgmt.ops.demo, "run_demo", lambda district, out, **kw: seen.append(out) or [])
+    district = tmp_path / "mydemo" / "district.toml"
+    assert runner.invoke(app, ["demo", "--district", str(district)]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    assert runner.invoke(app, ["demo", "--district", str(district), "--out", str(elsewhere)]).exit_code == 0
+    assert seen == [(tmp_path / "mydemo" / "out").resolve(), elsewhere]
+    assert Path(district_store(district, None)).parent == seen[0]

@@ -18,6 +18,7 @@ from gridmgmt.cli.common import (
     check_date,
     command,
     console,
+    district_out,
 )
 
 
@@ -86,14 +87,23 @@ def validate(
 
 @command(app)
 def demo(
-    out: OutDirOpt = Path("out"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder to write into (default: the district folder's out/, data/demo/out/)."),
+    ] = None,
     district: DistrictOpt = DEMO_DISTRICT,
     seed: SeedOpt = 0,
     lang: LangOpt = None,
 ) -> None:
-    """Run the whole loop on the bundled demo district and write every output into OUT."""
+    """Run the whole loop on the bundled demo district and write every output into OUT.
+
+    By default OUT is the district folder's out/ (data/demo/out/), where every other command looks
+    for the district's store, grids and plans: after the demo, `gridmgmt patrol plan` or
+    `gridmgmt serve` work on what it wrote without --store or --grids.
+    """
     from gridmgmt.ops.demo import run_demo
 
+    out = district_out(district, out, "")
     written = run_demo(district, out, seed=seed, console=console, lang=lang)
     console.print(f"[green]done[/green]: {len(written)} outputs in {out}/")
     for path in written:
