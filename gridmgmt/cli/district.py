@@ -11,6 +11,7 @@ from rich.markup import escape
 from gridmgmt.cli.common import (
     DEMO_DISTRICT,
     DistrictOpt,
+    DistrictOutOpt,
     LangOpt,
     OutDirOpt,
     SeedOpt,
@@ -87,10 +88,7 @@ def validate(
 
 @command(app)
 def demo(
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Folder to write into (default: the district folder's out/, data/demo/out/)."),
-    ] = None,
+    out: DistrictOutOpt = None,
     district: DistrictOpt = DEMO_DISTRICT,
     seed: SeedOpt = 0,
     lang: LangOpt = None,
